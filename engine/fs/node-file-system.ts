@@ -1,0 +1,228 @@
+/**
+ * The real file system, over node:fs. Appends and reads are synchronous syscalls (see
+ * file-system.ts for why); fsyncs go to the thread pool so the event loop keeps serving.
+ *
+ * The lock is a LOCK file created exclusively and holding the owner's pid. Node has no flock,
+ * so a lock whose pid is dead (a kill -9'd process) is stale and is taken over. Locks held in
+ * this process are tracked in a set, so a second open in the same process fails too.
+ */
+import * as fs from 'node:fs';
+import { DbLockedError, IoError } from '../errors.ts';
+import type { FileLock, FileSystem, ReadableFile, WritableFile } from './file-system.ts';
+
+const heldLocks = new Set<string>();
+
+function ioError(what: string, path: string, cause: unknown): IoError {
+  const code = (cause as NodeJS.ErrnoException)?.code ?? 'unknown';
+  return new IoError(`fs: ${what} ${JSON.stringify(path)} failed (${code})`, { cause });
+}
+
+function fdatasync(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())));
+}
+
+function fsyncFd(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
+}
+
+class NodeWritableFile implements WritableFile {
+  private bytes = 0;
+  private closed = false;
+  constructor(
+    readonly path: string,
+    private readonly fd: number,
+  ) {}
+
+  append(data: Uint8Array): void {
+    let done = 0;
+    try {
+      while (done < data.length) done += fs.writeSync(this.fd, data, done, data.length - done);
+    } catch (cause) {
+      throw ioError('append to', this.path, cause);
+    }
+    this.bytes += data.length;
+  }
+
+  async sync(): Promise<void> {
+    if (this.closed) return;
+    try {
+      await fdatasync(this.fd);
+    } catch (cause) {
+      throw ioError('fdatasync', this.path, cause);
+    }
+  }
+
+  size(): number {
+    return this.bytes;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      fs.closeSync(this.fd);
+    } catch (cause) {
+      throw ioError('close', this.path, cause);
+    }
+  }
+}
+
+class NodeReadableFile implements ReadableFile {
+  constructor(
+    readonly path: string,
+    private readonly fd: number,
+    readonly size: number,
+  ) {}
+
+  read(offset: number, length: number): Uint8Array {
+    const n = Math.max(0, Math.min(length, this.size - offset));
+    const out = Buffer.allocUnsafe(n);
+    let done = 0;
+    try {
+      while (done < n) {
+        const got = fs.readSync(this.fd, out, done, n - done, offset + done);
+        if (got === 0) break;
+        done += got;
+      }
+    } catch (cause) {
+      throw ioError('read', this.path, cause);
+    }
+    return done === n ? out : out.subarray(0, done);
+  }
+
+  close(): void {
+    try {
+      fs.closeSync(this.fd);
+    } catch (cause) {
+      throw ioError('close', this.path, cause);
+    }
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export class NodeFileSystem implements FileSystem {
+  mkdirp(dir: string): void {
+    try {
+      fs.mkdirSync(dir, { recursive: true });
+    } catch (cause) {
+      throw ioError('mkdir', dir, cause);
+    }
+  }
+
+  list(dir: string): string[] {
+    try {
+      return fs.readdirSync(dir);
+    } catch (cause) {
+      throw ioError('list', dir, cause);
+    }
+  }
+
+  exists(path: string): boolean {
+    return fs.existsSync(path);
+  }
+
+  createWritable(path: string): WritableFile {
+    try {
+      return new NodeWritableFile(path, fs.openSync(path, 'w'));
+    } catch (cause) {
+      throw ioError('create', path, cause);
+    }
+  }
+
+  openReadable(path: string): ReadableFile {
+    try {
+      const fd = fs.openSync(path, 'r');
+      return new NodeReadableFile(path, fd, fs.fstatSync(fd).size);
+    } catch (cause) {
+      throw ioError('open', path, cause);
+    }
+  }
+
+  readAll(path: string): Uint8Array {
+    try {
+      return fs.readFileSync(path);
+    } catch (cause) {
+      throw ioError('read', path, cause);
+    }
+  }
+
+  rename(from: string, to: string): void {
+    try {
+      fs.renameSync(from, to);
+    } catch (cause) {
+      throw ioError(`rename to ${JSON.stringify(to)} of`, from, cause);
+    }
+  }
+
+  remove(path: string): void {
+    try {
+      fs.rmSync(path, { force: true });
+    } catch (cause) {
+      throw ioError('remove', path, cause);
+    }
+  }
+
+  async syncDir(dir: string): Promise<void> {
+    let fd: number | undefined;
+    try {
+      fd = fs.openSync(dir, 'r');
+      await fsyncFd(fd);
+    } catch (cause) {
+      throw ioError('fsync directory', dir, cause);
+    } finally {
+      if (fd !== undefined) fs.closeSync(fd);
+    }
+  }
+
+  lock(path: string): FileLock {
+    const absolute = fs.realpathSync.native(pathDir(path)) + '/' + pathBase(path);
+    if (heldLocks.has(absolute)) {
+      throw new DbLockedError(`fs: lock ${JSON.stringify(path)} is already held by this process`);
+    }
+    this.takeLockFile(path);
+    heldLocks.add(absolute);
+    return {
+      release: () => {
+        heldLocks.delete(absolute);
+        fs.rmSync(path, { force: true });
+      },
+    };
+  }
+
+  private takeLockFile(path: string): void {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const fd = fs.openSync(path, 'wx');
+        fs.writeSync(fd, `${process.pid}\n`);
+        fs.closeSync(fd);
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError('create lock', path, err);
+      }
+      const owner = Number.parseInt(fs.readFileSync(path, 'utf8'), 10);
+      if (Number.isInteger(owner) && owner !== process.pid && processAlive(owner)) {
+        throw new DbLockedError(`fs: ${JSON.stringify(path)} is locked by live process ${owner}`);
+      }
+      // Stale: its owner died without releasing it (kill -9). Take it over.
+      fs.rmSync(path, { force: true });
+    }
+    throw new DbLockedError(`fs: could not take lock ${JSON.stringify(path)}: another process raced for it`);
+  }
+}
+
+function pathDir(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i <= 0 ? (i === 0 ? '/' : '.') : path.slice(0, i);
+}
+
+function pathBase(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1);
+}

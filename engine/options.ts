@@ -1,0 +1,108 @@
+/**
+ * Every option and limit of the engine, with its default, validated once at open.
+ * Names carry their unit last (`memtableBytes`, `keyBytesMax`).
+ */
+import { InvalidArgumentError } from './errors.ts';
+
+export interface DbOptions {
+  /** fsync the WAL before acknowledging each write (default false, as in LevelDB). */
+  sync: boolean;
+  /** A memtable is frozen and flushed once it holds this many bytes. */
+  memtableBytes: number;
+  /** Largest key accepted. */
+  keyBytesMax: number;
+  /** Largest value accepted. */
+  valueBytesMax: number;
+  /** Largest write batch accepted, in operations. */
+  batchOpsMax: number;
+  /** Create the directory if it does not exist. */
+  createIfMissing: boolean;
+  /** Skip damaged WAL blocks instead of refusing to open (LevelDB's paranoid_checks off). */
+  skipWalCorruption: boolean;
+  /** Block cache budget. */
+  blockCacheBytes: number;
+  /** Open table files kept in the table cache. */
+  tableCacheFilesMax: number;
+  /** Target size of an SSTable's data blocks before compression of nothing. */
+  blockBytes: number;
+  /** Target size of one compaction output table. */
+  tableBytesTarget: number;
+  /** Target size of level 1; each deeper level is `levelSizeMultiplier` times larger. */
+  levelOneBytes: number;
+  levelSizeMultiplier: number;
+  /** L0 file counts: compact at the first, slow writes at the second, stop them at the third. */
+  l0CompactionTrigger: number;
+  l0SlowdownTrigger: number;
+  l0StopTrigger: number;
+  /** Bloom filter bits per key (about 1% false positives at 10). */
+  bloomBitsPerKey: number;
+  /** Writers waiting in the group-commit queue before new writes are rejected. */
+  writeQueueMax: number;
+}
+
+export const DEFAULT_OPTIONS: Readonly<DbOptions> = Object.freeze({
+  sync: false,
+  memtableBytes: 4 * 1024 * 1024,
+  keyBytesMax: 64 * 1024,
+  valueBytesMax: 64 * 1024 * 1024,
+  batchOpsMax: 1_000_000,
+  createIfMissing: true,
+  skipWalCorruption: false,
+  blockCacheBytes: 8 * 1024 * 1024,
+  tableCacheFilesMax: 500,
+  blockBytes: 4 * 1024,
+  tableBytesTarget: 2 * 1024 * 1024,
+  levelOneBytes: 10 * 1024 * 1024,
+  levelSizeMultiplier: 10,
+  l0CompactionTrigger: 4,
+  l0SlowdownTrigger: 8,
+  l0StopTrigger: 12,
+  bloomBitsPerKey: 10,
+  writeQueueMax: 100_000,
+});
+
+/** Absolute bounds on the options themselves, so a typo cannot ask for 1 TiB of memtable. */
+const NUMBER_RANGES: { [K in keyof DbOptions]?: [number, number] } = {
+  memtableBytes: [1024, 1024 * 1024 * 1024],
+  keyBytesMax: [1, 64 * 1024 * 1024],
+  valueBytesMax: [0, 1024 * 1024 * 1024],
+  batchOpsMax: [1, 100_000_000],
+  blockCacheBytes: [0, 64 * 1024 * 1024 * 1024],
+  tableCacheFilesMax: [8, 1_000_000],
+  blockBytes: [256, 1024 * 1024],
+  tableBytesTarget: [4096, 1024 * 1024 * 1024],
+  levelOneBytes: [4096, 1024 * 1024 * 1024 * 1024],
+  levelSizeMultiplier: [2, 100],
+  l0CompactionTrigger: [1, 1000],
+  l0SlowdownTrigger: [1, 1000],
+  l0StopTrigger: [1, 1000],
+  bloomBitsPerKey: [0, 64],
+  writeQueueMax: [1, 10_000_000],
+};
+
+/** Merges user options over the defaults; unknown names and bad values are INVALID_ARGUMENT. */
+export function resolveOptions(input: unknown): DbOptions {
+  if (input === undefined) return { ...DEFAULT_OPTIONS };
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    throw new InvalidArgumentError(`options must be an object, got ${input === null ? 'null' : typeof input}`);
+  }
+  const out: Record<string, unknown> = { ...DEFAULT_OPTIONS };
+  for (const [name, value] of Object.entries(input)) {
+    if (!(name in DEFAULT_OPTIONS)) throw new InvalidArgumentError(`Unknown option ${JSON.stringify(name)}`);
+    if (value === undefined) continue;
+    const expected = typeof (DEFAULT_OPTIONS as unknown as Record<string, unknown>)[name];
+    if (typeof value !== expected) {
+      throw new InvalidArgumentError(`Option ${JSON.stringify(name)} must be a ${expected}, got ${typeof value}`);
+    }
+    const range = NUMBER_RANGES[name as keyof DbOptions];
+    if (range && (!Number.isInteger(value) || (value as number) < range[0] || (value as number) > range[1])) {
+      throw new InvalidArgumentError(`Option ${JSON.stringify(name)} must be an integer in [${range[0]}, ${range[1]}], got ${String(value)}`);
+    }
+    out[name] = value;
+  }
+  const options = out as unknown as DbOptions;
+  if (!(options.l0CompactionTrigger <= options.l0SlowdownTrigger && options.l0SlowdownTrigger <= options.l0StopTrigger)) {
+    throw new InvalidArgumentError('Options must satisfy l0CompactionTrigger <= l0SlowdownTrigger <= l0StopTrigger');
+  }
+  return options;
+}
