@@ -127,7 +127,7 @@ export class LogReader {
   }
 
   /** A suspected torn tail at `at`: dropped if nothing valid follows, else corruption. */
-  private tailOrCorrupt(at: number, why: string): undefined {
+  private tailOrCorrupt(at: number, why: string): Fragment | undefined {
     if (this.validRecordAfter(at)) {
       this.corruptAndSkip(at, `${why}, but valid records follow`);
       return this.nextFragment();

@@ -1,0 +1,298 @@
+/**
+ * Reading a block (data or index) of an SSTable: its layout, as written by block-builder.ts, is
+ *
+ *   block   := entry* restart:u32le* restart_count:u32le
+ *   entry   := shared:varint unshared:varint value_length:varint key_delta[unshared] value
+ *
+ * An entry's key is the first `shared` bytes of the previous key followed by `key_delta`. At a
+ * restart point `shared` is 0, so the key is stored whole and a binary search over the restart
+ * array compares keys in place. Keys are encoded internal keys (user key ++ 8-byte trailer).
+ *
+ * A `Block` is immutable once decoded (the block cache shares it between iterators); a
+ * `BlockIterator` is one cursor over it. The iterator decodes keys into its own scratch buffer,
+ * so stepping and seeking allocate nothing; `userKey()` returns a fresh copy and `value()` a
+ * view of the block's bytes, which are never written again (the iterator contract).
+ *
+ * Invariants checked when decoding (after the checksum passed, so a failure means a bug or a
+ * checksum collision): restart offsets ascend and lie before the restart array; each entry's
+ * lengths stay inside the entry region, `shared` never exceeds the previous key, and every key
+ * is long enough to hold a trailer. A violation is a CorruptionError naming file and block.
+ */
+import { CorruptionError } from '../errors.ts';
+import { TRAILER_BYTES, type ValueKind } from '../internal-key.ts';
+import { readVarint, type VarintRead } from '../util/varint.ts';
+
+/** Fixed per-block overhead charged to the block cache (object headers, arrays). */
+const BLOCK_OVERHEAD_BYTES = 96;
+
+export class Block {
+  /** The entry region ends where the restart array begins. */
+  readonly limit: number;
+  readonly restarts: Uint32Array;
+
+  private constructor(
+    readonly data: Uint8Array,
+    limit: number,
+    restarts: Uint32Array,
+    /** For error messages: the file, the block's offset in it, and what kind of block. */
+    readonly file: string,
+    readonly offset: number,
+    readonly what: string,
+  ) {
+    this.limit = limit;
+    this.restarts = restarts;
+  }
+
+  /** Decodes verified block contents; throws CorruptionError if the restart array is malformed. */
+  static decode(data: Uint8Array, file: string, offset: number, what: string): Block {
+    const fail = (why: string): never => {
+      throw new CorruptionError(`sst: ${what} at offset ${offset} is malformed: ${why}`, { file });
+    };
+    if (data.length < 4) fail(`${data.length} bytes is too short`);
+    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    const count = view.getUint32(data.length - 4, true);
+    if (count < 1 || count > (data.length - 4) / 4) fail(`restart count ${count} does not fit`);
+    const limit = data.length - 4 - count * 4;
+    const restarts = new Uint32Array(count);
+    for (let i = 0; i < count; i++) {
+      const r = view.getUint32(limit + i * 4, true);
+      const ascending = i === 0 ? r === 0 : r > restarts[i - 1]!;
+      if (!ascending || (r >= limit && limit > 0)) fail(`restart ${i} is at ${r}`);
+      restarts[i] = r;
+    }
+    return new Block(data, limit, restarts, file, offset, what);
+  }
+
+  /** Bytes this block holds in memory, for the block cache's budget. */
+  get charge(): number {
+    return this.data.byteLength + this.restarts.byteLength + BLOCK_OVERHEAD_BYTES;
+  }
+
+  iterator(): BlockIterator {
+    return new BlockIterator(this);
+  }
+}
+
+/**
+ * Compares internal keys a[aAt, aAt+aLen) and b[bAt, bAt+bLen), each user key ++ trailer, in
+ * internal order: user key ascending, then trailer (seq * 256 + kind) descending.
+ */
+export function compareInternalRange(a: Uint8Array, aAt: number, aLen: number, b: Uint8Array, bAt: number, bLen: number): number {
+  const aUser = aLen - TRAILER_BYTES;
+  const bUser = bLen - TRAILER_BYTES;
+  const n = aUser < bUser ? aUser : bUser;
+  for (let i = 0; i < n; i++) {
+    const d = a[aAt + i]! - b[bAt + i]!;
+    if (d !== 0) return d;
+  }
+  if (aUser !== bUser) return aUser - bUser;
+  const aHigh = readUint32(a, aAt + aUser + 4);
+  const bHigh = readUint32(b, bAt + bUser + 4);
+  if (aHigh !== bHigh) return aHigh > bHigh ? -1 : 1;
+  const aLow = readUint32(a, aAt + aUser);
+  const bLow = readUint32(b, bAt + bUser);
+  return aLow === bLow ? 0 : aLow > bLow ? -1 : 1;
+}
+
+/** Copies src[from, from + length) to dst[to...]; a loop beats a subarray for short keys. */
+function copyBytes(src: Uint8Array, from: number, length: number, dst: Uint8Array, to: number): void {
+  if (length > 32) {
+    dst.set(src.subarray(from, from + length), to);
+    return;
+  }
+  for (let i = 0; i < length; i++) dst[to + i] = src[from + i]!;
+}
+
+function readUint32(b: Uint8Array, at: number): number {
+  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+}
+
+/** The sequence number in the trailer at `key[at, at + 8)`. */
+export function trailerSeq(key: Uint8Array, at: number): number {
+  return readUint32(key, at + 4) * 0x100_0000 + (readUint32(key, at) >>> 8);
+}
+
+export class BlockIterator {
+  private readonly data: Uint8Array;
+  private readonly limit: number;
+  private readonly restarts: Uint32Array;
+  /** Offset of the current entry; `limit` when not valid. */
+  private current: number;
+  private nextOffset = 0;
+  private restartIndex = 0;
+  /** The current key, decoded: key[0, keyLength). */
+  key = new Uint8Array(64);
+  keyLength = 0;
+  valueOffset = 0;
+  valueLength = 0;
+  private userKeyCopy: Uint8Array | undefined;
+  private readonly varint: VarintRead = { value: 0, offset: 0 };
+
+  constructor(readonly block: Block) {
+    this.data = block.data;
+    this.limit = block.limit;
+    this.restarts = block.restarts;
+    this.current = block.limit;
+  }
+
+  valid(): boolean {
+    return this.current < this.limit;
+  }
+
+  seekToFirst(): void {
+    this.seekToRestart(0);
+    this.parseNext();
+  }
+
+  seekToLast(): void {
+    this.seekToRestart(this.restarts.length - 1);
+    while (this.parseNext() && this.nextOffset < this.limit);
+  }
+
+  /** Positions at the first entry whose key is >= target[0, targetLength). */
+  seek(target: Uint8Array, targetLength: number): void {
+    let lo = 0;
+    let hi = this.restarts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (this.compareRestartKey(mid, target, targetLength) < 0) lo = mid;
+      else hi = mid - 1;
+    }
+    this.seekToRestart(lo);
+    while (this.parseNext()) {
+      if (compareInternalRange(this.key, 0, this.keyLength, target, 0, targetLength) >= 0) return;
+    }
+  }
+
+  next(): void {
+    this.parseNext();
+  }
+
+  /** Steps back by rescanning from the restart point before the current entry. */
+  prev(): void {
+    const original = this.current;
+    let index = this.restartIndex;
+    while (this.restarts[index]! >= original) {
+      if (index === 0) {
+        this.current = this.limit;
+        return;
+      }
+      index--;
+    }
+    this.seekToRestart(index);
+    while (this.parseNext() && this.nextOffset < original);
+  }
+
+  /** Compares the current key with target[0, targetLength). REQUIRES: valid(). */
+  compareKey(target: Uint8Array, targetLength: number): number {
+    return compareInternalRange(this.key, 0, this.keyLength, target, 0, targetLength);
+  }
+
+  userKey(): Uint8Array {
+    this.userKeyCopy ??= this.key.slice(0, this.keyLength - TRAILER_BYTES);
+    return this.userKeyCopy;
+  }
+
+  /** The current user key's length; compare it in `key` to avoid a copy. */
+  userKeyLength(): number {
+    return this.keyLength - TRAILER_BYTES;
+  }
+
+  seq(): number {
+    return trailerSeq(this.key, this.keyLength - TRAILER_BYTES);
+  }
+
+  kind(): ValueKind {
+    return this.key[this.keyLength - TRAILER_BYTES]! as ValueKind;
+  }
+
+  value(): Uint8Array {
+    return this.data.subarray(this.valueOffset, this.valueOffset + this.valueLength);
+  }
+
+  /** The current entry's offset within the block (for sst-dump and verify). */
+  entryOffset(): number {
+    return this.current;
+  }
+
+  private seekToRestart(index: number): void {
+    this.keyLength = 0;
+    this.restartIndex = index;
+    this.nextOffset = this.restarts[index]!;
+  }
+
+  /** Compares the whole key stored at restart `index` with the target, in place. */
+  private compareRestartKey(index: number, target: Uint8Array, targetLength: number): number {
+    const at = this.restarts[index]!;
+    const p = this.decodeHeader(at);
+    if (this.headerShared !== 0) this.corrupt(at, 'a restart entry shares a prefix');
+    return compareInternalRange(this.data, p, this.headerUnshared, target, 0, targetLength);
+  }
+
+  private headerShared = 0;
+  private headerUnshared = 0;
+  private headerValueLength = 0;
+  private lengthValue = 0;
+
+  /** Decodes the three varints at `at` into the header fields; returns where the key delta starts. */
+  private decodeHeader(at: number): number {
+    let p = this.readLength(at, at);
+    this.headerShared = this.lengthValue;
+    p = this.readLength(p, at);
+    this.headerUnshared = this.lengthValue;
+    p = this.readLength(p, at);
+    this.headerValueLength = this.lengthValue;
+    if (p + this.headerUnshared + this.headerValueLength > this.limit) this.corrupt(at, 'an entry runs past the restart array');
+    if (this.headerShared + this.headerUnshared < TRAILER_BYTES) this.corrupt(at, 'a key is shorter than its trailer');
+    return p;
+  }
+
+  /** One length varint at `p` into `lengthValue`, with a fast path for the usual one byte. */
+  private readLength(p: number, at: number): number {
+    const b = this.data[p];
+    if (b !== undefined && b < 0x80 && p < this.limit) {
+      this.lengthValue = b;
+      return p + 1;
+    }
+    readVarint(this.data, p, this.varint);
+    if (this.varint.offset < 0 || this.varint.offset > this.limit) this.corrupt(at, 'a length varint is malformed');
+    this.lengthValue = this.varint.value;
+    return this.varint.offset;
+  }
+
+  /** Moves to the entry at `nextOffset`; false (and not valid) at the end of the entries. */
+  private parseNext(): boolean {
+    this.userKeyCopy = undefined;
+    const at = this.nextOffset;
+    if (at >= this.limit) {
+      this.current = this.limit;
+      return false;
+    }
+    const p = this.decodeHeader(at);
+    const shared = this.headerShared;
+    const unshared = this.headerUnshared;
+    if (shared > this.keyLength) this.corrupt(at, `an entry shares ${shared} bytes of a ${this.keyLength}-byte key`);
+    const keyLength = shared + unshared;
+    if (keyLength > this.key.length) this.growKey(keyLength, shared);
+    copyBytes(this.data, p, unshared, this.key, shared);
+    this.keyLength = keyLength;
+    this.current = at;
+    this.valueOffset = p + unshared;
+    this.valueLength = this.headerValueLength;
+    this.nextOffset = this.valueOffset + this.valueLength;
+    while (this.restartIndex + 1 < this.restarts.length && this.restarts[this.restartIndex + 1]! <= at) this.restartIndex++;
+    return true;
+  }
+
+  private growKey(length: number, keep: number): void {
+    const grown = new Uint8Array(Math.max(length, this.key.length * 2));
+    grown.set(this.key.subarray(0, keep));
+    this.key = grown;
+  }
+
+  private corrupt(at: number, why: string): never {
+    const { file, offset, what } = this.block;
+    this.current = this.limit;
+    throw new CorruptionError(`sst: ${what} at offset ${offset} is malformed at byte ${at}: ${why}`, { file });
+  }
+}

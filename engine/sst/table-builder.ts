@@ -1,0 +1,261 @@
+/**
+ * Writes one SSTable (layout in table-format.ts and docs/formats/sstable.md) to a fresh file.
+ *
+ * Usage: `add()` entries in strictly increasing internal order (asserted: an out-of-order
+ * key is a bug in the caller, and writing it would make the table unreadable by binary
+ * search), then `finish()`, or `abandon()` to give up. The builder appends synchronously and
+ * never syncs or closes the file: the caller owns durability (sync, then syncDir, then the
+ * manifest edit) and decides what to do with an abandoned file.
+ *
+ * Index keys are shortened separators (LevelDB's FindShortestSeparator): a key >= every key of
+ * the block before and < every key of the block after, often much shorter than either. So an
+ * index entry for a block is only written once the first key of the next block is known.
+ *
+ * The bloom filter covers distinct user keys; their 32-bit hashes are collected as entries
+ * arrive (4 bytes per key, not the keys), and the filter is built at finish().
+ */
+import { assert } from '../errors.ts';
+import type { WritableFile } from '../fs/file-system.ts';
+import { type InternalKey, KIND_SEEK, kindOf, SEQ_MAX, seqOf, TRAILER_BYTES, ValueKind, writeTrailer } from '../internal-key.ts';
+import { DEFAULT_OPTIONS } from '../options.ts';
+import { compareInternalRange } from './block.ts';
+import { BlockBuilder } from './block-builder.ts';
+import { bloomHash, buildBloomFilterFromHashes } from './bloom.ts';
+import {
+  BLOCK_HANDLE_BYTES_MAX,
+  type BlockHandle,
+  DATA_RESTART_INTERVAL,
+  decodeFooter,
+  encodeBlockHandle,
+  encodeFooter,
+  FOOTER_BYTES,
+  INDEX_RESTART_INTERVAL,
+  META_BLOCK_BYTES_MAX,
+  sealBlock,
+  TABLE_FORMAT_VERSION,
+} from './table-format.ts';
+import { encodeProperties, type TableProperties } from './table-properties.ts';
+
+export interface TableBuilderOptions {
+  /** A data block is cut once its contents reach this size. */
+  blockBytes: number;
+  /** 0 writes an empty filter (every lookup reads the index and a block). */
+  bloomBitsPerKey: number;
+}
+
+/** What finish() returns: what a version edit records about the new file. */
+export interface TableMetadata {
+  fileBytes: number;
+  entries: number;
+  tombstones: number;
+  smallest: InternalKey;
+  largest: InternalKey;
+  seqMin: number;
+  seqMax: number;
+}
+
+export class TableBuilder {
+  private readonly options: TableBuilderOptions;
+  private readonly dataBlock = new BlockBuilder(DATA_RESTART_INTERVAL);
+  private readonly indexBlock = new BlockBuilder(INDEX_RESTART_INTERVAL);
+  private offset = 0;
+  private state: 'open' | 'finished' | 'abandoned' = 'open';
+  /** The key being added and the one before it; swapped on each add, so no allocation. */
+  private key = new Uint8Array(64);
+  private keyLength = 0;
+  private lastKey = new Uint8Array(64);
+  private lastKeyLength = 0;
+  /** A written data block whose index entry waits for the next key (see the file comment). */
+  private pendingHandle: BlockHandle | undefined;
+  private readonly handleScratch = new Uint8Array(BLOCK_HANDLE_BYTES_MAX);
+  private separator = new Uint8Array(64);
+  private hashes = new Uint32Array(1024);
+  private hashCount = 0;
+  private smallest: InternalKey | undefined;
+  private readonly stats = { entries: 0, tombstones: 0, seqMin: SEQ_MAX, seqMax: 0, rawKeyBytes: 0, rawValueBytes: 0, dataBlocks: 0 };
+
+  constructor(
+    private readonly file: WritableFile,
+    options: Partial<TableBuilderOptions> = {},
+  ) {
+    this.options = {
+      blockBytes: options.blockBytes ?? DEFAULT_OPTIONS.blockBytes,
+      bloomBitsPerKey: options.bloomBitsPerKey ?? DEFAULT_OPTIONS.bloomBitsPerKey,
+    };
+    assert(this.options.blockBytes > 0, `blockBytes ${this.options.blockBytes} must be positive`);
+    assert(this.options.bloomBitsPerKey >= 0, `bloomBitsPerKey ${this.options.bloomBitsPerKey} must not be negative`);
+    assert(file.size() === 0, `table file ${file.path} must be empty, has ${file.size()} bytes`);
+  }
+
+  /** REQUIRES: (userKey, seq, kind) is greater, in internal order, than every key added so far. */
+  add(userKey: Uint8Array, seq: number, kind: ValueKind, value: Uint8Array): void {
+    assert(this.state === 'open', `TableBuilder.add on a ${this.state} builder`);
+    assert(Number.isSafeInteger(seq) && seq >= 0, `seq ${seq} must be a safe non-negative integer`);
+    assert(kind === ValueKind.Put || kind === ValueKind.Delete, `kind ${kind} is not a value kind`);
+    this.swapKeys();
+    this.encodeKey(userKey, seq, kind);
+    const first = this.stats.entries === 0;
+    if (!first) {
+      const order = compareInternalRange(this.key, 0, this.keyLength, this.lastKey, 0, this.lastKeyLength);
+      assert(order > 0, `table keys must be added in strictly increasing internal order (seq ${seq} after seq ${seqOf(this.lastKey.subarray(0, this.lastKeyLength))})`);
+    }
+    if (this.pendingHandle) this.addIndexEntry(this.shortestSeparator());
+    if (first || !this.sameUserKeyAsLast(userKey.length)) this.addHash(bloomHash(userKey));
+    if (first) this.smallest = { userKey: userKey.slice(), seq, kind };
+    this.dataBlock.add(this.key, this.keyLength, value);
+    this.count(seq, kind, value.length);
+    if (this.dataBlock.estimatedBytes() >= this.options.blockBytes) this.flushDataBlock();
+  }
+
+  /** Bytes the file would have if finished now; compaction cuts outputs by it. */
+  estimatedBytes(): number {
+    const filterBytes = Math.ceil((this.hashCount * this.options.bloomBitsPerKey) / 8);
+    return this.offset + this.dataBlock.estimatedBytes() + this.indexBlock.estimatedBytes() + filterBytes + FOOTER_BYTES;
+  }
+
+  get entries(): number {
+    return this.stats.entries;
+  }
+
+  /**
+   * Writes the last data block, the filter, properties and index blocks and the footer.
+   * REQUIRES: at least one add() (an empty table has no key range; callers drop the file).
+   */
+  finish(): TableMetadata {
+    assert(this.state === 'open', `TableBuilder.finish on a ${this.state} builder`);
+    assert(this.stats.entries > 0, 'TableBuilder.finish needs at least one entry');
+    if (!this.dataBlock.empty()) this.flushDataBlock();
+    if (this.pendingHandle) this.addIndexEntry(this.shortSuccessor());
+    const bits = this.options.bloomBitsPerKey;
+    const filter = bits > 0 ? buildBloomFilterFromHashes(this.hashes, this.hashCount, bits) : new Uint8Array(0);
+    const filterHandle = this.writeBlock(filter);
+    const index = this.indexBlock.finish();
+    const largest = this.lastInternalKey();
+    const properties: TableProperties = { ...this.stats, smallest: this.smallest!, largest, filterBytes: filter.length, indexBytes: index.length };
+    const propertiesHandle = this.writeBlock(encodeProperties(properties));
+    const indexHandle = this.writeBlock(index);
+    this.writeFooter(filterHandle, propertiesHandle, indexHandle);
+    this.state = 'finished';
+    const { entries, tombstones, seqMin, seqMax } = this.stats;
+    return { fileBytes: this.offset, entries, tombstones, smallest: this.smallest!, largest, seqMin, seqMax };
+  }
+
+  /** Stops building; the file keeps whatever was appended (the caller removes it). */
+  abandon(): void {
+    assert(this.state === 'open', `TableBuilder.abandon on a ${this.state} builder`);
+    this.state = 'abandoned';
+  }
+
+  private writeFooter(filter: BlockHandle, properties: BlockHandle, index: BlockHandle): void {
+    for (const h of [filter, properties, index]) assert(h.size <= META_BLOCK_BYTES_MAX, `meta block of ${h.size} bytes is too large`);
+    const footer = encodeFooter({ filter, properties, index, formatVersion: TABLE_FORMAT_VERSION });
+    // Assert right before writing: the footer must decode to what we meant.
+    const check = decodeFooter(footer, this.offset + FOOTER_BYTES, this.file.path);
+    assert(check.index.offset === index.offset && check.index.size === index.size, 'footer does not decode to its own handles');
+    this.file.append(footer);
+    this.offset += FOOTER_BYTES;
+  }
+
+  private flushDataBlock(): void {
+    this.pendingHandle = this.writeBlock(this.dataBlock.finish());
+    this.dataBlock.reset();
+    this.stats.dataBlocks++;
+  }
+
+  private writeBlock(contents: Uint8Array): BlockHandle {
+    const sealed = sealBlock(contents);
+    this.file.append(sealed);
+    const handle = { offset: this.offset, size: contents.length };
+    this.offset += sealed.length;
+    return handle;
+  }
+
+  private addIndexEntry(separatorLength: number): void {
+    const handleLength = encodeBlockHandle(this.handleScratch, 0, this.pendingHandle!);
+    this.indexBlock.add(this.separator, separatorLength, this.handleScratch.subarray(0, handleLength));
+    this.pendingHandle = undefined;
+  }
+
+  /**
+   * Writes into `separator` a key >= lastKey and < key (the first key of the next block);
+   * returns its length. A shortened user key gets the trailer that sorts first for it.
+   */
+  private shortestSeparator(): number {
+    const a = this.lastKey;
+    const b = this.key;
+    const aUser = this.lastKeyLength - TRAILER_BYTES;
+    const bUser = this.keyLength - TRAILER_BYTES;
+    const n = Math.min(aUser, bUser);
+    let diff = 0;
+    while (diff < n && a[diff] === b[diff]) diff++;
+    if (diff < n && a[diff]! < 0xff && a[diff]! + 1 < b[diff]!) {
+      return this.writeSeparator(a, diff, a[diff]! + 1);
+    }
+    return this.writeSeparator(a, this.lastKeyLength, -1);
+  }
+
+  /** After the last block: the shortest key >= lastKey (first non-0xff byte incremented). */
+  private shortSuccessor(): number {
+    const aUser = this.lastKeyLength - TRAILER_BYTES;
+    for (let i = 0; i < aUser; i++) {
+      if (this.lastKey[i] !== 0xff) return this.writeSeparator(this.lastKey, i, this.lastKey[i]! + 1);
+    }
+    return this.writeSeparator(this.lastKey, this.lastKeyLength, -1);
+  }
+
+  /** separator := source[0, prefix) ++ byte ++ (SEQ_MAX, KIND_SEEK) trailer, or source[0, prefix) when byte < 0. */
+  private writeSeparator(source: Uint8Array, prefix: number, byte: number): number {
+    const length = byte < 0 ? prefix : prefix + 1 + TRAILER_BYTES;
+    if (this.separator.length < length) this.separator = new Uint8Array(length * 2);
+    this.separator.set(source.subarray(0, prefix), 0);
+    if (byte < 0) return length;
+    this.separator[prefix] = byte;
+    writeTrailer(this.separator, prefix + 1, SEQ_MAX, KIND_SEEK);
+    return length;
+  }
+
+  private swapKeys(): void {
+    const previous = this.lastKey;
+    this.lastKey = this.key;
+    this.lastKeyLength = this.keyLength;
+    this.key = previous;
+  }
+
+  private encodeKey(userKey: Uint8Array, seq: number, kind: ValueKind): void {
+    const length = userKey.length + TRAILER_BYTES;
+    if (this.key.length < length) this.key = new Uint8Array(length * 2);
+    this.key.set(userKey, 0);
+    writeTrailer(this.key, userKey.length, seq, kind);
+    this.keyLength = length;
+  }
+
+  private sameUserKeyAsLast(userKeyLength: number): boolean {
+    if (this.lastKeyLength - TRAILER_BYTES !== userKeyLength) return false;
+    for (let i = 0; i < userKeyLength; i++) if (this.key[i] !== this.lastKey[i]) return false;
+    return true;
+  }
+
+  private addHash(hash: number): void {
+    if (this.hashCount === this.hashes.length) {
+      const grown = new Uint32Array(this.hashes.length * 2);
+      grown.set(this.hashes);
+      this.hashes = grown;
+    }
+    this.hashes[this.hashCount++] = hash;
+  }
+
+  private count(seq: number, kind: ValueKind, valueBytes: number): void {
+    const s = this.stats;
+    s.entries++;
+    if (kind === ValueKind.Delete) s.tombstones++;
+    if (seq < s.seqMin) s.seqMin = seq;
+    if (seq > s.seqMax) s.seqMax = seq;
+    s.rawKeyBytes += this.keyLength;
+    s.rawValueBytes += valueBytes;
+  }
+
+  private lastInternalKey(): InternalKey {
+    const key = this.key.subarray(0, this.keyLength);
+    return { userKey: key.slice(0, this.keyLength - TRAILER_BYTES), seq: seqOf(key), kind: kindOf(key) };
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * The write batch: the unit of atomicity, of group commit and of replication. One WAL record
+ * holds one encoded batch. This layout is on disk (WAL) and on the wire (replication); its
+ * description, with a worked example, is in docs/formats/wal.md.
+ *
+ *   batch := seq:u64le count:u32le op{count}
+ *   op    := kind:u8 key_len:varint key [value_len:varint value]   (value only when kind = Put)
+ *
+ * The ops take sequence numbers seq, seq+1, …, seq+count-1 in order, so a later op on the
+ * same key within one batch wins.
+ */
+import { CorruptionError } from './errors.ts';
+import { ValueKind } from './internal-key.ts';
+import { readUint64, readVarint, varintLength, writeUint64, writeVarint, type VarintRead } from './util/varint.ts';
+
+export const BATCH_HEADER_BYTES = 12;
+
+export interface BatchOp {
+  kind: ValueKind;
+  key: Uint8Array;
+  /** Empty for deletes. */
+  value: Uint8Array;
+}
+
+export interface DecodedBatch {
+  seq: number;
+  ops: BatchOp[];
+}
+
+const EMPTY: Uint8Array = new Uint8Array(0);
+
+/** Bytes `ops` take once encoded. */
+export function encodedBatchBytes(ops: readonly BatchOp[]): number {
+  let total = BATCH_HEADER_BYTES;
+  for (const op of ops) {
+    total += 1 + varintLength(op.key.length) + op.key.length;
+    if (op.kind === ValueKind.Put) total += varintLength(op.value.length) + op.value.length;
+  }
+  return total;
+}
+
+/** Encodes one batch whose first op takes sequence number `seq`. */
+export function encodeBatch(seq: number, ops: readonly BatchOp[]): Uint8Array {
+  const out = new Uint8Array(encodedBatchBytes(ops));
+  encodeBatchInto(out, 0, seq, ops);
+  return out;
+}
+
+/** Encodes a batch into `out` at `offset`; returns the offset after it. */
+export function encodeBatchInto(out: Uint8Array, offset: number, seq: number, ops: readonly BatchOp[]): number {
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  writeUint64(view, offset, seq);
+  view.setUint32(offset + 8, ops.length, true);
+  let at = offset + BATCH_HEADER_BYTES;
+  for (const op of ops) {
+    out[at++] = op.kind;
+    at = writeVarint(out, at, op.key.length);
+    out.set(op.key, at);
+    at += op.key.length;
+    if (op.kind === ValueKind.Put) {
+      at = writeVarint(out, at, op.value.length);
+      out.set(op.value, at);
+      at += op.value.length;
+    }
+  }
+  return at;
+}
+
+/**
+ * Decodes a batch. Malformed bytes (which a passing checksum makes unlikely, but a bug in a
+ * writer could produce) are a CorruptionError naming `fileName`. Keys and values are views
+ * into `bytes`.
+ */
+export function decodeBatch(bytes: Uint8Array, fileName: string): DecodedBatch {
+  const fail = (why: string): never => {
+    throw new CorruptionError(`write batch: ${why}`, { file: fileName });
+  };
+  if (bytes.length < BATCH_HEADER_BYTES) fail(`${bytes.length} bytes is shorter than the header`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const seq = readUint64(view, 0);
+  if (!Number.isSafeInteger(seq)) fail('sequence number beyond 2^53');
+  const count = view.getUint32(8, true);
+  const ops: BatchOp[] = [];
+  const read: VarintRead = { value: 0, offset: 0 };
+  let at = BATCH_HEADER_BYTES;
+  for (let i = 0; i < count; i++) {
+    if (at >= bytes.length) fail(`op ${i} of ${count} missing`);
+    const kind = bytes[at++]!;
+    if (kind !== ValueKind.Put && kind !== ValueKind.Delete) fail(`op ${i} has unknown kind ${kind}`);
+    readVarint(bytes, at, read);
+    if (read.offset < 0 || read.offset + read.value > bytes.length) fail(`op ${i} key length out of range`);
+    const key = bytes.subarray(read.offset, read.offset + read.value);
+    at = read.offset + read.value;
+    let value = EMPTY;
+    if (kind === ValueKind.Put) {
+      readVarint(bytes, at, read);
+      if (read.offset < 0 || read.offset + read.value > bytes.length) fail(`op ${i} value length out of range`);
+      value = bytes.subarray(read.offset, read.offset + read.value);
+      at = read.offset + read.value;
+    }
+    ops.push({ kind: kind as ValueKind, key, value });
+  }
+  if (at !== bytes.length) fail(`${bytes.length - at} trailing bytes after ${count} ops`);
+  return { seq, ops };
+}
