@@ -111,17 +111,18 @@ export class Db {
       this.lastSeq = state.lastSequence;
       this.nextFileNumber = state.nextFileNumber;
       const walNumber = this.nextFileNumber++;
-      this.wal = await WalWriter.create(fs, dir, walNumber);
+      const manifestNumber = this.nextFileNumber++;
       this.imm = state.memtables.reverse();
       this.logNumber = this.imm.length > 0 ? this.imm[this.imm.length - 1]!.walNumber : walNumber;
       this.mem = new Memtable(walNumber);
-      const manifestNumber = this.nextFileNumber++;
+      // MANIFEST and CURRENT first: a WAL with no CURRENT beside it would read as a lost CURRENT.
       this.manifest = await ManifestWriter.create(fs, dir, manifestNumber, {
         ...this.version.toEdit(),
         logNumber: this.logNumber,
         nextFileNumber: this.nextFileNumber,
         lastSequence: this.lastSeq,
       });
+      this.wal = await WalWriter.create(fs, dir, walNumber);
       this.deleteObsoleteFiles();
     } catch (err) {
       this.lock.release();

@@ -137,7 +137,8 @@ export class LogReader {
   }
 
   private dropTail(at: number): void {
-    this.droppedBytes += this.bytes.length - at;
+    // A split record's FIRST may already be dropped from a later fragment: count bytes once.
+    this.droppedBytes = Math.max(this.droppedBytes, this.bytes.length - at);
     this.offset = this.bytes.length;
   }
 

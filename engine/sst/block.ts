@@ -113,9 +113,9 @@ export function trailerSeq(key: Uint8Array, at: number): number {
 }
 
 export class BlockIterator {
-  private readonly data: Uint8Array;
-  private readonly limit: number;
-  private readonly restarts: Uint32Array;
+  private data: Uint8Array;
+  private limit: number;
+  private restarts: Uint32Array;
   /** Offset of the current entry; `limit` when not valid. */
   private current: number;
   private nextOffset = 0;
@@ -128,11 +128,21 @@ export class BlockIterator {
   private userKeyCopy: Uint8Array | undefined;
   private readonly varint: VarintRead = { value: 0, offset: 0 };
 
-  constructor(readonly block: Block) {
+  constructor(public block: Block) {
     this.data = block.data;
     this.limit = block.limit;
     this.restarts = block.restarts;
     this.current = block.limit;
+  }
+
+  /** Points this cursor at another block, unpositioned; lets a table reuse one cursor. */
+  reset(block: Block): void {
+    this.block = block;
+    this.data = block.data;
+    this.limit = block.limit;
+    this.restarts = block.restarts;
+    this.current = block.limit;
+    this.userKeyCopy = undefined;
   }
 
   valid(): boolean {

@@ -194,13 +194,14 @@ export class TableBuilder {
     return this.writeSeparator(a, this.lastKeyLength, -1);
   }
 
-  /** After the last block: the shortest key >= lastKey (first non-0xff byte incremented). */
+  /** After the last block: a short key >= the last key (its first non-0xff byte incremented). */
   private shortSuccessor(): number {
-    const aUser = this.lastKeyLength - TRAILER_BYTES;
-    for (let i = 0; i < aUser; i++) {
-      if (this.lastKey[i] !== 0xff) return this.writeSeparator(this.lastKey, i, this.lastKey[i]! + 1);
+    // Called from finish(), when the last key added is `key` (add() swaps before encoding).
+    const userLength = this.keyLength - TRAILER_BYTES;
+    for (let i = 0; i < userLength; i++) {
+      if (this.key[i] !== 0xff) return this.writeSeparator(this.key, i, this.key[i]! + 1);
     }
-    return this.writeSeparator(this.lastKey, this.lastKeyLength, -1);
+    return this.writeSeparator(this.key, this.keyLength, -1);
   }
 
   /** separator := source[0, prefix) ++ byte ++ (SEQ_MAX, KIND_SEEK) trailer, or source[0, prefix) when byte < 0. */

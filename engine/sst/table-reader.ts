@@ -1,0 +1,243 @@
+/**
+ * Reads one SSTable. `open` reads and verifies the footer, then the filter, properties and
+ * index blocks, which stay in memory for the reader's life (LevelDB does the same: a lookup
+ * must not pay a disk read for the index). Data blocks are read on demand, verified, and
+ * shared through the optional BlockCache.
+ *
+ * Lookups: `get` asks the bloom filter first and reads no data block on a negative; it then
+ * binary-searches the index and one data block (occasionally two, when the target falls
+ * between a block's last key and its separator). The counters in `stats` say how often.
+ *
+ * Lifetime: a reader owns its ReadableFile. It starts with one reference (the opener's);
+ * `ref()`/`unref()` let a table cache evict a reader that an iterator still uses: the file
+ * closes when the last reference goes. Using a closed reader is a bug (asserted).
+ *
+ * Concurrency: synchronous; one reader may serve any number of iterators, but its `get`
+ * reuses scratch cursors, so it must not be re-entered (nothing here awaits, so it is not).
+ */
+import { assert, CorruptionError } from '../errors.ts';
+import type { ReadableFile } from '../fs/file-system.ts';
+import { KIND_SEEK, TRAILER_BYTES, type ValueKind, writeTrailer } from '../internal-key.ts';
+import { Block, BlockIterator } from './block.ts';
+import type { BlockCache } from './block-cache.ts';
+import { bloomMayContain } from './bloom.ts';
+import {
+  BLOCK_TRAILER_BYTES,
+  type BlockHandle,
+  checkHandle,
+  decodeBlockHandle,
+  decodeFooter,
+  FOOTER_BYTES,
+  type Footer,
+  unsealBlock,
+} from './table-format.ts';
+import { TableIterator } from './table-iterator.ts';
+import { decodeProperties, type TableProperties } from './table-properties.ts';
+import { type TableVerifyReport, verifyTable } from './table-verify.ts';
+
+/** Counters a caller may read (and share between readers by passing one object to open). */
+export interface TableReadStats {
+  /** get() calls that consulted the bloom filter. */
+  filterProbes: number;
+  /** ... of which the filter ruled the key out, saving a block read. */
+  filterNegatives: number;
+  /** Data blocks read from the file (cache misses or no cache). */
+  blockReads: number;
+  /** Data blocks found in the block cache. */
+  blockCacheHits: number;
+}
+
+export function newTableReadStats(): TableReadStats {
+  return { filterProbes: 0, filterNegatives: 0, blockReads: 0, blockCacheHits: 0 };
+}
+
+/** One version of a key, as get() returns it. `value` is a view of an immutable block. */
+export interface TableEntry {
+  seq: number;
+  kind: ValueKind;
+  value: Uint8Array;
+}
+
+export class TableReader {
+  /** The decoded index block: separator keys to data block handles. */
+  readonly index: Block;
+  /** Undefined when the table was written with bloomBitsPerKey 0. */
+  readonly filter: Uint8Array | undefined;
+  private refs = 1;
+  private readonly indexCursor: BlockIterator;
+  private dataCursor: BlockIterator | undefined;
+  private readonly handle: BlockHandle = { offset: 0, size: 0 };
+  private target = new Uint8Array(64);
+
+  private constructor(
+    readonly file: ReadableFile,
+    readonly fileNumber: number,
+    readonly footer: Footer,
+    readonly properties: TableProperties,
+    filter: Uint8Array,
+    index: Block,
+    private readonly cache: BlockCache | undefined,
+    readonly stats: TableReadStats,
+  ) {
+    this.filter = filter.length > 0 ? filter : undefined;
+    this.index = index;
+    this.indexCursor = index.iterator();
+  }
+
+  /** Opens a table, verifying footer, filter, properties and index; CorruptionError if any is bad. */
+  static open(file: ReadableFile, fileNumber: number, cache?: BlockCache, stats: TableReadStats = newTableReadStats()): TableReader {
+    const path = file.path;
+    const size = file.size;
+    const footerBytes = size >= FOOTER_BYTES ? file.read(size - FOOTER_BYTES, FOOTER_BYTES) : new Uint8Array(0);
+    const footer = decodeFooter(footerBytes, size, path);
+    checkLayout(footer, size, path);
+    const filter = readBlockContents(file, footer.filter, 'filter block');
+    const properties = decodeProperties(readBlockContents(file, footer.properties, 'properties block'), path);
+    const index = Block.decode(readBlockContents(file, footer.index, 'index block'), path, footer.index.offset, 'index block');
+    if (properties.filterBytes !== filter.length || properties.indexBytes !== footer.index.size) {
+      throw new CorruptionError('sst: properties disagree with the footer about block sizes', { file: path });
+    }
+    return new TableReader(file, fileNumber, footer, properties, filter, index, cache, stats);
+  }
+
+  get path(): string {
+    return this.file.path;
+  }
+
+  /** Where the data blocks end (the filter block follows them). */
+  get dataEnd(): number {
+    return this.footer.filter.offset;
+  }
+
+  /** False means the table certainly holds no version of `userKey`. */
+  mayContain(userKey: Uint8Array): boolean {
+    return this.filter === undefined || bloomMayContain(this.filter, userKey);
+  }
+
+  /** The newest entry for `userKey` with entry.seq <= seq (a tombstone included), or undefined. */
+  get(userKey: Uint8Array, seq: number): TableEntry | undefined {
+    this.assertOpen();
+    if (this.filter !== undefined) {
+      this.stats.filterProbes++;
+      if (!bloomMayContain(this.filter, userKey)) {
+        this.stats.filterNegatives++;
+        return undefined;
+      }
+    }
+    const targetLength = this.encodeTarget(userKey, seq, KIND_SEEK);
+    const index = this.indexCursor;
+    index.seek(this.target, targetLength);
+    // Usually one pass; a second when the target lies past the block's last key but not past
+    // its separator, so the answer is the next block's first entry.
+    for (; index.valid(); index.next()) {
+      const data = this.cursorFor(this.readDataBlock(this.handleAt(index)));
+      data.seek(this.target, targetLength);
+      if (!data.valid()) continue;
+      if (!sameUserKey(data, userKey)) return undefined;
+      return { seq: data.seq(), kind: data.kind(), value: data.value() };
+    }
+    return undefined;
+  }
+
+  /** A two-level iterator over the whole table; see table-iterator.ts. */
+  iterator(): TableIterator {
+    this.assertOpen();
+    return new TableIterator(this);
+  }
+
+  /** Re-reads every block from the file and checks checksums, key order and properties. */
+  verify(): TableVerifyReport {
+    this.assertOpen();
+    return verifyTable(this);
+  }
+
+  /** The data block handle in the index cursor's current value; CorruptionError if malformed. */
+  handleAt(index: BlockIterator, out: BlockHandle = this.handle): BlockHandle {
+    const data = index.block.data;
+    if (decodeBlockHandle(data, index.valueOffset, index.valueOffset + index.valueLength, out) < 0) {
+      throw new CorruptionError(`sst: index entry at byte ${index.entryOffset()} holds a malformed block handle`, { file: this.path });
+    }
+    return out;
+  }
+
+  /** A data block, from the cache or read and verified from the file. */
+  readDataBlock(handle: BlockHandle): Block {
+    this.assertOpen();
+    const cached = this.cache?.get(this.fileNumber, handle.offset);
+    if (cached !== undefined) {
+      this.stats.blockCacheHits++;
+      return cached;
+    }
+    const block = this.readDataBlockUncached(handle);
+    this.cache?.insert(this.fileNumber, handle.offset, block);
+    return block;
+  }
+
+  /** A data block read and verified from the file, bypassing the cache (verify, sst-dump). */
+  readDataBlockUncached(handle: BlockHandle): Block {
+    checkHandle(handle, this.dataEnd, 'an index entry', this.path);
+    this.stats.blockReads++;
+    const contents = readBlockContents(this.file, handle, 'data block');
+    return Block.decode(contents, this.path, handle.offset, 'data block');
+  }
+
+  ref(): void {
+    this.assertOpen();
+    this.refs++;
+  }
+
+  /** Drops a reference; the file closes with the last one. */
+  unref(): void {
+    this.assertOpen();
+    if (--this.refs === 0) this.file.close();
+  }
+
+  /** Drops the opener's reference (the same as unref, named for callers that opened it). */
+  close(): void {
+    this.unref();
+  }
+
+  get closed(): boolean {
+    return this.refs === 0;
+  }
+
+  private assertOpen(): void {
+    assert(this.refs > 0, `table ${this.path} used after close`);
+  }
+
+  private cursorFor(block: Block): BlockIterator {
+    if (this.dataCursor === undefined) this.dataCursor = block.iterator();
+    else this.dataCursor.reset(block);
+    return this.dataCursor;
+  }
+
+  private encodeTarget(userKey: Uint8Array, seq: number, kind: ValueKind): number {
+    const length = userKey.length + TRAILER_BYTES;
+    if (this.target.length < length) this.target = new Uint8Array(length * 2);
+    this.target.set(userKey, 0);
+    writeTrailer(this.target, userKey.length, seq, kind);
+    return length;
+  }
+}
+
+/** Reads a block and its trailer and verifies the checksum; returns the contents. */
+export function readBlockContents(file: ReadableFile, handle: BlockHandle, what: string): Uint8Array {
+  const raw = file.read(handle.offset, handle.size + BLOCK_TRAILER_BYTES);
+  return unsealBlock(raw, handle, what, file.path);
+}
+
+/** The footer's blocks must tile the end of the file: filter, properties, index, footer. */
+function checkLayout(footer: Footer, size: number, file: string): void {
+  const end = (h: BlockHandle) => h.offset + h.size + BLOCK_TRAILER_BYTES;
+  if (end(footer.filter) !== footer.properties.offset || end(footer.properties) !== footer.index.offset || end(footer.index) !== size - FOOTER_BYTES) {
+    throw new CorruptionError('sst: footer handles do not tile the end of the file', { file });
+  }
+}
+
+function sameUserKey(cursor: BlockIterator, userKey: Uint8Array): boolean {
+  const length = cursor.userKeyLength();
+  if (length !== userKey.length) return false;
+  const key = cursor.key;
+  for (let i = 0; i < length; i++) if (key[i] !== userKey[i]) return false;
+  return true;
+}
