@@ -108,7 +108,7 @@ function walkBlock(reader: TableReader, block: Block, order: KeyOrder, handle: B
         problem(`sst: first key of data block at offset ${handle.offset} is not above the previous block's index separator`);
       }
       entries++;
-      if (order.has() && order.compareWith(it.key, it.keyLength) <= 0) {
+      if (order.has() && order.compareWith(it.key, it.keyLength) >= 0) {
         problem(`sst: keys out of order at byte ${it.entryOffset()} of data block at offset ${handle.offset}`);
       }
       order.remember(it.key, it.keyLength);

@@ -1,0 +1,91 @@
+/**
+ * A bounded LRU of open TableReaders (at most `capacityFiles`), opened by file number through
+ * a callback, so the engine never holds more file descriptors than options.tableCacheFilesMax.
+ *
+ * References: the cache holds one reference to each reader it keeps. `acquire` hands out
+ * another, which the caller must `release`, so a reader evicted (or whose file was deleted)
+ * while an iterator still reads it stays open until that iterator is done. `get` is a
+ * shorthand for one synchronous lookup that needs no reference.
+ *
+ * Eviction for space only closes the reader: its cached blocks stay valid, because a file
+ * number names one immutable file for the database's life. `evict(fileNumber)`, called when
+ * a table file is deleted, also drops the file's blocks from the block cache.
+ */
+import { assert } from '../errors.ts';
+import type { BlockCache } from './block-cache.ts';
+import type { TableEntry, TableReader } from './table-reader.ts';
+
+/** Opens the table with this number (typically fs.openReadable + TableReader.open). */
+export type TableOpener = (fileNumber: number) => TableReader;
+
+export class TableCache {
+  /** Insertion order is recency order: the first key is the least recently used. */
+  private readonly readers = new Map<number, TableReader>();
+  hits = 0;
+  opens = 0;
+
+  constructor(
+    readonly capacityFiles: number,
+    private readonly open: TableOpener,
+    private readonly blockCache?: BlockCache,
+  ) {
+    assert(Number.isInteger(capacityFiles) && capacityFiles >= 1, `table cache capacity ${capacityFiles} must be a positive integer`);
+  }
+
+  get size(): number {
+    return this.readers.size;
+  }
+
+  /** The open reader for a file, with a reference the caller must release(). */
+  acquire(fileNumber: number): TableReader {
+    const reader = this.lookup(fileNumber);
+    reader.ref();
+    return reader;
+  }
+
+  release(reader: TableReader): void {
+    reader.unref();
+  }
+
+  /** One point lookup in one table, without keeping a reference. */
+  get(fileNumber: number, userKey: Uint8Array, seq: number): TableEntry | undefined {
+    return this.lookup(fileNumber).get(userKey, seq);
+  }
+
+  /** Forgets a deleted file: closes its reader (once unreferenced) and drops its blocks. */
+  evict(fileNumber: number): void {
+    const reader = this.readers.get(fileNumber);
+    if (reader) {
+      this.readers.delete(fileNumber);
+      reader.unref();
+    }
+    this.blockCache?.evictFile(fileNumber);
+  }
+
+  /** Drops every reader (each closes once its last acquirer releases it). */
+  close(): void {
+    for (const reader of this.readers.values()) reader.unref();
+    this.readers.clear();
+  }
+
+  /** The cached reader, marked most recent, or a newly opened one (evicting the oldest). */
+  private lookup(fileNumber: number): TableReader {
+    const cached = this.readers.get(fileNumber);
+    if (cached) {
+      this.hits++;
+      this.readers.delete(fileNumber);
+      this.readers.set(fileNumber, cached);
+      return cached;
+    }
+    const reader = this.open(fileNumber);
+    this.opens++;
+    assert(reader.fileNumber === fileNumber, `opener returned table ${reader.fileNumber} for ${fileNumber}`);
+    this.readers.set(fileNumber, reader);
+    while (this.readers.size > this.capacityFiles) {
+      const [oldest, evicted] = this.readers.entries().next().value!;
+      this.readers.delete(oldest);
+      evicted.unref();
+    }
+    return reader;
+  }
+}
