@@ -1,0 +1,86 @@
+/**
+ * The POST /batch body: JSON, one shard's operations applied atomically.
+ *
+ *   {"encoding": "utf8", "ops": [{"type": "put", "key": "a", "value": "1"},
+ *                                {"type": "del", "key": "b"}]}
+ *
+ * `encoding` ("utf8", the default, or "base64") says how every key and value string is
+ * written; base64 carries any bytes. Keys are 1..KEY_BYTES_MAX bytes, values at most
+ * `valueBytesMax`, at most `batchOpsMax` operations, at least one. Unknown fields are
+ * BAD_BATCH, so a misspelt "value" is not stored as an empty value.
+ *
+ * Pure: bytes in, decoded operations out (or a ClusterError); and the encoder the client uses.
+ */
+import { ClusterError } from './errors.ts';
+import { KEY_BYTES_MAX, type Limits } from './limits.ts';
+import type { Encoding } from './request.ts';
+
+export type BatchOp =
+  | { type: 'put'; key: Uint8Array; value: Uint8Array }
+  | { type: 'del'; key: Uint8Array };
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const encoder = new TextEncoder();
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Decodes and checks a batch body. Throws BAD_BATCH, EMPTY_KEY, KEY_TOO_LARGE or VALUE_TOO_LARGE. */
+export function decodeBatch(body: Uint8Array, limits: Readonly<Limits>): BatchOp[] {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(utf8.decode(body));
+  } catch (error) {
+    throw new ClusterError('BAD_BATCH', `batch body is not UTF-8 JSON: ${(error as Error).message}`, { cause: error });
+  }
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw badBatch('batch body must be a JSON object with an "ops" array');
+  const { encoding = 'utf8', ops, ...rest } = doc as Record<string, unknown>;
+  const extra = Object.keys(rest)[0];
+  if (extra !== undefined) throw badBatch(`unknown field ${JSON.stringify(extra)}; a batch has "encoding" and "ops"`);
+  if (encoding !== 'utf8' && encoding !== 'base64') throw badBatch(`encoding must be "utf8" or "base64", got ${JSON.stringify(encoding)}`);
+  if (!Array.isArray(ops)) throw badBatch('"ops" must be an array');
+  if (ops.length === 0) throw badBatch('"ops" is empty; a batch needs at least one operation');
+  if (ops.length > limits.batchOpsMax) throw badBatch(`${ops.length} operations; a batch holds at most ${limits.batchOpsMax}`);
+  return ops.map((op, i) => decodeOp(op, i, encoding, limits));
+}
+
+function decodeOp(raw: unknown, i: number, encoding: Encoding, limits: Readonly<Limits>): BatchOp {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw badBatch(`ops[${i}] must be an object`);
+  const { type, key, value, ...rest } = raw as Record<string, unknown>;
+  const extra = Object.keys(rest)[0];
+  if (extra !== undefined) throw badBatch(`ops[${i}] has unknown field ${JSON.stringify(extra)}`);
+  const keyBytes = field(key, `ops[${i}].key`, encoding);
+  if (keyBytes.length === 0) throw new ClusterError('EMPTY_KEY', `ops[${i}].key is empty; keys are 1-${KEY_BYTES_MAX} bytes`);
+  if (keyBytes.length > KEY_BYTES_MAX) {
+    throw new ClusterError('KEY_TOO_LARGE', `ops[${i}].key is ${keyBytes.length} bytes; keys are at most ${KEY_BYTES_MAX} bytes`);
+  }
+  if (type === 'del') {
+    if (value !== undefined) throw badBatch(`ops[${i}] is a "del" and takes no value`);
+    return { type: 'del', key: keyBytes };
+  }
+  if (type !== 'put') throw badBatch(`ops[${i}].type must be "put" or "del", got ${JSON.stringify(type) ?? 'nothing'}`);
+  const valueBytes = field(value, `ops[${i}].value`, encoding);
+  if (valueBytes.length > limits.valueBytesMax) {
+    throw new ClusterError('VALUE_TOO_LARGE', `ops[${i}].value is ${valueBytes.length} bytes; values are at most ${limits.valueBytesMax} bytes`);
+  }
+  return { type: 'put', key: keyBytes, value: valueBytes };
+}
+
+function field(value: unknown, what: string, encoding: Encoding): Uint8Array {
+  if (typeof value !== 'string') throw badBatch(`${what} must be a string, got ${value === null ? 'null' : typeof value}`);
+  if (encoding === 'utf8') return encoder.encode(value);
+  if (!BASE64.test(value)) throw badBatch(`${what} is not valid base64`);
+  return new Uint8Array(Buffer.from(value, 'base64'));
+}
+
+function badBatch(message: string): ClusterError {
+  return new ClusterError('BAD_BATCH', message);
+}
+
+/** Encodes operations as a batch body, in base64 so any bytes survive. */
+export function encodeBatch(ops: readonly BatchOp[]): Uint8Array {
+  const b64 = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+  const json = {
+    encoding: 'base64',
+    ops: ops.map((op) => (op.type === 'put' ? { type: 'put', key: b64(op.key), value: b64(op.value) } : { type: 'del', key: b64(op.key) })),
+  };
+  return encoder.encode(JSON.stringify(json));
+}

@@ -1,0 +1,199 @@
+/**
+ * cluster.toml: the cluster's shape (shards, their leaders and replicas), the ring's
+ * parameters, the shared token and the operator-settable limits. Parsed with smol-toml and
+ * validated once, here, with errors that name the file and the field and quote the value.
+ *
+ * Pure: text in, a frozen `ClusterConfig` out, or a ClusterError with code CONFIG_INVALID.
+ * Reading the file is load-config.ts's job.
+ *
+ * Shape:
+ *   [cluster]  vnodes = 128, epoch = 1, token = "…", auth = "internal" | "all"
+ *   [limits]   value_bytes_max, batch_bytes_max, batch_ops_max, scan_entries_max,
+ *              scan_bytes_max, inflight_requests_max, request_timeout_ms, drain_timeout_ms
+ *   [[shards]] name = "shard-0", leader = "127.0.0.1:7001", replicas = ["127.0.0.1:7101"]
+ * Unknown keys are errors, because a misspelt limit silently left at its default is worse.
+ */
+import { parse, TomlError } from 'smol-toml';
+import { canonicalAddress } from './address.ts';
+import { configError } from './errors.ts';
+import {
+  DEFAULT_LIMITS, LIMIT_RANGES, REPLICAS_PER_SHARD_MAX, SHARDS_MAX, TOKEN_BYTES_MAX, TOKEN_BYTES_MIN,
+  VNODES_MAX, VNODES_MIN, type Limits,
+} from './limits.ts';
+
+export interface ShardConfig {
+  readonly name: string;
+  /** Canonical `host:port`. */
+  readonly leader: string;
+  readonly replicas: readonly string[];
+}
+
+/** Which endpoints demand the token: only /internal/ and /admin/, or every route but /healthz. */
+export type AuthScope = 'internal' | 'all';
+
+export interface ClusterConfig {
+  /** Where the config came from, for messages. */
+  readonly source: string;
+  readonly vnodes: number;
+  /** Topology version; bumped by whoever changes the topology (a later failover issue). */
+  readonly epoch: number;
+  readonly token: string | undefined;
+  readonly authScope: AuthScope;
+  readonly limits: Readonly<Limits>;
+  readonly shards: readonly ShardConfig[];
+}
+
+export interface ParseConfigOptions {
+  /** File name used in messages. */
+  source: string;
+  /** DISTRIBKV_TOKEN from the environment; wins over the file's token so secrets can stay out of it. */
+  envToken?: string | undefined;
+}
+
+const SHARD_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const LIMIT_KEYS: Record<string, keyof Limits> = {
+  value_bytes_max: 'valueBytesMax',
+  batch_bytes_max: 'batchBytesMax',
+  batch_ops_max: 'batchOpsMax',
+  scan_entries_max: 'scanEntriesMax',
+  scan_bytes_max: 'scanBytesMax',
+  inflight_requests_max: 'inflightRequestsMax',
+  request_timeout_ms: 'requestTimeoutMs',
+  drain_timeout_ms: 'drainTimeoutMs',
+};
+
+/** Parses and validates cluster.toml text. Throws ClusterError CONFIG_INVALID. */
+export function parseConfig(text: string, options: ParseConfigOptions): ClusterConfig {
+  const { source } = options;
+  let doc: Record<string, unknown>;
+  try {
+    doc = parse(text) as Record<string, unknown>;
+  } catch (error) {
+    const where = error instanceof TomlError ? ` at line ${error.line}, column ${error.column}` : '';
+    throw configError(`${source}: not valid TOML${where}: ${firstLine(error)}`, error);
+  }
+  checkKeys(doc, ['cluster', 'limits', 'shards'], source, '');
+  const cluster = table(doc['cluster'] ?? {}, source, 'cluster');
+  checkKeys(cluster, ['vnodes', 'epoch', 'token', 'auth'], source, 'cluster.');
+  const vnodes = integer(cluster['vnodes'] ?? 128, [VNODES_MIN, VNODES_MAX], source, 'cluster.vnodes');
+  const epoch = integer(cluster['epoch'] ?? 1, [1, Number.MAX_SAFE_INTEGER], source, 'cluster.epoch');
+  const token = parseToken(options.envToken ?? cluster['token'], source, options.envToken !== undefined);
+  const authScope = parseAuthScope(cluster['auth'] ?? 'internal', source);
+  const limits = parseLimits(table(doc['limits'] ?? {}, source, 'limits'), source);
+  const shards = parseShards(doc['shards'], source);
+  if (authScope === 'all' && token === undefined) {
+    throw configError(`${source}: cluster.auth = "all" needs a token (cluster.token or DISTRIBKV_TOKEN)`);
+  }
+  return Object.freeze({ source, vnodes, epoch, token, authScope, limits: Object.freeze(limits), shards });
+}
+
+function parseShards(value: unknown, source: string): ShardConfig[] {
+  if (value === undefined) throw configError(`${source}: no [[shards]]; a cluster needs at least one shard`);
+  if (!Array.isArray(value)) throw configError(`${source}: shards must be an array of tables ([[shards]]), got ${describe(value)}`);
+  if (value.length === 0) throw configError(`${source}: no [[shards]]; a cluster needs at least one shard`);
+  if (value.length > SHARDS_MAX) throw configError(`${source}: at most ${SHARDS_MAX} shards, got ${value.length}`);
+  const names = new Set<string>();
+  const addresses = new Map<string, string>();
+  const shards = value.map((raw, i) => {
+    const field = `shards[${i}]`;
+    const shard = parseShard(table(raw, source, field), source, field);
+    if (names.has(shard.name)) throw configError(`${source}: ${field}.name ${JSON.stringify(shard.name)} is used by two shards`);
+    names.add(shard.name);
+    for (const address of [shard.leader, ...shard.replicas]) {
+      const other = addresses.get(address);
+      if (other) throw configError(`${source}: address ${JSON.stringify(address)} is used twice (${other} and ${field})`);
+      addresses.set(address, field);
+    }
+    return shard;
+  });
+  return shards;
+}
+
+function parseShard(raw: Record<string, unknown>, source: string, field: string): ShardConfig {
+  checkKeys(raw, ['name', 'leader', 'replicas'], source, `${field}.`);
+  const name = raw['name'];
+  if (typeof name !== 'string' || !SHARD_NAME.test(name)) {
+    throw configError(`${source}: ${field}.name must be 1-64 letters, digits, '.', '_' or '-', got ${quote(name)}`);
+  }
+  if (raw['leader'] === undefined) throw configError(`${source}: ${field} (${JSON.stringify(name)}) has no leader`);
+  const leader = address(raw['leader'], source, `${field}.leader`);
+  const replicasRaw = raw['replicas'] ?? [];
+  if (!Array.isArray(replicasRaw)) throw configError(`${source}: ${field}.replicas must be an array, got ${describe(replicasRaw)}`);
+  if (replicasRaw.length > REPLICAS_PER_SHARD_MAX) {
+    throw configError(`${source}: ${field}.replicas has ${replicasRaw.length} entries; at most ${REPLICAS_PER_SHARD_MAX}`);
+  }
+  const replicas = replicasRaw.map((r, j) => address(r, source, `${field}.replicas[${j}]`));
+  return Object.freeze({ name, leader, replicas: Object.freeze(replicas) });
+}
+
+function parseLimits(raw: Record<string, unknown>, source: string): Limits {
+  const limits: Limits = { ...DEFAULT_LIMITS };
+  for (const [key, value] of Object.entries(raw)) {
+    const name = LIMIT_KEYS[key];
+    if (!name) throw configError(`${source}: unknown key limits.${key}; known: ${Object.keys(LIMIT_KEYS).join(', ')}`);
+    limits[name] = integer(value, LIMIT_RANGES[name], source, `limits.${key}`);
+  }
+  return limits;
+}
+
+function parseToken(value: unknown, source: string, fromEnv: boolean): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  const where = fromEnv ? 'DISTRIBKV_TOKEN' : `${source}: cluster.token`;
+  if (typeof value !== 'string') throw configError(`${where} must be a string, got ${describe(value)}`);
+  const bytes = Buffer.byteLength(value);
+  // The token itself is never quoted in a message: messages end up in logs.
+  if (bytes < TOKEN_BYTES_MIN || bytes > TOKEN_BYTES_MAX) {
+    throw configError(`${where} must be ${TOKEN_BYTES_MIN}-${TOKEN_BYTES_MAX} bytes, got ${bytes}`);
+  }
+  if (!/^[\x21-\x7e]+$/.test(value)) throw configError(`${where} must be printable ASCII without spaces`);
+  return value;
+}
+
+function parseAuthScope(value: unknown, source: string): AuthScope {
+  if (value === 'internal' || value === 'all') return value;
+  throw configError(`${source}: cluster.auth must be "internal" or "all", got ${quote(value)}`);
+}
+
+function address(value: unknown, source: string, field: string): string {
+  const canonical = typeof value === 'string' ? canonicalAddress(value) : undefined;
+  if (!canonical) throw configError(`${source}: ${field} must be "host:port" (port 1-65535), got ${quote(value)}`);
+  return canonical;
+}
+
+function integer(value: unknown, range: readonly [number, number], source: string, field: string): number {
+  // smol-toml returns integers as numbers unless they overflow 2^53, then as bigints.
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < range[0] || value > range[1]) {
+    throw configError(`${source}: ${field} must be an integer in [${range[0]}, ${range[1]}], got ${quote(value)}`);
+  }
+  return value;
+}
+
+function table(value: unknown, source: string, field: string): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Date) {
+    throw configError(`${source}: ${field} must be a table, got ${describe(value)}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function checkKeys(raw: Record<string, unknown>, known: string[], source: string, prefix: string): void {
+  for (const key of Object.keys(raw)) {
+    if (!known.includes(key)) throw configError(`${source}: unknown key ${prefix}${key}; known: ${known.join(', ')}`);
+  }
+}
+
+function quote(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  return describe(value);
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (value instanceof Date) return 'a date';
+  return typeof value === 'object' ? 'a table' : typeof value;
+}
+
+function firstLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
+}

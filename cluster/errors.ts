@@ -1,0 +1,57 @@
+/**
+ * The cluster layer's expected failures: one error class with a stable upper-case `code`
+ * (the same code the HTTP API sends in its `{code, message}` bodies) and an optional `cause`.
+ *
+ * The HTTP status for each code lives in http-response.ts, so this file stays free of HTTP.
+ */
+
+export type ClusterErrorCode =
+  /** cluster.toml or the command line is wrong. */
+  | 'CONFIG_INVALID'
+  /** The request is malformed in a way no more specific code covers. */
+  | 'BAD_REQUEST'
+  /** A key or query parameter has a `%` not followed by two hex digits. */
+  | 'BAD_PERCENT_ENCODING'
+  | 'EMPTY_KEY'
+  | 'KEY_TOO_LARGE'
+  | 'VALUE_TOO_LARGE'
+  | 'BODY_TOO_LARGE'
+  | 'BAD_BATCH'
+  /** A batch holds keys of more than one shard; the message names the first such key. */
+  | 'WRONG_SHARD'
+  | 'BAD_QUERY'
+  | 'KEY_NOT_FOUND'
+  | 'ROUTE_NOT_FOUND'
+  | 'METHOD_NOT_ALLOWED'
+  | 'UNAUTHORIZED'
+  /** Scan results hold bytes that are not UTF-8 and the request asked for `encoding=utf8`. */
+  | 'NOT_UTF8'
+  | 'HEADERS_TOO_LARGE'
+  | 'REQUEST_TIMEOUT'
+  | 'OVERLOADED'
+  | 'SHUTTING_DOWN'
+  | 'INTERNAL';
+
+export class ClusterError extends Error {
+  readonly code: ClusterErrorCode;
+  constructor(code: ClusterErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = 'ClusterError';
+  }
+}
+
+/** Shorthand for the common case of a config problem. */
+export function configError(message: string, cause?: unknown): ClusterError {
+  return new ClusterError('CONFIG_INVALID', message, cause === undefined ? undefined : { cause });
+}
+
+/** METHOD_NOT_ALLOWED, carrying the methods the route does accept (sent as the Allow header). */
+export class MethodNotAllowedError extends ClusterError {
+  readonly allow: readonly string[];
+  constructor(method: string, path: string, allow: readonly string[]) {
+    super('METHOD_NOT_ALLOWED', `${JSON.stringify(method)} is not allowed on ${JSON.stringify(path)}; use ${allow.join(', ')}`);
+    this.allow = allow;
+    this.name = 'MethodNotAllowedError';
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * Writing responses: the HTTP status of every error code, JSON error bodies, redirects.
+ * Every error leaves the node as `{"code": "...", "message": "..."}` with the status below;
+ * docs/api.md lists the same table.
+ */
+import type { ServerResponse } from 'node:http';
+import { DbError } from '../engine/index.ts';
+import { ClusterError, MethodNotAllowedError } from './errors.ts';
+
+export const STATUS_BY_CODE: Readonly<Record<string, number>> = Object.freeze({
+  BAD_REQUEST: 400,
+  BAD_PERCENT_ENCODING: 400,
+  EMPTY_KEY: 400,
+  BAD_BATCH: 400,
+  WRONG_SHARD: 400,
+  BAD_QUERY: 400,
+  UNAUTHORIZED: 401,
+  KEY_NOT_FOUND: 404,
+  ROUTE_NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  NOT_UTF8: 406,
+  REQUEST_TIMEOUT: 408,
+  KEY_TOO_LARGE: 413,
+  VALUE_TOO_LARGE: 413,
+  BODY_TOO_LARGE: 413,
+  HEADERS_TOO_LARGE: 431,
+  INTERNAL: 500,
+  OVERLOADED: 503,
+  SHUTTING_DOWN: 503,
+  // Engine codes, passed through unchanged.
+  INVALID_ARGUMENT: 400,
+  CORRUPTION: 500,
+  IO_ERROR: 500,
+  NOT_FOUND: 500,
+  DB_CLOSED: 503,
+  DB_LOCKED: 503,
+  WRITE_STALLED: 503,
+});
+
+/** Common headers: which shard and epoch answered, so clients can spot a stale topology. */
+export interface ResponseContext {
+  shard: string;
+  epoch: number;
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, context: ResponseContext): void {
+  const bytes = Buffer.from(JSON.stringify(body));
+  res.writeHead(status, { ...baseHeaders(context), 'Content-Type': 'application/json', 'Content-Length': bytes.length });
+  res.end(bytes);
+}
+
+export function sendBytes(res: ServerResponse, status: number, body: Uint8Array, contentType: string, context: ResponseContext): void {
+  res.writeHead(status, { ...baseHeaders(context), 'Content-Type': contentType, 'Content-Length': body.length });
+  res.end(body);
+}
+
+export function sendNoContent(res: ServerResponse, seq: number, context: ResponseContext): void {
+  res.writeHead(204, { ...baseHeaders(context), 'X-Seq': String(seq) });
+  res.end();
+}
+
+export function sendRedirect(res: ServerResponse, status: 307 | 308, location: string, shard: string, context: ResponseContext): void {
+  res.writeHead(status, { ...baseHeaders(context), Location: location, 'X-Shard': shard, 'Content-Length': 0 });
+  res.end();
+}
+
+/** Sends any thrown value as a JSON error; unknown errors become INTERNAL (and are logged by the caller). */
+export function sendError(res: ServerResponse, error: unknown, context: ResponseContext): void {
+  const { code, message } = describeError(error);
+  const status = STATUS_BY_CODE[code] ?? 500;
+  const headers: Record<string, string> = {};
+  if (error instanceof MethodNotAllowedError) headers['Allow'] = error.allow.join(', ');
+  if (code === 'UNAUTHORIZED') headers['WWW-Authenticate'] = 'Bearer realm="distribkv"';
+  if (code === 'OVERLOADED' || code === 'WRITE_STALLED') headers['Retry-After'] = '1';
+  if (code === 'SHUTTING_DOWN') headers['Connection'] = 'close';
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+  sendJson(res, status, { code, message }, context);
+}
+
+/** The stable code and message of an error; anything not ours is INTERNAL. */
+export function describeError(error: unknown): { code: string; message: string } {
+  if (error instanceof ClusterError || error instanceof DbError) return { code: error.code, message: error.message };
+  return { code: 'INTERNAL', message: 'internal error; see the node log' };
+}
+
+function baseHeaders(context: ResponseContext): Record<string, string> {
+  return { 'X-Shard': context.shard, 'X-Epoch': String(context.epoch) };
+}

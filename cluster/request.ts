@@ -1,0 +1,164 @@
+/**
+ * Turns a request's method and raw URL into a `Route`: which operation, on which key, with
+ * which options. Every malformed input becomes a ClusterError with its code here, before any
+ * routing or storage work. Pure.
+ *
+ * The body is not looked at here (PUT and POST /batch bodies are read by the handler, under
+ * their size limits, only once routing has decided this node serves the request).
+ */
+import { ClusterError, MethodNotAllowedError } from './errors.ts';
+import { KEY_BYTES_MAX, SCAN_ENTRIES_DEFAULT, type Limits } from './limits.ts';
+import { percentDecode } from './percent.ts';
+
+export type Encoding = 'utf8' | 'base64';
+
+export interface ScanRange {
+  gt?: Uint8Array;
+  gte?: Uint8Array;
+  lt?: Uint8Array;
+  lte?: Uint8Array;
+}
+
+export type Route =
+  | { kind: 'get'; key: Uint8Array; readReplica: boolean }
+  | { kind: 'put'; key: Uint8Array; sync: boolean }
+  | { kind: 'delete'; key: Uint8Array; sync: boolean }
+  | { kind: 'scan'; range: ScanRange; limit: number; encoding: Encoding; readReplica: boolean }
+  | { kind: 'batch'; sync: boolean }
+  | { kind: 'cluster' }
+  | { kind: 'healthz' }
+  | { kind: 'internal-state' };
+
+/** Path prefixes whose routes always demand the token (when one is set). */
+export const PROTECTED_PREFIXES = ['/internal/', '/admin/'] as const;
+
+/** Whether `path` is an internal or admin route; decided before parsing so a 401 hides what exists. */
+export function isProtectedPath(path: string): boolean {
+  return PROTECTED_PREFIXES.some((prefix) => path.startsWith(prefix) || path === prefix.slice(0, -1));
+}
+
+/** Splits a raw request target into path and query (without the `?`). */
+export function splitUrl(url: string): { path: string; query: string } {
+  const q = url.indexOf('?');
+  return q < 0 ? { path: url, query: '' } : { path: url.slice(0, q), query: url.slice(q + 1) };
+}
+
+/** Parses a request; throws ClusterError (BAD_*, EMPTY_KEY, KEY_TOO_LARGE, ROUTE_NOT_FOUND, METHOD_NOT_ALLOWED). */
+export function parseRoute(method: string, url: string, limits: Readonly<Limits>): Route {
+  const { path, query } = splitUrl(url);
+  if (path.startsWith('/kv/')) return parseKeyRoute(method, path, query);
+  switch (path) {
+    case '/kv':
+      allow(method, path, ['GET']);
+      return parseScan(parseQuery(query, ['gt', 'gte', 'lt', 'lte', 'limit', 'encoding', 'read']), limits);
+    case '/batch': {
+      allow(method, path, ['POST']);
+      return { kind: 'batch', sync: flag(parseQuery(query, ['sync']), 'sync') };
+    }
+    case '/cluster':
+      allow(method, path, ['GET']);
+      parseQuery(query, []);
+      return { kind: 'cluster' };
+    case '/healthz':
+      allow(method, path, ['GET']);
+      parseQuery(query, []);
+      return { kind: 'healthz' };
+    case '/internal/state':
+      allow(method, path, ['GET']);
+      parseQuery(query, []);
+      return { kind: 'internal-state' };
+    default:
+      throw new ClusterError('ROUTE_NOT_FOUND', `no route ${JSON.stringify(clip(path))}; see docs/api.md`);
+  }
+}
+
+function parseKeyRoute(method: string, path: string, query: string): Route {
+  allow(method, '/kv/{key}', ['GET', 'PUT', 'DELETE']);
+  const key = parseKey(path.slice('/kv/'.length), 'key');
+  if (method === 'GET') {
+    const params = parseQuery(query, ['read']);
+    return { kind: 'get', key, readReplica: readPreference(params) };
+  }
+  const sync = flag(parseQuery(query, ['sync']), 'sync');
+  return method === 'PUT' ? { kind: 'put', key, sync } : { kind: 'delete', key, sync };
+}
+
+/** Decodes a percent-encoded key and checks it is 1..KEY_BYTES_MAX bytes. */
+export function parseKey(encoded: string, what: string): Uint8Array {
+  if (encoded.length === 0) throw new ClusterError('EMPTY_KEY', `${what} is empty; keys are 1-${KEY_BYTES_MAX} bytes`);
+  // Each byte takes at most three characters, so a longer string cannot decode to a legal key;
+  // checking first bounds the decoding work.
+  if (encoded.length > 3 * KEY_BYTES_MAX) throw keyTooLarge(what, `over ${KEY_BYTES_MAX}`);
+  const key = percentDecode(encoded, what);
+  if (key.length > KEY_BYTES_MAX) throw keyTooLarge(what, String(key.length));
+  return key;
+}
+
+function keyTooLarge(what: string, size: string): ClusterError {
+  return new ClusterError('KEY_TOO_LARGE', `${what} is ${size} bytes; keys are at most ${KEY_BYTES_MAX} bytes`);
+}
+
+function parseScan(params: Map<string, string>, limits: Readonly<Limits>): Route {
+  const range: ScanRange = {};
+  for (const bound of ['gt', 'gte', 'lt', 'lte'] as const) {
+    const raw = params.get(bound);
+    if (raw !== undefined) range[bound] = raw === '' ? new Uint8Array(0) : parseKey(raw, bound);
+  }
+  if (range.gt && range.gte) throw new ClusterError('BAD_QUERY', 'scan takes gt or gte, not both');
+  if (range.lt && range.lte) throw new ClusterError('BAD_QUERY', 'scan takes lt or lte, not both');
+  const limitText = params.get('limit');
+  let limit = Math.min(SCAN_ENTRIES_DEFAULT, limits.scanEntriesMax);
+  if (limitText !== undefined) {
+    if (!/^[0-9]{1,9}$/.test(limitText) || Number(limitText) < 1) {
+      throw new ClusterError('BAD_QUERY', `limit must be a positive integer, got ${JSON.stringify(clip(limitText))}`);
+    }
+    // Capped rather than refused: the page says `more: true` and the caller continues.
+    limit = Math.min(Number(limitText), limits.scanEntriesMax);
+  }
+  const encoding = params.get('encoding') ?? 'utf8';
+  if (encoding !== 'utf8' && encoding !== 'base64') {
+    throw new ClusterError('BAD_QUERY', `encoding must be "utf8" or "base64", got ${JSON.stringify(clip(encoding))}`);
+  }
+  return { kind: 'scan', range, limit, encoding, readReplica: readPreference(params) };
+}
+
+/** Parses `a=1&b=2`; unknown or repeated names are BAD_QUERY. Values stay percent-encoded. */
+export function parseQuery(query: string, known: readonly string[]): Map<string, string> {
+  const params = new Map<string, string>();
+  if (query === '') return params;
+  for (const part of query.split('&')) {
+    if (part === '') continue;
+    const eq = part.indexOf('=');
+    const name = eq < 0 ? part : part.slice(0, eq);
+    const value = eq < 0 ? '' : part.slice(eq + 1);
+    if (!known.includes(name)) {
+      const hint = known.length ? `; known: ${known.join(', ')}` : '; this route takes none';
+      throw new ClusterError('BAD_QUERY', `unknown query parameter ${JSON.stringify(clip(name))}${hint}`);
+    }
+    if (params.has(name)) throw new ClusterError('BAD_QUERY', `query parameter ${JSON.stringify(name)} is given twice`);
+    params.set(name, value);
+  }
+  return params;
+}
+
+function readPreference(params: Map<string, string>): boolean {
+  const read = params.get('read');
+  if (read === undefined || read === 'leader') return false;
+  if (read === 'replica') return true;
+  throw new ClusterError('BAD_QUERY', `read must be "leader" or "replica", got ${JSON.stringify(clip(read))}`);
+}
+
+function flag(params: Map<string, string>, name: string): boolean {
+  const value = params.get(name);
+  if (value === undefined || value === 'false') return false;
+  if (value === 'true' || value === '') return true;
+  throw new ClusterError('BAD_QUERY', `${name} must be "true" or "false", got ${JSON.stringify(clip(value))}`);
+}
+
+function allow(method: string, path: string, methods: readonly string[]): void {
+  if (!methods.includes(method)) throw new MethodNotAllowedError(method, path, methods);
+}
+
+function clip(text: string): string {
+  return text.length > 64 ? `${text.slice(0, 64)}…` : text;
+}

@@ -1,0 +1,140 @@
+/**
+ * The node's HTTP server: the I/O shell around api.ts. It owns the listening socket, the
+ * in-flight count and its limit, the parser's limits, and draining on shutdown.
+ *
+ * Concurrency: `inflight` changes only in the request listener and in the response's
+ * 'close' handler, both on the event loop, so it is exact. Once `drain()` starts, no new
+ * request is served (503 SHUTTING_DOWN), and the engine may be closed once it resolves.
+ */
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { handleRequest, type ApiOptions } from './api.ts';
+import type { AuthScope } from './config.ts';
+import { ClusterError } from './errors.ts';
+import { sendError, STATUS_BY_CODE } from './http-response.ts';
+import { HEADER_BYTES_MAX, type Limits } from './limits.ts';
+import { errorFields, type Log } from './log.ts';
+import type { NodeState } from './node-state.ts';
+import type { Store } from './store.ts';
+
+export interface NodeServerOptions {
+  state: NodeState;
+  store: Store;
+  limits: Readonly<Limits>;
+  token: string | undefined;
+  authScope: AuthScope;
+  log: Log;
+}
+
+export class NodeServer {
+  private state: NodeState;
+  private readonly server: Server;
+  private readonly limits: Readonly<Limits>;
+  private readonly log: Log;
+  private readonly api: ApiOptions;
+  private inflight = 0;
+  private draining = false;
+  private idle: (() => void) | undefined;
+
+  constructor(options: NodeServerOptions) {
+    this.state = options.state;
+    this.limits = options.limits;
+    this.log = options.log;
+    this.api = {
+      store: options.store,
+      limits: options.limits,
+      token: options.token,
+      authScope: options.authScope,
+      log: options.log,
+      state: () => this.state,
+      status: () => ({ listening: this.boundAddress(), inflight: this.inflight, draining: this.draining }),
+    };
+    this.server = createServer({
+      maxHeaderSize: HEADER_BYTES_MAX,
+      requestTimeout: options.limits.requestTimeoutMs,
+      headersTimeout: Math.min(options.limits.requestTimeoutMs, 10_000),
+      keepAliveTimeout: 5_000,
+    });
+    this.server.on('request', (req, res) => this.onRequest(req, res, false));
+    // Without this listener Node answers `Expect: 100-continue` itself before we can refuse the body.
+    this.server.on('checkContinue', (req, res) => this.onRequest(req, res, true));
+    this.server.on('clientError', (error, socket) => this.onClientError(error, socket as Socket));
+  }
+
+  /** Swaps in a new NodeState (a role or topology change); requests in flight keep the old one. */
+  setState(next: NodeState): void {
+    this.state = next;
+  }
+
+  /** Starts listening; resolves with the bound address. */
+  listen(host: string, port: number): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ host, port }, () => {
+        this.server.off('error', reject);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  /**
+   * Stops taking requests, lets in-flight ones finish (up to `drainTimeoutMs`), then closes
+   * every connection. Afterwards nothing touches the store.
+   */
+  async drain(): Promise<void> {
+    this.draining = true;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    if (this.inflight > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), this.limits.drainTimeoutMs);
+      });
+      const idle = new Promise<boolean>((resolve) => {
+        this.idle = () => resolve(false);
+      });
+      const late = await Promise.race([idle, timedOut]);
+      clearTimeout(timer);
+      if (late) this.log('warn', 'drain timed out; cutting connections', { inflight: this.inflight });
+    }
+    this.server.closeAllConnections();
+    await closed;
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse, expectContinue: boolean): void {
+    const context = { shard: this.state.shard.name, epoch: this.state.topology.epoch };
+    if (this.draining) return sendError(res, new ClusterError('SHUTTING_DOWN', 'node is shutting down; retry on another node or later'), context);
+    if (this.inflight >= this.limits.inflightRequestsMax) {
+      res.setHeader('Connection', 'close');
+      return sendError(res, new ClusterError('OVERLOADED', `node is serving ${this.inflight} requests, its limit; retry later`), context);
+    }
+    this.inflight++;
+    res.once('close', () => {
+      this.inflight--;
+      if (this.inflight === 0 && this.idle) this.idle();
+    });
+    handleRequest(this.api, req, res, expectContinue).catch((error: unknown) => {
+      // handleRequest answers every failure itself; reaching here is a bug in it.
+      this.log('error', 'request handler rejected', errorFields(error));
+      res.destroy();
+    });
+  }
+
+  /** Malformed HTTP never reaches a handler; answer it in the API's JSON shape anyway. */
+  private onClientError(error: Error & { code?: string }, socket: Socket): void {
+    if (!socket.writable || (socket as Socket & { _httpMessage?: unknown })._httpMessage) {
+      socket.destroy();
+      return;
+    }
+    const code = error.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'REQUEST_TIMEOUT' : 'BAD_REQUEST';
+    const message = code === 'HEADERS_TOO_LARGE' ? `request head is over ${HEADER_BYTES_MAX} bytes` : code === 'REQUEST_TIMEOUT' ? 'request took too long to arrive' : `malformed HTTP request (${error.code ?? 'unknown'})`;
+    const body = JSON.stringify({ code, message });
+    const status = STATUS_BY_CODE[code] ?? 400;
+    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  }
+
+  private boundAddress(): string | undefined {
+    const address = this.server.address();
+    if (!address || typeof address === 'string') return undefined;
+    return address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
+  }
+}
