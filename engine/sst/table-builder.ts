@@ -60,7 +60,7 @@ export class TableBuilder {
   private readonly indexBlock = new BlockBuilder(INDEX_RESTART_INTERVAL);
   private offset = 0;
   private state: 'open' | 'finished' | 'abandoned' = 'open';
-  /** The key being added and the one before it; swapped on each add, so no allocation. */
+  /** The key being added and the one before it; two buffers swapped on each add, no allocation. */
   private key = new Uint8Array(64);
   private keyLength = 0;
   private lastKey = new Uint8Array(64);
@@ -92,13 +92,15 @@ export class TableBuilder {
     assert(this.state === 'open', `TableBuilder.add on a ${this.state} builder`);
     assert(Number.isSafeInteger(seq) && seq >= 0, `seq ${seq} must be a safe non-negative integer`);
     assert(kind === ValueKind.Put || kind === ValueKind.Delete, `kind ${kind} is not a value kind`);
-    this.swapKeys();
-    this.encodeKey(userKey, seq, kind);
+    // Encode into the spare buffer and check the order before anything changes, so a failed
+    // assertion leaves the builder as it was.
+    this.encodeSpareKey(userKey, seq, kind);
     const first = this.stats.entries === 0;
     if (!first) {
-      const order = compareInternalRange(this.key, 0, this.keyLength, this.lastKey, 0, this.lastKeyLength);
-      assert(order > 0, `table keys must be added in strictly increasing internal order (seq ${seq} after seq ${seqOf(this.lastKey.subarray(0, this.lastKeyLength))})`);
+      const order = compareInternalRange(this.lastKey, 0, this.lastKeyLength, this.key, 0, this.keyLength);
+      assert(order > 0, `table keys must be added in strictly increasing internal order (seq ${seq} after seq ${seqOf(this.key.subarray(0, this.keyLength))})`);
     }
+    this.swapKeys();
     if (this.pendingHandle) this.addIndexEntry(this.shortestSeparator());
     if (first || !this.sameUserKeyAsLast(userKey.length)) this.addHash(bloomHash(userKey));
     if (first) this.smallest = { userKey: userKey.slice(), seq, kind };
@@ -215,19 +217,23 @@ export class TableBuilder {
     return length;
   }
 
+  /** Makes the spare key (in `lastKey`) the current one, and the current one the last. */
   private swapKeys(): void {
-    const previous = this.lastKey;
+    const spare = this.lastKey;
+    const spareLength = this.lastKeyLength;
     this.lastKey = this.key;
     this.lastKeyLength = this.keyLength;
-    this.key = previous;
+    this.key = spare;
+    this.keyLength = spareLength;
   }
 
-  private encodeKey(userKey: Uint8Array, seq: number, kind: ValueKind): void {
+  /** Encodes the incoming key into `lastKey`, whose old contents are no longer needed. */
+  private encodeSpareKey(userKey: Uint8Array, seq: number, kind: ValueKind): void {
     const length = userKey.length + TRAILER_BYTES;
-    if (this.key.length < length) this.key = new Uint8Array(length * 2);
-    this.key.set(userKey, 0);
-    writeTrailer(this.key, userKey.length, seq, kind);
-    this.keyLength = length;
+    if (this.lastKey.length < length) this.lastKey = new Uint8Array(length * 2);
+    this.lastKey.set(userKey, 0);
+    writeTrailer(this.lastKey, userKey.length, seq, kind);
+    this.lastKeyLength = length;
   }
 
   private sameUserKeyAsLast(userKeyLength: number): boolean {

@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { CorruptionError } from '../../engine/errors.ts';
+import { encodeInternalKey, ValueKind } from '../../engine/internal-key.ts';
+import { compareBytes } from '../../engine/util/bytes.ts';
+import { Block, compareInternalRange } from '../../engine/sst/block.ts';
+import { BlockBuilder } from '../../engine/sst/block-builder.ts';
+import { hex, utf8 } from './sst-fixtures.ts';
+
+function buildBlock(keys: Uint8Array[], restartInterval = 16): Block {
+  const builder = new BlockBuilder(restartInterval);
+  keys.forEach((key, i) => builder.add(key, key.length, utf8(`value-${i}`)));
+  return Block.decode(builder.finish().slice(), '/db/block', 0, 'data block');
+}
+
+const keys = Array.from({ length: 200 }, (_, i) => encodeInternalKey(utf8(`key-${String(i * 3).padStart(5, '0')}`), 1000 - i, ValueKind.Put));
+
+test('a block reads back every key and value forward and backward', () => {
+  const it = buildBlock(keys).iterator();
+  let i = 0;
+  for (it.seekToFirst(); it.valid(); it.next(), i++) {
+    assert.equal(hex(it.key.subarray(0, it.keyLength)), hex(keys[i]!));
+    assert.equal(new TextDecoder().decode(it.value()), `value-${i}`);
+  }
+  assert.equal(i, keys.length);
+  for (it.seekToLast(); it.valid(); it.prev()) assert.equal(hex(it.key.subarray(0, it.keyLength)), hex(keys[--i]!));
+  assert.equal(i, 0);
+});
+
+test('restart points fall every sixteen entries', () => {
+  const block = buildBlock(keys);
+  assert.equal(block.restarts.length, Math.ceil(keys.length / 16));
+  assert.equal(buildBlock(keys, 1).restarts.length, keys.length);
+});
+
+test('seek finds the first key at or after the target, for present and absent targets', () => {
+  for (const interval of [1, 2, 16]) {
+    const it = buildBlock(keys, interval).iterator();
+    for (let n = 0; n < 700; n++) {
+      const target = encodeInternalKey(utf8(`key-${String(n).padStart(5, '0')}`), 5000, ValueKind.Put);
+      it.seek(target, target.length);
+      const want = keys.find((k) => compareInternalRange(k, 0, k.length, target, 0, target.length) >= 0);
+      assert.equal(it.valid() ? hex(it.key.subarray(0, it.keyLength)) : 'end', want ? hex(want) : 'end', `interval ${interval}, target ${n}`);
+    }
+  }
+});
+
+test('the internal comparison orders by user key, then newer sequence numbers first', () => {
+  const a = encodeInternalKey(utf8('a'), 5, ValueKind.Put);
+  const a9 = encodeInternalKey(utf8('a'), 9, ValueKind.Put);
+  const aDel = encodeInternalKey(utf8('a'), 5, ValueKind.Delete);
+  const b = encodeInternalKey(utf8('b'), 1, ValueKind.Put);
+  const big = encodeInternalKey(utf8('a'), 2 ** 40 + 3, ValueKind.Put);
+  const cmp = (x: Uint8Array, y: Uint8Array) => Math.sign(compareInternalRange(x, 0, x.length, y, 0, y.length));
+  assert.equal(cmp(a, b), -1);
+  assert.equal(cmp(a9, a), -1);
+  assert.equal(cmp(a, aDel), -1);
+  assert.equal(cmp(big, a9), -1);
+  assert.equal(cmp(a, a), 0);
+  assert.ok(compareBytes(utf8('a'), utf8('b')) < 0);
+});
+
+test('a block with a malformed restart array is corruption naming the file and offset', () => {
+  const good = buildBlock(keys.slice(0, 40));
+  const data = good.data.slice();
+  const view = new DataView(data.buffer);
+  view.setUint32(data.length - 4, 100_000, true);
+  assert.throws(() => Block.decode(data, '/db/000001.sst', 4096, 'data block'), (err: unknown) => {
+    assert.ok(err instanceof CorruptionError);
+    assert.equal(err.code, 'CORRUPTION');
+    assert.equal(err.file, '/db/000001.sst');
+    assert.match(err.message, /data block at offset 4096/);
+    return true;
+  });
+  assert.throws(() => Block.decode(new Uint8Array(2), '/db/x', 0, 'data block'), CorruptionError);
+});
+
+test('a malformed entry is corruption, never a wrong key or an endless loop', () => {
+  const good = buildBlock(keys.slice(0, 40));
+  for (let at = 0; at < good.limit; at++) {
+    const data = good.data.slice();
+    data[at] = 0xff;
+    let block: Block;
+    try {
+      block = Block.decode(data, '/db/x', 0, 'data block');
+      const it = block.iterator();
+      let n = 0;
+      for (it.seekToFirst(); it.valid() && n < 1000; it.next()) n++;
+      for (it.seekToLast(); it.valid() && n < 2000; it.prev()) n++;
+    } catch (err) {
+      assert.ok(err instanceof CorruptionError, `byte ${at}: ${String(err)}`);
+    }
+  }
+});
+
+test('an empty block has no entries', () => {
+  const it = buildBlock([]).iterator();
+  it.seekToFirst();
+  assert.equal(it.valid(), false);
+  it.seekToLast();
+  assert.equal(it.valid(), false);
+  const target = keys[0]!;
+  it.seek(target, target.length);
+  assert.equal(it.valid(), false);
+});
