@@ -1,0 +1,165 @@
+/**
+ * The command-line client: `npm run kv -- <command>` (or `npx tsx cluster/cli.ts <command>`).
+ *
+ *   get KEY              prints the value's bytes to stdout
+ *   put KEY [VALUE]      stores VALUE, or stdin when VALUE is left out
+ *   del KEY
+ *   scan [--gte K] [--gt K] [--lt K] [--lte K] [--limit N]
+ *                        prints "key<TAB>value" lines in key order, across all shards
+ *   cluster              the topology as a table, with each node's health
+ *
+ * Finds the cluster from --cluster HOST:PORT[,HOST:PORT…], else from the addresses in
+ * --config (default cluster.toml). The token comes from --token, DISTRIBKV_TOKEN or the config.
+ * Exit codes: 0 done, 1 failed (or key not found), 2 bad usage.
+ */
+import { parseArgs } from 'node:util';
+import { Client, ClientError } from '../net/index.ts';
+import { loadConfig } from './load-config.ts';
+import { Topology } from './topology.ts';
+
+const USAGE = `usage: kv [--cluster HOST:PORT,…] [--config FILE] [--token TOKEN] <command>
+  get KEY | put KEY [VALUE] | del KEY | cluster
+  scan [--gte KEY] [--gt KEY] [--lt KEY] [--lte KEY] [--limit N]`;
+
+class UsageError extends Error {}
+
+const OPTIONS = {
+  cluster: { type: 'string' },
+  config: { type: 'string', default: 'cluster.toml' },
+  token: { type: 'string' },
+  gt: { type: 'string' },
+  gte: { type: 'string' },
+  lt: { type: 'string' },
+  lte: { type: 'string' },
+  limit: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help || positionals.length === 0) {
+    process.stdout.write(`${USAGE}\n`);
+    return values.help ? 0 : 2;
+  }
+  const [command, ...args] = positionals;
+  const client = await connect(values);
+  try {
+    return await run(client, command!, args, values);
+  } finally {
+    client.close();
+  }
+}
+
+async function connect(values: Values): Promise<Client> {
+  let addresses: string[];
+  let token = values.token ?? process.env['DISTRIBKV_TOKEN'];
+  if (values.cluster) {
+    addresses = values.cluster.split(',').filter(Boolean);
+  } else {
+    const config = await loadConfig(values.config);
+    addresses = Topology.fromConfig(config).addresses();
+    token ??= config.token;
+  }
+  return Client.connect(addresses, { token: token || undefined });
+}
+
+async function run(client: Client, command: string, args: string[], values: Values): Promise<number> {
+  const arity = (n: number, m = n) => {
+    if (args.length < n || args.length > m) throw new UsageError(`${command} takes ${n === m ? n : `${n}-${m}`} argument(s), got ${args.length}`);
+  };
+  switch (command) {
+    case 'get': {
+      arity(1);
+      const value = await client.get(args[0]!);
+      if (value === undefined) {
+        process.stderr.write(`not found: ${args[0]}\n`);
+        return 1;
+      }
+      process.stdout.write(value);
+      if (process.stdout.isTTY) process.stdout.write('\n');
+      return 0;
+    }
+    case 'put': {
+      arity(1, 2);
+      const value = args[1] ?? (await readStdin());
+      const seq = await client.put(args[0]!, value);
+      process.stderr.write(`ok (seq ${seq})\n`);
+      return 0;
+    }
+    case 'del':
+      arity(1);
+      process.stderr.write(`ok (seq ${await client.delete(args[0]!)})\n`);
+      return 0;
+    case 'scan':
+      arity(0);
+      return scan(client, values);
+    case 'cluster':
+      arity(0);
+      process.stdout.write(await clusterTable(client));
+      return 0;
+    default:
+      throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+  }
+}
+
+async function scan(client: Client, values: Values): Promise<number> {
+  let limit: number | undefined;
+  if (values.limit !== undefined) {
+    limit = Number(values.limit);
+    if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a positive integer, got ${JSON.stringify(values.limit)}`);
+  }
+  const decoder = new TextDecoder();
+  for await (const [key, value] of client.scan({ gt: values.gt, gte: values.gte, lt: values.lt, lte: values.lte, limit })) {
+    process.stdout.write(`${decoder.decode(key)}\t${decoder.decode(value)}\n`);
+  }
+  return 0;
+}
+
+async function clusterTable(client: Client): Promise<string> {
+  const topology = await client.refreshTopology();
+  const rows = [['SHARD', 'ROLE', 'ADDRESS', 'HEALTH']];
+  for (const shard of topology.shards) {
+    rows.push([shard.name, 'leader', shard.leader, await health(shard.leader)]);
+    for (const replica of shard.replicas) rows.push([shard.name, 'replica', replica, await health(replica)]);
+  }
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  const lines = rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd());
+  const json = topology.toJson();
+  return `epoch ${json.epoch}, ring ${json.ring.hash} ${json.ring.placement} with ${json.ring.vnodes} vnodes per shard\n${lines.join('\n')}\n`;
+}
+
+async function health(address: string): Promise<string> {
+  try {
+    const res = await fetch(`http://${address}/healthz`, { signal: AbortSignal.timeout(2000) });
+    return res.ok ? 'up' : `HTTP ${res.status}`;
+  } catch (error) {
+    return `down (${(error as Error).message})`;
+  }
+}
+
+async function readStdin(): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin as AsyncIterable<Buffer>) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof UsageError) {
+      process.stderr.write(`kv: ${error.message}\n${USAGE}\n`);
+      process.exit(2);
+    }
+    const code = error instanceof ClientError || (error as { code?: unknown }).code ? `${(error as { code: string }).code}: ` : '';
+    process.stderr.write(`kv: ${code}${(error as Error).message}\n`);
+    process.exit(1);
+  },
+);

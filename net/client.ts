@@ -1,0 +1,259 @@
+/**
+ * The routing client. It fetches the topology once, hashes each key with the same ring code
+ * the nodes use, and sends the request straight to the owning shard's leader: no hop through
+ * a proxy, and no redirect while its topology is current.
+ *
+ * When it is not current, a node answers 307/308 with a Location. The client follows it
+ * (same method, body and Authorization), at most `redirectHopsMax` times, only to nodes in
+ * the topology or the seed list (so the token never leaves the cluster), and refreshes its
+ * topology, because a redirect means it routed by an old one.
+ *
+ * A request that fails to connect is retried (`retriesMax`, backoff from `retryDelayMs`)
+ * when it is idempotent: GET, PUT and DELETE. POST /batch is not retried: a batch whose
+ * reply was lost may have been applied, and the caller is the one to decide.
+ *
+ * Concurrency: requests run in parallel; they share one topology reference, replaced
+ * whole by `refreshTopology()`, which coalesces concurrent refreshes into one.
+ *
+ * @example
+ * ```ts
+ * const client = await Client.connect(['127.0.0.1:7001']);
+ * await client.put('user:42', 'Ada');
+ * const value = await client.get('user:42'); // Uint8Array of "Ada"
+ * for await (const [key, value] of client.scan({ gte: 'user:', lt: 'user;' })) {}
+ * client.close();
+ * ```
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import { canonicalAddress, encodeBatch, KEY_BYTES_MAX, percentEncode, Topology, type BatchOp } from '../cluster/index.ts';
+import { ClientError, ConnectionError } from './errors.ts';
+import { mergeSorted } from './merge.ts';
+import { scanShard, type ScanOptions } from './scan.ts';
+import { errorCode, expectStatus, type Exchange } from './response.ts';
+import { HttpTransport, type Transport, type TransportResponse } from './transport.ts';
+
+export type KeyLike = Uint8Array | string;
+export type BatchOperation = { type: 'put'; key: KeyLike; value: KeyLike } | { type: 'del'; key: KeyLike };
+export type { ScanOptions };
+
+export interface ClientOptions {
+  /** Sent as `Authorization: Bearer <token>` on every request. */
+  token?: string;
+  redirectHopsMax?: number;
+  retriesMax?: number;
+  retryDelayMs?: number;
+  requestTimeoutMs?: number;
+  responseBytesMax?: number;
+  /** Entries asked for per scan page. */
+  scanPageEntries?: number;
+  transport?: Transport;
+}
+
+const DEFAULTS = {
+  redirectHopsMax: 5,
+  retriesMax: 3,
+  retryDelayMs: 50,
+  requestTimeoutMs: 30_000,
+  responseBytesMax: 64 * 1024 * 1024,
+  scanPageEntries: 1000,
+};
+
+
+const encoder = new TextEncoder();
+
+export class Client {
+  private topology: Topology;
+  private readonly seeds: readonly string[];
+  private readonly options: typeof DEFAULTS & { token: string | undefined };
+  private readonly transport: Transport;
+  private refreshing: Promise<Topology> | undefined;
+
+  private constructor(topology: Topology, seeds: string[], options: Client['options'], transport: Transport) {
+    this.topology = topology;
+    this.seeds = seeds;
+    this.options = options;
+    this.transport = transport;
+  }
+
+  /** Fetches the topology from the first of `addresses` that answers. */
+  static async connect(addresses: readonly string[], options: ClientOptions = {}): Promise<Client> {
+    const seeds = addresses.map((a) => canonicalAddress(a) ?? invalid(`not a host:port address: ${JSON.stringify(a)}`));
+    if (seeds.length === 0) invalid('Client.connect needs at least one address');
+    const resolved = { ...DEFAULTS, ...definedOnly(options), token: options.token };
+    const transport = options.transport ?? new HttpTransport({
+      requestTimeoutMs: resolved.requestTimeoutMs,
+      responseBytesMax: resolved.responseBytesMax,
+      socketsPerNodeMax: 64,
+    });
+    const topology = await fetchTopology(transport, seeds, authHeaders(resolved.token));
+    return new Client(topology, seeds, resolved, transport);
+  }
+
+  /** The topology requests are routed by. */
+  currentTopology(): Topology {
+    return this.topology;
+  }
+
+  async get(key: KeyLike, options: { readReplica?: boolean } = {}): Promise<Uint8Array | undefined> {
+    const k = keyBytes(key);
+    const query = options.readReplica ? '?read=replica' : '';
+    const res = await this.send({ method: 'GET', path: `/kv/${percentEncode(k)}${query}`, target: (t) => pickReader(t, k, options.readReplica) }, true);
+    if (res.status === 404 && errorCode(res) === 'KEY_NOT_FOUND') return undefined;
+    expectStatus(res, 200);
+    return res.body;
+  }
+
+  /** Resolves to the write's sequence number on its shard. */
+  async put(key: KeyLike, value: KeyLike, options: { sync?: boolean } = {}): Promise<number> {
+    const k = keyBytes(key);
+    const body = typeof value === 'string' ? encoder.encode(value) : value;
+    const res = await this.send({ method: 'PUT', path: `/kv/${percentEncode(k)}${syncQuery(options)}`, body, contentType: 'application/octet-stream', target: (t) => t.shardOf(k).leader }, true);
+    return seqOf(res);
+  }
+
+  async delete(key: KeyLike, options: { sync?: boolean } = {}): Promise<number> {
+    const k = keyBytes(key);
+    const res = await this.send({ method: 'DELETE', path: `/kv/${percentEncode(k)}${syncQuery(options)}`, target: (t) => t.shardOf(k).leader }, true);
+    return seqOf(res);
+  }
+
+  /** Applies operations on keys of one shard atomically; resolves to the batch's last sequence number. */
+  async batch(operations: readonly BatchOperation[], options: { sync?: boolean } = {}): Promise<number> {
+    const ops: BatchOp[] = operations.map((op) =>
+      op.type === 'put' ? { type: 'put', key: keyBytes(op.key), value: typeof op.value === 'string' ? encoder.encode(op.value) : op.value } : { type: 'del', key: keyBytes(op.key) });
+    const first = ops[0];
+    if (!first) invalid('batch needs at least one operation');
+    const shard = this.topology.shardOf(first!.key).name;
+    const stray = ops.find((op) => this.topology.shardOf(op.key).name !== shard);
+    if (stray) throw new ClientError('WRONG_SHARD', `batch key ${JSON.stringify(percentEncode(stray.key))} is not on shard ${JSON.stringify(shard)} like the first key; split the batch by shard`);
+    const res = await this.send({ method: 'POST', path: `/batch${syncQuery(options)}`, body: encodeBatch(ops), contentType: 'application/json', target: (t) => t.shardOf(first!.key).leader }, false);
+    return seqOf(res);
+  }
+
+  /** Every shard's entries in the range, merged into one bytewise-sorted stream. */
+  scan(options: ScanOptions = {}): AsyncGenerator<[Uint8Array, Uint8Array]> {
+    const streams = this.topology.shards.map((shard) => scanShard((exchange) => this.send(exchange, true), shard.name, options, this.options.scanPageEntries));
+    return mergeSorted(streams, options.limit);
+  }
+
+  /** Fetches /cluster again; keeps the current topology if the answer is older. Coalesces callers. */
+  refreshTopology(): Promise<Topology> {
+    this.refreshing ??= fetchTopology(this.transport, [...this.topology.addresses(), ...this.seeds], authHeaders(this.options.token))
+      .then((fresh) => {
+        if (fresh.epoch >= this.topology.epoch) this.topology = fresh;
+        return this.topology;
+      })
+      .finally(() => {
+        this.refreshing = undefined;
+      });
+    return this.refreshing;
+  }
+
+  close(): void {
+    this.transport.close();
+  }
+
+  /** Sends one exchange, following redirects and retrying connection failures as described above. */
+  async send(exchange: Exchange, idempotent: boolean): Promise<TransportResponse> {
+    let address = exchange.target(this.topology);
+    let path = exchange.path;
+    let hops = 0;
+    let retries = 0;
+    const headers: Record<string, string> = { ...authHeaders(this.options.token) };
+    if (exchange.contentType) headers['Content-Type'] = exchange.contentType;
+    for (;;) {
+      let res: TransportResponse;
+      try {
+        res = await this.transport.request(address, { method: exchange.method, path, headers, body: exchange.body });
+      } catch (error) {
+        if (!(error instanceof ConnectionError)) throw error;
+        if (!idempotent || retries >= this.options.retriesMax) {
+          throw new ClientError('UNAVAILABLE', `${exchange.method} ${path.slice(0, 100)} failed: ${error.message}`, { cause: error });
+        }
+        await delay(this.options.retryDelayMs * 2 ** retries++);
+        // The node may be gone for good; a fresh topology may name its successor.
+        await this.refreshTopology().catch(() => this.topology);
+        address = exchange.target(this.topology);
+        path = exchange.path;
+        continue;
+      }
+      if (res.status !== 307 && res.status !== 308) return res;
+      if (++hops > this.options.redirectHopsMax) {
+        throw new ClientError('TOO_MANY_REDIRECTS', `${exchange.method} ${exchange.path.slice(0, 100)}: more than ${this.options.redirectHopsMax} redirects`);
+      }
+      ({ address, path } = await this.followable(res));
+    }
+  }
+
+  /** Where a redirect points, once the topology is refreshed and the target checked to be ours. */
+  private async followable(res: TransportResponse): Promise<{ address: string; path: string }> {
+    const location = res.headers['location'];
+    let url: URL;
+    try {
+      url = new URL(location ?? '');
+    } catch {
+      throw new ClientError('BAD_RESPONSE', `redirect without a valid absolute Location: ${JSON.stringify(location)}`);
+    }
+    const address = canonicalAddress(url.host);
+    await this.refreshTopology().catch(() => this.topology);
+    if (url.protocol !== 'http:' || !address || !this.knows(address)) {
+      throw new ClientError('REDIRECT_OUTSIDE_CLUSTER', `redirect to ${JSON.stringify(location)}, which is not a node of this cluster`);
+    }
+    return { address, path: `${url.pathname}${url.search}` };
+  }
+
+  private knows(address: string): boolean {
+    return this.seeds.includes(address) || this.topology.addresses().includes(address);
+  }
+}
+
+async function fetchTopology(transport: Transport, addresses: readonly string[], headers: Record<string, string>): Promise<Topology> {
+  const failures: string[] = [];
+  for (const address of new Set(addresses)) {
+    try {
+      const res = await transport.request(address, { method: 'GET', path: '/cluster', headers });
+      expectStatus(res, 200);
+      return Topology.fromJson(JSON.parse(Buffer.from(res.body).toString('utf8')));
+    } catch (error) {
+      failures.push(`${address}: ${(error as Error).message}`);
+    }
+  }
+  throw new ClientError('UNAVAILABLE', `no node answered GET /cluster (${failures.join('; ')})`);
+}
+
+function pickReader(topology: Topology, key: Uint8Array, readReplica: boolean | undefined): string {
+  const shard = topology.shardOf(key);
+  // Spread replica reads over the shard's nodes; which one does not matter for correctness.
+  if (!readReplica || shard.replicas.length === 0) return shard.leader;
+  return shard.replicas[Math.floor(Math.random() * shard.replicas.length)]!;
+}
+
+function keyBytes(key: KeyLike): Uint8Array {
+  const bytes = typeof key === 'string' ? encoder.encode(key) : key;
+  if (!(bytes instanceof Uint8Array)) invalid(`key must be a string or Uint8Array, got ${typeof key}`);
+  if (bytes.length === 0 || bytes.length > KEY_BYTES_MAX) invalid(`key must be 1-${KEY_BYTES_MAX} bytes, got ${bytes.length}`);
+  return bytes;
+}
+
+function syncQuery(options: { sync?: boolean }): string {
+  return options.sync ? '?sync=true' : '';
+}
+
+function seqOf(res: TransportResponse): number {
+  expectStatus(res, 204);
+  const seq = Number(res.headers['x-seq']);
+  if (!Number.isSafeInteger(seq)) throw new ClientError('BAD_RESPONSE', `write answered without a valid X-Seq header: ${JSON.stringify(res.headers['x-seq'])}`);
+  return seq;
+}
+
+function authHeaders(token: string | undefined): Record<string, string> {
+  return token === undefined ? {} : { Authorization: `Bearer ${token}` };
+}
+
+function definedOnly<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function invalid(message: string): never {
+  throw new ClientError('INVALID_ARGUMENT', message);
+}

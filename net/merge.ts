@@ -1,0 +1,30 @@
+/**
+ * Merges sorted streams of [key, value] into one stream sorted by key (bytewise). Shards
+ * hold disjoint keys, so no two streams yield the same key. A linear pick of the smallest
+ * head is enough: there are as many streams as shards, a handful.
+ */
+
+type Entry = [Uint8Array, Uint8Array];
+
+export async function* mergeSorted(streams: AsyncGenerator<Entry>[], limit = Infinity): AsyncGenerator<Entry> {
+  const heads: (Entry | undefined)[] = await Promise.all(streams.map(async (s) => (await s.next()).value ?? undefined));
+  try {
+    for (let yielded = 0; yielded < limit; yielded++) {
+      let best = -1;
+      for (let i = 0; i < heads.length; i++) {
+        const head = heads[i];
+        if (head && (best < 0 || compare(head[0], heads[best]![0]) < 0)) best = i;
+      }
+      if (best < 0) return;
+      yield heads[best]!;
+      heads[best] = (await streams[best]!.next()).value ?? undefined;
+    }
+  } finally {
+    // Stop the other shards' paging when the caller stops early or a stream fails.
+    await Promise.allSettled(streams.map((s) => s.return(undefined)));
+  }
+}
+
+function compare(a: Uint8Array, b: Uint8Array): number {
+  return Buffer.compare(a, b);
+}
