@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { SEQ_MAX } from '../../engine/internal-key.ts';
+import { Block } from '../../engine/sst/block.ts';
+import { BlockBuilder } from '../../engine/sst/block-builder.ts';
+import { BlockCache } from '../../engine/sst/block-cache.ts';
+import { TableCache } from '../../engine/sst/table-cache.ts';
+import { TableReader } from '../../engine/sst/table-reader.ts';
+import { buildTable, randomEntries, utf8 } from './sst-fixtures.ts';
+
+/** A block of about `bytes` bytes. */
+function blockOf(bytes: number): Block {
+  const builder = new BlockBuilder(16);
+  builder.add(utf8('key-----'), 8, new Uint8Array(bytes));
+  return Block.decode(builder.finish().slice(), '/x', 0, 'data block');
+}
+
+test('the block cache evicts least recently used blocks to stay within its byte budget', () => {
+  const charge = blockOf(1000).charge;
+  const cache = new BlockCache(charge * 3);
+  cache.insert(1, 0, blockOf(1000));
+  cache.insert(1, 1000, blockOf(1000));
+  cache.insert(2, 0, blockOf(1000));
+  assert.equal(cache.size, 3);
+  assert.ok(cache.get(1, 0), 'touching (1, 0) makes (1, 1000) the oldest');
+  cache.insert(2, 1000, blockOf(1000));
+  assert.equal(cache.size, 3);
+  assert.equal(cache.usedBytes, charge * 3);
+  assert.equal(cache.get(1, 1000), undefined);
+  assert.ok(cache.get(1, 0));
+  assert.ok(cache.get(2, 0));
+  assert.ok(cache.get(2, 1000));
+  assert.equal(cache.evictions, 1);
+  assert.deepEqual([cache.hits, cache.misses], [4, 1]);
+});
+
+test('the block cache never holds more than its budget, and skips blocks larger than it', () => {
+  const cache = new BlockCache(10_000);
+  for (let i = 0; i < 100; i++) {
+    cache.insert(i % 7, i * 4096, blockOf(100 + ((i * 37) % 900)));
+    assert.ok(cache.usedBytes <= 10_000, `used ${cache.usedBytes}`);
+  }
+  cache.insert(9, 0, blockOf(20_000));
+  assert.equal(cache.get(9, 0), undefined);
+  const none = new BlockCache(0);
+  none.insert(1, 0, blockOf(10));
+  assert.equal(none.size, 0);
+});
+
+test('evicting a file drops all of its blocks and only its blocks', () => {
+  const cache = new BlockCache(1 << 20);
+  for (let i = 0; i < 10; i++) {
+    cache.insert(1, i * 100, blockOf(50));
+    cache.insert(2, i * 100, blockOf(50));
+  }
+  const before = cache.usedBytes;
+  cache.evictFile(1);
+  assert.equal(cache.size, 10);
+  assert.equal(cache.usedBytes, before / 2);
+  assert.equal(cache.get(1, 0), undefined);
+  assert.ok(cache.get(2, 900));
+  cache.clear();
+  assert.deepEqual([cache.size, cache.usedBytes], [0, 0]);
+});
+
+test('a table reader serves repeated reads of a block from the cache', () => {
+  const entries = randomEntries(500, 31);
+  const built = buildTable(entries, { blockBytes: 1024 });
+  const cache = new BlockCache(1 << 20);
+  const reader = built.open(cache);
+  for (const e of entries) reader.get(e.userKey, SEQ_MAX);
+  const reads = reader.stats.blockReads;
+  assert.equal(reads, reader.properties.dataBlocks, 'each block read from the file once');
+  for (const e of entries) reader.get(e.userKey, SEQ_MAX);
+  assert.equal(reader.stats.blockReads, reads, 'the second pass reads nothing');
+  assert.ok(reader.stats.blockCacheHits >= entries.length);
+});
+
+test('the table cache keeps at most its capacity open and closes what it evicts', () => {
+  const built = buildTable(randomEntries(50, 41));
+  const opened: TableReader[] = [];
+  const tables = new TableCache(3, (n) => {
+    const reader = TableReader.open(built.fs.openReadable(built.path), n);
+    opened.push(reader);
+    return reader;
+  });
+  for (const n of [1, 2, 3, 1, 4]) tables.get(n, utf8('x'), SEQ_MAX);
+  assert.equal(tables.size, 3);
+  assert.equal(tables.opens, 4);
+  assert.equal(tables.hits, 1);
+  assert.deepEqual(opened.map((r) => [r.fileNumber, r.closed]), [[1, false], [2, true], [3, false], [4, false]]);
+});
+
+test('an acquired reader stays open after eviction until it is released', () => {
+  const built = buildTable(randomEntries(50, 42));
+  const blocks = new BlockCache(1 << 20);
+  const tables = new TableCache(1, (n) => TableReader.open(built.fs.openReadable(built.path), n, blocks), blocks);
+  const reader = tables.acquire(5);
+  const it = reader.iterator();
+  it.seekToFirst();
+  assert.ok(blocks.size > 0);
+  tables.evict(5);
+  assert.equal(blocks.size, 0, 'a deleted file leaves no blocks behind');
+  assert.equal(reader.closed, false);
+  it.next();
+  assert.ok(it.valid());
+  tables.release(reader);
+  assert.equal(reader.closed, true);
+  tables.get(6, utf8('x'), SEQ_MAX);
+  tables.close();
+  assert.equal(tables.size, 0);
+});
