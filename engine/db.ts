@@ -23,17 +23,11 @@ import { DbClosedError, DbError, InvalidArgumentError, IoError, NotFoundError } 
 import { joinPath, type FileLock, type FileSystem } from './fs/file-system.ts';
 import { NodeFileSystem } from './fs/node-file-system.ts';
 import { ValueKind } from './internal-key.ts';
-import type { InternalIterator } from './internal-iterator.ts';
-import { Memtable } from './memtable/memtable.ts';
-import { MergingIterator } from './merging-iterator.ts';
+import { LsmTree } from './lsm-tree.ts';
 import { resolveOptions, type DbOptions } from './options.ts';
-import { recover, type RecoveryReport } from './recovery.ts';
 import { Snapshot, SnapshotRegistry } from './snapshot.ts';
 import { Signal } from './util/signal.ts';
-import { parseFileName, walFileName } from './version/file-meta.ts';
-import { ManifestWriter } from './version/manifest.ts';
-import type { Version } from './version/version.ts';
-import { WalWriter } from './wal.ts';
+import { walFileName } from './version/file-meta.ts';
 import { encodeBatch, decodeBatch, type BatchOp } from './write-batch.ts';
 
 /** Options accepted by `Db.open`: the engine options plus the file-system seam. */
@@ -53,6 +47,8 @@ export type CommitListener = (firstSeq: number, lastSeq: number, encodedBatch: U
 interface Writer {
   ops: BatchOp[];
   sync: boolean;
+  /** A request to freeze the memtable (compactRange), handled alone between groups. */
+  freeze?: boolean;
   resolve(seq: number): void;
   reject(err: unknown): void;
 }
@@ -61,26 +57,16 @@ interface Writer {
 const GROUP_BYTES_MAX = 1024 * 1024;
 
 export class Db {
-  private mem!: Memtable;
-  /** Frozen memtables waiting to be flushed, newest first. */
-  private imm: Memtable[] = [];
-  private version!: Version;
-  private wal!: WalWriter;
-  private manifest!: ManifestWriter;
+  private tree!: LsmTree;
   private lock!: FileLock;
-  private logNumber = 0;
-  private nextFileNumber = 1;
-  private lastSeq = 0;
   private readonly queue: Writer[] = [];
   private writing = false;
   private readonly writeIdle = new Signal();
   private closed = false;
   private closing: Promise<void> | undefined;
-  private backgroundError: DbError | undefined;
   private readonly snapshots = new SnapshotRegistry();
   private readonly listeners = new Set<CommitListener>();
-  private recoveryReport!: RecoveryReport;
-  private readonly counters = { userBytesWritten: 0, writeGroups: 0, writesGrouped: 0, walSyncs: 0 };
+  private readonly counters = { writeGroups: 0, writesGrouped: 0, walSyncs: 0 };
 
   private constructor(
     private readonly fs: FileSystem,
@@ -105,25 +91,8 @@ export class Db {
     }
     this.lock = fs.lock(joinPath(dir, 'LOCK'));
     try {
-      const state = recover(fs, dir, this.options.skipWalCorruption);
-      this.recoveryReport = state.report;
-      this.version = state.version;
-      this.lastSeq = state.lastSequence;
-      this.nextFileNumber = state.nextFileNumber;
-      const walNumber = this.nextFileNumber++;
-      const manifestNumber = this.nextFileNumber++;
-      this.imm = state.memtables.reverse();
-      this.logNumber = this.imm.length > 0 ? this.imm[this.imm.length - 1]!.walNumber : walNumber;
-      this.mem = new Memtable(walNumber);
-      // MANIFEST and CURRENT first: a WAL with no CURRENT beside it would read as a lost CURRENT.
-      this.manifest = await ManifestWriter.create(fs, dir, manifestNumber, {
-        ...this.version.toEdit(),
-        logNumber: this.logNumber,
-        nextFileNumber: this.nextFileNumber,
-        lastSequence: this.lastSeq,
-      });
-      this.wal = await WalWriter.create(fs, dir, walNumber);
-      this.deleteObsoleteFiles();
+      this.tree = new LsmTree(fs, dir, this.options, () => this.snapshots.list());
+      await this.tree.open();
     } catch (err) {
       this.lock.release();
       throw err;
@@ -132,7 +101,7 @@ export class Db {
 
   /** The sequence number of the newest acknowledged write (0 for an empty database). */
   get lastSequence(): number {
-    return this.lastSeq;
+    return this.tree.lastSequence;
   }
 
   /** Writes `key` = `value`; resolves to the write's sequence number once it is in the WAL. */
@@ -161,7 +130,7 @@ export class Db {
       const ops = checkBatch(operations, this.options);
       if (ops.length === 0) {
         this.checkOpen();
-        return Promise.resolve(this.lastSeq);
+        return Promise.resolve(this.tree.lastSequence);
       }
       return this.enqueue(ops, checkSyncOption(options, this.options.sync));
     } catch (err) {
@@ -173,18 +142,15 @@ export class Db {
   async get(key: KeyLike, options?: ReadOptions): Promise<Uint8Array | undefined> {
     this.checkOpen();
     const userKey = checkKey(key, this.options);
-    const seq = this.snapshots.resolve(options?.snapshot, this.lastSeq);
-    for (const mem of this.memtables()) {
-      const entry = mem.get(userKey, seq);
-      if (entry) return entry.kind === ValueKind.Put ? entry.value.slice() : undefined;
-    }
-    return undefined;
+    const seq = this.snapshots.resolve(options?.snapshot, this.tree.lastSequence);
+    const entry = this.tree.get(userKey, seq);
+    return entry?.kind === ValueKind.Put ? entry.value.slice() : undefined;
   }
 
   /** Pins reads to the current state until `release()`. */
   snapshot(): Snapshot {
     this.checkOpen();
-    return this.snapshots.create(this.lastSeq);
+    return this.snapshots.create(this.tree.lastSequence);
   }
 
   /** Entries in bytewise key order (or reverse), within bounds, at a snapshot. */
@@ -195,21 +161,17 @@ export class Db {
   private async *iterate(input: unknown): AsyncGenerator<[Uint8Array, Uint8Array]> {
     this.checkOpen();
     const { bounds, reverse, limit, snapshot } = checkIteratorOptions<Snapshot>(input);
-    const seq = this.snapshots.resolve(snapshot, this.lastSeq);
-    const it = new DbIterator(this.internalIterator(), seq, bounds, reverse, limit);
-    for (let entry = it.next(); entry !== undefined; entry = it.next()) {
-      yield entry;
-      this.checkOpen();
+    const seq = this.snapshots.resolve(snapshot, this.tree.lastSequence);
+    const { iterator, release } = this.tree.newIterator();
+    try {
+      const it = new DbIterator(iterator, seq, bounds, reverse, limit);
+      for (let entry = it.next(); entry !== undefined; entry = it.next()) {
+        yield entry;
+        this.checkOpen();
+      }
+    } finally {
+      release();
     }
-  }
-
-  /** A merged iterator over every source, newest first on ties (which cannot occur). */
-  private internalIterator(): InternalIterator {
-    return new MergingIterator(this.memtables().map((m) => m.iterator()));
-  }
-
-  private memtables(): Memtable[] {
-    return this.imm.length === 0 ? [this.mem] : [this.mem, ...this.imm];
   }
 
   /** Calls `listener` after each committed group, in commit order (for replication). */
@@ -218,14 +180,46 @@ export class Db {
     return () => this.listeners.delete(listener);
   }
 
+  /** Flushes the memtable and compacts every level into one, dropping what no reader needs. */
+  async compactRange(): Promise<void> {
+    this.checkOpen();
+    await new Promise<number>((resolve, reject) => this.push({ ops: [], sync: false, freeze: true, resolve, reject }));
+    await this.tree.compactRange();
+  }
+
+  /** Counters and shape of the LSM tree; see docs/architecture.md for each figure. */
   stats() {
+    const tree = this.tree;
+    const c = tree.counters;
+    const cache = tree.blockCache;
+    const diskBytesWritten = c.walBytes + c.flushBytes + c.compactionBytesWritten;
     return {
-      lastSequence: this.lastSeq,
-      memtableBytes: this.mem.bytes,
-      immutableMemtables: this.imm.length,
+      lastSequence: tree.lastSequence,
+      levels: tree.levelSummary(),
+      memtableBytes: tree.mem.bytes,
+      immutableMemtables: tree.imm.length,
       liveSnapshots: this.snapshots.size,
-      walBytes: this.wal.bytes(),
-      recovery: { ...this.recoveryReport },
+      walBytes: tree.walBytes,
+      userBytesWritten: c.userBytes,
+      walBytesWritten: c.walBytes,
+      flushBytesWritten: c.flushBytes,
+      compactionBytesRead: c.compactionBytesRead,
+      compactionBytesWritten: c.compactionBytesWritten,
+      writeAmplification: c.userBytes === 0 ? 0 : diskBytesWritten / c.userBytes,
+      flushes: c.flushes,
+      compactions: c.compactions,
+      trivialMoves: c.trivialMoves,
+      stallMs: c.stallMs,
+      slowdowns: c.slowdowns,
+      stops: c.stops,
+      bloomProbes: tree.readStats.filterProbes,
+      bloomNegatives: tree.readStats.filterNegatives,
+      blockReads: tree.readStats.blockReads,
+      blockCacheHits: cache.hits,
+      blockCacheMisses: cache.misses,
+      blockCacheHitRate: cache.hits + cache.misses === 0 ? 0 : cache.hits / (cache.hits + cache.misses),
+      openTables: tree.tables.size,
+      recovery: { ...tree.recoveryReport },
       ...this.counters,
     };
   }
@@ -240,8 +234,7 @@ export class Db {
     this.closed = true;
     while (this.writing) await this.writeIdle.wait();
     try {
-      this.wal.close();
-      this.manifest.close();
+      await this.tree.close();
     } finally {
       this.lock.release();
     }
@@ -253,32 +246,46 @@ export class Db {
 
   private enqueue(ops: BatchOp[], sync: boolean): Promise<number> {
     this.checkOpen();
-    if (this.backgroundError) return Promise.reject(this.backgroundError);
+    if (this.tree.backgroundError) return Promise.reject(this.tree.backgroundError);
     if (this.queue.length >= this.options.writeQueueMax) {
       return Promise.reject(new DbError('WRITE_STALLED', `db: ${this.queue.length} writes already queued (writeQueueMax)`));
     }
-    return new Promise<number>((resolve, reject) => {
-      this.queue.push({ ops, sync, resolve, reject });
-      if (!this.writing) {
-        this.writing = true;
-        queueMicrotask(() => void this.writeLoop());
-      }
-    });
+    return new Promise<number>((resolve, reject) => this.push({ ops, sync, resolve, reject }));
+  }
+
+  private push(writer: Writer): void {
+    this.queue.push(writer);
+    if (!this.writing) {
+      this.writing = true;
+      queueMicrotask(() => void this.writeLoop());
+    }
   }
 
   private async writeLoop(): Promise<void> {
     try {
-      while (this.queue.length > 0) await this.commitGroup(this.takeGroup());
+      while (this.queue.length > 0) {
+        if (this.queue[0]!.freeze) await this.freeze(this.queue.shift()!);
+        else await this.commitGroup(this.takeGroup());
+      }
     } finally {
       this.writing = false;
       this.writeIdle.notifyAll();
     }
   }
 
+  private async freeze(writer: Writer): Promise<void> {
+    try {
+      await this.tree.freezeMemtable();
+      writer.resolve(this.tree.lastSequence);
+    } catch (err) {
+      writer.reject(err);
+    }
+  }
+
   private takeGroup(): Writer[] {
     let bytes = 0;
     let n = 0;
-    while (n < this.queue.length && (n === 0 || bytes < GROUP_BYTES_MAX)) {
+    while (n < this.queue.length && !this.queue[n]!.freeze && (n === 0 || bytes < GROUP_BYTES_MAX)) {
       for (const op of this.queue[n]!.ops) bytes += op.key.length + op.value.length + 8;
       n++;
     }
@@ -287,31 +294,30 @@ export class Db {
 
   private async commitGroup(group: Writer[]): Promise<void> {
     const ops = group.length === 1 ? group[0]!.ops : group.flatMap((w) => w.ops);
-    const firstSeq = this.lastSeq + 1;
     let record: Uint8Array;
+    let firstSeq: number;
     try {
-      if (this.backgroundError) throw this.backgroundError;
+      await this.tree.makeRoomForWrite();
+      firstSeq = this.tree.lastSequence + 1;
       record = encodeBatch(firstSeq, ops);
-      this.wal.append(record);
+      this.tree.appendToWal(record);
       if (group.some((w) => w.sync)) {
-        await this.wal.sync();
+        await this.tree.syncWal();
         this.counters.walSyncs++;
       }
     } catch (err) {
       const failure = err instanceof DbError ? err : new IoError('db: WAL write failed', { cause: err });
-      this.backgroundError = failure;
+      // The log may now end in a partial record: refuse further writes (invariant 3).
+      this.tree.backgroundError ??= failure;
       for (const w of group) w.reject(failure);
       return;
     }
     // Apply views into the record: one copy of the caller's bytes, owned by the memtable.
-    const applied = decodeBatch(record, walFileName(this.wal.number));
-    for (let i = 0; i < applied.ops.length; i++) {
-      const op = applied.ops[i]!;
-      this.mem.add(op.key, firstSeq + i, op.kind, op.value);
-    }
-    const lastSeq = firstSeq + ops.length - 1;
-    this.lastSeq = lastSeq;
-    this.counters.userBytesWritten += record.length;
+    const applied = decodeBatch(record, walFileName(this.tree.walNumber));
+    let userBytes = 0;
+    for (const op of ops) userBytes += op.key.length + op.value.length;
+    this.tree.apply(applied, userBytes);
+    const lastSeq = this.tree.lastSequence;
     this.counters.writeGroups++;
     this.counters.writesGrouped += group.length;
     let seq = firstSeq - 1;
@@ -320,21 +326,5 @@ export class Db {
       w.resolve(seq);
     }
     for (const listener of this.listeners) listener(firstSeq, lastSeq, record);
-  }
-
-  /** Deletes files no version, memtable or MANIFEST needs any more. */
-  private deleteObsoleteFiles(): void {
-    const live = this.version.fileNumbers();
-    const liveWals = new Set([this.mem.walNumber, ...this.imm.map((m) => m.walNumber)]);
-    for (const name of this.fs.list(this.dir)) {
-      const parsed = parseFileName(name);
-      if (!parsed) continue;
-      const obsolete =
-        parsed.type === 'temp' ||
-        (parsed.type === 'wal' && parsed.number < this.logNumber && !liveWals.has(parsed.number)) ||
-        (parsed.type === 'manifest' && parsed.number !== this.manifest.number) ||
-        (parsed.type === 'table' && !live.has(parsed.number));
-      if (obsolete) this.fs.remove(joinPath(this.dir, name));
-    }
   }
 }

@@ -34,6 +34,9 @@ export interface DbOptions {
   l0CompactionTrigger: number;
   l0SlowdownTrigger: number;
   l0StopTrigger: number;
+  /** Bytes compactions still owe: writes slow down past the first and stop past the second. */
+  pendingCompactionBytesSlowdown: number;
+  pendingCompactionBytesStop: number;
   /** Bloom filter bits per key (about 1% false positives at 10). */
   bloomBitsPerKey: number;
   /** Writers waiting in the group-commit queue before new writes are rejected. */
@@ -57,6 +60,8 @@ export const DEFAULT_OPTIONS: Readonly<DbOptions> = Object.freeze({
   l0CompactionTrigger: 4,
   l0SlowdownTrigger: 8,
   l0StopTrigger: 12,
+  pendingCompactionBytesSlowdown: 1024 * 1024 * 1024,
+  pendingCompactionBytesStop: 4 * 1024 * 1024 * 1024,
   bloomBitsPerKey: 10,
   writeQueueMax: 100_000,
 });
@@ -76,6 +81,8 @@ const NUMBER_RANGES: { [K in keyof DbOptions]?: [number, number] } = {
   l0CompactionTrigger: [1, 1000],
   l0SlowdownTrigger: [1, 1000],
   l0StopTrigger: [1, 1000],
+  pendingCompactionBytesSlowdown: [1024 * 1024, Number.MAX_SAFE_INTEGER],
+  pendingCompactionBytesStop: [1024 * 1024, Number.MAX_SAFE_INTEGER],
   bloomBitsPerKey: [0, 64],
   writeQueueMax: [1, 10_000_000],
 };

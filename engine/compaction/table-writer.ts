@@ -1,0 +1,89 @@
+/**
+ * Writes a sorted stream of entries into one or more tables: the shared back end of flush
+ * (a memtable into one L0 table) and compaction (merged inputs into tables of the next level).
+ *
+ * Output tables are cut at `tableBytesTarget`, but only between two user keys: all versions
+ * of a key stay in one table, or two tables of one level would overlap on that key.
+ * Each finished table is fsynced and closed; the directory is fsynced once at the end, so when
+ * this resolves every output survives a crash and a MANIFEST edit may name them.
+ * It yields to the event loop every YIELD_ENTRIES entries: a long job must not hold it.
+ */
+import type { FileSystem, WritableFile } from '../fs/file-system.ts';
+import { joinPath } from '../fs/file-system.ts';
+import type { InternalIterator } from '../internal-iterator.ts';
+import type { ValueKind } from '../internal-key.ts';
+import { TableBuilder, type TableBuilderOptions } from '../sst/table-builder.ts';
+import { bytesEqual } from '../util/bytes.ts';
+import { tableFileName, type FileMeta } from '../version/file-meta.ts';
+
+export const YIELD_ENTRIES = 512;
+
+export interface TableWriterContext {
+  fs: FileSystem;
+  dir: string;
+  builder: TableBuilderOptions;
+  tableBytesTarget: number;
+  /** Allocates a file number and marks it as a pending output (not obsolete). */
+  newFileNumber(): number;
+  /** Called every YIELD_ENTRIES entries; resolves when the job may go on. */
+  pause(): Promise<void>;
+}
+
+export type KeepDecision = (userKey: Uint8Array, seq: number, kind: ValueKind) => boolean;
+
+interface Open {
+  number: number;
+  file: WritableFile;
+  builder: TableBuilder;
+}
+
+/**
+ * Drains `source` (already positioned) into tables, keeping the entries `keep` accepts.
+ * Returns the new tables' metadata, in key order. On failure, deletes what it wrote.
+ */
+export async function writeTables(ctx: TableWriterContext, source: InternalIterator, keep: KeepDecision): Promise<FileMeta[]> {
+  const outputs: FileMeta[] = [];
+  const written: number[] = [];
+  let open: Open | undefined;
+  let lastKey: Uint8Array | undefined;
+  let seen = 0;
+  try {
+    for (; source.valid(); source.next()) {
+      if (++seen % YIELD_ENTRIES === 0) await ctx.pause();
+      const userKey = source.userKey();
+      const seq = source.seq();
+      const kind = source.kind();
+      if (!keep(userKey, seq, kind)) continue;
+      if (open && open.builder.estimatedBytes() >= ctx.tableBytesTarget && !bytesEqual(userKey, lastKey!)) {
+        outputs.push(await finishTable(open));
+        open = undefined;
+      }
+      if (!open) {
+        const number = ctx.newFileNumber();
+        written.push(number);
+        const file = ctx.fs.createWritable(joinPath(ctx.dir, tableFileName(number)));
+        open = { number, file, builder: new TableBuilder(file, ctx.builder) };
+      }
+      open.builder.add(userKey, seq, kind, source.value());
+      lastKey = userKey;
+    }
+    if (open) outputs.push(await finishTable(open));
+    open = undefined;
+    if (outputs.length > 0) await ctx.fs.syncDir(ctx.dir);
+    return outputs;
+  } catch (err) {
+    if (open) {
+      open.builder.abandon();
+      open.file.close();
+    }
+    for (const number of written) ctx.fs.remove(joinPath(ctx.dir, tableFileName(number)));
+    throw err;
+  }
+}
+
+async function finishTable(open: Open): Promise<FileMeta> {
+  const meta = open.builder.finish();
+  await open.file.sync();
+  open.file.close();
+  return { number: open.number, ...meta };
+}

@@ -1,0 +1,461 @@
+/**
+ * The LSM tree: memtables, the WAL they are logged to, the versioned set of tables, and the
+ * background work (flush, compaction) that moves data down the levels.
+ *
+ * Concurrency (one JS thread; what may interleave across an `await`):
+ * - The write loop (db.ts) is the only caller of makeRoomForWrite/appendToWal/apply, one group
+ *   at a time, so memtable rotation never races a write.
+ * - Flushes and compactions run under one mutex (`work`), so version edits are serial. A long
+ *   compaction pauses every few hundred entries and flushes any frozen memtable then, so
+ *   writes never wait behind a compaction for a flush.
+ * - Reads are synchronous: they see one consistent (memtables, version) pair. Iterators pin
+ *   their version, so the files they read are not deleted under them.
+ *
+ * Invariants:
+ * 1. A WAL is deleted only after its memtable's table and the MANIFEST edit naming it (with a
+ *    `logNumber` past the WAL) are fsynced.
+ * 2. A table file is deleted only when no pinned version and no pending output names it.
+ * 3. `imm` is newest first and holds at most IMMUTABLE_MEMTABLES_MAX memtables.
+ */
+import { DbError, IoError } from './errors.ts';
+import { joinPath, type FileSystem } from './fs/file-system.ts';
+import type { InternalIterator } from './internal-iterator.ts';
+import { LevelIterator } from './level-iterator.ts';
+import { Memtable, type MemtableEntry } from './memtable/memtable.ts';
+import { MergingIterator } from './merging-iterator.ts';
+import type { DbOptions } from './options.ts';
+import { recover, type RecoveryReport } from './recovery.ts';
+import { BlockCache } from './sst/block-cache.ts';
+import { TableCache } from './sst/table-cache.ts';
+import { newTableReadStats, TableReader } from './sst/table-reader.ts';
+import { Mutex, yieldToEventLoop } from './util/mutex.ts';
+import { Signal } from './util/signal.ts';
+import { compareBytes } from './util/bytes.ts';
+import { parseFileName, tableFileName, type FileMeta } from './version/file-meta.ts';
+import { ManifestWriter } from './version/manifest.ts';
+import type { VersionEdit } from './version/version-edit.ts';
+import { LEVEL_COUNT, type Version } from './version/version.ts';
+import { WalWriter } from './wal.ts';
+import { writeTables, type TableWriterContext } from './compaction/table-writer.ts';
+import { runCompaction, type CompactionResult } from './compaction/compaction-job.ts';
+import { pendingCompactionBytes, pickCompaction, planFor, type CompactionPlan } from './compaction/picker.ts';
+import type { DecodedBatch } from './write-batch.ts';
+
+/** Frozen memtables allowed before writes wait for a flush (LevelDB allows one). */
+export const IMMUTABLE_MEMTABLES_MAX = 2;
+/** How long one write group is delayed once L0 reaches the slowdown trigger. */
+const SLOWDOWN_DELAY_MS = 1;
+
+export interface LsmCounters {
+  userBytes: number;
+  walBytes: number;
+  flushBytes: number;
+  compactionBytesRead: number;
+  compactionBytesWritten: number;
+  flushes: number;
+  compactions: number;
+  trivialMoves: number;
+  stallMs: number;
+  slowdowns: number;
+  stops: number;
+}
+
+export class LsmTree {
+  mem!: Memtable;
+  imm: Memtable[] = [];
+  version!: Version;
+  lastSequence = 0;
+  private wal!: WalWriter;
+  private manifest!: ManifestWriter;
+  private logNumber = 0;
+  private nextFileNumber = 1;
+  private compactPointers = new Map<number, Uint8Array>();
+  private readonly pinned = new Map<Version, number>();
+  private readonly pendingOutputs = new Set<number>();
+  private readonly work = new Mutex();
+  private readonly progress = new Signal();
+  private backgroundRunning = false;
+  private closing = false;
+  backgroundError: DbError | undefined;
+  readonly blockCache: BlockCache;
+  readonly tables: TableCache;
+  readonly readStats = newTableReadStats();
+  readonly counters: LsmCounters = {
+    userBytes: 0,
+    walBytes: 0,
+    flushBytes: 0,
+    compactionBytesRead: 0,
+    compactionBytesWritten: 0,
+    flushes: 0,
+    compactions: 0,
+    trivialMoves: 0,
+    stallMs: 0,
+    slowdowns: 0,
+    stops: 0,
+  };
+  recoveryReport!: RecoveryReport;
+
+  constructor(
+    private readonly fs: FileSystem,
+    private readonly dir: string,
+    private readonly options: DbOptions,
+    private readonly liveSnapshots: () => number[],
+  ) {
+    this.blockCache = new BlockCache(options.blockCacheBytes);
+    this.tables = new TableCache(options.tableCacheFilesMax, (n) => this.openTable(n), this.blockCache);
+  }
+
+  private openTable(number: number): TableReader {
+    return TableReader.open(this.fs.openReadable(joinPath(this.dir, tableFileName(number))), number, this.blockCache, this.readStats);
+  }
+
+  /** Recovers the directory: MANIFEST, WAL replay into L0 tables, a fresh MANIFEST and WAL. */
+  async open(): Promise<void> {
+    const state = recover(this.fs, this.dir, this.options.skipWalCorruption);
+    this.recoveryReport = state.report;
+    this.version = state.version;
+    this.lastSequence = state.lastSequence;
+    this.nextFileNumber = state.nextFileNumber;
+    this.compactPointers = state.compactPointers;
+    // Replayed memtables become L0 tables now, so the old WALs can go (as LevelDB does).
+    for (const mem of state.memtables) {
+      const metas = await this.writeMemtable(mem);
+      this.version = this.version.apply({ newFiles: metas.map((m) => [0, m]) });
+    }
+    const walNumber = this.nextFileNumber++;
+    const manifestNumber = this.nextFileNumber++;
+    this.logNumber = walNumber;
+    this.mem = new Memtable(walNumber);
+    // MANIFEST and CURRENT first: a WAL with no CURRENT beside it would read as a lost CURRENT.
+    this.manifest = await ManifestWriter.create(this.fs, this.dir, manifestNumber, {
+      ...this.version.toEdit(),
+      logNumber: this.logNumber,
+      nextFileNumber: this.nextFileNumber,
+      lastSequence: this.lastSequence,
+      compactPointers: [...this.compactPointers],
+    });
+    this.pendingOutputs.clear();
+    this.wal = await WalWriter.create(this.fs, this.dir, walNumber);
+    this.deleteObsoleteFiles();
+    this.scheduleBackground();
+  }
+
+  // ---- reads ----
+
+  /** The newest version of `userKey` at or below `seq`, from memtables then tables. */
+  get(userKey: Uint8Array, seq: number): MemtableEntry | undefined {
+    let entry = this.mem.get(userKey, seq);
+    if (entry) return entry;
+    for (const mem of this.imm) {
+      entry = mem.get(userKey, seq);
+      if (entry) return entry;
+    }
+    const version = this.version;
+    for (const f of version.levels[0]!) {
+      if (compareBytes(userKey, f.smallest.userKey) < 0 || compareBytes(userKey, f.largest.userKey) > 0) continue;
+      entry = this.tables.get(f.number, userKey, seq);
+      if (entry) return entry;
+    }
+    for (let level = 1; level < LEVEL_COUNT; level++) {
+      const files = version.levels[level]!;
+      if (files.length === 0) continue;
+      const i = version.findFile(level, userKey);
+      if (i >= files.length || compareBytes(userKey, files[i]!.smallest.userKey) < 0) continue;
+      entry = this.tables.get(files[i]!.number, userKey, seq);
+      if (entry) return entry;
+    }
+    return undefined;
+  }
+
+  /** A merged iterator over everything, and the function that releases what it pins. */
+  newIterator(): { iterator: InternalIterator; release: () => void } {
+    const version = this.pin();
+    const children: InternalIterator[] = [this.mem.iterator(), ...this.imm.map((m) => m.iterator())];
+    const readers = version.levels[0]!.map((f) => this.tables.acquire(f.number));
+    for (const r of readers) children.push(r.iterator());
+    const levels: LevelIterator[] = [];
+    for (let level = 1; level < LEVEL_COUNT; level++) {
+      if (version.levels[level]!.length > 0) levels.push(new LevelIterator(version.levels[level]!, this.tables));
+    }
+    children.push(...levels);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      for (const l of levels) l.close();
+      for (const r of readers) this.tables.release(r);
+      this.unpin(version);
+    };
+    return { iterator: new MergingIterator(children), release };
+  }
+
+  private pin(): Version {
+    const v = this.version;
+    this.pinned.set(v, (this.pinned.get(v) ?? 0) + 1);
+    return v;
+  }
+
+  private unpin(v: Version): void {
+    const n = this.pinned.get(v)! - 1;
+    if (n > 0) this.pinned.set(v, n);
+    else {
+      this.pinned.delete(v);
+      if (v !== this.version && !this.closing) this.deleteObsoleteFiles();
+    }
+  }
+
+  // ---- writes (called only by the write loop) ----
+
+  /** Waits until the memtable has room, freezing it and starting a new WAL when it is full. */
+  async makeRoomForWrite(): Promise<void> {
+    let slowed = false;
+    for (;;) {
+      if (this.backgroundError) throw this.backgroundError;
+      const l0 = this.version.fileCount(0);
+      const pending = pendingCompactionBytes(this.version, this.options);
+      if (!slowed && (l0 >= this.options.l0SlowdownTrigger || pending >= this.options.pendingCompactionBytesSlowdown)) {
+        slowed = true;
+        this.counters.slowdowns++;
+        await this.stall(new Promise((resolve) => setTimeout(resolve, SLOWDOWN_DELAY_MS)));
+        continue;
+      }
+      if (this.mem.bytes < this.options.memtableBytes) return;
+      if (this.imm.length >= IMMUTABLE_MEMTABLES_MAX || l0 >= this.options.l0StopTrigger || pending >= this.options.pendingCompactionBytesStop) {
+        this.counters.stops++;
+        this.scheduleBackground();
+        await this.stall(this.progress.wait());
+        continue;
+      }
+      await this.rotateMemtable();
+    }
+  }
+
+  private async stall(wait: Promise<unknown>): Promise<void> {
+    const started = performance.now();
+    await wait;
+    this.counters.stallMs += performance.now() - started;
+  }
+
+  private async rotateMemtable(): Promise<void> {
+    const number = this.nextFileNumber++;
+    const wal = await WalWriter.create(this.fs, this.dir, number);
+    this.wal.close();
+    this.wal = wal;
+    this.imm.unshift(this.mem);
+    this.mem = new Memtable(number);
+    this.scheduleBackground();
+  }
+
+  appendToWal(record: Uint8Array): void {
+    this.wal.append(record);
+    this.counters.walBytes += record.length;
+  }
+
+  syncWal(): Promise<void> {
+    return this.wal.sync();
+  }
+
+  get walNumber(): number {
+    return this.wal.number;
+  }
+
+  get walBytes(): number {
+    return this.wal.bytes();
+  }
+
+  /** Applies a committed batch (views into its WAL record) to the memtable. */
+  apply(batch: DecodedBatch, userBytes: number): void {
+    for (let i = 0; i < batch.ops.length; i++) {
+      const op = batch.ops[i]!;
+      this.mem.add(op.key, batch.seq + i, op.kind, op.value);
+    }
+    this.lastSequence = batch.seq + batch.ops.length - 1;
+    this.counters.userBytes += userBytes;
+  }
+
+  // ---- background work ----
+
+  private scheduleBackground(): void {
+    if (this.backgroundRunning || this.closing || this.backgroundError) return;
+    this.backgroundRunning = true;
+    void this.backgroundLoop();
+  }
+
+  private async backgroundLoop(): Promise<void> {
+    try {
+      for (;;) {
+        await yieldToEventLoop();
+        const didWork = await this.work.run(() => this.backgroundStep());
+        if (!didWork) break;
+      }
+    } catch (err) {
+      this.backgroundError = err instanceof DbError ? err : new IoError('lsm: background work failed', { cause: err });
+    } finally {
+      this.backgroundRunning = false;
+      this.progress.notifyAll();
+    }
+  }
+
+  /** One flush or compaction; false when there is nothing to do. */
+  private async backgroundStep(): Promise<boolean> {
+    if (this.imm.length > 0) {
+      await this.flushOldest();
+      return true;
+    }
+    if (this.closing) return false;
+    const plan = pickCompaction(this.version, this.options, this.compactPointers);
+    if (!plan) return false;
+    await this.compact(plan, true);
+    return true;
+  }
+
+  /** Writes the oldest frozen memtable to L0 and drops its WAL. Runs under `work`. */
+  private async flushOldest(): Promise<void> {
+    const mem = this.imm[this.imm.length - 1]!;
+    const metas = await this.writeMemtable(mem);
+    // WALs from the next memtable on still hold unflushed writes.
+    const logNumber = this.imm.length >= 2 ? this.imm[this.imm.length - 2]!.walNumber : this.mem.walNumber;
+    await this.logAndApply({ newFiles: metas.map((m) => [0, m]), logNumber });
+    this.imm.pop();
+    this.counters.flushes++;
+    for (const m of metas) this.counters.flushBytes += m.fileBytes;
+    this.finishOutputs(metas);
+  }
+
+  private async writeMemtable(mem: Memtable): Promise<FileMeta[]> {
+    const it = mem.iterator();
+    it.seekToFirst();
+    // A flush makes one table, whatever its size: L0 files are counted, not sized.
+    return writeTables({ ...this.writerContext(), tableBytesTarget: Number.MAX_SAFE_INTEGER }, it, () => true);
+  }
+
+  private writerContext(): TableWriterContext {
+    return {
+      fs: this.fs,
+      dir: this.dir,
+      builder: { blockBytes: this.options.blockBytes, bloomBitsPerKey: this.options.bloomBitsPerKey },
+      tableBytesTarget: this.options.tableBytesTarget,
+      newFileNumber: () => {
+        const n = this.nextFileNumber++;
+        this.pendingOutputs.add(n);
+        return n;
+      },
+      pause: () => this.pause(),
+    };
+  }
+
+  /** A compaction's breather: let the event loop run, and flush a frozen memtable if any. */
+  private async pause(): Promise<void> {
+    await yieldToEventLoop();
+    if (this.imm.length > 0 && !this.flushingInPause) {
+      this.flushingInPause = true;
+      try {
+        await this.flushOldest();
+      } finally {
+        this.flushingInPause = false;
+      }
+    }
+  }
+  private flushingInPause = false;
+
+  /** Runs one compaction plan and installs its result. Runs under `work`. */
+  private async compact(plan: CompactionPlan, allowTrivialMove: boolean): Promise<CompactionResult> {
+    const result = await runCompaction(plan, {
+      writer: this.writerContext(),
+      version: this.version,
+      tables: this.tables,
+      snapshots: this.liveSnapshots(),
+      allowTrivialMove,
+    });
+    await this.logAndApply(result.edit);
+    if (result.trivialMove) this.counters.trivialMoves++;
+    else this.counters.compactions++;
+    this.counters.compactionBytesRead += result.bytesRead;
+    this.counters.compactionBytesWritten += result.bytesWritten;
+    this.finishOutputs(result.outputs);
+    return result;
+  }
+
+  private finishOutputs(outputs: FileMeta[]): void {
+    for (const m of outputs) this.pendingOutputs.delete(m.number);
+    this.progress.notifyAll();
+    this.deleteObsoleteFiles();
+  }
+
+  /** Makes `edit` durable in the MANIFEST, then installs it. Runs under `work`. */
+  private async logAndApply(edit: VersionEdit): Promise<void> {
+    edit.nextFileNumber = this.nextFileNumber;
+    edit.lastSequence = this.lastSequence;
+    if (edit.logNumber !== undefined) this.logNumber = Math.max(this.logNumber, edit.logNumber);
+    const next = this.version.apply(edit);
+    await this.manifest.append(edit);
+    for (const [level, key] of edit.compactPointers ?? []) this.compactPointers.set(level, key);
+    this.version = next;
+  }
+
+  /**
+   * Freezes the memtable so the next flush takes it. Only the write loop may call this, between
+   * groups: a rotation between a group's WAL append and its memtable apply would put the
+   * group's writes in a memtable whose WAL does not hold them.
+   */
+  async freezeMemtable(): Promise<void> {
+    if (this.mem.count > 0) await this.rotateMemtable();
+  }
+
+  /** Flushes every frozen memtable, then compacts level by level until all data is in one level. */
+  async compactRange(): Promise<void> {
+    await this.work.run(async () => {
+      while (this.imm.length > 0) await this.flushOldest();
+    });
+    for (let level = 0; level < LEVEL_COUNT - 1; level++) {
+      await this.work.run(async () => {
+        if (this.backgroundError) throw this.backgroundError;
+        const files = this.version.levels[level]!;
+        const deepest = this.deepestLevel();
+        if (files.length === 0 || level >= deepest && level > 0) return;
+        await this.compact(planFor(this.version, level, [...files], 0), false);
+      });
+    }
+  }
+
+  private deepestLevel(): number {
+    for (let level = LEVEL_COUNT - 1; level >= 0; level--) if (this.version.levels[level]!.length > 0) return level;
+    return 0;
+  }
+
+  /** Deletes files that nothing needs: old WALs, old MANIFESTs, unreferenced tables, temp files. */
+  private deleteObsoleteFiles(): void {
+    const live = new Set(this.version.fileNumbers());
+    for (const v of this.pinned.keys()) for (const n of v.fileNumbers()) live.add(n);
+    for (const n of this.pendingOutputs) live.add(n);
+    const liveWals = new Set([this.mem.walNumber, ...this.imm.map((m) => m.walNumber)]);
+    for (const name of this.fs.list(this.dir)) {
+      const parsed = parseFileName(name);
+      if (!parsed) continue;
+      const number = 'number' in parsed ? parsed.number : -1;
+      const obsolete =
+        (parsed.type === 'temp' && !name.startsWith('CURRENT')) ||
+        (parsed.type === 'wal' && number < this.logNumber && !liveWals.has(number)) ||
+        (parsed.type === 'manifest' && number !== this.manifest.number) ||
+        (parsed.type === 'table' && !live.has(number));
+      if (!obsolete) continue;
+      if (parsed.type === 'table') this.tables.evict(number);
+      this.fs.remove(joinPath(this.dir, name));
+    }
+  }
+
+  /** Stops background work after the current step and closes every file. */
+  async close(): Promise<void> {
+    this.closing = true;
+    while (this.backgroundRunning) await this.progress.wait();
+    await this.work.run(async () => {});
+    this.wal.close();
+    this.manifest.close();
+    this.tables.close();
+  }
+
+  levelSummary(): Array<{ level: number; files: number; bytes: number }> {
+    return this.version.levels.map((files, level) => ({ level, files: files.length, bytes: this.version.levelBytes(level) }));
+  }
+}
+
