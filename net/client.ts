@@ -209,16 +209,20 @@ export class Client {
 
 async function fetchTopology(transport: Transport, addresses: readonly string[], headers: Record<string, string>): Promise<Topology> {
   const failures: string[] = [];
+  let refusal: ClientError | undefined;
   for (const address of new Set(addresses)) {
     try {
       const res = await transport.request(address, { method: 'GET', path: '/cluster', headers });
       expectStatus(res, 200);
       return Topology.fromJson(JSON.parse(Buffer.from(res.body).toString('utf8')));
     } catch (error) {
-      failures.push(`${address}: ${(error as Error).message}`);
+      // A node that answered with an error (e.g. UNAUTHORIZED) says more than one that did not answer.
+      if (error instanceof ClientError && error.status !== undefined) refusal ??= error;
+      failures.push(`${address}: ${(error as { code?: string }).code ?? 'ERROR'}: ${(error as Error).message}`);
     }
   }
-  throw new ClientError('UNAVAILABLE', `no node answered GET /cluster (${failures.join('; ')})`);
+  const message = `no node answered GET /cluster (${failures.join('; ')})`;
+  throw new ClientError(refusal?.code ?? 'UNAVAILABLE', message, { status: refusal?.status });
 }
 
 function pickReader(topology: Topology, key: Uint8Array, readReplica: boolean | undefined): string {

@@ -83,7 +83,7 @@ export class NodeProcess {
   exited(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     return Promise.race([
       this.exitPromise,
-      delay(EXIT_WAIT_MS).then(() => {
+      delay(EXIT_WAIT_MS, undefined, { ref: false }).then(() => {
         throw new Error(`node ${this.address} did not exit within ${EXIT_WAIT_MS} ms`);
       }),
     ]);
