@@ -65,6 +65,12 @@ export class LsmTree {
   imm: Memtable[] = [];
   version!: Version;
   lastSequence = 0;
+  /**
+   * The highest sequence number held in tables: what the MANIFEST records as lastSequence.
+   * Never the in-memory lastSequence, whose newest writes may sit in an unsynced WAL tail a
+   * crash can drop; recording it would make recovery claim writes it does not have.
+   */
+  private flushedSequence = 0;
   private wal!: WalWriter;
   private manifest!: ManifestWriter;
   private logNumber = 0;
@@ -135,6 +141,7 @@ export class LsmTree {
       compactPointers: [...this.compactPointers],
     });
     this.pendingOutputs.clear();
+    this.flushedSequence = this.lastSequence;
     this.wal = await WalWriter.create(this.fs, this.dir, walNumber);
     this.deleteObsoleteFiles();
     this.scheduleBackground();
@@ -239,6 +246,10 @@ export class LsmTree {
   private async rotateMemtable(): Promise<void> {
     const number = this.nextFileNumber++;
     const wal = await WalWriter.create(this.fs, this.dir, number);
+    // Sync the old WAL before any write lands in the new one: otherwise a crash could keep a
+    // synced write in the new WAL and drop older unsynced ones in the old, leaving a gap
+    // where the survivors must be a prefix of the write order.
+    await this.wal.sync();
     this.wal.close();
     this.wal = wal;
     this.imm.unshift(this.mem);
@@ -315,6 +326,7 @@ export class LsmTree {
     const metas = await this.writeMemtable(mem);
     // WALs from the next memtable on still hold unflushed writes.
     const logNumber = this.imm.length >= 2 ? this.imm[this.imm.length - 2]!.walNumber : this.mem.walNumber;
+    this.flushedSequence = Math.max(this.flushedSequence, mem.seqMax);
     await this.logAndApply({ newFiles: metas.map((m) => [0, m]), logNumber });
     this.imm.pop();
     this.counters.flushes++;
@@ -326,7 +338,8 @@ export class LsmTree {
     const it = mem.iterator();
     it.seekToFirst();
     // A flush makes one table, whatever its size: L0 files are counted, not sized.
-    return writeTables({ ...this.writerContext(), tableBytesTarget: Number.MAX_SAFE_INTEGER }, it, () => true);
+    // It only yields in its pauses: a flush must not start another flush of the same memtable.
+    return writeTables({ ...this.writerContext(), tableBytesTarget: Number.MAX_SAFE_INTEGER, pause: yieldToEventLoop }, it, () => true);
   }
 
   private writerContext(): TableWriterContext {
@@ -347,16 +360,8 @@ export class LsmTree {
   /** A compaction's breather: let the event loop run, and flush a frozen memtable if any. */
   private async pause(): Promise<void> {
     await yieldToEventLoop();
-    if (this.imm.length > 0 && !this.flushingInPause) {
-      this.flushingInPause = true;
-      try {
-        await this.flushOldest();
-      } finally {
-        this.flushingInPause = false;
-      }
-    }
+    if (this.imm.length > 0) await this.flushOldest();
   }
-  private flushingInPause = false;
 
   /** Runs one compaction plan and installs its result. Runs under `work`. */
   private async compact(plan: CompactionPlan, allowTrivialMove: boolean): Promise<CompactionResult> {
@@ -385,7 +390,7 @@ export class LsmTree {
   /** Makes `edit` durable in the MANIFEST, then installs it. Runs under `work`. */
   private async logAndApply(edit: VersionEdit): Promise<void> {
     edit.nextFileNumber = this.nextFileNumber;
-    edit.lastSequence = this.lastSequence;
+    edit.lastSequence = this.flushedSequence;
     if (edit.logNumber !== undefined) this.logNumber = Math.max(this.logNumber, edit.logNumber);
     const next = this.version.apply(edit);
     await this.manifest.append(edit);
