@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { ValueKind } from '../../engine/internal-key.ts';
+import { buildTable, hex, utf8 } from './sst-fixtures.ts';
+
+const docPath = new URL('../../docs/formats/sstable.md', import.meta.url);
+
+/** The hex bytes at the start of each line of the doc's example block, concatenated. */
+function exampleBytesInDoc(): string {
+  const doc = readFileSync(docPath, 'utf8');
+  const block = /<!-- sstable-example:begin -->\n```\n([\s\S]*?)```\n<!-- sstable-example:end -->/.exec(doc);
+  assert.ok(block, 'the doc has an example block');
+  let out = '';
+  for (const line of block[1]!.split('\n')) {
+    // Leading byte tokens: two hex digits each, single-space separated; the annotation follows.
+    const bytes = /^((?:[0-9a-f]{2} )*[0-9a-f]{2})(?: {2,}|$)/.exec(line.trimStart());
+    if (bytes) out += bytes[1]!.replaceAll(' ', '');
+  }
+  return out;
+}
+
+test('the worked example in docs/formats/sstable.md is the bytes the builder writes', () => {
+  const built = buildTable(
+    [
+      { userKey: utf8('ab'), seq: 1, kind: ValueKind.Put, value: utf8('x') },
+      { userKey: utf8('ac'), seq: 2, kind: ValueKind.Put, value: utf8('yz') },
+      { userKey: utf8('b'), seq: 3, kind: ValueKind.Delete, value: new Uint8Array(0) },
+    ],
+    { blockBytes: 4096, bloomBitsPerKey: 10 },
+  );
+  const actual = hex(built.fs.peek(built.path));
+  assert.equal(actual.length / 2, 292);
+  assert.equal(exampleBytesInDoc(), actual);
+  const reader = built.open();
+  assert.deepEqual(reader.get(utf8('ac'), 5)?.value, utf8('yz'));
+});
