@@ -6,7 +6,7 @@
 import { CorruptionError } from './errors.ts';
 import type { FileSystem } from './fs/file-system.ts';
 import { Memtable } from './memtable/memtable.ts';
-import { parseFileName } from './version/file-meta.ts';
+import { manifestFileName, parseFileName, tableFileName } from './version/file-meta.ts';
 import { recoverManifest, type RecoveredState } from './version/manifest.ts';
 import { Version } from './version/version.ts';
 import { replayWal } from './wal.ts';
@@ -32,6 +32,7 @@ const DB_FILE_TYPES = new Set(['table', 'wal', 'manifest']);
 export function recover(fs: FileSystem, dir: string, skipWalCorruption: boolean): RecoveredDb {
   const names = fs.list(dir);
   const state = names.includes('CURRENT') ? recoverManifest(fs, dir) : freshState(dir, names);
+  checkTablesExist(state, names, dir);
   let highestNumber = state.nextFileNumber - 1;
   const walNumbers: number[] = [];
   for (const name of names) {
@@ -59,6 +60,23 @@ export function recover(fs: FileSystem, dir: string, skipWalCorruption: boolean)
     if (mem.count > 0) memtables.push(mem);
   }
   return { ...state, lastSequence, nextFileNumber: highestNumber + 1, memtables, report };
+}
+
+/**
+ * Every table the MANIFEST names must exist. One missing means the MANIFEST lost an edit that
+ * was acted upon (a damaged final record read as a torn tail) or a file was removed by hand.
+ */
+function checkTablesExist(state: RecoveredState, names: string[], dir: string): void {
+  const present = new Set(names);
+  for (const files of state.version.levels) {
+    for (const f of files) {
+      if (!present.has(tableFileName(f.number))) {
+        throw new CorruptionError(`recovery: ${manifestFileName(state.manifestNumber)} names missing table ${tableFileName(f.number)}`, {
+          file: `${dir}/${manifestFileName(state.manifestNumber)}`,
+        });
+      }
+    }
+  }
 }
 
 /** The state of a directory with no CURRENT: new, unless it already holds database files. */

@@ -83,7 +83,7 @@ test('a byte flip is corruption, or a dropped tail in the final record, never wr
   for (let i = 0; i < 400; i++) {
     const at = i < 40 ? i : Math.floor(random() * full.length);
     const bytes = full.slice();
-    bytes[at] ^= 1 << Math.floor(random() * 8);
+    bytes[at] = bytes[at]! ^ (1 << Math.floor(random() * 8));
     try {
       const { records, reader } = readAll(bytes);
       records.forEach((r, j) => assert.deepEqual(r, payloads[j], `flip at ${at}: record ${j} is wrong data`));
@@ -113,7 +113,7 @@ test('a corrupted length field that makes a middle record look torn is still cor
 test('with skipCorruption a damaged block is skipped and counted, later blocks still read', () => {
   const payloads = [record(BLOCK_BYTES - HEADER_BYTES, 1), record(100, 2), record(BLOCK_BYTES - HEADER_BYTES - 107 - 100, 3), record(50, 4)];
   const bytes = writeLog(payloads);
-  bytes[HEADER_BYTES + 5] ^= 0xff; // inside the first record, in block 0
+  bytes[HEADER_BYTES + 5] = bytes[HEADER_BYTES + 5]! ^ 0xff; // inside the first record, in block 0
   const { records, reader } = readAll(bytes, { skipCorruption: true });
   assert.ok(reader.skippedBytes > 0);
   assert.ok(records.length >= 1);

@@ -109,7 +109,7 @@ test('a byte flip in the middle of the WAL refuses to open with CORRUPTION namin
   const wal = fileSystem.list('/db').find((n) => n.endsWith('.wal'))!;
   await db.close();
   const bytes = fileSystem.peek(`/db/${wal}`);
-  bytes[40] ^= 0x10;
+  bytes[40] = bytes[40]! ^ 0x10;
   fileSystem.poke(`/db/${wal}`, bytes);
   await assert.rejects(Db.open('/db', { fileSystem }), (err: Error & { code?: string }) => {
     assert.equal(err.code, 'CORRUPTION');
