@@ -1,0 +1,156 @@
+/**
+ * The routing client against a scripted transport (the network seam): redirects, retries,
+ * topology refresh, scan merging and error reporting, with no sockets.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { percentEncode, Topology, type TopologyJson } from '../../cluster/index.ts';
+import { Client, ClientError, ConnectionError, type Transport, type TransportRequest, type TransportResponse } from '../../net/index.ts';
+
+const A = '10.0.0.1:1';
+const B = '10.0.0.2:2';
+const OUTSIDER = '10.9.9.9:9';
+const TOKEN = 'client-test-token-0123';
+const encoder = new TextEncoder();
+
+const topologyJson = (epoch = 1): TopologyJson => ({
+  epoch,
+  ring: { hash: 'xxhash64', placement: 'sectored', vnodes: 16 },
+  shards: [{ name: 'a', leader: A, replicas: [] }, { name: 'b', leader: B, replicas: [] }],
+});
+const topology = Topology.fromJson(topologyJson());
+const keyOn = (shard: string) => {
+  for (let i = 0; ; i++) if (topology.shardOf(encoder.encode(`k${i}`)).name === shard) return `k${i}`;
+};
+
+type Handler = (address: string, request: TransportRequest) => TransportResponse;
+interface Sent { address: string; request: TransportRequest }
+
+function fake(handler: Handler): { transport: Transport; sent: Sent[] } {
+  const sent: Sent[] = [];
+  const transport: Transport = {
+    async request(address, request) {
+      sent.push({ address, request });
+      if (request.path === '/cluster') return json(200, topologyJson());
+      return handler(address, request);
+    },
+    close() {},
+  };
+  return { transport, sent };
+}
+
+const json = (status: number, body: unknown): TransportResponse => ({ status, headers: { 'content-type': 'application/json' }, body: encoder.encode(JSON.stringify(body)) });
+const written = (seq: number): TransportResponse => ({ status: 204, headers: { 'x-seq': String(seq) }, body: new Uint8Array(0) });
+const redirect = (to: string, path: string): TransportResponse => ({ status: 307, headers: { location: `http://${to}${path}` }, body: new Uint8Array(0) });
+const connect = (transport: Transport) => Client.connect([A], { transport, token: TOKEN, retryDelayMs: 0 });
+
+describe('Client', () => {
+  it('sends each key straight to the leader the ring names', async () => {
+    const { transport, sent } = fake(() => written(7));
+    const client = await connect(transport);
+    for (const shard of ['a', 'b']) assert.equal(await client.put(keyOn(shard), 'v'), 7);
+    assert.deepEqual(sent.filter((s) => s.request.method === 'PUT').map((s) => s.address), [A, B]);
+  });
+
+  it('follows a 307 with the same method, body and token, and refreshes its topology', async () => {
+    const key = keyOn('a');
+    const path = `/kv/${percentEncode(encoder.encode(key))}`;
+    const { transport, sent } = fake((address) => (address === A && sent.filter((s) => s.address === A && s.request.method === 'PUT').length === 1 ? redirect(B, path) : written(3)));
+    const client = await connect(transport);
+    assert.equal(await client.put(key, 'body'), 3);
+    const puts = sent.filter((s) => s.request.method === 'PUT');
+    assert.deepEqual(puts.map((s) => s.address), [A, B]);
+    assert.ok(puts.every((s) => s.request.headers['Authorization'] === `Bearer ${TOKEN}` && Buffer.from(s.request.body!).toString() === 'body'));
+    assert.equal(sent.filter((s) => s.request.path === '/cluster').length, 2, 'topology fetched at connect and after the redirect');
+  });
+
+  it('gives up after redirectHopsMax redirects', async () => {
+    const { transport, sent } = fake((address, request) => redirect(address === A ? B : A, request.path));
+    const client = await Client.connect([A], { transport, redirectHopsMax: 3 });
+    await assert.rejects(client.get(keyOn('a')), (error: ClientError) => error.code === 'TOO_MANY_REDIRECTS');
+    assert.equal(sent.filter((s) => s.request.method === 'GET' && s.request.path !== '/cluster').length, 4);
+  });
+
+  it('does not follow a redirect out of the cluster, so the token stays in', async () => {
+    const { transport, sent } = fake(() => redirect(OUTSIDER, '/steal'));
+    const client = await connect(transport);
+    await assert.rejects(client.get(keyOn('a')), (error: ClientError) => error.code === 'REDIRECT_OUTSIDE_CLUSTER');
+    assert.ok(!sent.some((s) => s.address === OUTSIDER));
+  });
+
+  it('retries an idempotent request after connection errors', async () => {
+    let failures = 2;
+    const { transport, sent } = fake((address) => {
+      if (failures-- > 0) throw new ConnectionError(address, 'connect ECONNREFUSED');
+      return { status: 200, headers: {}, body: encoder.encode('value') };
+    });
+    const client = await connect(transport);
+    assert.equal(Buffer.from((await client.get(keyOn('b')))!).toString(), 'value');
+    assert.equal(sent.filter((s) => s.request.method === 'GET' && s.request.path !== '/cluster').length, 3);
+  });
+
+  it('stops retrying after retriesMax and reports UNAVAILABLE', async () => {
+    const { transport } = fake((address) => {
+      throw new ConnectionError(address, 'connect ECONNREFUSED');
+    });
+    const client = await Client.connect([A], { transport, retriesMax: 2, retryDelayMs: 0 });
+    await assert.rejects(client.delete(keyOn('a')), (error: ClientError) => error.code === 'UNAVAILABLE' && error.cause instanceof ConnectionError);
+  });
+
+  it('does not retry a batch, whose reply may have been lost after it was applied', async () => {
+    const { transport, sent } = fake((address) => {
+      throw new ConnectionError(address, 'socket hang up');
+    });
+    const client = await connect(transport);
+    await assert.rejects(client.batch([{ type: 'put', key: keyOn('a'), value: 'v' }]), (error: ClientError) => error.code === 'UNAVAILABLE');
+    assert.equal(sent.filter((s) => s.request.method === 'POST').length, 1);
+  });
+
+  it('refuses a batch across shards before sending it', async () => {
+    const { transport, sent } = fake(() => written(1));
+    const client = await connect(transport);
+    const theirs = keyOn('b');
+    await assert.rejects(client.batch([{ type: 'del', key: keyOn('a') }, { type: 'del', key: theirs }]), (error: ClientError) => error.code === 'WRONG_SHARD' && error.message.includes(theirs));
+    assert.ok(!sent.some((s) => s.request.method === 'POST'));
+  });
+
+  it('reports a node\'s error with its code and status, and a missing key as undefined', async () => {
+    const { transport } = fake((_, request) => (request.method === 'GET'
+      ? json(404, { code: 'KEY_NOT_FOUND', message: 'no such key' })
+      : json(413, { code: 'VALUE_TOO_LARGE', message: 'too big' })));
+    const client = await connect(transport);
+    assert.equal(await client.get(keyOn('a')), undefined);
+    await assert.rejects(client.put(keyOn('a'), 'x'), (error: ClientError) => error.code === 'VALUE_TOO_LARGE' && error.status === 413);
+  });
+
+  it('merges pages from every shard into one sorted scan and honours the limit', async () => {
+    const data: Record<string, string[]> = { [A]: ['a1', 'a3', 'a5', 'a7'], [B]: ['a2', 'a4', 'a6'] };
+    const { transport, sent } = fake((address, request) => {
+      const query = new URLSearchParams(request.path.split('?')[1]);
+      const after = query.get('gt');
+      const limit = Number(query.get('limit'));
+      const rest = data[address]!.filter((k) => after === null || k > after);
+      const page = rest.slice(0, limit);
+      const b64 = (s: string) => Buffer.from(s).toString('base64');
+      return json(200, { encoding: 'base64', entries: page.map((k) => ({ key: b64(k), value: b64(`v${k}`) })), more: rest.length > limit });
+    });
+    const client = await Client.connect([A], { transport, scanPageEntries: 2 });
+    const all: string[] = [];
+    for await (const [key, value] of client.scan()) {
+      assert.equal(Buffer.from(value).toString(), `v${Buffer.from(key).toString()}`);
+      all.push(Buffer.from(key).toString());
+    }
+    assert.deepEqual(all, ['a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7']);
+    assert.ok(sent.some((s) => s.request.path.includes('gt=a3')), 'the second page of A starts after its first page');
+    const some: string[] = [];
+    for await (const [key] of client.scan({ limit: 3 })) some.push(Buffer.from(key).toString());
+    assert.deepEqual(some, ['a1', 'a2', 'a3']);
+  });
+
+  it('refuses bad arguments without sending anything', async () => {
+    const { transport } = fake(() => written(1));
+    const client = await connect(transport);
+    await assert.rejects(client.get(''), (error: ClientError) => error.code === 'INVALID_ARGUMENT');
+    await assert.rejects(Client.connect(['no-port'], { transport }), (error: ClientError) => error.code === 'INVALID_ARGUMENT');
+  });
+});

@@ -1,0 +1,90 @@
+/**
+ * cluster.toml validation: the shipped default parses, and each kind of mistake is refused
+ * with CONFIG_INVALID and a message that names the field and quotes the value.
+ */
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { describe, it } from 'node:test';
+import { ClusterError, DEFAULT_LIMITS, parseConfig, Topology } from '../../cluster/index.ts';
+import { nodeStateFor } from '../../cluster/node-state.ts';
+
+const SHARD = '[[shards]]\nname = "s0"\nleader = "127.0.0.1:7001"\nreplicas = ["127.0.0.1:7101"]\n';
+const parse = (text: string, envToken?: string) => parseConfig(text, { source: 'test.toml', envToken });
+
+describe('parseConfig', () => {
+  it('accepts the default cluster.toml: 3 shards, each a leader and one replica', async () => {
+    const config = parseConfig(await readFile(new URL('../../cluster.toml', import.meta.url), 'utf8'), { source: 'cluster.toml' });
+    assert.equal(config.shards.length, 3);
+    assert.ok(config.shards.every((s) => s.replicas.length === 1));
+    assert.equal(config.vnodes, 128);
+    assert.equal(config.token, undefined);
+    assert.equal(config.limits.valueBytesMax, 16 * 1024 * 1024);
+  });
+
+  it('fills defaults and canonicalises addresses', () => {
+    const config = parse('[[shards]]\nname = "a"\nleader = "LOCALHOST:80"\n');
+    assert.equal(config.vnodes, 128);
+    assert.equal(config.epoch, 1);
+    assert.equal(config.authScope, 'internal');
+    assert.deepEqual(config.limits, DEFAULT_LIMITS);
+    assert.deepEqual(config.shards, [{ name: 'a', leader: 'localhost:80', replicas: [] }]);
+  });
+
+  it('takes the token from DISTRIBKV_TOKEN over the file', () => {
+    const config = parse(`[cluster]\ntoken = "file-token-0123456789"\n${SHARD}`, 'env-token-0123456789');
+    assert.equal(config.token, 'env-token-0123456789');
+  });
+
+  const cases: [string, string, RegExp][] = [
+    ['not TOML', 'shards = [', /not valid TOML at line 1/],
+    ['no shards', '[cluster]\nvnodes = 8\n', /no \[\[shards\]\]/],
+    ['shards not tables', 'shards = [1]', /shards\[0\] must be a table/],
+    ['a shard without a leader', '[[shards]]\nname = "a"\n', /shards\[0\] \("a"\) has no leader/],
+    ['a malformed address', '[[shards]]\nname = "a"\nleader = "127.0.0.1"\n', /shards\[0\]\.leader must be "host:port".*got "127\.0\.0\.1"/],
+    ['a port out of range', '[[shards]]\nname = "a"\nleader = "127.0.0.1:70000"\n', /got "127\.0\.0\.1:70000"/],
+    ['a malformed replica', `${SHARD.replace('"127.0.0.1:7101"', '"nope"')}`, /shards\[0\]\.replicas\[0\] must be "host:port".*got "nope"/],
+    ['duplicate shard names', `${SHARD}${SHARD.replace(/7001/g, '7002').replace(/7101/g, '7102')}`, /shards\[1\]\.name "s0" is used by two shards/],
+    ['a duplicate address', `${SHARD}${SHARD.replace('s0', 's1').replace('7001', '7101').replace('7101"]', '7102"]')}`, /address "127\.0\.0\.1:7101" is used twice/],
+    ['the same address spelt twice', '[[shards]]\nname = "a"\nleader = "localhost:1"\nreplicas = ["LocalHost:1"]\n', /"localhost:1" is used twice/],
+    ['a bad shard name', '[[shards]]\nname = "a b"\nleader = "h:1"\n', /shards\[0\]\.name must be .* got "a b"/],
+    ['vnodes out of range', `[cluster]\nvnodes = 0\n${SHARD}`, /cluster\.vnodes must be an integer in \[1, 4096\], got 0/],
+    ['vnodes not an integer', `[cluster]\nvnodes = "many"\n${SHARD}`, /cluster\.vnodes .* got "many"/],
+    ['a short token', `[cluster]\ntoken = "short"\n${SHARD}`, /cluster\.token must be 16-1024 bytes, got 5/],
+    ['auth "all" without a token', `[cluster]\nauth = "all"\n${SHARD}`, /needs a token/],
+    ['an unknown auth scope', `[cluster]\nauth = "some"\n${SHARD}`, /cluster\.auth must be "internal" or "all", got "some"/],
+    ['a misspelt cluster key', `[cluster]\nvnode = 8\n${SHARD}`, /unknown key cluster\.vnode/],
+    ['a misspelt shard key', '[[shards]]\nname = "a"\nleader = "h:1"\nreplica = []\n', /unknown key shards\[0\]\.replica/],
+    ['an unknown limit', `[limits]\nvalue_max = 1\n${SHARD}`, /unknown key limits\.value_max/],
+    ['a limit out of range', `[limits]\nvalue_bytes_max = -1\n${SHARD}`, /limits\.value_bytes_max must be an integer in \[0, \d+\], got -1/],
+    ['an unknown top-level table', `[extra]\n${SHARD}`, /unknown key extra/],
+  ];
+  for (const [name, text, message] of cases) {
+    it(`refuses ${name}`, () => {
+      assert.throws(() => parse(text), (error: unknown) => {
+        assert.ok(error instanceof ClusterError);
+        assert.equal(error.code, 'CONFIG_INVALID');
+        assert.match(error.message, /^test\.toml: /);
+        assert.match(error.message, message);
+        return true;
+      });
+    });
+  }
+
+  it('never quotes the token in an error', () => {
+    assert.throws(() => parse(`[cluster]\ntoken = "has space in it 0123"\n${SHARD}`), (error: Error) => !error.message.includes('has space'));
+  });
+});
+
+describe('nodeStateFor', () => {
+  const topology = Topology.fromConfig(parse(SHARD));
+
+  it('finds a node\'s shard and role from its address', () => {
+    assert.equal(nodeStateFor(topology, '127.0.0.1:7001').role, 'leader');
+    assert.equal(nodeStateFor(topology, '127.0.0.1:7101').role, 'replica');
+    assert.equal(nodeStateFor(topology, '127.0.0.1:7101').shard.name, 's0');
+  });
+
+  it('refuses an address the config does not list, naming the ones it does', () => {
+    assert.throws(() => nodeStateFor(topology, '127.0.0.1:9999'), /"127\.0\.0\.1:9999" is not a leader or replica.*127\.0\.0\.1:7001, 127\.0\.0\.1:7101/);
+  });
+});

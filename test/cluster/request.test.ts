@@ -1,0 +1,124 @@
+/**
+ * Parsing requests (method + raw URL → Route), percent-encoding of byte keys, the batch and
+ * scan wire codecs, and the token check. Pure; no sockets.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  ClusterError, DEFAULT_LIMITS, decodeBatch, decodeScanPage, encodeBatch, encodeScanPage, KEY_BYTES_MAX,
+  parseRoute, percentDecode, percentEncode,
+} from '../../cluster/index.ts';
+import { bearerMatches } from '../../cluster/auth.ts';
+
+const bytes = (s: string) => new TextEncoder().encode(s);
+const route = (method: string, url: string) => parseRoute(method, url, DEFAULT_LIMITS);
+const code = (fn: () => unknown) => {
+  try {
+    fn();
+  } catch (error) {
+    assert.ok(error instanceof ClusterError, String(error));
+    return error.code;
+  }
+  return 'no error';
+};
+
+describe('parseRoute', () => {
+  it('decodes keys to bytes, including bytes that are not UTF-8', () => {
+    assert.deepEqual(route('GET', '/kv/a%2Fb+c'), { kind: 'get', key: bytes('a/b+c'), readReplica: false });
+    assert.deepEqual(route('PUT', '/kv/%FF%00x?sync=true'), { kind: 'put', key: new Uint8Array([0xff, 0, 0x78]), sync: true });
+    assert.deepEqual(route('DELETE', '/kv/k/with/slashes'), { kind: 'delete', key: bytes('k/with/slashes'), sync: false });
+    assert.deepEqual(route('GET', '/kv/k?read=replica'), { kind: 'get', key: bytes('k'), readReplica: true });
+  });
+
+  it('reads scan bounds, caps the limit at scanEntriesMax, and defaults to utf8', () => {
+    assert.deepEqual(route('GET', '/kv?gte=a&lt=b%00&limit=5&encoding=base64'), {
+      kind: 'scan', range: { gte: bytes('a'), lt: new Uint8Array([0x62, 0]) }, limit: 5, encoding: 'base64', readReplica: false,
+    });
+    const capped = route('GET', `/kv?limit=${DEFAULT_LIMITS.scanEntriesMax + 1}`);
+    assert.equal(capped.kind === 'scan' && capped.limit, DEFAULT_LIMITS.scanEntriesMax);
+    const empty = route('GET', '/kv?gte=');
+    assert.deepEqual(empty.kind === 'scan' && empty.range, { gte: new Uint8Array(0) });
+  });
+
+  it('knows the fixed routes', () => {
+    assert.deepEqual(route('GET', '/cluster'), { kind: 'cluster' });
+    assert.deepEqual(route('GET', '/healthz'), { kind: 'healthz' });
+    assert.deepEqual(route('GET', '/internal/state'), { kind: 'internal-state' });
+    assert.deepEqual(route('POST', '/batch?sync=true'), { kind: 'batch', sync: true });
+  });
+
+  const bad: [string, string, string][] = [
+    ['GET', '/kv/%', 'BAD_PERCENT_ENCODING'],
+    ['GET', '/kv/%4', 'BAD_PERCENT_ENCODING'],
+    ['GET', '/kv/%4g', 'BAD_PERCENT_ENCODING'],
+    ['GET', '/kv/a b', 'BAD_PERCENT_ENCODING'],
+    ['GET', '/kv/caf\u00e9', 'BAD_PERCENT_ENCODING'],
+    ['GET', '/kv/', 'EMPTY_KEY'],
+    ['GET', `/kv/${'x'.repeat(KEY_BYTES_MAX)}`, 'no error'],
+    ['GET', `/kv/${'x'.repeat(KEY_BYTES_MAX + 1)}`, 'KEY_TOO_LARGE'],
+    ['GET', `/kv/${'%78'.repeat(KEY_BYTES_MAX + 1)}`, 'KEY_TOO_LARGE'],
+    ['GET', `/kv/${'x'.repeat(10 * KEY_BYTES_MAX)}`, 'KEY_TOO_LARGE'],
+    ['POST', '/kv/a', 'METHOD_NOT_ALLOWED'],
+    ['HEAD', '/healthz', 'METHOD_NOT_ALLOWED'],
+    ['GET', '/', 'ROUTE_NOT_FOUND'],
+    ['GET', '/kvv', 'ROUTE_NOT_FOUND'],
+    ['GET', '/internal/other', 'ROUTE_NOT_FOUND'],
+    ['GET', '/kv/a?x=1', 'BAD_QUERY'],
+    ['GET', '/cluster?verbose', 'BAD_QUERY'],
+    ['GET', '/kv?limit=-1', 'BAD_QUERY'],
+    ['GET', '/kv?limit=1e3', 'BAD_QUERY'],
+    ['GET', '/kv?lt=a&lte=b', 'BAD_QUERY'],
+    ['GET', '/kv?encoding=hex', 'BAD_QUERY'],
+    ['PUT', '/kv/a?sync=yes', 'BAD_QUERY'],
+  ];
+  for (const [method, url, expected] of bad) {
+    it(`answers ${method} ${url.length > 40 ? `${url.slice(0, 40)}…` : url} with ${expected}`, () => {
+      assert.equal(code(() => route(method, url)), expected);
+    });
+  }
+
+  it('says which methods a route allows', () => {
+    assert.throws(() => route('PATCH', '/kv/a'), (error: { allow?: string[] }) => error.allow?.join() === 'GET,PUT,DELETE');
+  });
+});
+
+describe('percent-encoding', () => {
+  it('round-trips every byte value', () => {
+    const all = Uint8Array.from({ length: 256 }, (_, i) => i);
+    assert.deepEqual(percentDecode(percentEncode(all), 'key'), all);
+    assert.equal(percentEncode(bytes('a-b_c.d~e/f g')), 'a-b_c.d~e%2Ff%20g');
+  });
+});
+
+describe('batch codec', () => {
+  it('decodes utf8 and base64 batches and round-trips what the client encodes', () => {
+    const ops = decodeBatch(bytes('{"ops":[{"type":"put","key":"k","value":""},{"type":"del","key":"d"}]}'), DEFAULT_LIMITS);
+    assert.deepEqual(ops, [{ type: 'put', key: bytes('k'), value: new Uint8Array(0) }, { type: 'del', key: bytes('d') }]);
+    const binary = [{ type: 'put' as const, key: new Uint8Array([0xff, 1]), value: new Uint8Array([0, 0xfe]) }];
+    assert.deepEqual(decodeBatch(encodeBatch(binary), DEFAULT_LIMITS), binary);
+  });
+
+  it('refuses a malformed batch with BAD_BATCH', () => {
+    for (const body of ['', 'null', '{"ops":{}}', '{"ops":[null]}', '{"ops":[{"type":"del","key":"a","value":"v"}]}', '{"ops":[],"x":1}']) {
+      assert.equal(code(() => decodeBatch(bytes(body), DEFAULT_LIMITS)), 'BAD_BATCH', body);
+    }
+  });
+});
+
+describe('scan codec', () => {
+  it('refuses to mangle bytes that are not UTF-8 and carries them in base64', () => {
+    const page = { entries: [[new Uint8Array([0xff]), bytes('v')]] as [Uint8Array, Uint8Array][], more: true };
+    assert.equal(code(() => encodeScanPage(page, 'utf8')), 'NOT_UTF8');
+    assert.deepEqual(decodeScanPage(encodeScanPage(page, 'base64')), page);
+  });
+});
+
+describe('bearerMatches', () => {
+  const token = 'a-token-of-sixteen-bytes';
+  it('accepts exactly "Bearer <token>"', () => {
+    assert.equal(bearerMatches(`Bearer ${token}`, token), true);
+    for (const header of [undefined, '', token, `bearer ${token}`, `Bearer ${token} `, `Bearer ${token}x`, `Bearer  ${token}`, 'Bearer ']) {
+      assert.equal(bearerMatches(header, token), false, JSON.stringify(header));
+    }
+  });
+});

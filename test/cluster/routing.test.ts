@@ -1,0 +1,63 @@
+/**
+ * Routing decisions, data-driven from testdata/routing.txt: which requests a node serves,
+ * which it redirects where, and which it refuses. Pure; no sockets.
+ */
+import { fileURLToPath } from 'node:url';
+import { it } from 'node:test';
+import { decide, nodeStateFor, parseConfig, Topology, type RoutingRequest } from '../../cluster/index.ts';
+import { runDataDriven, type Case } from '../helpers/datadriven.ts';
+
+const encoder = new TextEncoder();
+
+it('routes every request in testdata/routing.txt as written there', () => {
+  let topology: Topology | undefined;
+  runDataDriven(fileURLToPath(new URL('./testdata/routing.txt', import.meta.url)), (c: Case) => {
+    switch (c.command) {
+      case 'topology': {
+        const shards = c.input.map((line) => {
+          const [name, leader, ...replicas] = line.trim().split(/\s+/);
+          return `[[shards]]\nname = "${name}"\nleader = "${leader}"\nreplicas = [${replicas.map((r) => `"${r}"`).join(', ')}]\n`;
+        });
+        const config = parseConfig(`[cluster]\nvnodes = ${c.named.get('vnodes') ?? 128}\n${shards.join('')}`, { source: 'routing.txt' });
+        topology = Topology.fromConfig(config);
+        return `epoch ${topology.epoch}, ${topology.shards.length} shards, ${topology.ring.vnodes} vnodes`;
+      }
+      case 'owner':
+        return c.args.map((k) => `${k} -> ${topology!.shardOf(encoder.encode(k)).name}`).join('\n');
+      case 'decide':
+        return describe(decide(nodeStateFor(topology!, c.named.get('node')!), request(c)));
+      default:
+        throw new Error(`line ${c.line}: unknown command ${c.command}`);
+    }
+  });
+});
+
+function request(c: Case): RoutingRequest {
+  const [op, ...keys] = c.args;
+  const readReplica = c.named.get('read') === 'replica';
+  const bytes = keys.map((k) => encoder.encode(k));
+  const target = c.named.get('target') ?? (op === 'scan' ? '/kv' : `/kv/${keys[0]}`);
+  switch (op) {
+    case 'read':
+      return { op, key: bytes[0]!, readReplica, target };
+    case 'write':
+      return { op, key: bytes[0]!, target };
+    case 'scan':
+      return { op, readReplica, target };
+    case 'batch':
+      return { op, keys: bytes, target };
+    default:
+      throw new Error(`line ${c.line}: unknown op ${op}`);
+  }
+}
+
+function describe(decision: ReturnType<typeof decide>): string {
+  switch (decision.kind) {
+    case 'serve':
+      return 'serve';
+    case 'redirect':
+      return `redirect ${decision.status} ${decision.location} shard=${decision.shard}`;
+    case 'error':
+      return `error ${decision.error.code}: ${decision.error.message}`;
+  }
+}
