@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import {
   ClusterError, DEFAULT_LIMITS, decodeBatch, decodeScanPage, encodeBatch, encodeScanPage, KEY_BYTES_MAX,
   parseRoute, percentDecode, percentEncode,
@@ -120,5 +121,29 @@ describe('bearerMatches', () => {
     for (const header of [undefined, '', token, `bearer ${token}`, `Bearer ${token} `, `Bearer ${token}x`, `Bearer  ${token}`, 'Bearer ']) {
       assert.equal(bearerMatches(header, token), false, JSON.stringify(header));
     }
+  });
+});
+
+describe('no input crashes the parsers', () => {
+  const onlyClusterErrors = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (error) {
+      if (!(error instanceof ClusterError)) throw error;
+    }
+  };
+
+  it('parses any method and URL into a route or a ClusterError', () => {
+    const method = fc.constantFrom('GET', 'PUT', 'DELETE', 'POST', 'PATCH', 'HEAD', '', 'get');
+    const url = fc.oneof(
+      fc.string({ unit: 'binary' }),
+      fc.tuple(fc.constantFrom('/kv/', '/kv?', '/batch?', '/internal/', '/cluster?', ''), fc.string({ unit: 'binary-ascii' })).map(([a, b]) => a + b),
+    );
+    fc.assert(fc.property(method, url, (m, u) => onlyClusterErrors(() => route(m, u))), { numRuns: 2000 });
+  });
+
+  it('decodes any bytes as a batch or refuses them with a ClusterError', () => {
+    const body = fc.oneof(fc.uint8Array(), fc.json().map((j) => bytes(j)), fc.jsonValue().map((v) => bytes(JSON.stringify({ ops: [v] }))));
+    fc.assert(fc.property(body, (b) => onlyClusterErrors(() => decodeBatch(b, DEFAULT_LIMITS))), { numRuns: 2000 });
   });
 });
