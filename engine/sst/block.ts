@@ -26,22 +26,21 @@ import { readVarint, type VarintRead } from '../util/varint.ts';
 const BLOCK_OVERHEAD_BYTES = 96;
 
 export class Block {
-  /** The entry region ends where the restart array begins. */
-  readonly limit: number;
-  readonly restarts: Uint32Array;
-
   private constructor(
     readonly data: Uint8Array,
-    limit: number,
-    restarts: Uint32Array,
+    /** The entry region ends where the restart array begins. */
+    readonly limit: number,
+    readonly restarts: Uint32Array,
+    /**
+     * For restart i, the whole key's start (2i) and length (2i + 1), decoded once here so a
+     * binary search compares keys without decoding varints.
+     */
+    readonly restartKeys: Uint32Array,
     /** For error messages: the file, the block's offset in it, and what kind of block. */
     readonly file: string,
     readonly offset: number,
     readonly what: string,
-  ) {
-    this.limit = limit;
-    this.restarts = restarts;
-  }
+  ) {}
 
   /** Decodes verified block contents; throws CorruptionError if the restart array is malformed. */
   static decode(data: Uint8Array, file: string, offset: number, what: string): Block {
@@ -54,23 +53,62 @@ export class Block {
     if (count < 1 || count > (data.length - 4) / 4) fail(`restart count ${count} does not fit`);
     const limit = data.length - 4 - count * 4;
     const restarts = new Uint32Array(count);
+    const restartKeys = new Uint32Array(count * 2);
     for (let i = 0; i < count; i++) {
       const r = view.getUint32(limit + i * 4, true);
       const ascending = i === 0 ? r === 0 : r > restarts[i - 1]!;
       if (!ascending || (r >= limit && limit > 0)) fail(`restart ${i} is at ${r}`);
       restarts[i] = r;
+      if (limit === 0) continue;
+      const why = decodeEntryHeader(data, r, limit);
+      if (why !== undefined) fail(`${why} at byte ${r}`);
+      if (header.shared !== 0) fail(`the restart entry at byte ${r} shares a prefix`);
+      restartKeys[2 * i] = header.keyStart;
+      restartKeys[2 * i + 1] = header.unshared;
     }
-    return new Block(data, limit, restarts, file, offset, what);
+    return new Block(data, limit, restarts, restartKeys, file, offset, what);
   }
 
   /** Bytes this block holds in memory, for the block cache's budget. */
   get charge(): number {
-    return this.data.byteLength + this.restarts.byteLength + BLOCK_OVERHEAD_BYTES;
+    return this.data.byteLength + this.restarts.byteLength + this.restartKeys.byteLength + BLOCK_OVERHEAD_BYTES;
   }
 
   iterator(): BlockIterator {
     return new BlockIterator(this);
   }
+}
+
+/** The last decoded entry header (module scope: decoding is synchronous and never nested). */
+const header = { shared: 0, unshared: 0, valueLength: 0, keyStart: 0 };
+const varintScratch: VarintRead = { value: 0, offset: 0 };
+
+/**
+ * Decodes the entry header at `at` into `header`; returns undefined, or why it is malformed.
+ * The fast path is LevelDB's: all three lengths fit one byte each.
+ */
+function decodeEntryHeader(d: Uint8Array, at: number, limit: number): string | undefined {
+  let p = at;
+  if (p + 3 <= limit && (d[p]! | d[p + 1]! | d[p + 2]!) < 0x80) {
+    header.shared = d[p]!;
+    header.unshared = d[p + 1]!;
+    header.valueLength = d[p + 2]!;
+    p += 3;
+  } else {
+    const bounded = limit === d.length ? d : d.subarray(0, limit);
+    for (let field = 0; field < 3; field++) {
+      readVarint(bounded, p, varintScratch);
+      if (varintScratch.offset < 0) return 'a length varint is malformed';
+      p = varintScratch.offset;
+      if (field === 0) header.shared = varintScratch.value;
+      else if (field === 1) header.unshared = varintScratch.value;
+      else header.valueLength = varintScratch.value;
+    }
+  }
+  if (p + header.unshared + header.valueLength > limit) return 'an entry runs past the restart array';
+  if (header.shared + header.unshared < TRAILER_BYTES) return 'a key is shorter than its trailer';
+  header.keyStart = p;
+  return undefined;
 }
 
 /**
@@ -116,6 +154,7 @@ export class BlockIterator {
   private data: Uint8Array;
   private limit: number;
   private restarts: Uint32Array;
+  private restartKeys: Uint32Array;
   /** Offset of the current entry; `limit` when not valid. */
   private current: number;
   private nextOffset = 0;
@@ -126,12 +165,12 @@ export class BlockIterator {
   valueOffset = 0;
   valueLength = 0;
   private userKeyCopy: Uint8Array | undefined;
-  private readonly varint: VarintRead = { value: 0, offset: 0 };
 
   constructor(public block: Block) {
     this.data = block.data;
     this.limit = block.limit;
     this.restarts = block.restarts;
+    this.restartKeys = block.restartKeys;
     this.current = block.limit;
   }
 
@@ -141,6 +180,7 @@ export class BlockIterator {
     this.data = block.data;
     this.limit = block.limit;
     this.restarts = block.restarts;
+    this.restartKeys = block.restartKeys;
     this.current = block.limit;
     this.userKeyCopy = undefined;
   }
@@ -163,9 +203,10 @@ export class BlockIterator {
   seek(target: Uint8Array, targetLength: number): void {
     let lo = 0;
     let hi = this.restarts.length - 1;
+    const keys = this.restartKeys;
     while (lo < hi) {
       const mid = (lo + hi + 1) >>> 1;
-      if (this.compareRestartKey(mid, target, targetLength) < 0) lo = mid;
+      if (compareInternalRange(this.data, keys[2 * mid]!, keys[2 * mid + 1]!, target, 0, targetLength) < 0) lo = mid;
       else hi = mid - 1;
     }
     this.seekToRestart(lo);
@@ -231,45 +272,6 @@ export class BlockIterator {
     this.nextOffset = this.restarts[index]!;
   }
 
-  /** Compares the whole key stored at restart `index` with the target, in place. */
-  private compareRestartKey(index: number, target: Uint8Array, targetLength: number): number {
-    const at = this.restarts[index]!;
-    const p = this.decodeHeader(at);
-    if (this.headerShared !== 0) this.corrupt(at, 'a restart entry shares a prefix');
-    return compareInternalRange(this.data, p, this.headerUnshared, target, 0, targetLength);
-  }
-
-  private headerShared = 0;
-  private headerUnshared = 0;
-  private headerValueLength = 0;
-  private lengthValue = 0;
-
-  /** Decodes the three varints at `at` into the header fields; returns where the key delta starts. */
-  private decodeHeader(at: number): number {
-    let p = this.readLength(at, at);
-    this.headerShared = this.lengthValue;
-    p = this.readLength(p, at);
-    this.headerUnshared = this.lengthValue;
-    p = this.readLength(p, at);
-    this.headerValueLength = this.lengthValue;
-    if (p + this.headerUnshared + this.headerValueLength > this.limit) this.corrupt(at, 'an entry runs past the restart array');
-    if (this.headerShared + this.headerUnshared < TRAILER_BYTES) this.corrupt(at, 'a key is shorter than its trailer');
-    return p;
-  }
-
-  /** One length varint at `p` into `lengthValue`, with a fast path for the usual one byte. */
-  private readLength(p: number, at: number): number {
-    const b = this.data[p];
-    if (b !== undefined && b < 0x80 && p < this.limit) {
-      this.lengthValue = b;
-      return p + 1;
-    }
-    readVarint(this.data, p, this.varint);
-    if (this.varint.offset < 0 || this.varint.offset > this.limit) this.corrupt(at, 'a length varint is malformed');
-    this.lengthValue = this.varint.value;
-    return this.varint.offset;
-  }
-
   /** Moves to the entry at `nextOffset`; false (and not valid) at the end of the entries. */
   private parseNext(): boolean {
     this.userKeyCopy = undefined;
@@ -278,17 +280,17 @@ export class BlockIterator {
       this.current = this.limit;
       return false;
     }
-    const p = this.decodeHeader(at);
-    const shared = this.headerShared;
-    const unshared = this.headerUnshared;
+    const why = decodeEntryHeader(this.data, at, this.limit);
+    if (why !== undefined) this.corrupt(at, why);
+    const { shared, unshared, keyStart } = header;
     if (shared > this.keyLength) this.corrupt(at, `an entry shares ${shared} bytes of a ${this.keyLength}-byte key`);
     const keyLength = shared + unshared;
     if (keyLength > this.key.length) this.growKey(keyLength, shared);
-    copyBytes(this.data, p, unshared, this.key, shared);
+    copyBytes(this.data, keyStart, unshared, this.key, shared);
     this.keyLength = keyLength;
     this.current = at;
-    this.valueOffset = p + unshared;
-    this.valueLength = this.headerValueLength;
+    this.valueOffset = keyStart + unshared;
+    this.valueLength = header.valueLength;
     this.nextOffset = this.valueOffset + this.valueLength;
     while (this.restartIndex + 1 < this.restarts.length && this.restarts[this.restartIndex + 1]! <= at) this.restartIndex++;
     return true;

@@ -101,7 +101,9 @@ export function unsealBlock(raw: Uint8Array, handle: BlockHandle, what: string, 
   if (raw.length !== handle.size + BLOCK_TRAILER_BYTES) {
     throw new CorruptionError(`sst: ${what} at offset ${handle.offset} is truncated: read ${raw.length} of ${handle.size + BLOCK_TRAILER_BYTES} bytes`, { file });
   }
-  const contents = raw.subarray(0, handle.size);
+  // A plain Uint8Array view even when the file system returns a Buffer: keeps the block
+  // code's element loads monomorphic, and callers get one kind of array back.
+  const contents = new Uint8Array(raw.buffer, raw.byteOffset, handle.size);
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   const stored = view.getUint32(handle.size, true);
   const actual = crc32c(contents);
