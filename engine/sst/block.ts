@@ -159,7 +159,7 @@ export class BlockIterator {
   private current: number;
   private nextOffset = 0;
   private restartIndex = 0;
-  /** The current key, decoded: key[0, keyLength). */
+  /** The current key, decoded: key[0, keyLength). Read-only for callers; rewritten on each move. */
   key = new Uint8Array(64);
   keyLength = 0;
   valueOffset = 0;

@@ -55,6 +55,11 @@ export function runSstDump(argv: readonly string[], fs: FileSystem, print: (line
   }
   try {
     return dumpTable(reader, options, print);
+  } catch (err) {
+    // A malformed index entry stops the walk; it is still corruption, not a tool failure.
+    if (!(err instanceof CorruptionError)) throw err;
+    print(`CORRUPTION: ${err.message}`);
+    return EXIT_CORRUPTION;
   } finally {
     reader.close();
   }

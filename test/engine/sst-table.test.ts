@@ -220,3 +220,11 @@ test('a table opened from a real reader sees the same bytes the builder wrote', 
   assert.equal(reopened.fileNumber, 9);
   assert.equal(reopened.properties.entries, entries.length);
 });
+
+test('keys and values returned by the iterator stay unchanged after it moves', () => {
+  const it = table.open().iterator();
+  const kept: Entry[] = [];
+  for (it.seekToFirst(); it.valid(); it.next()) kept.push({ userKey: it.userKey(), seq: it.seq(), kind: it.kind(), value: it.value() });
+  assert.equal(kept.length, entries.length);
+  kept.forEach((e, i) => assert.equal(describeEntry(e), describeEntry(entries[i]), `entry ${i}`));
+});
