@@ -171,13 +171,17 @@ export class Client {
           throw new ClientError('UNAVAILABLE', `${exchange.method} ${path.slice(0, 100)} failed: ${error.message}`, { cause: error });
         }
         await delay(this.options.retryDelayMs * 2 ** retries++);
-        // The node may be gone for good; a fresh topology may name its successor.
+        // The node may be gone for good; a fresh topology may name its successor. If no node
+        // answers the refresh either, the retry below fails and reports that.
         await this.refreshTopology().catch(() => this.topology);
         address = exchange.target(this.topology);
         path = exchange.path;
         continue;
       }
-      if (res.status !== 307 && res.status !== 308) return res;
+      if (res.status !== 307 && res.status !== 308) {
+        await this.noteEpoch(res);
+        return res;
+      }
       if (++hops > this.options.redirectHopsMax) {
         throw new ClientError('TOO_MANY_REDIRECTS', `${exchange.method} ${exchange.path.slice(0, 100)}: more than ${this.options.redirectHopsMax} redirects`);
       }
@@ -195,11 +199,22 @@ export class Client {
       throw new ClientError('BAD_RESPONSE', `redirect without a valid absolute Location: ${JSON.stringify(location)}`);
     }
     const address = canonicalAddress(url.host);
+    // Best effort: with the old topology the target may still be known (a seed, a listed node).
     await this.refreshTopology().catch(() => this.topology);
     if (url.protocol !== 'http:' || !address || !this.knows(address)) {
       throw new ClientError('REDIRECT_OUTSIDE_CLUSTER', `redirect to ${JSON.stringify(location)}, which is not a node of this cluster`);
     }
     return { address, path: `${url.pathname}${url.search}` };
+  }
+
+  /**
+   * A node routing by a newer epoch than ours means our topology is stale even though this
+   * request landed well; refresh before the next one goes astray. A failed refresh keeps the
+   * old topology: this request has its answer, and the next one meets a redirect or an error.
+   */
+  private async noteEpoch(res: TransportResponse): Promise<void> {
+    const epoch = Number(res.headers['x-epoch']);
+    if (Number.isSafeInteger(epoch) && epoch > this.topology.epoch) await this.refreshTopology().catch(() => this.topology);
   }
 
   private knows(address: string): boolean {

@@ -64,6 +64,13 @@ describe('Client', () => {
     assert.equal(sent.filter((s) => s.request.path === '/cluster').length, 2, 'topology fetched at connect and after the redirect');
   });
 
+  it('refreshes its topology when a node answers with a newer epoch', async () => {
+    const { transport, sent } = fake(() => ({ ...written(5), headers: { 'x-seq': '5', 'x-epoch': '2' } }));
+    const client = await connect(transport);
+    await client.put(keyOn('b'), 'v');
+    assert.equal(sent.filter((s) => s.request.path === '/cluster').length, 2);
+  });
+
   it('gives up after redirectHopsMax redirects', async () => {
     const { transport, sent } = fake((address, request) => redirect(address === A ? B : A, request.path));
     const client = await Client.connect([A], { transport, redirectHopsMax: 3 });
