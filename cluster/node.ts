@@ -65,7 +65,7 @@ async function main(log: Log): Promise<void> {
   const dataDir = args.data ?? defaultDataDir(state.shard.name, state.address);
   const port = parseAddress(state.address)!.port;
   // The engine keeps its own, larger limits; the node's are stricter and checked first.
-  const db = await Db.open(dataDir, { keyBytesMax: KEY_BYTES_MAX, valueBytesMax: Math.max(config.limits.valueBytesMax, 1) });
+  const db = await Db.open(dataDir, { keyBytesMax: KEY_BYTES_MAX, valueBytesMax: config.limits.valueBytesMax });
   const server = new NodeServer({ state, store: db, limits: config.limits, token: config.token, authScope: config.authScope, log });
   const bound = await server.listen(args.bind, port).catch(async (error: unknown) => {
     await db.close();

@@ -92,6 +92,7 @@ function badRequests(mine: string, theirs: string): BadRequest[] {
     { name: 'key one byte too long', method: 'GET', path: `/kv/${'k'.repeat(KEY_BYTES_MAX + 1)}`, status: 413, code: 'KEY_TOO_LARGE' },
     { name: 'percent-encoded key too long', method: 'DELETE', path: `/kv/${'%41'.repeat(KEY_BYTES_MAX + 1)}`, status: 413, code: 'KEY_TOO_LARGE' },
     { name: 'value one byte too long', method: 'PUT', path: `/kv/${mine}`, body: 'v'.repeat(VALUE_BYTES_MAX + 1), status: 413, code: 'VALUE_TOO_LARGE' },
+    { name: 'chunked value too long', method: 'PUT', path: `/kv/${mine}`, headers: { 'Transfer-Encoding': 'chunked' }, body: 'v'.repeat(VALUE_BYTES_MAX * 4), status: 413, code: 'VALUE_TOO_LARGE' },
     { name: 'POST on a key', method: 'POST', path: `/kv/${mine}`, body: 'x', status: 405, code: 'METHOD_NOT_ALLOWED' },
     { name: 'PATCH on a key', method: 'PATCH', path: `/kv/${mine}`, body: 'x', status: 405, code: 'METHOD_NOT_ALLOWED' },
     { name: 'PUT on the scan route', method: 'PUT', path: '/kv', body: 'x', status: 405, code: 'METHOD_NOT_ALLOWED' },
