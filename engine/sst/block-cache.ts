@@ -24,6 +24,14 @@ interface Node {
   older: Node | undefined;
 }
 
+/**
+ * @example
+ * ```ts
+ * const cache = new BlockCache(options.blockCacheBytes);
+ * const reader = TableReader.open(file, 12, cache); // reads go through the cache
+ * cache.evictFile(12); // after deleting 000012.sst
+ * ```
+ */
 export class BlockCache {
   private readonly byFile = new Map<number, Map<number, Node>>();
   /** Most recently used end of the recency list. */

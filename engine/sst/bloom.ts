@@ -80,7 +80,16 @@ export function buildBloomFilterFromHashes(hashes: Uint32Array, count: number, b
   return filter;
 }
 
-/** Builds a filter over `keys` (duplicates are harmless). */
+/**
+ * Builds a filter over `keys` (duplicates are harmless).
+ *
+ * @example
+ * ```ts
+ * const filter = buildBloomFilter([utf8('a'), utf8('b')], 10);
+ * bloomMayContain(filter, utf8('a')); // true
+ * bloomMayContain(filter, utf8('z')); // false, except for ~1% of keys
+ * ```
+ */
 export function buildBloomFilter(keys: readonly Uint8Array[], bitsPerKey: number): Uint8Array {
   const hashes = new Uint32Array(keys.length);
   for (let i = 0; i < keys.length; i++) hashes[i] = bloomHash(keys[i]!);

@@ -54,6 +54,17 @@ export interface TableMetadata {
   seqMax: number;
 }
 
+/**
+ * @example
+ * ```ts
+ * const file = fs.createWritable('/db/000012.sst');
+ * const builder = new TableBuilder(file, options);
+ * builder.add(utf8('apple'), 7, ValueKind.Put, utf8('red'));
+ * const meta = builder.finish();
+ * await file.sync();
+ * file.close();
+ * ```
+ */
 export class TableBuilder {
   private readonly options: TableBuilderOptions;
   private readonly dataBlock = new BlockBuilder(DATA_RESTART_INTERVAL);

@@ -18,6 +18,15 @@ import type { TableEntry, TableReader } from './table-reader.ts';
 /** Opens the table with this number (typically fs.openReadable + TableReader.open). */
 export type TableOpener = (fileNumber: number) => TableReader;
 
+/**
+ * @example
+ * ```ts
+ * const tables = new TableCache(options.tableCacheFilesMax,
+ *   (n) => TableReader.open(fs.openReadable(tablePath(n)), n, blockCache), blockCache);
+ * const hit = tables.get(12, utf8('apple'), seq);
+ * const reader = tables.acquire(12); // for an iterator; tables.release(reader) when done
+ * ```
+ */
 export class TableCache {
   /** Insertion order is recency order: the first key is the least recently used. */
   private readonly readers = new Map<number, TableReader>();

@@ -16,8 +16,11 @@ import type { TableReader } from './table-reader.ts';
 
 export class TableIterator implements InternalIterator {
   private readonly index: BlockIterator;
+  /** The cursor over the current data block; undefined when past either end of the index. */
   private data: BlockIterator | undefined;
-  /** Offset of the block `data` is over, so re-seeking within it skips the cache lookup. */
+  /** One cursor reused for every block this iterator visits. */
+  private cursor: BlockIterator | undefined;
+  /** Offset of the block `cursor` is over, so re-seeking within it skips the cache lookup. */
   private dataOffset = -1;
   private readonly handle: BlockHandle = { offset: 0, size: 0 };
   private target = new Uint8Array(64);
@@ -98,11 +101,14 @@ export class TableIterator implements InternalIterator {
       return;
     }
     const handle = this.reader.handleAt(this.index, this.handle);
-    if (this.data !== undefined && handle.offset === this.dataOffset) return;
-    const block = this.reader.readDataBlock(handle);
-    if (this.data === undefined) this.data = block.iterator();
-    else this.data.reset(block);
-    this.dataOffset = handle.offset;
+    // Every caller repositions `data` next, so an unchanged block needs no reload.
+    if (this.cursor === undefined || handle.offset !== this.dataOffset) {
+      const block = this.reader.readDataBlock(handle);
+      if (this.cursor === undefined) this.cursor = block.iterator();
+      else this.cursor.reset(block);
+      this.dataOffset = handle.offset;
+    }
+    this.data = this.cursor;
   }
 
   private skipEmptyForward(): void {

@@ -58,6 +58,16 @@ export interface TableEntry {
   value: Uint8Array;
 }
 
+/**
+ * @example
+ * ```ts
+ * const reader = TableReader.open(fs.openReadable('/db/000012.sst'), 12, blockCache);
+ * const entry = reader.get(utf8('apple'), snapshotSeq); // { seq, kind, value } | undefined
+ * const it = reader.iterator();
+ * for (it.seekToFirst(); it.valid(); it.next()) use(it.userKey(), it.value());
+ * reader.close();
+ * ```
+ */
 export class TableReader {
   /** The decoded index block: separator keys to data block handles. */
   readonly index: Block;
