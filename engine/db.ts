@@ -49,6 +49,8 @@ interface Writer {
   sync: boolean;
   /** A request to freeze the memtable (compactRange), handled alone between groups. */
   freeze?: boolean;
+  /** A replicated batch: its ops keep the leader's sequence numbers, starting here. */
+  replicatedSeq?: number;
   resolve(seq: number): void;
   reject(err: unknown): void;
 }
@@ -174,6 +176,48 @@ export class Db {
     }
   }
 
+  /**
+   * Applies a batch shipped from a leader (encoded as in docs/formats/wal.md), keeping its
+   * sequence numbers. Idempotent: ops at or below `lastSequence` are skipped, so applying a
+   * batch twice is harmless. A batch that starts past `lastSequence + 1` leaves a gap and is
+   * INVALID_ARGUMENT. Resolves to the new `lastSequence`.
+   */
+  applyBatch(encodedBatch: Uint8Array, options?: WriteOptions): Promise<number> {
+    try {
+      this.checkOpen();
+      if (!(encodedBatch instanceof Uint8Array)) throw new InvalidArgumentError('applyBatch: batch must be a Uint8Array');
+      let batch;
+      try {
+        batch = decodeBatch(encodedBatch, 'replicated batch');
+      } catch (cause) {
+        throw new InvalidArgumentError(`applyBatch: malformed batch (${(cause as Error).message})`, { cause });
+      }
+      for (const op of batch.ops) {
+        checkKey(op.key, this.options);
+        if (op.kind === ValueKind.Put) checkValue(op.value, this.options);
+      }
+      const sync = checkSyncOption(options, this.options.sync);
+      return new Promise<number>((resolve, reject) => this.push({ ops: batch.ops, sync, replicatedSeq: batch.seq, resolve, reject }));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * Moves `lastSequence` up to `seq` without writing data, durably: a follower that installed
+   * a leader's snapshot taken at `seq` resumes the log stream from `seq + 1`.
+   */
+  advanceSequence(seq: number, options?: WriteOptions): Promise<number> {
+    if (!Number.isSafeInteger(seq) || seq < 0) return Promise.reject(new InvalidArgumentError(`advanceSequence: ${String(seq)} is not a sequence number`));
+    try {
+      this.checkOpen();
+      const sync = checkSyncOption(options, this.options.sync);
+      return new Promise<number>((resolve, reject) => this.push({ ops: [], sync, replicatedSeq: seq + 1, resolve, reject }));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
   /** Calls `listener` after each committed group, in commit order (for replication). */
   onCommit(listener: CommitListener): () => void {
     this.listeners.add(listener);
@@ -264,7 +308,9 @@ export class Db {
   private async writeLoop(): Promise<void> {
     try {
       while (this.queue.length > 0) {
-        if (this.queue[0]!.freeze) await this.freeze(this.queue.shift()!);
+        const head = this.queue[0]!;
+        if (head.freeze) await this.freeze(this.queue.shift()!);
+        else if (head.replicatedSeq !== undefined) await this.commitReplicated(this.queue.shift()!);
         else await this.commitGroup(this.takeGroup());
       }
     } finally {
@@ -285,20 +331,41 @@ export class Db {
   private takeGroup(): Writer[] {
     let bytes = 0;
     let n = 0;
-    while (n < this.queue.length && !this.queue[n]!.freeze && (n === 0 || bytes < GROUP_BYTES_MAX)) {
+    while (n < this.queue.length && !this.queue[n]!.freeze && this.queue[n]!.replicatedSeq === undefined && (n === 0 || bytes < GROUP_BYTES_MAX)) {
       for (const op of this.queue[n]!.ops) bytes += op.key.length + op.value.length + 8;
       n++;
     }
     return this.queue.splice(0, n);
   }
 
-  private async commitGroup(group: Writer[]): Promise<void> {
+  /** A replicated batch: trimmed of what is already applied, then committed alone. */
+  private async commitReplicated(writer: Writer): Promise<void> {
+    const last = this.tree.lastSequence;
+    const seq = writer.replicatedSeq!;
+    const ops = writer.ops;
+    if (ops.length === 0) {
+      // advanceSequence(seq - 1): an empty record moves the sequence, if it moves forward.
+      if (seq - 1 <= last) writer.resolve(last);
+      else await this.commit([writer], seq);
+      return;
+    }
+    if (seq + ops.length - 1 <= last) writer.resolve(last); // a duplicate frame
+    else if (seq > last + 1) writer.reject(new InvalidArgumentError(`applyBatch: batch starts at seq ${seq} but the last applied is ${last}: a gap`));
+    else await this.commit([{ ...writer, ops: ops.slice(last + 1 - seq) }], last + 1);
+  }
+
+  private commitGroup(group: Writer[]): Promise<void> {
+    return this.commit(group, undefined);
+  }
+
+  /** Logs and applies one group; `fixedSeq` is set for replicated batches, else the next seq. */
+  private async commit(group: Writer[], fixedSeq: number | undefined): Promise<void> {
     const ops = group.length === 1 ? group[0]!.ops : group.flatMap((w) => w.ops);
     let record: Uint8Array;
     let firstSeq: number;
     try {
       await this.tree.makeRoomForWrite();
-      firstSeq = this.tree.lastSequence + 1;
+      firstSeq = fixedSeq ?? this.tree.lastSequence + 1;
       record = encodeBatch(firstSeq, ops);
       this.tree.appendToWal(record);
       if (group.some((w) => w.sync)) {

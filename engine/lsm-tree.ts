@@ -281,6 +281,9 @@ export class LsmTree {
       this.mem.add(op.key, batch.seq + i, op.kind, op.value);
     }
     this.lastSequence = batch.seq + batch.ops.length - 1;
+    // An empty batch (advanceSequence) moves the sequence with no entry; the memtable must
+    // still carry it, so the flush that retires its WAL records it in the MANIFEST.
+    if (this.lastSequence > this.mem.seqMax) this.mem.seqMax = this.lastSequence;
     this.counters.userBytes += userBytes;
   }
 

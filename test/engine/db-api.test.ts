@@ -142,3 +142,42 @@ test('concurrent writers are grouped into fewer WAL records than writes', async 
   for (let i = 0; i < 200; i += 37) assert.equal(text(await db.get(`k${i}`)), `v${i}`);
   await db.close();
 });
+
+test('applyBatch keeps the leader sequence numbers, skips what it already has, and refuses a gap', async () => {
+  const leader = await openMemory();
+  const shipped: Uint8Array[] = [];
+  leader.onCommit((_first, _last, batch) => shipped.push(batch));
+  await leader.put('a', '1');
+  await leader.batch([
+    { type: 'put', key: 'b', value: '2' },
+    { type: 'del', key: 'a' },
+  ]);
+  await leader.put('c', '3');
+  const follower = await openMemory();
+  assert.equal(await follower.applyBatch(shipped[0]!), 1);
+  assert.equal(await follower.applyBatch(shipped[0]!), 1); // twice is harmless
+  await assert.rejects(follower.applyBatch(shipped[2]!), /gap/);
+  assert.equal(await follower.applyBatch(shipped[1]!), 3);
+  assert.equal(await follower.applyBatch(shipped[1]!), 3);
+  assert.equal(await follower.applyBatch(shipped[2]!), 4);
+  assert.equal(follower.lastSequence, leader.lastSequence);
+  assert.equal(await follower.get('a'), undefined);
+  assert.equal(text(await follower.get('b')), '2');
+  assert.equal(text(await follower.get('c')), '3');
+  await assert.rejects(follower.applyBatch(new Uint8Array([1, 2, 3])), { code: 'INVALID_ARGUMENT' });
+  await leader.close();
+  await follower.close();
+});
+
+test('advanceSequence moves the sequence forward durably, and never backward', async () => {
+  const fileSystem = new MemoryFileSystem();
+  const db = await Db.open('/db', { fileSystem });
+  await db.put('k', 'v');
+  assert.equal(await db.advanceSequence(100, { sync: true }), 100);
+  assert.equal(await db.advanceSequence(50), 100);
+  assert.equal(await db.put('k2', 'v2', { sync: true }), 101);
+  await db.close();
+  const reopened = await Db.open('/db', { fileSystem: fileSystem.crash(3, { tornWrites: false }) });
+  assert.equal(reopened.lastSequence, 101);
+  await reopened.close();
+});
