@@ -23,7 +23,7 @@ import { DbClosedError, DbError, InvalidArgumentError, IoError, NotFoundError } 
 import { joinPath, type FileLock, type FileSystem } from './fs/file-system.ts';
 import { NodeFileSystem } from './fs/node-file-system.ts';
 import { ValueKind } from './internal-key.ts';
-import { LsmTree } from './lsm-tree.ts';
+import { LsmTree, type LsmVerifyReport } from './lsm-tree.ts';
 import { resolveOptions, type DbOptions } from './options.ts';
 import { Snapshot, SnapshotRegistry } from './snapshot.ts';
 import { Signal } from './util/signal.ts';
@@ -229,6 +229,12 @@ export class Db {
     this.checkOpen();
     await new Promise<number>((resolve, reject) => this.push({ ops: [], sync: false, freeze: true, resolve, reject }));
     await this.tree.compactRange();
+  }
+
+  /** Checks every table's checksums and key order, and the level invariants. */
+  async verify(): Promise<LsmVerifyReport> {
+    this.checkOpen();
+    return this.tree.verify();
   }
 
   /** Counters and shape of the LSM tree; see docs/architecture.md for each figure. */

@@ -22,6 +22,15 @@ interface Inode {
   durable: Uint8Array;
 }
 
+export interface CrashOptions {
+  /** false: only synced bytes survive (same as data: 'drop'). */
+  tornWrites?: boolean;
+  /** What survives of unsynced file data: none, all, or a random prefix per file. */
+  data?: 'drop' | 'keep' | 'random';
+  /** Whether unsynced directory changes (create, rename, remove) survive. */
+  entries?: 'durable' | 'keep' | 'random';
+}
+
 /** Decides whether a call fails: return an Error to throw it, undefined to let it pass. */
 export type FaultInjector = (op: FsOp, path: string) => Error | undefined;
 
@@ -200,11 +209,16 @@ export class MemoryFileSystem implements FileSystem {
   }
 
   /**
-   * The file system a machine crash would leave. `tornWrites: false` keeps only synced bytes;
-   * otherwise a random prefix of each file's unsynced tail survives too.
+   * The file system a machine crash would leave. By default a random prefix of each file's
+   * unsynced tail survives (a torn write) and each unsynced directory change happens or not
+   * at random. `tornWrites: false` keeps only synced bytes. For exhaustive exploration,
+   * `data` and `entries` pin the two choices: 'drop' keeps only what was synced, 'keep'
+   * keeps everything as if the OS had written it all back, 'random' decides per file.
    */
-  crash(seed: number, options: { tornWrites?: boolean } = {}): MemoryFileSystem {
+  crash(seed: number, options: CrashOptions = {}): MemoryFileSystem {
     const random = seededRandom(seed);
+    const data = options.data ?? (options.tornWrites === false ? 'drop' : 'random');
+    const entries = options.entries ?? 'random';
     const after = new MemoryFileSystem();
     after.dirs = new Set(this.dirs);
     const survivors = new Map<string, Inode>();
@@ -212,19 +226,18 @@ export class MemoryFileSystem implements FileSystem {
     for (const path of [...paths].sort()) {
       const now = this.entries.get(path);
       const durable = this.durableEntries.get(path);
-      // An entry whose current and durable states agree is certain; otherwise a coin decides.
-      const inode = now === durable ? now : random() < 0.5 ? now : durable;
+      // An entry whose current and durable states agree is certain; otherwise it depends.
+      const keepNow = entries === 'keep' || (entries === 'random' && random() < 0.5);
+      const inode = now === durable ? now : keepNow ? now : durable;
       if (inode) survivors.set(path, inode);
     }
     const copies = new Map<Inode, Inode>();
     for (const [path, inode] of survivors) {
       let copy = copies.get(inode);
       if (!copy) {
-        let keep = inode.durableLength;
-        // Unsynced bytes are only torn onto the synced prefix if the file grew past it.
-        if (options.tornWrites !== false && inode.length > inode.durableLength && this.isPrefixExtension(inode)) {
-          keep += Math.floor(random() * (inode.length - inode.durableLength + 1));
-        }
+        const unsynced = this.isPrefixExtension(inode) ? inode.length - inode.durableLength : 0;
+        const kept = data === 'keep' ? unsynced : data === 'drop' ? 0 : Math.floor(random() * (unsynced + 1));
+        const keep = inode.durableLength + kept;
         const bytes = keep <= inode.durableLength ? inode.durable.slice(0, keep) : inode.data.slice(0, keep);
         copy = { data: bytes, length: bytes.length, durable: bytes.slice(), durableLength: bytes.length };
         copies.set(inode, copy);

@@ -43,6 +43,9 @@ export class ManifestWriter {
     const file = fs.createWritable(joinPath(dir, name));
     const writer = new ManifestWriter(number, file, new LogWriter(0));
     await writer.append(snapshot);
+    // The new MANIFEST's directory entry must be durable before CURRENT can name it: the
+    // rename in setCurrent may reach the disk before an unsynced create does.
+    await fs.syncDir(dir);
     await setCurrent(fs, dir, name);
     return writer;
   }
