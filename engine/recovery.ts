@@ -6,7 +6,7 @@
 import { CorruptionError } from './errors.ts';
 import type { FileSystem } from './fs/file-system.ts';
 import { Memtable } from './memtable/memtable.ts';
-import { manifestFileName, parseFileName, tableFileName } from './version/file-meta.ts';
+import { manifestFileName, parseFileName, tableFileName, walFileName } from './version/file-meta.ts';
 import { recoverManifest, type RecoveredState } from './version/manifest.ts';
 import { Version } from './version/version.ts';
 import { replayWal } from './wal.ts';
@@ -42,6 +42,7 @@ export function recover(fs: FileSystem, dir: string, skipWalCorruption: boolean)
     if (parsed.type === 'wal' && parsed.number >= state.logNumber) walNumbers.push(parsed.number);
   }
   walNumbers.sort((a, b) => a - b);
+  checkLogNumberWal(state, walNumbers, dir);
   const report: RecoveryReport = { walNumbers, batchesReplayed: 0, droppedBytes: state.droppedBytes, skippedBytes: 0 };
   const memtables: Memtable[] = [];
   let lastSequence = state.lastSequence;
@@ -77,6 +78,21 @@ function checkTablesExist(state: RecoveredState, names: string[], dir: string): 
       }
     }
   }
+}
+
+/**
+ * The WAL at `logNumber` holds the oldest unflushed writes and is deleted only after a later
+ * edit moves `logNumber` past it. So if it is missing while a newer WAL exists, the MANIFEST
+ * lost an edit that was acted upon (a flush whose table it no longer names): refuse, rather
+ * than open without that flush's data. (With no newer WAL, a crash between writing a new
+ * MANIFEST and creating its WAL explains it, and no write was acknowledged in between.)
+ */
+function checkLogNumberWal(state: RecoveredState, walNumbers: number[], dir: string): void {
+  if (walNumbers.length === 0 || walNumbers[0] === state.logNumber || state.manifestNumber === 0) return;
+  throw new CorruptionError(
+    `recovery: ${manifestFileName(state.manifestNumber)} says unflushed writes start in ${walFileName(state.logNumber)}, which is missing while ${walFileName(walNumbers[0]!)} exists`,
+    { file: `${dir}/${manifestFileName(state.manifestNumber)}` },
+  );
 }
 
 /** The state of a directory with no CURRENT: new, unless it already holds database files. */
