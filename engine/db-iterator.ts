@@ -22,6 +22,8 @@ export interface Bounds {
 export class DbIterator {
   private remaining: number;
   private started = false;
+  /** At the end of the range; a seek may move back into it. */
+  private ended = false;
 
   constructor(
     private readonly it: InternalIterator,
@@ -35,14 +37,29 @@ export class DbIterator {
 
   /** The next visible [key, value], or undefined when done. Returned arrays are copies. */
   next(): [Uint8Array, Uint8Array] | undefined {
-    if (this.remaining <= 0) return undefined;
+    if (this.ended || this.remaining <= 0) return undefined;
     const entry = this.reverse ? this.nextReverse() : this.nextForward();
     if (entry === undefined) {
-      this.remaining = 0;
+      this.ended = true;
       return undefined;
     }
     this.remaining--;
     return [entry[0].slice(), entry[1].slice()];
+  }
+
+  /**
+   * Repositions at the first key >= `target` (in reverse, the last key <= `target`), as if the
+   * iteration had started there; bounds still apply and the limit keeps counting.
+   */
+  seek(target: Uint8Array): void {
+    this.started = true;
+    this.ended = false;
+    const { lower, upper } = this.bounds;
+    if (this.reverse) {
+      if (upper !== undefined && compareBytes(target, upper) > 0) this.it.seekForPrev(upper);
+      else this.it.seekForPrev(target);
+    } else if (lower !== undefined && compareBytes(target, lower) < 0) this.it.seek(lower, SEQ_MAX);
+    else this.it.seek(target, SEQ_MAX);
   }
 
   private nextForward(): [Uint8Array, Uint8Array] | undefined {

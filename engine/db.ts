@@ -19,6 +19,7 @@
  */
 import { checkBatch, checkIteratorOptions, checkKey, checkSyncOption, checkValue, type BatchOperation, type IteratorOptions, type KeyLike } from './db-arguments.ts';
 import { DbIterator } from './db-iterator.ts';
+import { EntryIterator } from './entry-iterator.ts';
 import { DbClosedError, DbError, InvalidArgumentError, IoError, NotFoundError } from './errors.ts';
 import { joinPath, type FileLock, type FileSystem } from './fs/file-system.ts';
 import { NodeFileSystem } from './fs/node-file-system.ts';
@@ -155,25 +156,21 @@ export class Db {
     return this.snapshots.create(this.tree.lastSequence);
   }
 
-  /** Entries in bytewise key order (or reverse), within bounds, at a snapshot. */
-  iterator(options?: IteratorOptions<Snapshot>): AsyncIterableIterator<[Uint8Array, Uint8Array]> {
-    return this.iterate(options);
-  }
-
-  private async *iterate(input: unknown): AsyncGenerator<[Uint8Array, Uint8Array]> {
-    this.checkOpen();
-    const { bounds, reverse, limit, snapshot } = checkIteratorOptions<Snapshot>(input);
-    const seq = this.snapshots.resolve(snapshot, this.tree.lastSequence);
-    const { iterator, release } = this.tree.newIterator();
-    try {
-      const it = new DbIterator(iterator, seq, bounds, reverse, limit);
-      for (let entry = it.next(); entry !== undefined; entry = it.next()) {
-        yield entry;
+  /**
+   * Entries in bytewise key order (or reverse), within bounds, at a snapshot: an async
+   * iterator that also reads in batches (`nextBatch`) and seeks (see entry-iterator.ts).
+   */
+  iterator(options?: IteratorOptions<Snapshot>): EntryIterator {
+    return new EntryIterator({
+      checkOpen: () => this.checkOpen(),
+      open: () => {
         this.checkOpen();
-      }
-    } finally {
-      release();
-    }
+        const { bounds, reverse, limit, snapshot } = checkIteratorOptions<Snapshot>(options);
+        const seq = this.snapshots.resolve(snapshot, this.tree.lastSequence);
+        const { iterator, release } = this.tree.newIterator();
+        return { cursor: new DbIterator(iterator, seq, bounds, reverse, limit), release };
+      },
+    });
   }
 
   /**
