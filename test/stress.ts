@@ -4,6 +4,7 @@
  * summary. It stops at the first failure and prints the seeds to replay it.
  */
 import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({ options: { minutes: { type: 'string', default: '10' } } });
@@ -42,8 +43,7 @@ function expand(paths: string[]): string[] {
   for (const p of paths) {
     if (!p.endsWith('/')) out.push(p);
     else {
-      const listing = spawnSync('ls', [p], { encoding: 'utf8' }).stdout.split('\n');
-      out.push(...listing.filter((n) => n.endsWith('.test.ts')).map((n) => p + n));
+      out.push(...readdirSync(p).filter((n) => n.endsWith('.test.ts')).sort().map((n) => p + n));
     }
   }
   return out;
