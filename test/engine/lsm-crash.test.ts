@@ -10,15 +10,10 @@ import { test } from 'node:test';
 import { Db, MemoryFileSystem } from '../../engine/index.ts';
 import { seededRandom } from '../../engine/fs/memory-file-system.ts';
 import { TableReader } from '../../engine/sst/table-reader.ts';
+import { prefixState, sortedEntries, type LoggedWrite } from '../helpers/write-log.ts';
 
 const TINY = { memtableBytes: 2048, tableBytesTarget: 4096, levelOneBytes: 8192, levelSizeMultiplier: 4, blockBytes: 512, l0CompactionTrigger: 2, l0SlowdownTrigger: 4, l0StopTrigger: 6 };
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
-
-interface Write {
-  key: string;
-  value: string | undefined;
-  seq: number;
-}
 
 interface CrashState {
   fs: MemoryFileSystem;
@@ -30,16 +25,6 @@ async function contents(db: Db): Promise<Array<[string, string]>> {
   const out: Array<[string, string]> = [];
   for await (const [k, v] of db.iterator()) out.push([dec(k), dec(v)]);
   return out;
-}
-
-function prefixModel(writes: Write[], upTo: number): Array<[string, string]> {
-  const state = new Map<string, string>();
-  for (const w of writes) {
-    if (w.seq > upTo) continue;
-    if (w.value === undefined) state.delete(w.key);
-    else state.set(w.key, w.value);
-  }
-  return [...state].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
 test('a crash at any file-system call during flushes and compactions loses no acknowledged write', async (t) => {
@@ -57,7 +42,7 @@ test('a crash at any file-system call during flushes and compactions loses no ac
     return undefined;
   };
   const db = await Db.open('/db', { fileSystem, ...TINY });
-  const writes: Write[] = [];
+  const writes: LoggedWrite[] = [];
   for (let i = 0; i < 600; i++) {
     const key = `key-${String(Math.floor(random() * 80)).padStart(3, '0')}`;
     const sync = random() < 0.5;
@@ -79,7 +64,7 @@ test('a crash at any file-system call during flushes and compactions loses no ac
     const reopened = await Db.open('/db', { fileSystem: state.fs, ...TINY });
     const recovered = reopened.lastSequence;
     assert.ok(recovered >= state.syncedSeq, `${where}: recovered seq ${recovered} < acknowledged sync seq ${state.syncedSeq}`);
-    assert.deepEqual(await contents(reopened), prefixModel(writes, recovered), `${where}: not the prefix up to seq ${recovered}`);
+    assert.deepEqual(await contents(reopened), sortedEntries(prefixState(writes, recovered)), `${where}: not the prefix up to seq ${recovered}`);
     const tablesOnDisk = state.fs.list('/db').filter((n) => n.endsWith('.sst'));
     const tablesInVersion = reopened.stats().levels.reduce((n, l) => n + l.files, 0);
     assert.equal(tablesOnDisk.length, tablesInVersion, `${where}: stray tables ${tablesOnDisk.join(',')}`);

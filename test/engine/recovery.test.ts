@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Db, MemoryFileSystem } from '../../engine/index.ts';
 import { seededRandom } from '../../engine/fs/memory-file-system.ts';
+import { prefixState, sortedEntries, type LoggedWrite } from '../helpers/write-log.ts';
 
 const text = (b: Uint8Array | undefined) => (b === undefined ? undefined : new TextDecoder().decode(b));
 
@@ -31,29 +32,12 @@ test('data survives close and reopen, and sequence numbers continue', async () =
   await db.close();
 });
 
-interface Write {
-  seq: number;
-  key: string;
-  value: string | undefined;
-}
-
-/** The model state after applying every write with seq <= `upTo`. */
-function modelAt(writes: Write[], upTo: number): Map<string, string> {
-  const state = new Map<string, string>();
-  for (const w of [...writes].sort((a, b) => a.seq - b.seq)) {
-    if (w.seq > upTo) break;
-    if (w.value === undefined) state.delete(w.key);
-    else state.set(w.key, w.value);
-  }
-  return new Map([...state].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-}
-
 test('after a simulated crash, every sync write survives and the state is a prefix of the write order', async () => {
   for (let round = 0; round < 40; round++) {
     const random = seededRandom(1000 + round);
     const fileSystem = new MemoryFileSystem();
     const db = await Db.open('/db', { fileSystem });
-    const writes: Write[] = [];
+    const writes: LoggedWrite[] = [];
     let lastSyncedSeq = 0;
     const pending: Promise<void>[] = [];
     const steps = 20 + Math.floor(random() * 60);
@@ -80,7 +64,7 @@ test('after a simulated crash, every sync write survives and the state is a pref
     const reopened = await Db.open('/db', { fileSystem: crashed });
     const recoveredSeq = reopened.lastSequence;
     assert.ok(recoveredSeq >= lastSyncedSeq, `round ${round}: recovered seq ${recoveredSeq} < last synced ${lastSyncedSeq}`);
-    assert.deepEqual(await contents(reopened), modelAt(writes, recoveredSeq), `round ${round}: not the prefix up to ${recoveredSeq}`);
+    assert.deepEqual(await contents(reopened), new Map(sortedEntries(prefixState(writes, recoveredSeq))), `round ${round}: not the prefix up to ${recoveredSeq}`);
     await reopened.close();
   }
 });

@@ -10,32 +10,17 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Db, MemoryFileSystem } from '../../engine/index.ts';
 import { seededRandom } from '../../engine/fs/memory-file-system.ts';
+import { prefixState, type LoggedWrite } from '../helpers/write-log.ts';
 
 const POINTS = Number(process.env.SWEEP_POINTS ?? 150);
 const OPTIONS = { memtableBytes: 8192, blockBytes: 512, tableBytesTarget: 8192, levelOneBytes: 16384, levelSizeMultiplier: 4 };
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
 
-interface Write {
-  seq: number;
-  key: string;
-  value: string | undefined;
-}
-
-function prefix(writes: Write[], upTo: number): Map<string, string> {
-  const state = new Map<string, string>();
-  for (const w of writes) {
-    if (w.seq > upTo) break;
-    if (w.value === undefined) state.delete(w.key);
-    else state.set(w.key, w.value);
-  }
-  return state;
-}
-
-async function build(): Promise<{ fs: MemoryFileSystem; writes: Write[]; flushedSeq: number }> {
+async function build(): Promise<{ fs: MemoryFileSystem; writes: LoggedWrite[]; flushedSeq: number }> {
   const fs = new MemoryFileSystem();
   const db = await Db.open('/db', { fileSystem: fs, ...OPTIONS });
   const random = seededRandom(31);
-  const writes: Write[] = [];
+  const writes: LoggedWrite[] = [];
   for (let i = 0; i < 1200; i++) {
     const key = `key-${String(Math.floor(random() * 300)).padStart(4, '0')}`;
     const value = random() < 0.1 ? undefined : `v${i}-${'p'.repeat(Math.floor(random() * 60))}`;
@@ -56,12 +41,12 @@ async function build(): Promise<{ fs: MemoryFileSystem; writes: Write[]; flushed
 type Outcome = { kind: 'prefix'; seq: number } | { kind: 'corruption'; message: string };
 
 /** Opens and reads everything; a wrong read fails the test, CORRUPTION is returned. */
-async function openAndCheck(fs: MemoryFileSystem, writes: Write[], label: string): Promise<Outcome> {
+async function openAndCheck(fs: MemoryFileSystem, writes: LoggedWrite[], label: string): Promise<Outcome> {
   let db: Db | undefined;
   try {
     db = await Db.open('/db', { fileSystem: fs, ...OPTIONS });
     const seq = db.lastSequence;
-    const expected = prefix(writes, seq);
+    const expected = prefixState(writes, seq);
     const got = new Map<string, string>();
     for await (const [k, v] of db.iterator()) got.set(dec(k), dec(v));
     assert.deepEqual(got, expected, `${label}: scan is not the prefix up to seq ${seq}`);

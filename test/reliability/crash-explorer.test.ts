@@ -15,6 +15,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Db, MemoryFileSystem } from '../../engine/index.ts';
 import { seededRandom, type CrashOptions } from '../../engine/fs/memory-file-system.ts';
+import { prefixState, sortedEntries, type LoggedWrite } from '../helpers/write-log.ts';
 
 const WRITES = Number(process.env.CRASH_EXPLORER_WRITES ?? 250);
 const TINY = { memtableBytes: 2048, tableBytesTarget: 4096, levelOneBytes: 8192, levelSizeMultiplier: 4, blockBytes: 512, l0CompactionTrigger: 2, l0SlowdownTrigger: 4, l0StopTrigger: 6 };
@@ -33,23 +34,7 @@ interface Pending {
   syncedSeq: number;
 }
 
-interface Write {
-  seq: number;
-  key: string;
-  value: string | undefined;
-}
-
-function prefix(writes: Write[], upTo: number): Array<[string, string]> {
-  const state = new Map<string, string>();
-  for (const w of writes) {
-    if (w.seq > upTo) break;
-    if (w.value === undefined) state.delete(w.key);
-    else state.set(w.key, w.value);
-  }
-  return [...state].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-}
-
-async function checkState(state: Pending, writes: Write[]): Promise<void> {
+async function checkState(state: Pending, writes: LoggedWrite[]): Promise<void> {
   const where = `crash before ${state.at}`;
   const db = await Db.open('/db', { fileSystem: state.fs, ...TINY });
   try {
@@ -57,7 +42,7 @@ async function checkState(state: Pending, writes: Write[]): Promise<void> {
     assert.ok(recovered >= state.syncedSeq, `${where}: recovered seq ${recovered} < acknowledged sync seq ${state.syncedSeq}`);
     const got: Array<[string, string]> = [];
     for await (const [k, v] of db.iterator()) got.push([dec(k), dec(v)]);
-    assert.deepEqual(got, prefix(writes, recovered), `${where}: not the prefix of the writes up to seq ${recovered}`);
+    assert.deepEqual(got, sortedEntries(prefixState(writes, recovered)), `${where}: not the prefix of the writes up to seq ${recovered}`);
     const report = await db.verify();
     assert.ok(report.ok, `${where}: verify failed: ${report.problems.join('; ')}`);
   } finally {
@@ -79,7 +64,7 @@ test('every crash state of a workload with flushes and compactions recovers a pr
     }
     return undefined;
   };
-  const writes: Write[] = [];
+  const writes: LoggedWrite[] = [];
   let explored = 0;
   const drain = async () => {
     while (pending.length > 0) {
