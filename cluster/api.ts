@@ -8,15 +8,18 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { bearerMatches } from './auth.ts';
+import { serveReplication } from './api-replication.ts';
 import { decodeBatch } from './batch-codec.ts';
-import { hasUnreadBody, readBody } from './body.ts';
+import { hasUnreadBody } from './body.ts';
+import { body, type Exchange } from './exchange.ts';
 import type { AuthScope } from './config.ts';
 import { ClusterError } from './errors.ts';
-import { describeError, sendBytes, sendError, sendJson, sendNoContent, sendRedirect, type ResponseContext } from './http-response.ts';
+import { describeError, sendAccepted, sendBytes, sendError, sendJson, sendNoContent, sendRedirect, type ResponseContext } from './http-response.ts';
 import type { Limits } from './limits.ts';
 import { errorFields, type Log } from './log.ts';
 import type { NodeState } from './node-state.ts';
-import { isProtectedPath, parseRoute, splitUrl, type Route } from './request.ts';
+import type { ReplicationController } from './replication/controller.ts';
+import { isProtectedPath, parseRoute, splitUrl, type Route, type WriteMode } from './request.ts';
 import { decide, type Decision, type RoutingRequest } from './routing.ts';
 import { encodeScanPage } from './scan-codec.ts';
 import type { Store } from './store.ts';
@@ -27,21 +30,14 @@ export interface ApiOptions {
   token: string | undefined;
   authScope: AuthScope;
   log: Log;
+  /** Acks, replica reads, and the internal and admin routes of replication. */
+  replication: ReplicationController;
   /** The current NodeState; read once per request. */
   state(): NodeState;
   /** Facts about the listening socket for /internal/state. */
   status(): Record<string, unknown>;
 }
 
-interface Exchange {
-  req: IncomingMessage;
-  res: ServerResponse;
-  url: string;
-  state: NodeState;
-  context: ResponseContext;
-  /** The client sent `Expect: 100-continue` and waits for it before sending the body. */
-  expectContinue: boolean;
-}
 
 /** Serves one request; never rejects (every failure becomes a JSON error response). */
 export async function handleRequest(api: ApiOptions, req: IncomingMessage, res: ServerResponse, expectContinue: boolean): Promise<void> {
@@ -88,24 +84,62 @@ async function serve(api: ApiOptions, ex: Exchange, route: Route): Promise<void>
     case 'cluster':
       return sendJson(res, 200, state.topology.toJson(), context);
     case 'internal-state':
-      return sendJson(res, 200, { node: state.address, shard: state.shard.name, role: state.role, epoch: state.topology.epoch, lastSequence: api.store.lastSequence, ...api.status() }, context);
+      return sendJson(res, 200, { node: state.address, shard: state.shard.name, role: state.role, epoch: state.topology.epoch, lastSequence: api.store.lastSequence, ...api.status(), replication: api.replication.status() }, context);
     case 'get':
       if (redirected(ex, { op: 'read', key: route.key, readReplica: route.readReplica, target: ex.url })) return;
+      if (!(await caughtUp(api, ex, route.minSeq))) return;
       return serveGet(api, ex, route.key);
     case 'put': {
       if (redirected(ex, { op: 'write', key: route.key, target: ex.url })) return;
+      api.replication.checkWrite(acksOf(api, route));
       const value = await body(ex, api.limits.valueBytesMax, 'VALUE_TOO_LARGE', 'value');
-      return sendNoContent(res, await api.store.put(route.key, value, { sync: route.sync }), context);
+      return write(api, ex, route, () => api.store.put(route.key, value, { sync: route.sync }));
     }
     case 'delete':
       if (redirected(ex, { op: 'write', key: route.key, target: ex.url })) return;
-      return sendNoContent(res, await api.store.delete(route.key, { sync: route.sync }), context);
+      return write(api, ex, route, () => api.store.delete(route.key, { sync: route.sync }));
     case 'batch':
-      return serveBatch(api, ex, route.sync);
+      return serveBatch(api, ex, route);
     case 'scan':
       if (redirected(ex, { op: 'scan', readReplica: route.readReplica, target: ex.url })) return;
+      if (!(await caughtUp(api, ex, route.minSeq))) return;
       return serveScan(api, ex, route);
+    default:
+      return serveReplication(api.replication, api.store, ex, route);
   }
+}
+
+function acksOf(api: ApiOptions, mode: WriteMode) {
+  return mode.acks ?? api.replication.acksDefault;
+}
+
+/**
+ * Makes a write and answers once it is confirmed as `acks` asks: 0, at once with 202 (no
+ * X-Seq: the write is only queued); 1, once in the leader's log; all, once every in-sync
+ * follower applied it. An acks=all write is refused before it is made if too few followers
+ * are in sync (NOT_ENOUGH_REPLICAS).
+ */
+async function write(api: ApiOptions, ex: Exchange, mode: WriteMode, start: () => Promise<number>): Promise<void> {
+  const acks = acksOf(api, mode);
+  api.replication.checkWrite(acks);
+  if (acks === 0) {
+    start().catch((error: unknown) => api.log('error', 'an acks=0 write failed after its 202', { url: ex.url.slice(0, 200), ...errorFields(error) }));
+    return sendAccepted(ex.res, ex.context);
+  }
+  const seq = await start();
+  await api.replication.confirmWrite(seq, acks);
+  sendNoContent(ex.res, seq, ex.context);
+}
+
+/**
+ * A replica read with `min_seq`: true once this node has applied it (a leader always has);
+ * after `replica_read_wait_ms_max` without it, answers 307 to the leader and returns false.
+ */
+async function caughtUp(api: ApiOptions, ex: Exchange, minSeq: number | undefined): Promise<boolean> {
+  if (minSeq === undefined || (await api.replication.waitApplied(minSeq))) return true;
+  const now = api.state();
+  sendRedirect(ex.res, 307, `http://${now.shard.leader}${ex.url}`, now.shard.name, ex.context);
+  return false;
 }
 
 /** Carries out a non-serve decision; true if the request is answered. */
@@ -124,11 +158,11 @@ async function serveGet(api: ApiOptions, ex: Exchange, key: Uint8Array): Promise
   sendBytes(ex.res, 200, value, 'application/octet-stream', ex.context);
 }
 
-async function serveBatch(api: ApiOptions, ex: Exchange, sync: boolean): Promise<void> {
+async function serveBatch(api: ApiOptions, ex: Exchange, mode: WriteMode): Promise<void> {
   // The keys are in the body, so it is read (under its limit) before routing can decide.
   const ops = decodeBatch(await body(ex, api.limits.batchBytesMax, 'BODY_TOO_LARGE', 'batch body'), api.limits);
   if (redirected(ex, { op: 'batch', keys: ops.map((op) => op.key), target: ex.url })) return;
-  sendNoContent(ex.res, await api.store.batch(ops, { sync }), ex.context);
+  return write(api, ex, mode, () => api.store.batch(ops, { sync: mode.sync }));
 }
 
 async function serveScan(api: ApiOptions, ex: Exchange, route: Extract<Route, { kind: 'scan' }>): Promise<void> {
@@ -145,9 +179,4 @@ async function serveScan(api: ApiOptions, ex: Exchange, route: Extract<Route, { 
     bytes += entry[0].length + entry[1].length;
   }
   sendBytes(ex.res, 200, encodeScanPage({ entries, more }, route.encoding), 'application/json', ex.context);
-}
-
-function body(ex: Exchange, bytesMax: number, tooLarge: 'VALUE_TOO_LARGE' | 'BODY_TOO_LARGE', what: string): Promise<Uint8Array> {
-  if (ex.expectContinue && Number(ex.req.headers['content-length'] ?? 0) <= bytesMax) ex.res.writeContinue();
-  return readBody(ex.req, bytesMax, tooLarge, what);
 }

@@ -10,6 +10,7 @@
  *   [cluster]  vnodes = 128, epoch = 1, token = "…", auth = "internal" | "all"
  *   [limits]   value_bytes_max, batch_bytes_max, batch_ops_max, scan_entries_max,
  *              scan_bytes_max, inflight_requests_max, request_timeout_ms, drain_timeout_ms
+ *   [replication] acks, min_insync, replica_lag_max_ms, … (see replication/options.ts)
  *   [[shards]] name = "shard-0", leader = "127.0.0.1:7001", replicas = ["127.0.0.1:7101"]
  * Unknown keys are errors, because a misspelt limit silently left at its default is worse.
  */
@@ -20,6 +21,7 @@ import {
   DEFAULT_LIMITS, LIMIT_RANGES, REPLICAS_PER_SHARD_MAX, SHARDS_MAX, TOKEN_BYTES_MAX, TOKEN_BYTES_MIN,
   VNODES_MAX, VNODES_MIN, type Limits,
 } from './limits.ts';
+import { DEFAULT_REPLICATION, parseAcks, REPLICATION_KEYS, REPLICATION_RANGES, type ReplicationOptions } from './replication/options.ts';
 
 export interface ShardConfig {
   readonly name: string;
@@ -40,6 +42,7 @@ export interface ClusterConfig {
   readonly token: string | undefined;
   readonly authScope: AuthScope;
   readonly limits: Readonly<Limits>;
+  readonly replication: Readonly<ReplicationOptions>;
   readonly shards: readonly ShardConfig[];
 }
 
@@ -72,7 +75,7 @@ export function parseConfig(text: string, options: ParseConfigOptions): ClusterC
     const where = error instanceof TomlError ? ` at line ${error.line}, column ${error.column}` : '';
     throw configError(`${source}: not valid TOML${where}: ${firstLine(error)}`, error);
   }
-  checkKeys(doc, ['cluster', 'limits', 'shards'], source, '');
+  checkKeys(doc, ['cluster', 'limits', 'replication', 'shards'], source, '');
   const cluster = table(doc['cluster'] ?? {}, source, 'cluster');
   checkKeys(cluster, ['vnodes', 'epoch', 'token', 'auth'], source, 'cluster.');
   const vnodes = integer(cluster['vnodes'] ?? 128, [VNODES_MIN, VNODES_MAX], source, 'cluster.vnodes');
@@ -80,11 +83,12 @@ export function parseConfig(text: string, options: ParseConfigOptions): ClusterC
   const token = parseToken(options.envToken ?? cluster['token'], source, options.envToken !== undefined);
   const authScope = parseAuthScope(cluster['auth'] ?? 'internal', source);
   const limits = parseLimits(table(doc['limits'] ?? {}, source, 'limits'), source);
+  const replication = parseReplication(table(doc['replication'] ?? {}, source, 'replication'), source);
   const shards = parseShards(doc['shards'], source);
   if (authScope === 'all' && token === undefined) {
     throw configError(`${source}: cluster.auth = "all" needs a token (cluster.token or DISTRIBKV_TOKEN)`);
   }
-  return Object.freeze({ source, vnodes, epoch, token, authScope, limits: Object.freeze(limits), shards });
+  return Object.freeze({ source, vnodes, epoch, token, authScope, limits: Object.freeze(limits), replication: Object.freeze(replication), shards });
 }
 
 function parseShards(value: unknown, source: string): ShardConfig[] {
@@ -134,6 +138,25 @@ function parseLimits(raw: Record<string, unknown>, source: string): Limits {
     limits[name] = integer(value, LIMIT_RANGES[name], source, `limits.${key}`);
   }
   return limits;
+}
+
+function parseReplication(raw: Record<string, unknown>, source: string): ReplicationOptions {
+  const options: ReplicationOptions = { ...DEFAULT_REPLICATION };
+  for (const [key, value] of Object.entries(raw)) {
+    const name = REPLICATION_KEYS[key];
+    if (!name) throw configError(`${source}: unknown key replication.${key}; known: ${Object.keys(REPLICATION_KEYS).join(', ')}`);
+    if (name === 'acksDefault') {
+      const acks = parseAcks(value);
+      if (acks === undefined) throw configError(`${source}: replication.acks must be 0, 1 or "all", got ${quote(value)}`);
+      options.acksDefault = acks;
+    } else if (name === 'followerSync') {
+      if (typeof value !== 'boolean') throw configError(`${source}: replication.follower_sync must be true or false, got ${quote(value)}`);
+      options.followerSync = value;
+    } else {
+      options[name] = integer(value, REPLICATION_RANGES[name], source, `replication.${key}`);
+    }
+  }
+  return options;
 }
 
 function parseToken(value: unknown, source: string, fromEnv: boolean): string | undefined {

@@ -30,6 +30,22 @@ export type ClusterErrorCode =
   | 'REQUEST_TIMEOUT'
   | 'OVERLOADED'
   | 'SHUTTING_DOWN'
+  /** acks=all asked for, but fewer followers than `min_insync` are in sync; nothing was written. */
+  | 'NOT_ENOUGH_REPLICAS'
+  /**
+   * The write is in this node's log but was not acknowledged as asked: the followers did not
+   * confirm it in time, or the node lost its leadership while waiting. It may or may not survive.
+   */
+  | 'ACK_TIMEOUT'
+  | 'NOT_LEADER'
+  /** A node-to-node message carries an older epoch than the receiver's; the sender must refresh. */
+  | 'STALE_EPOCH'
+  /** /admin/promote on a node that cannot be promoted (already the leader, or mid-snapshot). */
+  | 'NOT_PROMOTABLE'
+  /** A follower has no checkpoint snapshot at the sequence number an anti-entropy pass asks about. */
+  | 'NO_CHECKPOINT'
+  /** A replication frame or persisted node state failed its checksum or shape check. */
+  | 'CORRUPTION'
   | 'INTERNAL';
 
 export class ClusterError extends Error {

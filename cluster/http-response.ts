@@ -27,6 +27,12 @@ export const STATUS_BY_CODE: Readonly<Record<string, number>> = Object.freeze({
   INTERNAL: 500,
   OVERLOADED: 503,
   SHUTTING_DOWN: 503,
+  NOT_ENOUGH_REPLICAS: 503,
+  ACK_TIMEOUT: 503,
+  NOT_LEADER: 503,
+  STALE_EPOCH: 409,
+  NOT_PROMOTABLE: 409,
+  NO_CHECKPOINT: 409,
   // Engine codes, passed through unchanged.
   INVALID_ARGUMENT: 400,
   CORRUPTION: 500,
@@ -59,6 +65,12 @@ export function sendNoContent(res: ServerResponse, seq: number, context: Respons
   res.end();
 }
 
+/** 202 for an acks=0 write: taken, not yet in the log, so no X-Seq. */
+export function sendAccepted(res: ServerResponse, context: ResponseContext): void {
+  res.writeHead(202, { ...baseHeaders(context), 'Content-Length': 0 });
+  res.end();
+}
+
 export function sendRedirect(res: ServerResponse, status: 307 | 308, location: string, shard: string, context: ResponseContext): void {
   res.writeHead(status, { ...baseHeaders(context), Location: location, 'X-Shard': shard, 'Content-Length': 0 });
   res.end();
@@ -71,7 +83,7 @@ export function sendError(res: ServerResponse, error: unknown, context: Response
   const headers: Record<string, string> = {};
   if (error instanceof MethodNotAllowedError) headers['Allow'] = error.allow.join(', ');
   if (code === 'UNAUTHORIZED') headers['WWW-Authenticate'] = 'Bearer realm="distribkv"';
-  if (code === 'OVERLOADED' || code === 'WRITE_STALLED') headers['Retry-After'] = '1';
+  if (code === 'OVERLOADED' || code === 'WRITE_STALLED' || code === 'NOT_ENOUGH_REPLICAS') headers['Retry-After'] = '1';
   if (code === 'SHUTTING_DOWN') headers['Connection'] = 'close';
   for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
   sendJson(res, status, { code, message }, context);

@@ -3,22 +3,31 @@
  *
  *   node --import tsx cluster/node.ts --config cluster.toml --node 127.0.0.1:7001 [--data DIR] [--bind HOST]
  *
- * Finds this node's shard and role from its address in the config, opens its engine, serves
- * HTTP, and on SIGTERM or SIGINT drains requests and closes the engine before exiting 0.
+ * Finds this node's shard and role from its address in the config (or from the newer topology
+ * it persisted after a promotion, replication/reconcile.ts), opens its engine in `<data>/db`,
+ * asks the other nodes whether a newer epoch exists (so a deposed leader learns it before it
+ * takes a single write), starts replicating, serves HTTP, and on SIGTERM or SIGINT stops
+ * replication, drains requests and closes the engine before exiting 0.
  * Exit codes: 0 clean stop, 1 runtime failure, 2 bad config or arguments.
  *
  * Binds 127.0.0.1 unless `--bind` says otherwise: a node holds data and, without a token,
  * open internal routes, so exposing it must be a decision.
  */
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Db } from '../engine/index.ts';
 import { canonicalAddress, isLoopbackHost, parseAddress } from './address.ts';
+import type { ClusterConfig } from './config.ts';
 import { ClusterError } from './errors.ts';
 import { KEY_BYTES_MAX } from './limits.ts';
 import { loadConfig } from './load-config.ts';
 import { errorFields, stderrLog, type Log } from './log.ts';
 import { nodeStateFor } from './node-state.ts';
+import { ReplicationController } from './replication/controller.ts';
+import { DbHolder } from './replication/db-holder.ts';
+import { readNodeMeta, writeNodeMeta } from './replication/node-meta.ts';
+import { PeerClient } from './replication/peer-http.ts';
+import { reconcileMeta } from './replication/reconcile.ts';
 import { NodeServer } from './server.ts';
 import { Topology } from './topology.ts';
 
@@ -61,33 +70,65 @@ function defaultDataDir(shard: string, node: string): string {
 async function main(log: Log): Promise<void> {
   const args = parseNodeArgs(process.argv.slice(2));
   const config = await loadConfig(args.config);
-  const state = nodeStateFor(Topology.fromConfig(config), args.node);
-  const dataDir = args.data ?? defaultDataDir(state.shard.name, state.address);
-  const port = parseAddress(state.address)!.port;
-  // The engine keeps its own, larger limits; the node's are stricter and checked first.
-  const db = await Db.open(dataDir, { keyBytesMax: KEY_BYTES_MAX, valueBytesMax: config.limits.valueBytesMax });
-  const server = new NodeServer({ state, store: db, limits: config.limits, token: config.token, authScope: config.authScope, log });
+  const configTopology = Topology.fromConfig(config);
+  const configured = nodeStateFor(configTopology, args.node);
+  const dataDir = args.data ?? defaultDataDir(configured.shard.name, configured.address);
+  const port = parseAddress(configured.address)!.port;
+  const { holder, controller } = await openReplication(config, configTopology, args.node, dataDir, log);
+  await controller.discover();
+  const state = controller.nodeState;
+  const server = new NodeServer({ state, store: holder.store, limits: config.limits, token: config.token, authScope: config.authScope, log, replication: controller });
+  controller.onState((next) => server.setState(next));
+  await controller.start();
   const bound = await server.listen(args.bind, port).catch(async (error: unknown) => {
-    await db.close();
+    await controller.stop();
+    await holder.close();
     throw error;
   });
   if (config.token === undefined) log('warn', 'no token set: /internal/ and /admin/ routes are open to anyone who can connect');
   if (!isLoopbackHost(parseAddress(state.address)!.host) && isLoopbackHost(args.bind)) {
     log('warn', 'the configured address is not loopback but the node binds loopback; pass --bind to be reachable', { bind: args.bind });
   }
-  log('info', 'node listening', { node: state.address, shard: state.shard.name, role: state.role, bind: `${bound.address}:${bound.port}`, data: dataDir, epoch: config.epoch });
-  stopOnSignals(server, db, log);
+  if (state.shard.replicas.length < config.replication.minInsync) {
+    log('warn', 'fewer replicas than min_insync: acks=all writes on this shard will be refused', { replicas: state.shard.replicas.length, minInsync: config.replication.minInsync });
+  }
+  log('info', 'node listening', { node: state.address, shard: state.shard.name, role: state.role, bind: `${bound.address}:${bound.port}`, data: dataDir, epoch: state.topology.epoch });
+  stopOnSignals(server, controller, holder, log);
 }
 
-function stopOnSignals(server: NodeServer, db: Db, log: Log): void {
+/** Opens the engine and the persisted node state, reconciled with the config. */
+async function openReplication(config: ClusterConfig, configTopology: Topology, address: string, dataDir: string, log: Log) {
+  await mkdir(dataDir, { recursive: true });
+  const saved = await readNodeMeta(dataDir);
+  // The engine keeps its own, larger limits; the node's are stricter and checked first.
+  const holder = await DbHolder.open(dataDir, { keyBytesMax: KEY_BYTES_MAX, valueBytesMax: config.limits.valueBytesMax });
+  let meta = reconcileMeta(configTopology, saved, address, holder.db.lastSequence);
+  if (meta.installing) {
+    // A snapshot install was cut short: what the engine holds is partial.
+    log('warn', 'an interrupted snapshot install left partial data; emptying the engine');
+    await holder.wipe();
+    meta = { ...meta, installing: false, dataEpoch: 0 };
+  }
+  if (meta !== saved) await writeNodeMeta(dataDir, meta);
+  const { limits, replication } = config;
+  const frameBytesMax = 2 * Math.max(limits.batchBytesMax, limits.valueBytesMax, replication.snapshotChunkBytes) + 1024 * 1024;
+  const controller = new ReplicationController({
+    address, dataDir, holder, meta, options: replication, frameBytesMax, batchOpsMax: limits.batchOpsMax, peers: new PeerClient(config.token), log,
+  });
+  return { holder, controller };
+}
+
+function stopOnSignals(server: NodeServer, controller: ReplicationController, holder: DbHolder, log: Log): void {
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log('info', 'draining', { signal });
-    server
-      .drain()
-      .then(() => db.close())
+    // Replication stops first: its streams would otherwise hold the drain open until its timeout.
+    controller
+      .stop()
+      .then(() => server.drain())
+      .then(() => holder.close())
       .then(() => {
         log('info', 'stopped cleanly');
         process.exit(0);

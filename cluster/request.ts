@@ -6,9 +6,11 @@
  * The body is not looked at here (PUT and POST /batch bodies are read by the handler, under
  * their size limits, only once routing has decided this node serves the request).
  */
+import { canonicalAddress } from './address.ts';
 import { ClusterError, MethodNotAllowedError } from './errors.ts';
 import { KEY_BYTES_MAX, SCAN_ENTRIES_DEFAULT, type Limits } from './limits.ts';
 import { percentDecode } from './percent.ts';
+import { parseAcks, type Acks } from './replication/options.ts';
 
 export type Encoding = 'utf8' | 'base64';
 
@@ -19,15 +21,29 @@ export interface ScanRange {
   lte?: Uint8Array;
 }
 
+/** How a write is to be made: `sync` for the leader's WAL, `acks` (undefined: the node's default) for confirmation. */
+export interface WriteMode {
+  sync: boolean;
+  acks: Acks | undefined;
+}
+
 export type Route =
-  | { kind: 'get'; key: Uint8Array; readReplica: boolean }
-  | { kind: 'put'; key: Uint8Array; sync: boolean }
-  | { kind: 'delete'; key: Uint8Array; sync: boolean }
-  | { kind: 'scan'; range: ScanRange; limit: number; encoding: Encoding; readReplica: boolean }
-  | { kind: 'batch'; sync: boolean }
+  | { kind: 'get'; key: Uint8Array; readReplica: boolean; minSeq: number | undefined }
+  | ({ kind: 'put'; key: Uint8Array } & WriteMode)
+  | ({ kind: 'delete'; key: Uint8Array } & WriteMode)
+  | { kind: 'scan'; range: ScanRange; limit: number; encoding: Encoding; readReplica: boolean; minSeq: number | undefined }
+  | ({ kind: 'batch' } & WriteMode)
   | { kind: 'cluster' }
   | { kind: 'healthz' }
-  | { kind: 'internal-state' };
+  | { kind: 'internal-state' }
+  | { kind: 'replication-stream'; node: string; from: number; epoch: number; dataEpoch: number }
+  | { kind: 'replication-ack' }
+  | { kind: 'topology-get' }
+  | { kind: 'topology-put' }
+  | { kind: 'anti-entropy-digest' }
+  | { kind: 'anti-entropy-hashes' }
+  | { kind: 'promote'; force: boolean }
+  | { kind: 'anti-entropy-run' };
 
 /** Path prefixes whose routes always demand the token (when one is set). */
 export const PROTECTED_PREFIXES = ['/internal/', '/admin/'] as const;
@@ -50,11 +66,10 @@ export function parseRoute(method: string, url: string, limits: Readonly<Limits>
   switch (path) {
     case '/kv':
       allow(method, path, ['GET']);
-      return parseScan(parseQuery(query, ['gt', 'gte', 'lt', 'lte', 'limit', 'encoding', 'read']), limits);
-    case '/batch': {
+      return parseScan(parseQuery(query, ['gt', 'gte', 'lt', 'lte', 'limit', 'encoding', 'read', 'min_seq']), limits);
+    case '/batch':
       allow(method, path, ['POST']);
-      return { kind: 'batch', sync: flag(parseQuery(query, ['sync']), 'sync') };
-    }
+      return { kind: 'batch', ...writeMode(query) };
     case '/cluster':
       allow(method, path, ['GET']);
       parseQuery(query, []);
@@ -68,6 +83,37 @@ export function parseRoute(method: string, url: string, limits: Readonly<Limits>
       parseQuery(query, []);
       return { kind: 'internal-state' };
     default:
+      return parseReplicationRoute(method, path, query);
+  }
+}
+
+/** The node-to-node and operator routes of replication (docs/replication.md). */
+function parseReplicationRoute(method: string, path: string, query: string): Route {
+  const post = (kind: 'replication-ack' | 'anti-entropy-digest' | 'anti-entropy-hashes' | 'anti-entropy-run'): Route => {
+    allow(method, path, ['POST']);
+    parseQuery(query, []);
+    return { kind };
+  };
+  switch (path) {
+    case '/internal/replication/stream':
+      allow(method, path, ['GET']);
+      return parseStreamQuery(parseQuery(query, ['node', 'from', 'epoch', 'data_epoch']));
+    case '/internal/replication/ack':
+      return post('replication-ack');
+    case '/internal/topology':
+      allow(method, path, ['GET', 'POST']);
+      parseQuery(query, []);
+      return { kind: method === 'GET' ? 'topology-get' : 'topology-put' };
+    case '/internal/anti-entropy/digest':
+      return post('anti-entropy-digest');
+    case '/internal/anti-entropy/hashes':
+      return post('anti-entropy-hashes');
+    case '/admin/promote':
+      allow(method, path, ['POST']);
+      return { kind: 'promote', force: flag(parseQuery(query, ['force']), 'force') };
+    case '/admin/anti-entropy':
+      return post('anti-entropy-run');
+    default:
       throw new ClusterError('ROUTE_NOT_FOUND', `no route ${JSON.stringify(clip(path))}; see docs/api.md`);
   }
 }
@@ -76,11 +122,39 @@ function parseKeyRoute(method: string, path: string, query: string): Route {
   allow(method, '/kv/{key}', ['GET', 'PUT', 'DELETE']);
   const key = parseKey(path.slice('/kv/'.length), 'key');
   if (method === 'GET') {
-    const params = parseQuery(query, ['read']);
-    return { kind: 'get', key, readReplica: readPreference(params) };
+    const params = parseQuery(query, ['read', 'min_seq']);
+    return { kind: 'get', key, readReplica: readPreference(params), minSeq: sequenceParam(params, 'min_seq') };
   }
-  const sync = flag(parseQuery(query, ['sync']), 'sync');
-  return method === 'PUT' ? { kind: 'put', key, sync } : { kind: 'delete', key, sync };
+  return { kind: method === 'PUT' ? 'put' : 'delete', key, ...writeMode(query) };
+}
+
+function writeMode(query: string): WriteMode {
+  const params = parseQuery(query, ['sync', 'acks']);
+  const acksText = params.get('acks');
+  const acks = acksText === undefined ? undefined : parseAcks(acksText);
+  if (acksText !== undefined && acks === undefined) throw new ClusterError('BAD_QUERY', `acks must be 0, 1 or "all", got ${JSON.stringify(clip(acksText))}`);
+  return { sync: flag(params, 'sync'), acks };
+}
+
+function parseStreamQuery(params: Map<string, string>): Route {
+  const node = params.get('node');
+  if (node === undefined) throw new ClusterError('BAD_QUERY', 'node is required: the follower\'s host:port');
+  const need = (name: string) => sequenceParam(params, name) ?? (() => {
+    throw new ClusterError('BAD_QUERY', `${name} is required`);
+  })();
+  const address = canonicalAddress(new TextDecoder().decode(percentDecode(node, 'node')));
+  if (!address) throw new ClusterError('BAD_QUERY', `node must be host:port, got ${JSON.stringify(clip(node))}`);
+  return { kind: 'replication-stream', node: address, from: need('from'), epoch: need('epoch'), dataEpoch: need('data_epoch') };
+}
+
+/** A sequence-number-valued parameter (a non-negative safe integer), or undefined if absent. */
+function sequenceParam(params: Map<string, string>, name: string): number | undefined {
+  const text = params.get(name);
+  if (text === undefined) return undefined;
+  if (!/^[0-9]{1,16}$/.test(text) || !Number.isSafeInteger(Number(text))) {
+    throw new ClusterError('BAD_QUERY', `${name} must be a non-negative integer, got ${JSON.stringify(clip(text))}`);
+  }
+  return Number(text);
 }
 
 /** Decodes a percent-encoded key and checks it is 1..KEY_BYTES_MAX bytes. */
@@ -119,7 +193,7 @@ function parseScan(params: Map<string, string>, limits: Readonly<Limits>): Route
   if (encoding !== 'utf8' && encoding !== 'base64') {
     throw new ClusterError('BAD_QUERY', `encoding must be "utf8" or "base64", got ${JSON.stringify(clip(encoding))}`);
   }
-  return { kind: 'scan', range, limit, encoding, readReplica: readPreference(params) };
+  return { kind: 'scan', range, limit, encoding, readReplica: readPreference(params), minSeq: sequenceParam(params, 'min_seq') };
 }
 
 /** Parses `a=1&b=2`; unknown or repeated names are BAD_QUERY. Values stay percent-encoded. */

@@ -8,7 +8,9 @@
  *   the client learns where the key lives and goes there itself next time.
  * - A write (PUT, DELETE, POST /batch) on a replica → 307 to its leader.
  * - A read or scan on a replica → 307 to its leader, unless the request says `read=replica`;
- *   then the replica answers from its own data (which may lag the leader).
+ *   then the replica answers from its own data (which may lag the leader), except while it
+ *   installs a snapshot (its data is then partial): 307 to the leader. Waiting for `min_seq`
+ *   is the handler's job, after this decision.
  * - A batch must name keys of one shard only: the first key not of this node's shard is named
  *   in a WRONG_SHARD error, unless every key belongs to one other shard, which is a 307 there.
  * - 307 keeps the method and body (unlike 302/303). 308 means "moved for good"; nothing
@@ -48,7 +50,7 @@ export function decide(state: NodeState, request: RoutingRequest): Decision {
 }
 
 function decideOwnShard(state: NodeState, servedByReplica: boolean, target: string): Decision {
-  if (state.role === 'leader' || servedByReplica) return SERVE;
+  if (state.role === 'leader' || (servedByReplica && state.replicaReadable)) return SERVE;
   return redirect(state.shard.leader, target, state.shard.name);
 }
 

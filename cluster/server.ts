@@ -15,6 +15,7 @@ import { sendError, STATUS_BY_CODE } from './http-response.ts';
 import { HEADER_BYTES_MAX, type Limits } from './limits.ts';
 import { errorFields, type Log } from './log.ts';
 import type { NodeState } from './node-state.ts';
+import type { ReplicationController } from './replication/controller.ts';
 import type { Store } from './store.ts';
 
 export interface NodeServerOptions {
@@ -24,6 +25,7 @@ export interface NodeServerOptions {
   token: string | undefined;
   authScope: AuthScope;
   log: Log;
+  replication: ReplicationController;
 }
 
 export class NodeServer {
@@ -46,6 +48,7 @@ export class NodeServer {
       token: options.token,
       authScope: options.authScope,
       log: options.log,
+      replication: options.replication,
       state: () => this.state,
       status: () => ({ listening: this.boundAddress(), inflight: this.inflight, draining: this.draining }),
     };

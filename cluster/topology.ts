@@ -70,6 +70,26 @@ export class Topology {
     return new Topology(json.epoch!, Object.freeze(shards), vnodes);
   }
 
+  /**
+   * The topology after a failover: `address`, a replica of `shardName`, leads it under
+   * `epoch`, and the old leader becomes its first replica. Nothing else changes, so the ring
+   * (built from shard names) places every key where it was.
+   * REQUIRES: `address` is a replica of the shard and `epoch` is newer.
+   */
+  withLeader(shardName: string, address: string, epoch: number): Topology {
+    const shard = this.byName.get(shardName);
+    if (!shard || !shard.replicas.includes(address) || epoch <= this.epoch) {
+      throw new Error(`topology: cannot make ${address} leader of ${shardName} at epoch ${epoch} (now ${this.epoch})`);
+    }
+    const promoted = Object.freeze({ name: shard.name, leader: address, replicas: Object.freeze([shard.leader, ...shard.replicas.filter((r) => r !== address)]) });
+    return new Topology(epoch, Object.freeze(this.shards.map((s) => (s === shard ? promoted : s))), this.ring.vnodes);
+  }
+
+  /** Whether two topologies say the same thing (same epoch, shards, leaders and replicas). */
+  sameAs(other: Topology): boolean {
+    return JSON.stringify(this.toJson()) === JSON.stringify(other.toJson());
+  }
+
   /** The shard that owns `key`. */
   shardOf(key: Uint8Array): ShardInfo {
     return this.byName.get(this.ring.shardOf(key))!;

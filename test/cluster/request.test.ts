@@ -25,15 +25,43 @@ const code = (fn: () => unknown) => {
 
 describe('parseRoute', () => {
   it('decodes keys to bytes, including bytes that are not UTF-8', () => {
-    assert.deepEqual(route('GET', '/kv/a%2Fb+c'), { kind: 'get', key: bytes('a/b+c'), readReplica: false });
-    assert.deepEqual(route('PUT', '/kv/%FF%00x?sync=true'), { kind: 'put', key: new Uint8Array([0xff, 0, 0x78]), sync: true });
-    assert.deepEqual(route('DELETE', '/kv/k/with/slashes'), { kind: 'delete', key: bytes('k/with/slashes'), sync: false });
-    assert.deepEqual(route('GET', '/kv/k?read=replica'), { kind: 'get', key: bytes('k'), readReplica: true });
+    assert.deepEqual(route('GET', '/kv/a%2Fb+c'), { kind: 'get', key: bytes('a/b+c'), readReplica: false, minSeq: undefined });
+    assert.deepEqual(route('PUT', '/kv/%FF%00x?sync=true'), { kind: 'put', key: new Uint8Array([0xff, 0, 0x78]), sync: true, acks: undefined });
+    assert.deepEqual(route('DELETE', '/kv/k/with/slashes'), { kind: 'delete', key: bytes('k/with/slashes'), sync: false, acks: undefined });
+    assert.deepEqual(route('GET', '/kv/k?read=replica'), { kind: 'get', key: bytes('k'), readReplica: true, minSeq: undefined });
+  });
+
+  it('reads acks on writes and min_seq on reads', () => {
+    assert.deepEqual(route('PUT', '/kv/k?acks=all&sync=true'), { kind: 'put', key: bytes('k'), sync: true, acks: 'all' });
+    assert.deepEqual(route('DELETE', '/kv/k?acks=0'), { kind: 'delete', key: bytes('k'), sync: false, acks: 0 });
+    assert.deepEqual(route('POST', '/batch?acks=1'), { kind: 'batch', sync: false, acks: 1 });
+    assert.deepEqual(route('GET', '/kv/k?read=replica&min_seq=42'), { kind: 'get', key: bytes('k'), readReplica: true, minSeq: 42 });
+    const scan = route('GET', '/kv?read=replica&min_seq=7');
+    assert.equal(scan.kind === 'scan' && scan.minSeq, 7);
+    for (const url of ['/kv/k?acks=2', '/kv/k?acks=ALL', '/kv/k?acks=']) assert.equal(code(() => route('PUT', url)), 'BAD_QUERY', url);
+    for (const url of ['/kv/k?min_seq=-1', '/kv/k?min_seq=1.5', '/kv/k?min_seq=99999999999999999', '/kv/k?min_seq=']) assert.equal(code(() => route('GET', url)), 'BAD_QUERY', url);
+  });
+
+  it('knows the replication routes and checks their parameters', () => {
+    assert.deepEqual(route('GET', '/internal/replication/stream?node=127.0.0.1%3A7101&from=5&epoch=2&data_epoch=1'), {
+      kind: 'replication-stream', node: '127.0.0.1:7101', from: 5, epoch: 2, dataEpoch: 1,
+    });
+    assert.equal(code(() => route('GET', '/internal/replication/stream?node=nowhere&from=1&epoch=1&data_epoch=0')), 'BAD_QUERY');
+    assert.equal(code(() => route('GET', '/internal/replication/stream?node=a%3A1&from=1&epoch=1')), 'BAD_QUERY');
+    assert.deepEqual(route('POST', '/internal/replication/ack'), { kind: 'replication-ack' });
+    assert.deepEqual(route('GET', '/internal/topology'), { kind: 'topology-get' });
+    assert.deepEqual(route('POST', '/internal/topology'), { kind: 'topology-put' });
+    assert.deepEqual(route('POST', '/internal/anti-entropy/digest'), { kind: 'anti-entropy-digest' });
+    assert.deepEqual(route('POST', '/internal/anti-entropy/hashes'), { kind: 'anti-entropy-hashes' });
+    assert.deepEqual(route('POST', '/admin/promote'), { kind: 'promote', force: false });
+    assert.deepEqual(route('POST', '/admin/promote?force=true'), { kind: 'promote', force: true });
+    assert.deepEqual(route('POST', '/admin/anti-entropy'), { kind: 'anti-entropy-run' });
+    assert.equal(code(() => route('GET', '/admin/promote')), 'METHOD_NOT_ALLOWED');
   });
 
   it('reads scan bounds, caps the limit at scanEntriesMax, and defaults to utf8', () => {
     assert.deepEqual(route('GET', '/kv?gte=a&lt=b%00&limit=5&encoding=base64'), {
-      kind: 'scan', range: { gte: bytes('a'), lt: new Uint8Array([0x62, 0]) }, limit: 5, encoding: 'base64', readReplica: false,
+      kind: 'scan', range: { gte: bytes('a'), lt: new Uint8Array([0x62, 0]) }, limit: 5, encoding: 'base64', readReplica: false, minSeq: undefined,
     });
     const capped = route('GET', `/kv?limit=${DEFAULT_LIMITS.scanEntriesMax + 1}`);
     assert.equal(capped.kind === 'scan' && capped.limit, DEFAULT_LIMITS.scanEntriesMax);
@@ -45,7 +73,7 @@ describe('parseRoute', () => {
     assert.deepEqual(route('GET', '/cluster'), { kind: 'cluster' });
     assert.deepEqual(route('GET', '/healthz'), { kind: 'healthz' });
     assert.deepEqual(route('GET', '/internal/state'), { kind: 'internal-state' });
-    assert.deepEqual(route('POST', '/batch?sync=true'), { kind: 'batch', sync: true });
+    assert.deepEqual(route('POST', '/batch?sync=true'), { kind: 'batch', sync: true, acks: undefined });
   });
 
   const bad: [string, string, string][] = [

@@ -1,0 +1,199 @@
+/**
+ * The replication stream's wire format: what a leader sends down
+ * `GET /internal/replication/stream`, and the pure encoder and decoder of it. The byte layout,
+ * with a worked example, is in docs/replication.md ("The stream").
+ *
+ *   stream   := preamble frame*
+ *   preamble := "DKVREPL" version:u8                      8 bytes; version = 1
+ *   frame    := length:u32le checksum:u32le payload[length]
+ *   checksum := crc32c(payload)                           Castagnoli, as in the WAL
+ *   payload  := one msgpack map, a Frame below
+ *
+ * Every frame carries the leader's epoch, so a follower can refuse a deposed leader's frames
+ * one by one; batch frames carry their first and last sequence numbers and the WAL encoding of
+ * the batch (docs/formats/wal.md), applied by the follower with `Db.applyBatch`.
+ *
+ * Pure: no I/O. The decoder is incremental (chunks in, whole frames out) and copies each
+ * frame's bytes at most once, however many chunks it arrived in.
+ */
+import { Packr } from 'msgpackr';
+import { ClusterError } from '../errors.ts';
+import { crc32c } from './crc32c.ts';
+import type { EpochEntry } from './epoch-history.ts';
+
+/** On the wire: the first 8 bytes of every stream. */
+export const STREAM_MAGIC = 'DKVREPL';
+/** On the wire: the stream format version, the preamble's last byte. */
+export const STREAM_VERSION = 1;
+export const PREAMBLE_BYTES = 8;
+/** On the wire: length and checksum before each payload. */
+export const FRAME_HEADER_BYTES = 8;
+
+export type Frame =
+  /** First frame: who leads at which epoch, whether a snapshot or the log follows, and from where. */
+  | { type: 'hello'; epoch: number; leader: string; plan: 'stream' | 'snapshot'; from: number; leaderSeq: number; history: EpochEntry[] }
+  /** One committed write group, ops at sequence numbers first..last. */
+  | { type: 'batch'; epoch: number; first: number; last: number; batch: Uint8Array }
+  /** Sent when the stream is idle: the leader is alive, and its last sequence number. */
+  | { type: 'heartbeat'; epoch: number; leaderSeq: number }
+  /** A consistent copy of the leader's data at `seq` follows; the follower empties its own first. */
+  | { type: 'snapshot-begin'; epoch: number; seq: number }
+  /** Snapshot entries in key order, as key, value, key, value, … */
+  | { type: 'snapshot-chunk'; epoch: number; entries: Uint8Array[] }
+  /** The snapshot is complete: `count` entries at `seq`; the log resumes at seq + 1. */
+  | { type: 'snapshot-end'; epoch: number; seq: number; count: number }
+  /** Anti-entropy: the follower pins a snapshot here, exactly after applying `seq`. */
+  | { type: 'checkpoint'; epoch: number; seq: number };
+
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
+const encoder = new TextEncoder();
+const MAGIC_BYTES = Uint8Array.from([...encoder.encode(STREAM_MAGIC), STREAM_VERSION]);
+
+/** The 8 bytes a stream starts with. */
+export function encodePreamble(): Uint8Array {
+  return MAGIC_BYTES.slice();
+}
+
+/** Frames one message: header (length, checksum) then the msgpack payload. */
+export function encodeFrame(frame: Frame): Uint8Array {
+  const payload: Uint8Array = packr.pack(frame);
+  const out = new Uint8Array(FRAME_HEADER_BYTES + payload.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, payload.length, true);
+  view.setUint32(4, crc32c(payload), true);
+  out.set(payload, FRAME_HEADER_BYTES);
+  return out;
+}
+
+/**
+ * Turns the bytes of a stream, in chunks of any size, into frames. Throws ClusterError
+ * CORRUPTION on a bad preamble, an oversize length, a checksum mismatch or a payload that is
+ * not a well-formed Frame: a follower then drops the connection and starts again from its
+ * own last sequence number, so nothing damaged is ever applied.
+ */
+export class FrameDecoder {
+  private readonly chunks: Uint8Array[] = [];
+  private buffered = 0;
+  private preambleSeen = false;
+
+  constructor(private readonly frameBytesMax: number) {}
+
+  push(chunk: Uint8Array): void {
+    if (chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+  }
+
+  /** The next whole frame, or undefined until more bytes arrive. */
+  next(): Frame | undefined {
+    if (!this.preambleSeen) {
+      if (this.buffered < PREAMBLE_BYTES) return undefined;
+      const preamble = this.take(PREAMBLE_BYTES);
+      if (!preamble.every((b, i) => b === MAGIC_BYTES[i])) throw corrupt(`stream does not start with "${STREAM_MAGIC}" version ${STREAM_VERSION}: ${hex(preamble)}`);
+      this.preambleSeen = true;
+    }
+    if (this.buffered < FRAME_HEADER_BYTES) return undefined;
+    const header = this.peek(FRAME_HEADER_BYTES);
+    const view = new DataView(header.buffer, header.byteOffset, FRAME_HEADER_BYTES);
+    const length = view.getUint32(0, true);
+    if (length > this.frameBytesMax) throw corrupt(`frame length ${length} is over the ${this.frameBytesMax}-byte limit`);
+    if (this.buffered < FRAME_HEADER_BYTES + length) return undefined;
+    const expected = view.getUint32(4, true);
+    this.take(FRAME_HEADER_BYTES);
+    const payload = this.take(length);
+    const actual = crc32c(payload);
+    if (actual !== expected) throw corrupt(`frame checksum ${actual.toString(16)} does not match ${expected.toString(16)}`);
+    return decodePayload(payload);
+  }
+
+  private peek(n: number): Uint8Array {
+    const first = this.chunks[0]!;
+    if (first.length >= n) return first.subarray(0, n);
+    return concat(this.chunks, n);
+  }
+
+  private take(n: number): Uint8Array {
+    const first = this.chunks[0]!;
+    let out: Uint8Array;
+    if (first.length >= n) {
+      out = first.subarray(0, n);
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+    } else {
+      out = concat(this.chunks, n);
+      let left = n;
+      while (left > 0) {
+        const head = this.chunks[0]!;
+        if (head.length <= left) {
+          left -= head.length;
+          this.chunks.shift();
+        } else {
+          this.chunks[0] = head.subarray(left);
+          left = 0;
+        }
+      }
+    }
+    this.buffered -= n;
+    return out;
+  }
+}
+
+function concat(chunks: readonly Uint8Array[], n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const chunk of chunks) {
+    const part = chunk.subarray(0, n - at);
+    out.set(part, at);
+    at += part.length;
+    if (at === n) break;
+  }
+  return out;
+}
+
+function decodePayload(payload: Uint8Array): Frame {
+  let value: unknown;
+  try {
+    value = packr.unpack(payload);
+  } catch (error) {
+    throw corrupt(`frame payload is not msgpack: ${(error as Error).message}`, error);
+  }
+  return checkFrame(value);
+}
+
+const seqLike = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+const bytesLike = (v: unknown): v is Uint8Array => v instanceof Uint8Array;
+
+/** Checks a decoded payload has a Frame's exact shape; the wire is not trusted. */
+export function checkFrame(value: unknown): Frame {
+  const f = value as Record<string, unknown> | null;
+  if (!f || typeof f !== 'object' || !seqLike(f['epoch'])) throw corrupt('frame is not a map with an epoch');
+  const ok = (() => {
+    switch (f['type']) {
+      case 'hello':
+        return typeof f['leader'] === 'string' && (f['plan'] === 'stream' || f['plan'] === 'snapshot') && seqLike(f['from']) && seqLike(f['leaderSeq']) && Array.isArray(f['history']);
+      case 'batch':
+        return seqLike(f['first']) && seqLike(f['last']) && (f['first'] as number) <= (f['last'] as number) && bytesLike(f['batch']);
+      case 'heartbeat':
+        return seqLike(f['leaderSeq']);
+      case 'snapshot-begin':
+      case 'checkpoint':
+        return seqLike(f['seq']);
+      case 'snapshot-chunk':
+        return Array.isArray(f['entries']) && f['entries'].length % 2 === 0 && f['entries'].every(bytesLike);
+      case 'snapshot-end':
+        return seqLike(f['seq']) && seqLike(f['count']);
+      default:
+        return false;
+    }
+  })();
+  if (!ok) throw corrupt(`malformed ${JSON.stringify(String(f['type']).slice(0, 32))} frame`);
+  return f as unknown as Frame;
+}
+
+function corrupt(message: string, cause?: unknown): ClusterError {
+  return new ClusterError('CORRUPTION', `replication stream: ${message}`, cause === undefined ? undefined : { cause });
+}
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString('hex');
+}

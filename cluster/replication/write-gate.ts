@@ -1,0 +1,49 @@
+/**
+ * A gate in front of the leader's client writes, so anti-entropy can read a key's current
+ * value and write it back with no client write slipping in between.
+ *
+ * Why it is needed: the engine orders writes by when they are queued, and a read sees only
+ * committed writes. A repair that read a key while a client's put of it sat in the queue, and
+ * then queued the old value, would commit after that put and undo it. Under `exclusive`, new
+ * client writes wait at the gate, the ones already in the engine finish, and only then does
+ * the repair read and queue its batch; the gate opens once the batch is queued (the engine
+ * keeps queue order from there).
+ *
+ * Concurrency: one JS thread; `exclusive` sections run one at a time. Writes waiting at the
+ * gate are bounded by the node's in-flight request limit.
+ */
+
+export class WriteGate {
+  private pending = 0;
+  private closedUntil: Promise<void> | undefined;
+  private drained: (() => void) | undefined;
+
+  /** Runs a client write through the gate. */
+  async write<T>(start: () => Promise<T>): Promise<T> {
+    while (this.closedUntil) await this.closedUntil;
+    this.pending++;
+    try {
+      return await start();
+    } finally {
+      this.pending--;
+      if (this.pending === 0) this.drained?.();
+    }
+  }
+
+  /** Runs `section` with the gate closed and every earlier write finished. */
+  async exclusive<T>(section: () => Promise<T>): Promise<T> {
+    while (this.closedUntil) await this.closedUntil;
+    let open!: () => void;
+    this.closedUntil = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    try {
+      if (this.pending > 0) await new Promise<void>((resolve) => (this.drained = resolve));
+      this.drained = undefined;
+      return await section();
+    } finally {
+      this.closedUntil = undefined;
+      open();
+    }
+  }
+}
