@@ -5,11 +5,14 @@
  * positive rate and the serialized size. The numbers are recorded in docs/decisions.md.
  *
  *   npx tsx bench/micro/bloom.ts [keyCount]        (default 10000 keys, 16 random bytes each)
+ *
+ * Also run by `npm run bench:micro` (main.ts), at the default key count.
  */
 import b from 'benny';
 import bloomFilters from 'bloom-filters';
 import { seededRandom } from '../../engine/fs/memory-file-system.ts';
 import { bloomMayContain, buildBloomFilter } from '../../engine/sst/bloom.ts';
+import { isMain } from './common.ts';
 
 // A CommonJS package: its named exports are properties of the default import under ESM.
 const { BloomFilter } = bloomFilters;
@@ -22,21 +25,21 @@ const PROBES_K = 7;
 const PACKAGE_PROBE_KEYS = 1000;
 const FALSE_POSITIVE_PROBES = 100_000;
 
-const keyCount = Number(process.argv[2] ?? 10_000);
+const DEFAULT_KEY_COUNT = 10_000;
+let keyCount = DEFAULT_KEY_COUNT;
 const random = seededRandom(42);
 const randomKey = (): Uint8Array => {
   const key = new Uint8Array(KEY_BYTES);
   for (let i = 0; i < KEY_BYTES; i++) key[i] = Math.floor(random() * 256);
   return key;
 };
-const keys = Array.from({ length: keyCount }, randomKey);
-const absent = Array.from({ length: keyCount }, () => randomKey().subarray(0, KEY_BYTES - 1));
+let keys: Uint8Array[] = [];
+let absent: Uint8Array[] = [];
 // The package hashes strings or Buffers; Buffers are views of the same bytes (no copy).
-const keyBuffers = keys.map((k) => Buffer.from(k.buffer, k.byteOffset, k.byteLength));
-const absentBuffers = absent.map((k) => Buffer.from(k.buffer, k.byteOffset, k.byteLength));
-
-const ours = buildBloomFilter(keys, BITS_PER_KEY);
-const theirs = buildPackageFilter();
+let keyBuffers: Buffer[] = [];
+let absentBuffers: Buffer[] = [];
+let ours: Uint8Array;
+let theirs: BloomFilter;
 
 function buildPackageFilter(): BloomFilter {
   const filter = new BloomFilter(keyCount * BITS_PER_KEY, PROBES_K);
@@ -50,7 +53,15 @@ const config = b.configure({ cases: { minSamples: 5, maxTime: 2 } });
 /** ns per key from a benny result whose op handled `keysPerOp` keys. */
 const perKeyNs = (ops: number, keysPerOp: number): number => 1e9 / (ops * keysPerOp);
 
-async function main(): Promise<void> {
+/** Runs the comparison over `count` random keys. */
+export async function runBloom(count = DEFAULT_KEY_COUNT): Promise<void> {
+  keyCount = count;
+  keys = Array.from({ length: keyCount }, randomKey);
+  absent = Array.from({ length: keyCount }, () => randomKey().subarray(0, KEY_BYTES - 1));
+  keyBuffers = keys.map((k) => Buffer.from(k.buffer, k.byteOffset, k.byteLength));
+  absentBuffers = absent.map((k) => Buffer.from(k.buffer, k.byteOffset, k.byteLength));
+  ours = buildBloomFilter(keys, BITS_PER_KEY);
+  theirs = buildPackageFilter();
   const build = await b.suite(
     `bloom build (${keyCount} keys)`,
     config,
@@ -103,4 +114,4 @@ function reportAccuracyAndSize(): void {
   console.log(`  serialized: distribkv ${ours.length} bytes (raw), bloom-filters ${json.length} bytes (JSON)`);
 }
 
-await main();
+if (isMain(import.meta.url)) await runBloom(Number(process.argv[2] ?? DEFAULT_KEY_COUNT));
