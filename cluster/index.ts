@@ -1,6 +1,8 @@
 /**
- * The cluster layer's public face: config, ring, topology, routing and the wire codecs that
- * clients share with nodes. The node's entry point is node.ts; the CLI is cli.ts.
+ * The cluster layer's public face: config, ring, topology, routing, the wire codecs that
+ * clients share with nodes, and the pure parts of replication. Everything here is pure (no
+ * engine, no sockets), so the client library can import it without loading the engine.
+ * The node itself (server, replication's I/O, the engine) starts from node.ts.
  *
  * @example
  * ```ts
@@ -20,6 +22,10 @@ export { encodeScanPage, decodeScanPage, type ScanPage } from './scan-codec.ts';
 export { decide, type Decision, type RoutingRequest } from './routing.ts';
 export { parseRoute, type Route, type ScanRange, type Encoding } from './request.ts';
 export { nodeStateFor, type NodeState } from './node-state.ts';
-export { NodeServer, type NodeServerOptions } from './server.ts';
+export { parseAcks, DEFAULT_REPLICATION, type Acks, type ReplicationOptions } from './replication/options.ts';
+export { encodeFrame, encodePreamble, FrameDecoder, type Frame } from './replication/frame-format.ts';
+export { appendEpoch, endOfEpoch, planCatchUp, type CatchUpPlan, type EpochEntry } from './replication/epoch-history.ts';
+export { FollowerTracker, type AckDecision, type FollowerStatus } from './replication/follower-tracker.ts';
+export { RetentionLog } from './replication/retention-log.ts';
 export { ClusterError, MethodNotAllowedError, type ClusterErrorCode } from './errors.ts';
 export * from './limits.ts';

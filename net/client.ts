@@ -8,6 +8,12 @@
  * the topology or the seed list (so the token never leaves the cluster), and refreshes its
  * topology, because a redirect means it routed by an old one.
  *
+ * Replicas: with `readFrom: 'replica'` (for the client, or per read) a read goes to one of the
+ * shard's replicas with `read=replica&min_seq=N`, where N is the highest sequence number this
+ * client's writes on that shard were acknowledged at: a replica that has not applied N waits
+ * briefly, then redirects to the leader, so the client always reads its own writes.
+ * Writes take `acks` (0, 1 or 'all'; docs/replication.md says what each can lose).
+ *
  * A request that fails to connect is retried (`retriesMax`, backoff from `retryDelayMs`)
  * when it is idempotent: GET, PUT and DELETE. POST /batch is not retried: a batch whose
  * reply was lost may have been applied, and the caller is the one to decide.
@@ -25,7 +31,7 @@
  * ```
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { canonicalAddress, encodeBatch, KEY_BYTES_MAX, percentEncode, Topology, type BatchOp } from '../cluster/index.ts';
+import { canonicalAddress, encodeBatch, KEY_BYTES_MAX, percentEncode, Topology, type Acks, type BatchOp } from '../cluster/index.ts';
 import { ClientError, ConnectionError } from './errors.ts';
 import { mergeSorted } from './merge.ts';
 import { scanShard, type ScanOptions } from './scan.ts';
@@ -34,11 +40,37 @@ import { HttpTransport, type Transport, type TransportResponse } from './transpo
 
 export type KeyLike = Uint8Array | string;
 export type BatchOperation = { type: 'put'; key: KeyLike; value: KeyLike } | { type: 'del'; key: KeyLike };
-export type { ScanOptions };
+export type { ScanOptions, Acks };
+
+/** Where reads go: the shard's leader (the default), or one of its replicas (read-your-writes kept). */
+export type ReadFrom = 'leader' | 'replica';
+
+export interface ReadOptions {
+  readFrom?: ReadFrom;
+  /** Shorthand for `readFrom: 'replica'`. */
+  readReplica?: boolean;
+}
+
+export interface WriteOptions {
+  /** fsync the leader's WAL before answering. */
+  sync?: boolean;
+  /** 1: in the leader's log (the server's default unless configured otherwise); 'all': applied by every in-sync follower. */
+  acks?: 1 | 'all';
+}
+
+/** A write that waits for nothing: answered 202 before it is in any log, so it has no sequence number. */
+export interface UnacknowledgedWriteOptions {
+  sync?: boolean;
+  acks: 0;
+}
 
 export interface ClientOptions {
   /** Sent as `Authorization: Bearer <token>` on every request. */
   token?: string;
+  /** Where reads go unless a read says otherwise; default 'leader'. */
+  readFrom?: ReadFrom;
+  /** `acks` for writes that do not say; default: the server's (`[replication] acks`). */
+  acks?: 1 | 'all';
   redirectHopsMax?: number;
   retriesMax?: number;
   retryDelayMs?: number;
@@ -50,6 +82,7 @@ export interface ClientOptions {
 }
 
 const DEFAULTS = {
+  readFrom: 'leader' as ReadFrom,
   redirectHopsMax: 5,
   retriesMax: 3,
   retryDelayMs: 50,
@@ -64,9 +97,11 @@ const encoder = new TextEncoder();
 export class Client {
   private topology: Topology;
   private readonly seeds: readonly string[];
-  private readonly options: typeof DEFAULTS & { token: string | undefined };
+  private readonly options: typeof DEFAULTS & { token: string | undefined; acks: 1 | 'all' | undefined };
   private readonly transport: Transport;
   private refreshing: Promise<Topology> | undefined;
+  /** Per shard, the highest sequence number a write of this client was acknowledged at. */
+  private readonly lastSeqByShard = new Map<string, number>();
 
   private constructor(topology: Topology, seeds: string[], options: Client['options'], transport: Transport) {
     this.topology = topology;
@@ -79,7 +114,8 @@ export class Client {
   static async connect(addresses: readonly string[], options: ClientOptions = {}): Promise<Client> {
     const seeds = addresses.map((a) => canonicalAddress(a) ?? invalid(`not a host:port address: ${JSON.stringify(a)}`));
     if (seeds.length === 0) invalid('Client.connect needs at least one address');
-    const resolved = { ...DEFAULTS, ...definedOnly(options), token: options.token };
+    const resolved = { ...DEFAULTS, ...definedOnly(options), token: options.token, acks: options.acks };
+    if (resolved.readFrom !== 'leader' && resolved.readFrom !== 'replica') invalid(`readFrom must be 'leader' or 'replica', got ${JSON.stringify(resolved.readFrom)}`);
     const transport = options.transport ?? new HttpTransport({
       requestTimeoutMs: resolved.requestTimeoutMs,
       responseBytesMax: resolved.responseBytesMax,
@@ -94,31 +130,44 @@ export class Client {
     return this.topology;
   }
 
-  async get(key: KeyLike, options: { readReplica?: boolean } = {}): Promise<Uint8Array | undefined> {
+  /** The highest sequence number this client's writes on `shard` were acknowledged at. */
+  lastSequence(shard: string): number | undefined {
+    return this.lastSeqByShard.get(shard);
+  }
+
+  async get(key: KeyLike, options: ReadOptions = {}): Promise<Uint8Array | undefined> {
     const k = keyBytes(key);
-    const query = options.readReplica ? '?read=replica' : '';
-    const res = await this.send({ method: 'GET', path: `/kv/${percentEncode(k)}${query}`, target: (t) => pickReader(t, k, options.readReplica) }, true);
+    const fromReplica = (options.readFrom ?? (options.readReplica ? 'replica' : this.options.readFrom)) === 'replica';
+    const minSeq = this.lastSeqByShard.get(this.topology.shardOf(k).name);
+    const query = fromReplica ? `?read=replica${minSeq === undefined ? '' : `&min_seq=${minSeq}`}` : '';
+    const res = await this.send({ method: 'GET', path: `/kv/${percentEncode(k)}${query}`, target: (t) => pickReader(t, k, fromReplica) }, true);
     if (res.status === 404 && errorCode(res) === 'KEY_NOT_FOUND') return undefined;
     expectStatus(res, 200);
     return res.body;
   }
 
-  /** Resolves to the write's sequence number on its shard. */
-  async put(key: KeyLike, value: KeyLike, options: { sync?: boolean } = {}): Promise<number> {
+  /** Resolves to the write's sequence number on its shard (undefined with acks: 0, which has none). */
+  put(key: KeyLike, value: KeyLike, options?: WriteOptions): Promise<number>;
+  put(key: KeyLike, value: KeyLike, options: UnacknowledgedWriteOptions): Promise<undefined>;
+  async put(key: KeyLike, value: KeyLike, options: WriteOptions | UnacknowledgedWriteOptions = {}): Promise<number | undefined> {
     const k = keyBytes(key);
     const body = typeof value === 'string' ? encoder.encode(value) : value;
-    const res = await this.send({ method: 'PUT', path: `/kv/${percentEncode(k)}${syncQuery(options)}`, body, contentType: 'application/octet-stream', target: (t) => t.shardOf(k).leader }, true);
-    return seqOf(res);
+    const res = await this.send({ method: 'PUT', path: `/kv/${percentEncode(k)}${this.writeQuery(options)}`, body, contentType: 'application/octet-stream', target: (t) => t.shardOf(k).leader }, true);
+    return this.written(res, k, options);
   }
 
-  async delete(key: KeyLike, options: { sync?: boolean } = {}): Promise<number> {
+  delete(key: KeyLike, options?: WriteOptions): Promise<number>;
+  delete(key: KeyLike, options: UnacknowledgedWriteOptions): Promise<undefined>;
+  async delete(key: KeyLike, options: WriteOptions | UnacknowledgedWriteOptions = {}): Promise<number | undefined> {
     const k = keyBytes(key);
-    const res = await this.send({ method: 'DELETE', path: `/kv/${percentEncode(k)}${syncQuery(options)}`, target: (t) => t.shardOf(k).leader }, true);
-    return seqOf(res);
+    const res = await this.send({ method: 'DELETE', path: `/kv/${percentEncode(k)}${this.writeQuery(options)}`, target: (t) => t.shardOf(k).leader }, true);
+    return this.written(res, k, options);
   }
 
   /** Applies operations on keys of one shard atomically; resolves to the batch's last sequence number. */
-  async batch(operations: readonly BatchOperation[], options: { sync?: boolean } = {}): Promise<number> {
+  batch(operations: readonly BatchOperation[], options?: WriteOptions): Promise<number>;
+  batch(operations: readonly BatchOperation[], options: UnacknowledgedWriteOptions): Promise<undefined>;
+  async batch(operations: readonly BatchOperation[], options: WriteOptions | UnacknowledgedWriteOptions = {}): Promise<number | undefined> {
     const ops: BatchOp[] = operations.map((op) =>
       op.type === 'put' ? { type: 'put', key: keyBytes(op.key), value: typeof op.value === 'string' ? encoder.encode(op.value) : op.value } : { type: 'del', key: keyBytes(op.key) });
     const first = ops[0];
@@ -126,8 +175,26 @@ export class Client {
     const shard = this.topology.shardOf(first!.key).name;
     const stray = ops.find((op) => this.topology.shardOf(op.key).name !== shard);
     if (stray) throw new ClientError('WRONG_SHARD', `batch key ${JSON.stringify(percentEncode(stray.key))} is not on shard ${JSON.stringify(shard)} like the first key; split the batch by shard`);
-    const res = await this.send({ method: 'POST', path: `/batch${syncQuery(options)}`, body: encodeBatch(ops), contentType: 'application/json', target: (t) => t.shardOf(first!.key).leader }, false);
-    return seqOf(res);
+    const res = await this.send({ method: 'POST', path: `/batch${this.writeQuery(options)}`, body: encodeBatch(ops), contentType: 'application/json', target: (t) => t.shardOf(first!.key).leader }, false);
+    return this.written(res, first!.key, options);
+  }
+
+  private writeQuery(options: WriteOptions | UnacknowledgedWriteOptions): string {
+    const acks = options.acks ?? this.options.acks;
+    const params = [options.sync ? 'sync=true' : '', acks === undefined ? '' : `acks=${acks}`].filter(Boolean);
+    return params.length === 0 ? '' : `?${params.join('&')}`;
+  }
+
+  /** The write's sequence number, remembered per shard for read-your-writes on replicas. */
+  private written(res: TransportResponse, key: Uint8Array, options: WriteOptions | UnacknowledgedWriteOptions): number | undefined {
+    if (options.acks === 0) {
+      expectStatus(res, 202);
+      return undefined;
+    }
+    const seq = seqOf(res);
+    const shard = this.topology.shardOf(key).name;
+    this.lastSeqByShard.set(shard, Math.max(seq, this.lastSeqByShard.get(shard) ?? 0));
+    return seq;
   }
 
   /** Every shard's entries in the range, merged into one bytewise-sorted stream. */
@@ -240,7 +307,7 @@ async function fetchTopology(transport: Transport, addresses: readonly string[],
   throw new ClientError(refusal?.code ?? 'UNAVAILABLE', message, { status: refusal?.status });
 }
 
-function pickReader(topology: Topology, key: Uint8Array, readReplica: boolean | undefined): string {
+function pickReader(topology: Topology, key: Uint8Array, readReplica: boolean): string {
   const shard = topology.shardOf(key);
   // Spread replica reads over the shard's nodes; which one does not matter for correctness.
   if (!readReplica || shard.replicas.length === 0) return shard.leader;
@@ -254,11 +321,8 @@ function keyBytes(key: KeyLike): Uint8Array {
   return bytes;
 }
 
-function syncQuery(options: { sync?: boolean }): string {
-  return options.sync ? '?sync=true' : '';
-}
-
 function seqOf(res: TransportResponse): number {
+  if (res.status === 202) throw new ClientError('BAD_RESPONSE', 'the write was answered 202 (the server defaults to acks=0) and has no sequence number; pass acks: 1 or acks: \'all\'');
   expectStatus(res, 204);
   const seq = Number(res.headers['x-seq']);
   if (!Number.isSafeInteger(seq)) throw new ClientError('BAD_RESPONSE', `write answered without a valid X-Seq header: ${JSON.stringify(res.headers['x-seq'])}`);

@@ -1,5 +1,6 @@
 /**
- * The command-line client: `npm run kv -- <command>` (or `npx tsx cluster/cli.ts <command>`).
+ * The command-line client: `npm run kv -- <command>` (or `npx tsx net/cli.ts <command>`).
+ * It lives in net/ because it is a client: net uses cluster's pure modules, never the reverse.
  *
  *   get KEY              prints the value's bytes to stdout
  *   put KEY [VALUE]      stores VALUE, or stdin when VALUE is left out
@@ -13,9 +14,8 @@
  * Exit codes: 0 done, 1 failed (or key not found), 2 bad usage.
  */
 import { parseArgs } from 'node:util';
-import { Client, ClientError } from '../net/index.ts';
-import { loadConfig } from './load-config.ts';
-import { Topology } from './topology.ts';
+import { loadConfig, Topology } from '../cluster/index.ts';
+import { Client, ClientError } from './index.ts';
 
 const USAGE = `usage: kv [--cluster HOST:PORT,…] [--config FILE] [--token TOKEN] <command>
   get KEY | put KEY [VALUE] | del KEY | cluster
