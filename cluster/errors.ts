@@ -33,10 +33,12 @@ export type ClusterErrorCode =
   /** acks=all asked for, but fewer followers than `min_insync` are in sync; nothing was written. */
   | 'NOT_ENOUGH_REPLICAS'
   /**
-   * The write is in this node's log but was not acknowledged as asked: the followers did not
-   * confirm it in time, or the node lost its leadership while waiting. It may or may not survive.
+   * An acks=all write is in the leader's log but was not confirmed as asked: the in-sync
+   * followers did not apply it within `ack_timeout_ms`, or fewer than `min_insync` stayed in
+   * sync while it waited. It may or may not survive a failover.
    */
-  | 'ACK_TIMEOUT'
+  | 'UNCONFIRMED'
+  /** This node does not lead the shard (any more); for a write, it is in this node's log and may or may not survive. */
   | 'NOT_LEADER'
   /** A node-to-node message carries an older epoch than the receiver's; the sender must refresh. */
   | 'STALE_EPOCH'

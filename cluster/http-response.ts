@@ -28,7 +28,7 @@ export const STATUS_BY_CODE: Readonly<Record<string, number>> = Object.freeze({
   OVERLOADED: 503,
   SHUTTING_DOWN: 503,
   NOT_ENOUGH_REPLICAS: 503,
-  ACK_TIMEOUT: 503,
+  UNCONFIRMED: 503,
   NOT_LEADER: 503,
   STALE_EPOCH: 409,
   NOT_PROMOTABLE: 409,

@@ -25,6 +25,7 @@ import { LeaderReplication, type StreamParams } from './leader.ts';
 import { writeNodeMeta, type NodeMeta } from './node-meta.ts';
 import type { Acks, ReplicationOptions } from './options.ts';
 import type { PeerClient } from './peer-http.ts';
+import type { RetentionLog } from './retention-log.ts';
 import { TopologySync, type TopologyDocument } from './topology-sync.ts';
 
 export interface ControllerOptions {
@@ -59,6 +60,8 @@ export class ReplicationController {
   private readonly listeners = new Set<(state: NodeState) => void>();
   private readonly timers: NodeJS.Timeout[] = [];
   private pass: Promise<PassReport> | undefined;
+  /** The retention log a promoted follower kept, handed to its LeaderReplication. */
+  private inherited: RetentionLog | undefined;
   private readonly sync: TopologySync;
   private readonly now: () => number;
 
@@ -174,6 +177,7 @@ export class ReplicationController {
       if (this.state.role === 'leader') throw new ClusterError('NOT_PROMOTABLE', `${this.o.address} already leads ${this.state.shard.name} at epoch ${this.state.topology.epoch}`);
       if (this.meta.installing || this.follower?.isInstalling) throw new ClusterError('NOT_PROMOTABLE', `${this.o.address} is installing a snapshot; its data is partial`);
       await this.follower?.stop();
+      this.inherited = this.follower?.retained();
       this.follower = undefined;
       const lastSequence = this.o.holder.db.lastSequence;
       if (!force) await this.sync.checkMostUpToDate(this.state.shard, lastSequence);
@@ -245,7 +249,8 @@ export class ReplicationController {
         epoch: () => this.state.topology.epoch,
         history: () => this.meta.history,
         onNewerEpoch: (_epoch, from) => this.sync.learnFrom(from),
-      });
+      }, this.inherited);
+      this.inherited = undefined;
       return;
     }
     this.leader?.stop();

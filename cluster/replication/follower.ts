@@ -4,6 +4,9 @@
  * with no file of its own), applies each batch with the leader's sequence numbers, reports its
  * position after each, installs snapshots, and pins checkpoint snapshots for anti-entropy.
  *
+ * It also keeps the batches it applied in a retention log of its own, so that if it is
+ * promoted, the other followers can resume from their positions instead of taking snapshots.
+ *
  * Snapshot install, crash-safe: mark `installing` in the node state (durably), empty the
  * engine, write the entries, move the sequence number to the snapshot's (durably), clear the
  * mark. A crash in between leaves the mark set, and the next start empties the engine again
@@ -26,6 +29,7 @@ import { FrameDecoder, type Frame } from './frame-format.ts';
 import type { NodeMeta } from './node-meta.ts';
 import type { ReplicationOptions } from './options.ts';
 import { peerJson, type PeerClient } from './peer-http.ts';
+import { RetentionLog } from './retention-log.ts';
 
 export interface FollowerContext {
   holder: DbHolder;
@@ -70,8 +74,16 @@ export class FollowerReplication {
   private checkpoint: { seq: number; snapshot: Snapshot; timer: NodeJS.Timeout } | undefined;
   private readonly waiters = new Set<{ seq: number; resolve(ok: boolean): void }>();
   private readonly counters = { batchesApplied: 0, snapshotsInstalled: 0, connections: 0 };
+  private retention: RetentionLog;
 
-  constructor(private readonly context: FollowerContext) {}
+  constructor(private readonly context: FollowerContext) {
+    this.retention = this.newRetention();
+  }
+
+  /** The batches applied most recently, ending at the engine's last sequence number; a promoted node serves from it. */
+  retained(): RetentionLog | undefined {
+    return this.retention.lastSeq === this.context.holder.db.lastSequence ? this.retention : undefined;
+  }
 
   start(): void {
     this.loop ??= this.run();
@@ -206,6 +218,7 @@ export class FollowerReplication {
         return this.hello(frame, leader);
       case 'batch':
         await context.holder.db.applyBatch(frame.batch, { sync: context.options.followerSync });
+        this.retain(frame.first, frame.last, frame.batch);
         this.counters.batchesApplied++;
         this.leaderSeq = Math.max(this.leaderSeq, frame.last);
         return this.afterApply();
@@ -269,12 +282,24 @@ export class FollowerReplication {
     }
     await this.context.holder.db.advanceSequence(seq, { sync: true });
     await this.context.saveMeta({ installing: false, dataEpoch: epoch });
+    this.retention = this.newRetention();
     this.session!.snapshot = undefined;
     this.installing = false;
     this.context.setReadable(true);
     this.counters.snapshotsInstalled++;
     this.context.log('info', 'snapshot installed', { seq, entries: count });
     this.afterApply();
+  }
+
+  /** Keeps an applied batch; a batch that does not follow on (it overlapped what was applied) starts the log afresh. */
+  private retain(first: number, last: number, batch: Uint8Array): void {
+    if (first === this.retention.lastSeq + 1) this.retention.append(first, last, batch, this.context.now());
+    else if (last > this.retention.lastSeq) this.retention = this.newRetention();
+  }
+
+  private newRetention(): RetentionLog {
+    const { options, holder } = this.context;
+    return new RetentionLog(holder.db.lastSequence, options.retentionBytesMax, options.retentionBatchesMax);
   }
 
   private afterApply(): void {

@@ -63,10 +63,11 @@ export class LeaderReplication {
   private nextStreamId = 1;
   private stopped = false;
 
-  constructor(private readonly context: LeaderContext) {
+  /** `inherited`: the retention log this node kept as a follower, if it ends where the engine does. */
+  constructor(private readonly context: LeaderContext, inherited?: RetentionLog) {
     const { db, options } = context;
     // One synchronous step: no commit can fall between the log's start and the subscription.
-    this.retention = new RetentionLog(db.lastSequence, options.retentionBytesMax, options.retentionBatchesMax);
+    this.retention = inherited?.lastSeq === db.lastSequence ? inherited : new RetentionLog(db.lastSequence, options.retentionBytesMax, options.retentionBatchesMax);
     this.unsubscribe = db.onCommit((first, last, batch) => this.committed(first, last, batch));
     this.tracker = new FollowerTracker(options.replicaLagMaxMs, options.minInsync);
     this.ticker = setInterval(() => this.tick(), options.heartbeatIntervalMs);
@@ -182,9 +183,9 @@ export class LeaderReplication {
       const decision = this.tracker.decide(w.seq, now, this.retention);
       if (decision === 'ack') w.resolve();
       else if (decision === 'not-enough-replicas') {
-        w.reject(new ClusterError('NOT_ENOUGH_REPLICAS', `the write at seq ${w.seq} is in the leader's log, but fewer than ${this.context.options.minInsync} followers stayed in sync to confirm it; not acknowledged`));
+        w.reject(new ClusterError('UNCONFIRMED', `the write at seq ${w.seq} is in the leader's log, but fewer than ${this.context.options.minInsync} followers stayed in sync to confirm it; not acknowledged`));
       } else if (now >= w.deadlineMs) {
-        w.reject(new ClusterError('ACK_TIMEOUT', `the write at seq ${w.seq} is in the leader's log, but the in-sync followers did not confirm it within ${this.context.options.ackTimeoutMs} ms; not acknowledged`));
+        w.reject(new ClusterError('UNCONFIRMED', `the write at seq ${w.seq} is in the leader's log, but the in-sync followers did not confirm it within ${this.context.options.ackTimeoutMs} ms; not acknowledged`));
       } else still.push(w);
     }
     this.waiters = still;

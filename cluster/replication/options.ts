@@ -19,7 +19,7 @@ export interface ReplicationOptions {
   minInsync: number;
   /** A follower whose oldest unapplied batch is older than this drops out of the in-sync set. */
   replicaLagMaxMs: number;
-  /** An acks=all write still unconfirmed after this long is answered ACK_TIMEOUT. */
+  /** An acks=all write still unconfirmed after this long is answered UNCONFIRMED. */
   ackTimeoutMs: number;
   /** Bytes of recent batches the leader keeps for followers to resume from. */
   retentionBytesMax: number;

@@ -104,11 +104,17 @@ export interface ClusterOptions {
   clusterToml?: string;
   /** TOML for a [limits] table. */
   limitsToml?: string;
+  /** TOML for a [replication] table. */
+  replicationToml?: string;
+  /** Addresses to leave out at start (listed in the config, started later with `start`). */
+  deferred?: (shard: ShardSpec) => string[];
   env?: Record<string, string>;
 }
 
 export interface TestCluster {
   dir: string;
+  /** Where each node keeps its data: `<dataDir>/db` is its engine, `<dataDir>/node-state.json` its persisted topology. */
+  dataDir(address: string): string;
   configPath: string;
   shards: ShardSpec[];
   nodes: Map<string, NodeProcess>;
@@ -135,17 +141,19 @@ export async function startCluster(options: ClusterOptions): Promise<TestCluster
   }));
   const configPath = path.join(dir, 'cluster.toml');
   await writeFile(configPath, configToml(shards, options));
+  const dataDir = (address: string) => path.join(dir, 'data', address.replace(':', '_'));
   const cluster: TestCluster = {
-    dir, configPath, shards, nodes, close,
+    dir, configPath, shards, nodes, close, dataDir,
     async start(address, env = options.env ?? {}) {
-      const node = NodeProcess.spawn(configPath, address, path.join(dir, 'data', address.replace(':', '_')), env);
+      const node = NodeProcess.spawn(configPath, address, dataDir(address), env);
       nodes.set(address, node);
       await node.waitHealthy();
       return node;
     },
   };
+  const deferred = new Set(shards.flatMap((s) => options.deferred?.(s) ?? []));
   try {
-    await Promise.all(shards.flatMap((s) => [s.leader, ...s.replicas]).map((a) => cluster.start(a)));
+    await Promise.all(shards.flatMap((s) => [s.leader, ...s.replicas]).filter((a) => !deferred.has(a)).map((a) => cluster.start(a)));
   } catch (error) {
     await close();
     throw error;
@@ -156,6 +164,7 @@ export async function startCluster(options: ClusterOptions): Promise<TestCluster
 function configToml(shards: ShardSpec[], options: ClusterOptions): string {
   const lines = ['[cluster]', 'vnodes = 64', options.clusterToml ?? '', ''];
   if (options.limitsToml) lines.push('[limits]', options.limitsToml, '');
+  if (options.replicationToml) lines.push('[replication]', options.replicationToml, '');
   for (const s of shards) {
     lines.push('[[shards]]', `name = "${s.name}"`, `leader = "${s.leader}"`, `replicas = [${s.replicas.map((r) => `"${r}"`).join(', ')}]`, '');
   }

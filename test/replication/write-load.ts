@@ -1,0 +1,59 @@
+/**
+ * A bounded write load for failover tests: `workers` clients writing unique keys and values
+ * to one shard's leader in a loop, each write recorded in a History (test/checker) as ok,
+ * fail (certainly not applied) or info (outcome unknown). A worker stops at its first
+ * connection failure (the leader is gone) or when the load's count or time bound is reached.
+ */
+import { History } from '../checker/index.ts';
+import { ClientError, type Client } from '../../net/index.ts';
+
+export interface LoadOptions {
+  client: Client;
+  workers: number;
+  /** Writes in all, at most. */
+  writesMax: number;
+  /** Time the load may run, at most. */
+  durationMsMax: number;
+  acks: 1 | 'all';
+  /** Key prefix, so two loads do not share keys. */
+  prefix: string;
+}
+
+export interface Load {
+  history: History;
+  /** Writes acknowledged so far. */
+  acknowledged(): number;
+  /** Resolves when every worker has stopped. */
+  done: Promise<void>;
+}
+
+/** Errors that prove the write was not made: the node refused it before writing. */
+const NOT_APPLIED = new Set(['NOT_ENOUGH_REPLICAS', 'OVERLOADED', 'SHUTTING_DOWN', 'WRITE_STALLED', 'DB_CLOSED']);
+
+export function startWriteLoad(options: LoadOptions): Load {
+  const history = new History();
+  const deadline = Date.now() + options.durationMsMax;
+  let started = 0;
+  let acknowledged = 0;
+  const worker = async (id: number) => {
+    for (let i = 0; started < options.writesMax && Date.now() < deadline; i++) {
+      started++;
+      const key = `${options.prefix}-w${id}-${String(i).padStart(6, '0')}`;
+      const value = `${key}-v`;
+      const op = history.invoke(id, { type: 'write', key, value });
+      try {
+        await options.client.put(key, value, { acks: options.acks });
+        history.ok(op);
+        acknowledged++;
+      } catch (error) {
+        const code = (error as { code?: string }).code ?? 'ERROR';
+        const answered = error instanceof ClientError && error.status !== undefined;
+        if (answered && (NOT_APPLIED.has(code) || error.status! < 500)) history.fail(op, code);
+        else history.info(op, code);
+        if (!answered) return;
+      }
+    }
+  };
+  const done = Promise.all(Array.from({ length: options.workers }, (_, i) => worker(i))).then(() => undefined);
+  return { history, acknowledged: () => acknowledged, done };
+}
