@@ -22,6 +22,7 @@
 import type { Db } from '../../engine/index.ts';
 import { ClusterError } from '../errors.ts';
 import { errorFields, type Log } from '../log.ts';
+import { percentEncode } from '../percent.ts';
 import type { DbHolder } from './db-holder.ts';
 import type { FollowerReplication } from './follower.ts';
 import type { LeaderReplication } from './leader.ts';
@@ -32,6 +33,8 @@ import { compare, cutAndDigest, differingKeys, differingRanges, digestByStarts, 
 export const RANGES_PER_PASS_MAX = 256;
 export const HASHES_PER_RANGE_MAX = 100_000;
 export const CHECKPOINT_WAIT_MS = 10_000;
+/** Repaired keys named in the log line of a pass (the rest are counted). */
+export const REPAIRED_KEYS_LOGGED_MAX = 20;
 const PEER_TIMEOUT_MS = 60_000;
 
 export interface PassContext {
@@ -69,7 +72,10 @@ export async function runAntiEntropyPass(context: PassContext): Promise<PassRepo
     const results = await Promise.all(asked.map((node) => compareFollower(context, node, leaderSide)));
     const keys = uniqueKeys(results.flatMap((r) => r.keys));
     const keysRepaired = await repair(context, keys);
-    if (keysRepaired > 0) context.log('warn', 'anti-entropy repaired keys', { seq: snapshot.seq, keys: keysRepaired, followers: results.map((r) => r.report) });
+    if (keysRepaired > 0) {
+      const sample = keys.slice(0, REPAIRED_KEYS_LOGGED_MAX).map((k) => percentEncode(k));
+      context.log('warn', 'anti-entropy repaired keys', { seq: snapshot.seq, keys: keysRepaired, sample, followers: results.map((r) => r.report) });
+    }
     return { seq: snapshot.seq, followers: results.map((r) => r.report), keysRepaired };
   } finally {
     snapshot.release();

@@ -25,6 +25,8 @@ export interface Load {
   acknowledged(): number;
   /** Resolves when every worker has stopped. */
   done: Promise<void>;
+  /** Asks every worker to stop after its current write; resolves when they have. */
+  stop(): Promise<void>;
 }
 
 /** Errors that prove the write was not made: the node refused it before writing. */
@@ -35,8 +37,9 @@ export function startWriteLoad(options: LoadOptions): Load {
   const deadline = Date.now() + options.durationMsMax;
   let started = 0;
   let acknowledged = 0;
+  let stopped = false;
   const worker = async (id: number) => {
-    for (let i = 0; started < options.writesMax && Date.now() < deadline; i++) {
+    for (let i = 0; !stopped && started < options.writesMax && Date.now() < deadline; i++) {
       started++;
       const key = `${options.prefix}-w${id}-${String(i).padStart(6, '0')}`;
       const value = `${key}-v`;
@@ -55,5 +58,9 @@ export function startWriteLoad(options: LoadOptions): Load {
     }
   };
   const done = Promise.all(Array.from({ length: options.workers }, (_, i) => worker(i))).then(() => undefined);
-  return { history, acknowledged: () => acknowledged, done };
+  const stop = () => {
+    stopped = true;
+    return done;
+  };
+  return { history, acknowledged: () => acknowledged, done, stop };
 }

@@ -1,0 +1,84 @@
+/**
+ * Catch-up on real node processes. A follower killed with SIGKILL and started again resumes
+ * the leader's log from its own engine's last sequence number; one that missed more than the
+ * retention window (64 KiB here) receives a snapshot, which also removes keys deleted while
+ * it was away; a replica listed in the config but started only later, empty, catches up too.
+ * In every case its data ends equal to the leader's.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Client } from '../../net/index.ts';
+import { startCluster, type TestCluster } from '../helpers/cluster-harness.ts';
+import { nodeView, scanAll, waitCaughtUp, waitInSync } from './nodes.ts';
+
+const RETENTION_BYTES = 64 * 1024;
+const REPLICATION = [`retention_bytes_max = ${RETENTION_BYTES}`, 'heartbeat_interval_ms = 100', 'min_insync = 1'].join('\n');
+
+describe('followers catching up with their leader', () => {
+  let cluster: TestCluster | undefined;
+  let client: Client | undefined;
+  let leader = '';
+  let follower = '';
+  let late = '';
+  after(async () => {
+    client?.close();
+    await cluster?.close();
+  });
+
+  before(async () => {
+    // The second replica is in the config from the start, but its node starts only in the last test.
+    cluster = await startCluster({ shards: 1, replicas: 2, replicationToml: REPLICATION, deferred: (s) => [s.replicas[1]!] });
+    leader = cluster.shards[0]!.leader;
+    [follower, late] = cluster.shards[0]!.replicas as [string, string];
+    await waitInSync(leader, 1);
+    client = await Client.connect([leader]);
+    await writeRange(client, 'a', 0, 300, 'first');
+    await waitCaughtUp(follower, leader);
+  });
+
+  it('resumes the log from its own position after a SIGKILL', async () => {
+    const before = await nodeView(follower);
+    await cluster!.nodes.get(follower)!.kill();
+    // 200 small writes: well inside the retention window.
+    await writeRange(client!, 'a', 300, 500, 'second');
+    await cluster!.start(follower);
+    await waitCaughtUp(follower, leader);
+    const view = await nodeView(follower);
+    assert.equal(view.replication.follower?.snapshotsInstalled, 0, 'no snapshot was needed');
+    assert.equal(view.lastSequence - before.lastSequence, 200);
+    assert.deepEqual(await scanAll(follower), await scanAll(leader));
+  });
+
+  it('takes a snapshot when it missed more than the retention window, deletes included', async () => {
+    await cluster!.nodes.get(follower)!.kill();
+    // 300 values of 1 KiB: about 5 times the window. Some keys it holds are deleted meanwhile.
+    await writeRange(client!, 'b', 0, 300, 'x'.repeat(1024));
+    for (let i = 0; i < 300; i += 3) await client!.delete(key('a', i));
+    await cluster!.start(follower);
+    await waitCaughtUp(follower, leader);
+    const view = await nodeView(follower);
+    assert.equal(view.replication.follower?.snapshotsInstalled, 1);
+    const [mine, theirs] = await Promise.all([scanAll(follower), scanAll(leader)]);
+    assert.equal(mine.has(key('a', 0)), false, 'a key deleted while the follower was away is gone from it');
+    assert.deepEqual(mine, theirs);
+  });
+
+  it('fills a new, empty replica', async () => {
+    await cluster!.start(late);
+    await waitCaughtUp(late, leader);
+    await writeRange(client!, 'c', 0, 50, 'after');
+    await waitCaughtUp(late, leader);
+    assert.deepEqual(await scanAll(late), await scanAll(leader));
+    await waitInSync(leader, 2);
+  });
+});
+
+function key(prefix: string, i: number): string {
+  return `${prefix}-${String(i).padStart(5, '0')}`;
+}
+
+async function writeRange(client: Client, prefix: string, from: number, to: number, value: string): Promise<void> {
+  for (let i = from; i < to; i += 25) {
+    await Promise.all(Array.from({ length: Math.min(25, to - i) }, (_, j) => client.put(key(prefix, i + j), `${value}-${i + j}`)));
+  }
+}
