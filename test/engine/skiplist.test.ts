@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { seededRandom } from '../../engine/fs/memory-file-system.ts';
+import { compareInternal, ValueKind } from '../../engine/internal-key.ts';
+import { SkipList, type SkipNode } from '../../engine/memtable/skiplist.ts';
+
+// Bytes that sit at the edges of the order, so the in-node key words are tested at their
+// sign flip (0x7f/0x80), at zero padding (0x00) and at the top (0xff).
+const EDGE_BYTES = [0x00, 0x01, 0x7f, 0x80, 0xfe, 0xff];
+
+function randomKey(random: () => number): Uint8Array {
+  const length = Math.floor(random() * 25);
+  return Uint8Array.from({ length }, () => EDGE_BYTES[Math.floor(random() * EDGE_BYTES.length)]!);
+}
+
+function levelZero(list: SkipList): SkipNode[] {
+  const out: SkipNode[] = [];
+  for (let n = list.head.next[0]!; n !== null; n = n.next[0]!) out.push(n);
+  return out;
+}
+
+const cmp = (a: { userKey: Uint8Array; seq: number; kind: number }, b: { userKey: Uint8Array; seq: number; kind: number }) =>
+  compareInternal(a.userKey, a.seq, a.kind, b.userKey, b.seq, b.kind);
+
+test('the skiplist keeps entries in internal-key order for keys of 0 to 24 edge-case bytes', () => {
+  const random = seededRandom(7);
+  const list = new SkipList(random);
+  const entries = Array.from({ length: 3000 }, (_, i) => ({ userKey: randomKey(random), seq: i + 1, kind: random() < 0.2 ? ValueKind.Delete : ValueKind.Put }));
+  for (const e of entries) list.insert(e.userKey, e.seq, e.kind, new Uint8Array(0));
+  const walked = levelZero(list);
+  assert.equal(walked.length, entries.length);
+  const expected = [...entries].sort(cmp);
+  walked.forEach((node, i) => assert.equal(cmp(node, expected[i]!), 0, `position ${i}`));
+});
+
+test('findGreaterOrEqual and findLessThan agree with a linear search', () => {
+  const random = seededRandom(11);
+  const list = new SkipList(random);
+  const sorted = Array.from({ length: 1500 }, (_, i) => ({ userKey: randomKey(random), seq: 2 * i + 2, kind: ValueKind.Put }));
+  for (const e of sorted) list.insert(e.userKey, e.seq, e.kind, new Uint8Array(0));
+  sorted.sort(cmp);
+  for (let i = 0; i < 2000; i++) {
+    const target = { userKey: randomKey(random), seq: Math.floor(random() * 3100), kind: ValueKind.Put };
+    const ge = sorted.find((e) => cmp(e, target) >= 0);
+    const found = list.findGreaterOrEqual(target.userKey, target.seq, target.kind);
+    assert.equal(found === null ? undefined : found.seq, ge?.seq);
+    const lt = sorted.findLast((e) => cmp(e, target) < 0);
+    const before = list.findLessThan(target.userKey, target.seq, target.kind);
+    assert.equal(before === null ? undefined : before.seq, lt?.seq);
+  }
+});
