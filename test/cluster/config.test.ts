@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
-import { ClusterError, DEFAULT_LIMITS, parseConfig, Topology } from '../../cluster/index.ts';
+import { ClusterError, DEFAULT_LIMITS, DEFAULT_REPLICATION, parseConfig, Topology } from '../../cluster/index.ts';
 import { nodeStateFor } from '../../cluster/node-state.ts';
 
 const SHARD = '[[shards]]\nname = "s0"\nleader = "127.0.0.1:7001"\nreplicas = ["127.0.0.1:7101"]\n';
@@ -28,6 +28,16 @@ describe('parseConfig', () => {
     assert.equal(config.authScope, 'internal');
     assert.deepEqual(config.limits, DEFAULT_LIMITS);
     assert.deepEqual(config.shards, [{ name: 'a', leader: 'localhost:80', replicas: [] }]);
+  });
+
+  it('reads the [replication] table and fills its defaults', () => {
+    assert.deepEqual(parse(SHARD).replication, DEFAULT_REPLICATION);
+    const config = parse(`[replication]\nacks = "all"\nmin_insync = 2\nreplica_lag_max_ms = 800\nfollower_sync = true\n${SHARD}`);
+    assert.equal(config.replication.acksDefault, 'all');
+    assert.equal(config.replication.minInsync, 2);
+    assert.equal(config.replication.replicaLagMaxMs, 800);
+    assert.equal(config.replication.followerSync, true);
+    assert.equal(parse(`[replication]\nacks = 0\n${SHARD}`).replication.acksDefault, 0);
   });
 
   it('takes the token from DISTRIBKV_TOKEN over the file', () => {
@@ -57,6 +67,10 @@ describe('parseConfig', () => {
     ['an unknown limit', `[limits]\nvalue_max = 1\n${SHARD}`, /unknown key limits\.value_max/],
     ['a limit out of range', `[limits]\nvalue_bytes_max = -1\n${SHARD}`, /limits\.value_bytes_max must be an integer in \[0, \d+\], got -1/],
     ['an unknown top-level table', `[extra]\n${SHARD}`, /unknown key extra/],
+    ['an unknown acks', `[replication]\nacks = 2\n${SHARD}`, /replication\.acks must be 0, 1 or "all", got 2/],
+    ['a misspelt replication key', `[replication]\nmin_in_sync = 1\n${SHARD}`, /unknown key replication\.min_in_sync/],
+    ['a replication setting out of range', `[replication]\nreplica_lag_max_ms = 0\n${SHARD}`, /replication\.replica_lag_max_ms must be an integer in \[10, 600000\], got 0/],
+    ['follower_sync not a boolean', `[replication]\nfollower_sync = "yes"\n${SHARD}`, /replication\.follower_sync must be true or false, got "yes"/],
   ];
   for (const [name, text, message] of cases) {
     it(`refuses ${name}`, () => {
