@@ -44,7 +44,7 @@ test('findGreaterOrEqual and findLessThan agree with a linear search', () => {
     const ge = sorted.find((e) => cmp(e, target) >= 0);
     const found = list.findGreaterOrEqual(target.userKey, target.seq, target.kind);
     assert.equal(found === null ? undefined : found.seq, ge?.seq);
-    const lt = sorted.findLast((e) => cmp(e, target) < 0);
+    const lt = sorted.filter((e) => cmp(e, target) < 0).pop();
     const before = list.findLessThan(target.userKey, target.seq, target.kind);
     assert.equal(before === null ? undefined : before.seq, lt?.seq);
   }
