@@ -1,6 +1,8 @@
 /**
- * What the HTTP layer needs from the engine. `Db` satisfies it; tests may pass a fake.
- * A later replication issue adds the engine's commit listener beside it, not in the handlers.
+ * What the HTTP layer needs from the engine. `Db` satisfies it; tests may pass a fake. The
+ * node passes DbHolder's view (replication/db-holder.ts), which follows the engine across a
+ * snapshot install and sends client writes through the write gate. Replication itself uses the
+ * engine's commit listener and applyBatch in replication/, never in the handlers.
  */
 import type { Db } from '../engine/index.ts';
 

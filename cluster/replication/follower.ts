@@ -179,10 +179,10 @@ export class FollowerReplication {
     const { request, response } = await context.peers.openStream(leader, `/internal/replication/stream?${query}`, CONNECT_TIMEOUT_MS);
     this.counters.connections++;
     this.abortCurrent = () => request.destroy();
+    let lastDataMs = context.now();
     const watchdog = setInterval(() => {
       if (context.now() - lastDataMs > context.options.heartbeatIntervalMs * 8) request.destroy(new Error('no frame from the leader for 8 heartbeat intervals'));
     }, context.options.heartbeatIntervalMs * 2);
-    let lastDataMs = context.now();
     try {
       if (response.statusCode !== 200) await this.refused(leader, response);
       const decoder = new FrameDecoder(context.frameBytesMax);
