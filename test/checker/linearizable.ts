@@ -130,11 +130,17 @@ function checkKey(key: string, all: Operation[], initial: Value, stepsMax: numbe
 
 /** An ok read of a value that neither the initial state nor any write invoked before the read's completion explains. */
 function readWithoutSource(ops: Operation[], initial: Value): Operation | undefined {
+  // The earliest invoke of a mutation producing each value; one pass, so long histories stay linear.
+  const firstInvoke = new Map<Value, number>();
+  for (const o of ops) {
+    if (o.op.type === 'read') continue;
+    const produced = o.op.type === 'write' ? o.op.value : null;
+    firstInvoke.set(produced, Math.min(firstInvoke.get(produced) ?? Infinity, o.invokeIndex));
+  }
   return ops.find((r) => {
     if (r.op.type !== 'read' || r.outcome !== 'ok') return false;
     const v = r.value ?? null;
-    if (v === initial) return false;
-    return !ops.some((w) => w.invokeIndex < r.completeIndex && (w.op.type === 'write' ? w.op.value === v : w.op.type === 'delete' && v === null));
+    return v !== initial && !((firstInvoke.get(v) ?? Infinity) < r.completeIndex);
   });
 }
 
