@@ -9,7 +9,11 @@
  */
 import { ValueKind, SEQ_MAX } from './internal-key.ts';
 import type { InternalIterator } from './internal-iterator.ts';
+import { ByteSlab } from './util/byte-slab.ts';
 import { bytesEqual, compareBytes } from './util/bytes.ts';
+
+/** Where the copies handed to callers come from (see byte-slab.ts). */
+const copies = new ByteSlab();
 
 export interface Bounds {
   /** Inclusive or exclusive lower bound (undefined: none). */
@@ -44,7 +48,7 @@ export class DbIterator {
       return undefined;
     }
     this.remaining--;
-    return [entry[0].slice(), entry[1].slice()];
+    return [copies.copy(entry[0]), copies.copy(entry[1])];
   }
 
   /**
