@@ -89,7 +89,12 @@ export class NodeProcess {
     ]);
   }
 
-  /** For cleanup: SIGKILL if still running. */
+  /** Sends `signal` without waiting (e.g. SIGSTOP and SIGCONT to freeze and thaw the node). */
+  signal(signal: NodeJS.Signals): void {
+    if (this.running) this.child.kill(signal);
+  }
+
+  /** For cleanup: SIGKILL if still running (a stopped process dies too). */
   async kill(): Promise<void> {
     if (this.running) this.child.kill('SIGKILL');
     await this.exitPromise;

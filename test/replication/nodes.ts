@@ -22,8 +22,8 @@ export interface NodeView {
   lastSequence: number;
   replication: {
     readable: boolean;
-    leader?: { followers: FollowerView[] };
-    follower?: { leader: string | null; applied: number; snapshotsInstalled: number; batchesApplied: number; installing: boolean };
+    leader?: { followers: FollowerView[]; waitingWrites: number };
+    follower?: { leader: string | null; connected: boolean; applied: number; snapshotsInstalled: number; batchesApplied: number; installing: boolean };
   };
 }
 
@@ -53,6 +53,18 @@ export function waitInSync(leader: string, count: number): Promise<void> {
   return waitFor(`${count} followers in sync on ${leader}`, async () => {
     const view = await nodeView(leader);
     return (view.replication.leader?.followers.filter((f) => f.inSync).length ?? 0) >= count;
+  });
+}
+
+/**
+ * Waits until each replica has noticed its leader is gone (its stream ended), so that what it
+ * received before has been applied and its position no longer moves: the moment to compare
+ * positions and pick the replica to promote.
+ */
+export function waitLeaderGone(replicas: readonly string[]): Promise<void> {
+  return waitFor(`${replicas.join(', ')} to notice the leader is gone`, async () => {
+    const views = await Promise.all(replicas.map(nodeView));
+    return views.every((v) => v.replication.follower?.connected === false);
   });
 }
 

@@ -23,6 +23,8 @@ export interface Load {
   history: History;
   /** Writes acknowledged so far. */
   acknowledged(): number;
+  /** Writes answered with an error so far (refused or of unknown outcome). */
+  unacknowledged(): number;
   /** Resolves when every worker has stopped. */
   done: Promise<void>;
   /** Asks every worker to stop after its current write; resolves when they have. */
@@ -37,6 +39,7 @@ export function startWriteLoad(options: LoadOptions): Load {
   const deadline = Date.now() + options.durationMsMax;
   let started = 0;
   let acknowledged = 0;
+  let unacknowledged = 0;
   let stopped = false;
   const worker = async (id: number) => {
     for (let i = 0; !stopped && started < options.writesMax && Date.now() < deadline; i++) {
@@ -49,6 +52,7 @@ export function startWriteLoad(options: LoadOptions): Load {
         history.ok(op);
         acknowledged++;
       } catch (error) {
+        unacknowledged++;
         const code = (error as { code?: string }).code ?? 'ERROR';
         const answered = error instanceof ClientError && error.status !== undefined;
         if (answered && (NOT_APPLIED.has(code) || error.status! < 500)) history.fail(op, code);
@@ -62,5 +66,5 @@ export function startWriteLoad(options: LoadOptions): Load {
     stopped = true;
     return done;
   };
-  return { history, acknowledged: () => acknowledged, done, stop };
+  return { history, acknowledged: () => acknowledged, unacknowledged: () => unacknowledged, done, stop };
 }
