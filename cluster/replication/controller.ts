@@ -241,9 +241,11 @@ export class ReplicationController {
 
   /** Starts or stops the machinery the current role needs. Runs under `serial`. */
   private async applyRole(): Promise<void> {
+    const gate = this.o.holder.gate;
     if (this.state.role === 'leader') {
       await this.follower?.stop();
       this.follower = undefined;
+      gate.open();
       this.leader ??= new LeaderReplication({
         db: this.o.holder.db, options: this.o.options, address: this.o.address, log: this.o.log, now: this.now,
         epoch: () => this.state.topology.epoch,
@@ -255,6 +257,9 @@ export class ReplicationController {
     }
     this.leader?.stop();
     this.leader = undefined;
+    // No client write may reach a follower's engine; the ones already there finish first.
+    gate.shut(() => new ClusterError('NOT_LEADER', `${this.o.address} no longer leads ${this.state.shard.name}; its leader is ${this.state.shard.leader}`));
+    await gate.settled();
     if (this.follower) {
       this.follower.reconnect();
       return;

@@ -9,6 +9,11 @@
  * the repair read and queue its batch; the gate opens once the batch is queued (the engine
  * keeps queue order from there).
  *
+ * The gate also shuts for good when the node stops leading (`shut`): a write that passed
+ * routing while the node led, but reaches the engine after it became a follower, would take a
+ * sequence number of the leader's log in the follower's engine. Shut, the gate refuses it, and
+ * `settled` lets the follower start only once the writes already in the engine are done.
+ *
  * Concurrency: one JS thread; `exclusive` sections run one at a time. Writes waiting at the
  * gate are bounded by the node's in-flight request limit.
  */
@@ -17,16 +22,38 @@ export class WriteGate {
   private pending = 0;
   private closedUntil: Promise<void> | undefined;
   private drained: (() => void) | undefined;
+  private refusal: (() => Error) | undefined;
+  private readonly settledWaiters = new Set<() => void>();
+
+  /** Refuses every client write from now on with `refusal()`, until `open`. */
+  shut(refusal: () => Error): void {
+    this.refusal = refusal;
+  }
+
+  open(): void {
+    this.refusal = undefined;
+  }
+
+  /** Resolves once no client write is in progress. */
+  settled(): Promise<void> {
+    if (this.pending === 0) return Promise.resolve();
+    return new Promise((resolve) => this.settledWaiters.add(resolve));
+  }
 
   /** Runs a client write through the gate. */
   async write<T>(start: () => Promise<T>): Promise<T> {
     while (this.closedUntil) await this.closedUntil;
+    if (this.refusal) throw this.refusal();
     this.pending++;
     try {
       return await start();
     } finally {
       this.pending--;
-      if (this.pending === 0) this.drained?.();
+      if (this.pending === 0) {
+        this.drained?.();
+        for (const resolve of this.settledWaiters) resolve();
+        this.settledWaiters.clear();
+      }
     }
   }
 

@@ -109,4 +109,20 @@ describe('WriteGate', () => {
     await Promise.all([first, section, second]);
     assert.deepEqual(events, ['first write done', 'section', 'second write']);
   });
+
+  it('once shut, refuses new writes and says when the ones in progress are done', async () => {
+    const gate = new WriteGate();
+    let finish!: () => void;
+    const inProgress = gate.write(() => new Promise<void>((resolve) => (finish = resolve)));
+    gate.shut(() => new Error('not the leader'));
+    await assert.rejects(gate.write(async () => 'late'), /not the leader/);
+    let settled = false;
+    const done = gate.settled().then(() => (settled = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(settled, false);
+    finish();
+    await Promise.all([inProgress, done]);
+    gate.open();
+    assert.equal(await gate.write(async () => 'again'), 'again');
+  });
 });
