@@ -25,7 +25,7 @@ it('routes every request in testdata/routing.txt as written there', () => {
       case 'owner':
         return c.args.map((k) => `${k} -> ${topology!.shardOf(encoder.encode(k)).name}`).join('\n');
       case 'decide':
-        return describe(decide(nodeStateFor(topology!, c.named.get('node')!), request(c)));
+        return describe(decide(nodeStateFor(topology!, c.named.get('node')!, c.named.get('readable') !== 'false'), request(c)));
       default:
         throw new Error(`line ${c.line}: unknown command ${c.command}`);
     }
