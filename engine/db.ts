@@ -27,6 +27,7 @@ import { ValueKind } from './internal-key.ts';
 import { LsmTree, type LsmVerifyReport } from './lsm-tree.ts';
 import { resolveOptions, type DbOptions } from './options.ts';
 import { Snapshot, SnapshotRegistry } from './snapshot.ts';
+import { ByteSlab } from './util/byte-slab.ts';
 import { Signal } from './util/signal.ts';
 import { walFileName } from './version/file-meta.ts';
 import { encodeBatch, decodeBatch, type BatchOp } from './write-batch.ts';
@@ -55,6 +56,9 @@ interface Writer {
   resolve(seq: number): void;
   reject(err: unknown): void;
 }
+
+/** Where the copies get() returns come from (see util/byte-slab.ts). */
+const valueCopies = new ByteSlab();
 
 /** A group is cut at this many bytes of ops so one huge queue does not make one huge record. */
 const GROUP_BYTES_MAX = 1024 * 1024;
@@ -147,7 +151,7 @@ export class Db {
     const userKey = checkKey(key, this.options);
     const seq = this.snapshots.resolve(options?.snapshot, this.tree.lastSequence);
     const entry = this.tree.get(userKey, seq);
-    return entry?.kind === ValueKind.Put ? entry.value.slice() : undefined;
+    return entry?.kind === ValueKind.Put ? valueCopies.copy(entry.value) : undefined;
   }
 
   /** Pins reads to the current state until `release()`. */
