@@ -177,7 +177,7 @@ export class FollowerReplication {
     const state = context.state();
     const leader = state.shard.leader;
     if (leader === context.address) return;
-    if (context.meta().installing) await this.emptyEngine();
+    if (context.meta().installing) await this.discardPartialInstall();
     const from = context.holder.db.lastSequence + 1;
     const query = `node=${encodeURIComponent(context.address)}&from=${from}&epoch=${state.topology.epoch}&data_epoch=${context.meta().dataEpoch}`;
     const { request, response } = await context.peers.openStream(leader, `/internal/replication/stream?${query}`, CONNECT_TIMEOUT_MS);
@@ -300,6 +300,15 @@ export class FollowerReplication {
     this.releaseCheckpoint();
     await this.context.saveMeta({ installing: true, dataEpoch: 0 });
     await this.context.holder.wipe();
+    this.retention = this.newRetention();
+  }
+
+  /** A snapshot install was cut short (the stream broke): empty the engine and start from nothing. */
+  private async discardPartialInstall(): Promise<void> {
+    await this.emptyEngine();
+    await this.context.saveMeta({ installing: false, dataEpoch: 0 });
+    this.installing = false;
+    this.context.setReadable(true);
   }
 
   private async snapshotChunk(entries: Uint8Array[]): Promise<void> {

@@ -3,16 +3,21 @@
  * the leader's log from its own engine's last sequence number; one that missed more than the
  * retention window (64 KiB here) receives a snapshot, which also removes keys deleted while
  * it was away; a replica listed in the config but started only later, empty, catches up too.
- * In every case its data ends equal to the leader's.
+ * A follower killed in the middle of installing a snapshot starts over from an empty engine
+ * rather than take its partial data for a position. In every case its data ends equal to the
+ * leader's.
  */
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client } from '../../net/index.ts';
 import { startCluster, type TestCluster } from '../helpers/cluster-harness.ts';
-import { nodeView, scanAll, waitCaughtUp, waitInSync } from './nodes.ts';
+import { nodeView, scanAll, waitCaughtUp, waitFor, waitInSync } from './nodes.ts';
 
 const RETENTION_BYTES = 64 * 1024;
-const REPLICATION = [`retention_bytes_max = ${RETENTION_BYTES}`, 'heartbeat_interval_ms = 100', 'min_insync = 1'].join('\n');
+// Small snapshot frames make an install of a few MiB take long enough to be interrupted.
+const REPLICATION = [`retention_bytes_max = ${RETENTION_BYTES}`, 'heartbeat_interval_ms = 100', 'min_insync = 1', 'snapshot_chunk_bytes = 1024'].join('\n');
 
 describe('followers catching up with their leader', () => {
   let cluster: TestCluster | undefined;
@@ -61,6 +66,31 @@ describe('followers catching up with their leader', () => {
     const [mine, theirs] = await Promise.all([scanAll(follower), scanAll(leader)]);
     assert.equal(mine.has(key('a', 0)), false, 'a key deleted while the follower was away is gone from it');
     assert.deepEqual(mine, theirs);
+  });
+
+  it('starts a snapshot install over after a SIGKILL in the middle of it', async () => {
+    const installing = async () => {
+      const text = await readFile(path.join(cluster!.dataDir(follower), 'node-state.json'), 'utf8');
+      return (JSON.parse(text) as { state: { installing: boolean } }).state.installing;
+    };
+    // The kill must land between the install's mark reaching the disk and its end, about a
+    // second later. Should it land just after the end, the follower has caught up, and the
+    // test makes it miss the window again and tries once more.
+    let interrupted = false;
+    for (let attempt = 0; attempt < 3 && !interrupted; attempt++) {
+      await cluster!.nodes.get(follower)!.kill();
+      const value = 'y'.repeat(1024);
+      for (let b = 0; b < 80; b++) await client!.batch(Array.from({ length: 100 }, (_, i) => ({ type: 'put' as const, key: key(`big${attempt}-${b}`, i), value })));
+      await cluster!.start(follower);
+      await waitFor('the follower installing its snapshot', installing, 20_000);
+      await cluster!.nodes.get(follower)!.kill();
+      interrupted = await installing();
+    }
+    assert.ok(interrupted, 'the install was cut short and that is on record');
+    const node = await cluster!.start(follower);
+    assert.match(node.stderr, /interrupted snapshot install left partial data/);
+    await waitCaughtUp(follower, leader);
+    assert.deepEqual(await scanAll(follower), await scanAll(leader));
   });
 
   it('fills a new, empty replica', async () => {
