@@ -1,6 +1,7 @@
 /**
  * The routing client against a scripted transport (the network seam): redirects, retries,
- * topology refresh, scan merging and error reporting, with no sockets.
+ * topology refresh, scan merging, error reporting, replica reads with min_seq and acks, with
+ * no sockets.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -9,6 +10,7 @@ import { Client, ClientError, ConnectionError, type Transport, type TransportReq
 
 const A = '10.0.0.1:1';
 const B = '10.0.0.2:2';
+const R = '10.0.0.3:3';
 const OUTSIDER = '10.9.9.9:9';
 const TOKEN = 'client-test-token-0123';
 const encoder = new TextEncoder();
@@ -16,7 +18,7 @@ const encoder = new TextEncoder();
 const topologyJson = (epoch = 1): TopologyJson => ({
   epoch,
   ring: { hash: 'xxhash64', placement: 'sectored', vnodes: 16 },
-  shards: [{ name: 'a', leader: A, replicas: [] }, { name: 'b', leader: B, replicas: [] }],
+  shards: [{ name: 'a', leader: A, replicas: [R] }, { name: 'b', leader: B, replicas: [] }],
 });
 const topology = Topology.fromJson(topologyJson());
 const keyOn = (shard: string) => {
@@ -159,5 +161,43 @@ describe('Client', () => {
     const client = await connect(transport);
     await assert.rejects(client.get(''), (error: ClientError) => error.code === 'INVALID_ARGUMENT');
     await assert.rejects(Client.connect(['no-port'], { transport }), (error: ClientError) => error.code === 'INVALID_ARGUMENT');
+  });
+
+  it('reads from a replica with min_seq at its own last write on the shard, and follows the replica to the leader', async () => {
+    const key = keyOn('a');
+    const path = `/kv/${percentEncode(encoder.encode(key))}`;
+    const { transport, sent } = fake((address, request) => {
+      if (request.method === 'PUT') return written(41);
+      // The replica has not applied 41 yet: it sends the reader to the leader, query and all.
+      if (address === R) return redirect(A, request.path);
+      return { status: 200, headers: {}, body: encoder.encode('fresh') };
+    });
+    const client = await Client.connect([A], { transport, readFrom: 'replica' });
+    assert.equal(client.lastSequence('a'), undefined);
+    await client.put(key, 'fresh');
+    assert.equal(client.lastSequence('a'), 41);
+    assert.equal(Buffer.from((await client.get(key))!).toString(), 'fresh');
+    const reads = sent.filter((s) => s.request.method === 'GET' && s.request.path !== '/cluster');
+    assert.deepEqual(reads.map((s) => [s.address, s.request.path]), [[R, `${path}?read=replica&min_seq=41`], [A, `${path}?read=replica&min_seq=41`]]);
+    // Per read, the leader; and a shard with no write yet is read with no min_seq.
+    await client.get(key, { readFrom: 'leader' });
+    assert.equal(sent.at(-1)!.request.path, path);
+    await client.get(keyOn('b'));
+    assert.ok(!sent.at(-1)!.request.path.includes('min_seq'));
+  });
+
+  it('sends acks with each write, and an acks 0 write resolves to no sequence number', async () => {
+    const { transport, sent } = fake((_, request) => (request.path.includes('acks=0') ? { status: 202, headers: {}, body: new Uint8Array(0) } : written(9)));
+    const client = await Client.connect([A], { transport, acks: 'all' });
+    assert.equal(await client.put(keyOn('a'), 'v'), 9);
+    assert.match(sent.at(-1)!.request.path, /\?acks=all$/);
+    assert.equal(await client.delete(keyOn('a'), { acks: 1, sync: true }), 9);
+    assert.match(sent.at(-1)!.request.path, /\?sync=true&acks=1$/);
+    assert.equal(await client.put(keyOn('a'), 'v', { acks: 0 }), undefined);
+    assert.equal(client.lastSequence('a'), 9, 'an unacknowledged write moves nothing');
+    // A server whose default is acks=0 answers 202 to a write that did not say: no number to return.
+    const accepting = fake(() => ({ status: 202, headers: {}, body: new Uint8Array(0) }));
+    const plain = await Client.connect([A], { transport: accepting.transport });
+    await assert.rejects(plain.put(keyOn('a'), 'v'), (error: ClientError) => error.code === 'BAD_RESPONSE' && /acks=0/.test(error.message));
   });
 });
