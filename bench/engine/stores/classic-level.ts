@@ -31,14 +31,18 @@ class ClassicCursor implements BenchCursor {
 
 class ClassicStore implements BenchStore {
   readonly engine = 'classic-level';
-  private readonly writeOptions: { sync: boolean };
+  /**
+   * Undefined unless sync: abstract-level takes a fast path for calls without options, and
+   * passing `{ sync: false }` measured 3-4x slower on batches (a pessimization no user needs).
+   */
+  private readonly writeOptions: { sync: true } | undefined;
 
   constructor(
     readonly dir: string,
     private readonly db: Level,
     sync: boolean,
   ) {
-    this.writeOptions = { sync };
+    this.writeOptions = sync ? { sync: true } : undefined;
   }
 
   put(key: Uint8Array, value: Uint8Array): Promise<unknown> {
