@@ -46,20 +46,21 @@ class ClassicStore implements BenchStore {
   }
 
   put(key: Uint8Array, value: Uint8Array): Promise<unknown> {
-    return this.db.put(key, value, this.writeOptions);
+    return this.writeOptions ? this.db.put(key, value, this.writeOptions) : this.db.put(key, value);
   }
 
   putBatch(keys: readonly Uint8Array[], values: readonly Uint8Array[]): Promise<unknown> {
     const ops = keys.map((key, i) => ({ type: 'put' as const, key, value: values[i]! }));
-    return this.db.batch(ops, this.writeOptions);
+    return this.writeOptions ? this.db.batch(ops, this.writeOptions) : this.db.batch(ops);
   }
 
   del(key: Uint8Array): Promise<unknown> {
-    return this.db.del(key, this.writeOptions);
+    return this.writeOptions ? this.db.del(key, this.writeOptions) : this.db.del(key);
   }
 
   delBatch(keys: readonly Uint8Array[]): Promise<unknown> {
-    return this.db.batch(keys.map((key) => ({ type: 'del' as const, key })), this.writeOptions);
+    const ops = keys.map((key) => ({ type: 'del' as const, key }));
+    return this.writeOptions ? this.db.batch(ops, this.writeOptions) : this.db.batch(ops);
   }
 
   async get(key: Uint8Array): Promise<number> {
