@@ -31,3 +31,4 @@ export { NodeFileSystem } from './fs/node-file-system.ts';
 export { MemoryFileSystem, type FaultInjector } from './fs/memory-file-system.ts';
 export { decodeBatch, encodeBatch, type BatchOp, type DecodedBatch } from './write-batch.ts';
 export { ValueKind } from './internal-key.ts';
+export { crc32c } from './util/crc32c.ts';

@@ -18,7 +18,7 @@
  */
 import { Packr } from 'msgpackr';
 import { ClusterError } from '../errors.ts';
-import { crc32c } from './crc32c.ts';
+import { crc32c } from '../../engine/index.ts';
 import type { EpochEntry } from './epoch-history.ts';
 
 /** On the wire: the first 8 bytes of every stream. */

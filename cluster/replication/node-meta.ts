@@ -15,7 +15,7 @@ import { open, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { ClusterError } from '../errors.ts';
 import { Topology, type TopologyJson } from '../topology.ts';
-import { crc32c } from './crc32c.ts';
+import { crc32c } from '../../engine/index.ts';
 import { checkHistory, type EpochEntry } from './epoch-history.ts';
 
 /** On disk: the file's name in the node's data directory, and its format version. */
