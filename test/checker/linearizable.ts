@@ -20,7 +20,8 @@
  * Outcomes: `fail` operations are dropped (they did not happen). `info` and never-completed
  * operations may have happened at any point after their invoke, or never: their return
  * entry goes at the end of the history, and since a write or delete is always allowed,
- * "at the end" stands for "never". An `info` read observed nothing and is dropped; so is an
+ * "at the end" stands for "never" (an info write of a value no other write produces must
+ * precede every read of that value, so its return goes just before the first one's). An `info` read observed nothing and is dropped; so is an
  * `info` write (or delete) whose value no read returned, since removing it from any
  * linearization leaves a linearization.
  *
@@ -179,9 +180,7 @@ function search(key: string, ops: Operation[], initial: Value, stepsMax: number)
     }
   };
 
-  const linearized = new Uint32Array(Math.ceil(n / 32));
-  const flip = (i: number) => (linearized[i >>> 5]! ^= 1 << (i & 31));
-  const seen = new Set<string>();
+  const memo = new Memo(n);
   const stack: { call: number; state: number }[] = [];
   let state = code(initial);
   let steps = 0;
@@ -195,17 +194,15 @@ function search(key: string, ops: Operation[], initial: Value, stepsMax: number)
     if (entry < n) {
       const after = observed[entry]! >= 0 ? (observed[entry] === state ? state : -1) : effect[entry]!;
       if (after >= 0) {
-        flip(entry);
-        const memo = `${after}|${linearized.join(',')}`;
-        if (!seen.has(memo)) {
-          seen.add(memo);
+        memo.flip(entry);
+        if (memo.add(after)) {
           stack.push({ call: entry, state });
           state = after;
           lift(entry);
           entry = next[head]!;
           continue;
         }
-        flip(entry);
+        memo.flip(entry);
       }
       entry = next[entry]!;
       continue;
@@ -214,7 +211,7 @@ function search(key: string, ops: Operation[], initial: Value, stepsMax: number)
     if (!deepest || stack.length > deepest.placed.length) deepest = { placed: stack.map((s) => s.call), blocked: entry - n, state };
     const top = stack.pop();
     if (!top) break;
-    flip(top.call);
+    memo.flip(top.call);
     state = top.state;
     unlift(top.call);
     entry = next[top.call]!;
@@ -224,15 +221,77 @@ function search(key: string, ops: Operation[], initial: Value, stepsMax: number)
   return { verdict: 'not-linearizable', steps, explanation: explain(key, ops, deepest!, values[deepest!.state] ?? null) };
 }
 
-/** Calls and returns in history order; returns of info operations after everything else. */
+/**
+ * Calls and returns in history order. An info operation has no return; its return entry goes
+ * after everything else, except for an info write of a value no other write of the key
+ * produces: every read of that value must follow it, so its return can sit just before the
+ * first such read's return. That bounds its window, which keeps the search near-linear when
+ * clients time out.
+ */
 function entryOrder(ops: Operation[]): number[] {
   const n = ops.length;
+  const writers = new Map<string, number>();
+  const firstReadReturn = new Map<string, number>();
+  for (const o of ops) {
+    if (o.op.type === 'write') writers.set(o.op.value, (writers.get(o.op.value) ?? 0) + 1);
+    if (o.op.type === 'read' && typeof o.value === 'string') firstReadReturn.set(o.value, Math.min(firstReadReturn.get(o.value) ?? Infinity, o.completeIndex));
+  }
+  const returnAt = (o: Operation): number => {
+    if (o.outcome !== 'info') return o.completeIndex;
+    if (o.op.type !== 'write' || writers.get(o.op.value) !== 1) return Infinity;
+    return (firstReadReturn.get(o.op.value) ?? Infinity) - 0.5;
+  };
   const entries: { e: number; at: number }[] = [];
   ops.forEach((o, i) => {
     entries.push({ e: i, at: o.invokeIndex });
-    entries.push({ e: n + i, at: o.outcome === 'info' ? Infinity : o.completeIndex });
+    entries.push({ e: n + i, at: returnAt(o) });
   });
   return entries.sort((a, b) => a.at - b.at || a.e - b.e).map((x) => x.e);
+}
+
+/**
+ * Lowe's memo: the (set of linearized operations, register value) pairs already reached.
+ * The set is a bitset with an incrementally kept Zobrist hash (two 32-bit halves), so a
+ * lookup costs a copy of the bitset only when the pair is new, never a string of it; hash
+ * collisions are resolved by comparing bitsets, so pruning is exact.
+ */
+class Memo {
+  private readonly bits: Uint32Array;
+  private readonly zobrist: Uint32Array;
+  private hashLow = 0;
+  private hashHigh = 0;
+  private readonly seen = new Map<string, Uint32Array[]>();
+
+  constructor(n: number) {
+    this.bits = new Uint32Array(Math.ceil(n / 32));
+    this.zobrist = new Uint32Array(2 * n);
+    let x = 0x9e3779b9;
+    for (let i = 0; i < this.zobrist.length; i++) {
+      // xorshift32: deterministic, so a verdict never depends on a random seed.
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      this.zobrist[i] = x >>> 0;
+    }
+  }
+
+  /** Adds or removes operation `i` from the set. */
+  flip(i: number): void {
+    this.bits[i >>> 5]! ^= 1 << (i & 31);
+    this.hashLow ^= this.zobrist[2 * i]!;
+    this.hashHigh ^= this.zobrist[2 * i + 1]!;
+  }
+
+  /** Records (current set, state); false if it was already recorded. */
+  add(state: number): boolean {
+    const key = `${this.hashLow}:${this.hashHigh}:${state}`;
+    const bucket = this.seen.get(key);
+    if (bucket?.some((b) => b.every((word, i) => word === this.bits[i]))) return false;
+    const copy = this.bits.slice();
+    if (bucket) bucket.push(copy);
+    else this.seen.set(key, [copy]);
+    return true;
+  }
 }
 
 const PREFIX_SHOWN_MAX = 12;
