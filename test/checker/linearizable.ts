@@ -160,7 +160,7 @@ function search(key: string, ops: Operation[], initial: Value, stepsMax: number)
   const head = 2 * n;
   const next = new Int32Array(2 * n + 1).fill(NIL);
   const prev = new Int32Array(2 * n + 1).fill(NIL);
-  const order = entryOrder(ops);
+  const order = entryOrder(ops, initial);
   let last = head;
   for (const e of order) {
     next[last] = e;
@@ -224,11 +224,11 @@ function search(key: string, ops: Operation[], initial: Value, stepsMax: number)
 /**
  * Calls and returns in history order. An info operation has no return; its return entry goes
  * after everything else, except for an info write of a value no other write of the key
- * produces: every read of that value must follow it, so its return can sit just before the
+ * produces (and the key did not start with): every read of that value must follow it, so its return can sit just before the
  * first such read's return. That bounds its window, which keeps the search near-linear when
  * clients time out.
  */
-function entryOrder(ops: Operation[]): number[] {
+function entryOrder(ops: Operation[], initial: Value): number[] {
   const n = ops.length;
   const writers = new Map<string, number>();
   const firstReadReturn = new Map<string, number>();
@@ -238,7 +238,8 @@ function entryOrder(ops: Operation[]): number[] {
   }
   const returnAt = (o: Operation): number => {
     if (o.outcome !== 'info') return o.completeIndex;
-    if (o.op.type !== 'write' || writers.get(o.op.value) !== 1) return Infinity;
+    // The initial value could explain those reads too, so it does not count as unique.
+    if (o.op.type !== 'write' || writers.get(o.op.value) !== 1 || o.op.value === initial) return Infinity;
     return (firstReadReturn.get(o.op.value) ?? Infinity) - 0.5;
   };
   const entries: { e: number; at: number }[] = [];
