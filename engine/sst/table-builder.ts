@@ -5,7 +5,9 @@
  * key is a bug in the caller, and writing it would make the table unreadable by binary
  * search), then `finish()`, or `abandon()` to give up. The builder appends synchronously and
  * never syncs or closes the file: the caller owns durability (sync, then syncDir, then the
- * manifest edit) and decides what to do with an abandoned file.
+ * manifest edit) and decides what to do with an abandoned file. Blocks collect in an
+ * OUTPUT_BUFFER_BYTES buffer and reach the file one buffer at a time, not one 4 KiB block
+ * per write call (a table is not readable before finish() anyway); finish() appends the rest.
  *
  * Index keys are shortened separators (LevelDB's FindShortestSeparator): a key >= every key of
  * the block before and < every key of the block after, often much shorter than either. So an
@@ -31,10 +33,14 @@ import {
   FOOTER_BYTES,
   INDEX_RESTART_INTERVAL,
   META_BLOCK_BYTES_MAX,
-  sealBlock,
+  BLOCK_TRAILER_BYTES,
   TABLE_FORMAT_VERSION,
 } from './table-format.ts';
 import { encodeProperties, type TableProperties } from './table-properties.ts';
+import { crc32c } from '../util/crc32c.ts';
+
+/** Bytes collected before one append to the file. */
+const OUTPUT_BUFFER_BYTES = 64 * 1024;
 
 export interface TableBuilderOptions {
   /** A data block is cut once its contents reach this size. */
@@ -84,6 +90,10 @@ export class TableBuilder {
   private hashCount = 0;
   private smallest: InternalKey | undefined;
   private readonly stats = { entries: 0, tombstones: 0, seqMin: SEQ_MAX, seqMax: 0, rawKeyBytes: 0, rawValueBytes: 0, dataBlocks: 0 };
+  /** Bytes not yet appended to the file: output[0, outputUsed). */
+  private output = new Uint8Array(OUTPUT_BUFFER_BYTES);
+  private outputUsed = 0;
+  private readonly trailer = new Uint8Array(BLOCK_TRAILER_BYTES);
 
   constructor(
     private readonly file: WritableFile,
@@ -165,8 +175,9 @@ export class TableBuilder {
     // Assert right before writing: the footer must decode to what we meant.
     const check = decodeFooter(footer, this.offset + FOOTER_BYTES, this.file.path);
     assert(check.index.offset === index.offset && check.index.size === index.size, 'footer does not decode to its own handles');
-    this.file.append(footer);
+    this.emit(footer);
     this.offset += FOOTER_BYTES;
+    this.flushOutput();
   }
 
   private flushDataBlock(): void {
@@ -176,11 +187,33 @@ export class TableBuilder {
   }
 
   private writeBlock(contents: Uint8Array): BlockHandle {
-    const sealed = sealBlock(contents);
-    this.file.append(sealed);
+    // The block and its checksum trailer, as sealBlock() would lay them out, without the copy.
+    this.emit(contents);
+    new DataView(this.trailer.buffer).setUint32(0, crc32c(contents), true);
+    this.emit(this.trailer);
     const handle = { offset: this.offset, size: contents.length };
-    this.offset += sealed.length;
+    this.offset += contents.length + BLOCK_TRAILER_BYTES;
     return handle;
+  }
+
+  /** Queues bytes for the file, appending the buffer whenever it fills. */
+  private emit(bytes: Uint8Array): void {
+    if (this.outputUsed + bytes.length > this.output.length) {
+      this.flushOutput();
+      if (bytes.length > this.output.length) {
+        this.file.append(bytes);
+        return;
+      }
+    }
+    this.output.set(bytes, this.outputUsed);
+    this.outputUsed += bytes.length;
+  }
+
+  private flushOutput(): void {
+    if (this.outputUsed === 0) return;
+    // append() is synchronous and done with the bytes when it returns, so the buffer is reused.
+    this.file.append(this.output.subarray(0, this.outputUsed));
+    this.outputUsed = 0;
   }
 
   private addIndexEntry(separatorLength: number): void {
@@ -242,8 +275,11 @@ export class TableBuilder {
   private encodeSpareKey(userKey: Uint8Array, seq: number, kind: ValueKind): void {
     const length = userKey.length + TRAILER_BYTES;
     if (this.lastKey.length < length) this.lastKey = new Uint8Array(length * 2);
-    this.lastKey.set(userKey, 0);
-    writeTrailer(this.lastKey, userKey.length, seq, kind);
+    const spare = this.lastKey;
+    // A loop for short keys: set() calls into the runtime, which costs more than a few bytes.
+    if (userKey.length > 32) spare.set(userKey, 0);
+    else for (let i = 0; i < userKey.length; i++) spare[i] = userKey[i]!;
+    writeTrailer(spare, userKey.length, seq, kind);
     this.lastKeyLength = length;
   }
 
