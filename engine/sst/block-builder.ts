@@ -43,7 +43,7 @@ export class BlockBuilder {
     let at = writeVarint(this.buffer, this.length, shared);
     at = writeVarint(this.buffer, at, unshared);
     at = writeVarint(this.buffer, at, value.length);
-    this.buffer.set(key.subarray(shared, keyLength), at);
+    copyBytes(key, shared, keyLength, this.buffer, at);
     at += unshared;
     this.buffer.set(value, at);
     this.length = at + value.length;
@@ -97,7 +97,7 @@ export class BlockBuilder {
       grown.set(this.lastKey.subarray(0, shared));
       this.lastKey = grown;
     }
-    this.lastKey.set(key.subarray(shared, keyLength), shared);
+    copyBytes(key, shared, keyLength, this.lastKey, shared);
     this.lastKeyLength = keyLength;
   }
 
@@ -107,4 +107,16 @@ export class BlockBuilder {
     grown.set(this.buffer.subarray(0, this.length));
     this.buffer = grown;
   }
+}
+
+/**
+ * Copies src[from, to) to dst at `at`. Keys are short: a loop beats subarray() plus set(),
+ * which allocate a view and call into the runtime for a few bytes.
+ */
+function copyBytes(src: Uint8Array, from: number, to: number, dst: Uint8Array, at: number): void {
+  if (to - from > 32) {
+    dst.set(src.subarray(from, to), at);
+    return;
+  }
+  for (let i = from; i < to; i++) dst[at++] = src[i]!;
 }
