@@ -27,6 +27,7 @@ import type { Acks, ReplicationOptions } from './options.ts';
 import type { PeerClient } from './peer-http.ts';
 import type { RetentionLog } from './retention-log.ts';
 import { TopologySync, type TopologyDocument } from './topology-sync.ts';
+import type { FollowerStatus } from './follower-tracker.ts';
 
 export interface ControllerOptions {
   address: string;
@@ -40,6 +41,14 @@ export interface ControllerOptions {
   peers: PeerClient;
   log: Log;
   now?: () => number;
+}
+
+/** What /metrics exports of replication (cluster/metrics.ts); `status()` is the JSON view. */
+export interface ReplicationFigures {
+  role: string;
+  epoch: number;
+  leader?: { lastSeq: number; followers: FollowerStatus[]; waitingWrites: number };
+  follower?: { applied: number; leaderSeq: number; connected: boolean };
 }
 
 export interface PromoteReport {
@@ -226,6 +235,17 @@ export class ReplicationController {
       readable: this.state.replicaReadable,
       ...(this.leader && { leader: this.leader.status() }),
       ...(this.follower && { follower: this.follower.status() }),
+    };
+  }
+
+  figures(): ReplicationFigures {
+    const leader = this.leader;
+    const follower = this.follower?.status();
+    return {
+      role: this.state.role,
+      epoch: this.state.topology.epoch,
+      leader: leader && { lastSeq: leader.retention.lastSeq, followers: leader.followers(), waitingWrites: leader.waitingWrites },
+      follower: follower && { applied: follower.applied as number, leaderSeq: follower.leaderSeq as number, connected: follower.connected as boolean },
     };
   }
 

@@ -114,9 +114,11 @@ export class LeaderReplication {
     const sender = new StreamSender(this.streamContext(), res, params.node, plan.kind === 'stream' ? plan : { kind: 'snapshot' });
     this.streams.add(sender);
     this.tracker.connect(params.node, id, plan.kind === 'stream' ? params.from - 1 : 0, this.context.now());
+    this.context.log('debug', 'replication stream opened', { follower: params.node, from: params.from, plan: plan.kind });
     try {
       await sender.run();
     } finally {
+      this.context.log('debug', 'replication stream closed', { follower: params.node });
       this.streams.delete(sender);
       this.tracker.disconnect(params.node, id);
       this.settleWaiters();
@@ -139,6 +141,11 @@ export class LeaderReplication {
     const open = [...this.streams].filter((s) => !s.isClosed);
     for (const stream of open) stream.requestCheckpoint(seq);
     return open.map((s) => s.node);
+  }
+
+  /** acks=all writes waiting for follower acks. */
+  get waitingWrites(): number {
+    return this.waiters.length;
   }
 
   followers(): FollowerStatus[] {
