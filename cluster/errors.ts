@@ -28,6 +28,8 @@ export type ClusterErrorCode =
   | 'NOT_UTF8'
   | 'HEADERS_TOO_LARGE'
   | 'REQUEST_TIMEOUT'
+  /** An `Expect` header other than `100-continue`. */
+  | 'EXPECTATION_FAILED'
   | 'OVERLOADED'
   | 'SHUTTING_DOWN'
   /** acks=all asked for, but fewer followers than `min_insync` are in sync; nothing was written. */

@@ -20,6 +20,7 @@ export const STATUS_BY_CODE: Readonly<Record<string, number>> = Object.freeze({
   METHOD_NOT_ALLOWED: 405,
   NOT_UTF8: 406,
   REQUEST_TIMEOUT: 408,
+  EXPECTATION_FAILED: 417,
   KEY_TOO_LARGE: 413,
   VALUE_TOO_LARGE: 413,
   BODY_TOO_LARGE: 413,

@@ -57,10 +57,25 @@ export class NodeServer {
       requestTimeout: options.limits.requestTimeoutMs,
       headersTimeout: Math.min(options.limits.requestTimeoutMs, 10_000),
       keepAliveTimeout: 5_000,
+      // Node checks the two timeouts above only this often (30 s by default), so a stalled
+      // request could hold a connection for up to twice its timeout.
+      connectionsCheckingInterval: Math.min(1_000, options.limits.requestTimeoutMs),
+      // Node's own answer to a missing Host is an empty 400; onRequest answers it in JSON.
+      requireHostHeader: false,
     });
     this.server.on('request', (req, res) => this.onRequest(req, res, false));
     // Without this listener Node answers `Expect: 100-continue` itself before we can refuse the body.
     this.server.on('checkContinue', (req, res) => this.onRequest(req, res, true));
+    // Any other expectation: Node would answer an empty 417.
+    this.server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+      const context = { shard: this.state.shard.name, epoch: this.state.topology.epoch };
+      res.setHeader('Connection', 'close');
+      sendError(res, new ClusterError('EXPECTATION_FAILED', `unsupported Expect header ${JSON.stringify(req.headers.expect)}; only 100-continue is`), context);
+    });
+    // CONNECT is not an API method; without a listener Node closes the connection unanswered.
+    this.server.on('connect', (_req: IncomingMessage, socket: Socket) => {
+      writeRawError(socket, 405, 'METHOD_NOT_ALLOWED', 'CONNECT is not supported', 'Allow: GET, PUT, DELETE, POST\r\n');
+    });
     this.server.on('clientError', (error, socket) => this.onClientError(error, socket as Socket));
   }
 
@@ -105,6 +120,11 @@ export class NodeServer {
 
   private onRequest(req: IncomingMessage, res: ServerResponse, expectContinue: boolean): void {
     const context = { shard: this.state.shard.name, epoch: this.state.topology.epoch };
+    // HTTP/1.1 requires Host (RFC 9112 §3.2); Node's own refusal has no JSON body, so refuse here.
+    if (req.httpVersion === '1.1' && req.headers.host === undefined) {
+      res.setHeader('Connection', 'close');
+      return sendError(res, new ClusterError('BAD_REQUEST', 'an HTTP/1.1 request must carry a Host header'), context);
+    }
     if (this.draining) return sendError(res, new ClusterError('SHUTTING_DOWN', 'node is shutting down; retry on another node or later'), context);
     if (this.inflight >= this.limits.inflightRequestsMax) {
       res.setHeader('Connection', 'close');
@@ -122,17 +142,37 @@ export class NodeServer {
     });
   }
 
-  /** Malformed HTTP never reaches a handler; answer it in the API's JSON shape anyway. */
+  /**
+   * Malformed HTTP never reaches a handler; answer it in the API's JSON shape anyway. When a
+   * request is still being served on the connection (a parse error in bytes pipelined after
+   * it, or its body stalling past the timeout), that request is answered first.
+   */
   private onClientError(error: Error & { code?: string }, socket: Socket): void {
-    if (!socket.writable || (socket as Socket & { _httpMessage?: unknown })._httpMessage) {
+    const code = error.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'REQUEST_TIMEOUT' : 'BAD_REQUEST';
+    const message = code === 'HEADERS_TOO_LARGE' ? `request head is over ${HEADER_BYTES_MAX} bytes` : code === 'REQUEST_TIMEOUT' ? 'request took too long to arrive' : `malformed HTTP request (${error.code ?? 'unknown'})`;
+    const inFlight = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
+    if (!socket.writable) {
       socket.destroy();
       return;
     }
-    const code = error.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'REQUEST_TIMEOUT' : 'BAD_REQUEST';
-    const message = code === 'HEADERS_TOO_LARGE' ? `request head is over ${HEADER_BYTES_MAX} bytes` : code === 'REQUEST_TIMEOUT' ? 'request took too long to arrive' : `malformed HTTP request (${error.code ?? 'unknown'})`;
-    const body = JSON.stringify({ code, message });
-    const status = STATUS_BY_CODE[code] ?? 400;
-    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    if (!inFlight) {
+      writeRawError(socket, STATUS_BY_CODE[code] ?? 400, code, message);
+      return;
+    }
+    if (code === 'REQUEST_TIMEOUT') {
+      // The request's body stalled: answer it with the timeout, if it has not been answered.
+      if (inFlight.headersSent) socket.destroy();
+      else {
+        inFlight.setHeader('Connection', 'close');
+        sendError(inFlight, new ClusterError('REQUEST_TIMEOUT', message), { shard: this.state.shard.name, epoch: this.state.topology.epoch });
+      }
+      return;
+    }
+    // Garbage after a request still in flight: let it be answered, then refuse the rest.
+    inFlight.once('finish', () => writeRawError(socket, STATUS_BY_CODE[code] ?? 400, code, message));
+    inFlight.once('close', () => {
+      if (!inFlight.writableFinished) socket.destroy();
+    });
   }
 
   private boundAddress(): string | undefined {
@@ -140,4 +180,16 @@ export class NodeServer {
     if (!address || typeof address === 'string') return undefined;
     return address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
   }
+}
+
+/** Writes a whole JSON error response straight to a socket (no request object exists) and closes it. */
+function writeRawError(socket: Socket, status: number, code: string, message: string, extraHeaders = ''): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = JSON.stringify({ code, message });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extraHeaders}Connection: close\r\n\r\n${body}`,
+  );
 }

@@ -109,7 +109,7 @@ describe('a node under HTTP fuzzing', () => {
     console.log(`# http-fuzz outcomes: ${[...stats].sort().map(([k, n]) => `${k}: ${n}`).join(', ')}`);
   });
 
-  it('closes slow partial requests within its request timeout', { todo: 'the node enforces request_timeout_ms only every 30 s (Node\'s default connectionsCheckingInterval); see the report' }, async () => {
+  it('closes slow partial requests within its request timeout', async () => {
     const stalls: [name: string, data: string, byteIntervalMs: number][] = [
       ['nothing sent', '', 0],
       ['half a request line', 'GET /kv/fuzz/w/sl', 0],
@@ -134,7 +134,7 @@ describe('a node under HTTP fuzzing', () => {
     assert.match(result.received, /^HTTP\/1\.1 200 /);
   });
 
-  it('answers a valid write followed by malformed bytes on the same connection', { todo: 'the node destroys the connection on the parse error while the write is in flight: applied, never answered; see the report' }, async () => {
+  it('answers a valid write followed by malformed bytes on the same connection', async () => {
     const key = `${WILD_PREFIX}pipelined`;
     const exchange = await sendRaw(address, bytesOf(`PUT /kv/${key} HTTP/1.1\r\nHost: fuzz\r\nContent-Length: 3\r\n\r\nabcNOT HTTP\r\n\r\n`), { method: 'PUT', halfClose: false, deadlineMs: CLIENT_DEADLINE_MS });
     const stored = await rawRequest(address, 'GET', `/kv/${key}`);
@@ -162,7 +162,7 @@ describe('a node under HTTP fuzzing', () => {
     ['an Expect header other than 100-continue', 'PUT /kv/fuzz/w/e HTTP/1.1\r\nHost: fuzz\r\nExpect: nothing\r\nContent-Length: 1\r\n\r\nx', 'PUT'],
     ['a CONNECT request', 'CONNECT fuzz:443 HTTP/1.1\r\nHost: fuzz:443\r\n\r\n', 'CONNECT'],
   ] as const) {
-    it(`answers ${name} with a JSON error`, { todo: 'Node answers it with an empty body (or closes) before the handler; see the report' }, async () => {
+    it(`answers ${name} with a JSON error`, async () => {
       const exchange = await sendRaw(address, bytesOf(wire), { method, halfClose: false, deadlineMs: CLIENT_DEADLINE_MS });
       assert.equal(exchange.kind, 'response', `${name}: the node closed without an answer`);
       assert.equal(contractViolation({ family: 'known', method, wire, framing: 'length', halfClose: false }, exchange), undefined);
