@@ -1,7 +1,7 @@
 /**
  * Entry point of one cluster node:
  *
- *   node --import tsx cluster/node.ts --config cluster.toml --node 127.0.0.1:7001 [--data DIR] [--bind HOST]
+ *   node --import tsx cluster/node.ts --config cluster.toml --node 127.0.0.1:7001 [--data DIR] [--bind HOST] [--log-level LEVEL]
  *
  * Finds this node's shard and role from its address in the config (or from the newer topology
  * it persisted after a promotion, replication/reconcile.ts), opens its engine in `<data>/db`,
@@ -9,6 +9,8 @@
  * takes a single write), starts replicating, serves HTTP, and on SIGTERM or SIGINT stops
  * replication, drains requests and closes the engine before exiting 0.
  * Exit codes: 0 clean stop, 1 runtime failure, 2 bad config or arguments.
+ *
+ * Logs JSON lines on stderr at `--log-level` (else $DISTRIBKV_LOG_LEVEL, else info; log.ts).
  *
  * Binds 127.0.0.1 unless `--bind` says otherwise: a node holds data and, without a token,
  * open internal routes, so exposing it must be a decision.
@@ -21,7 +23,7 @@ import type { ClusterConfig } from './config.ts';
 import { ClusterError } from './errors.ts';
 import { KEY_BYTES_MAX } from './limits.ts';
 import { loadConfig } from './load-config.ts';
-import { errorFields, stderrLog, type Log } from './log.ts';
+import { chooseLogLevel, createLog, errorFields, LOG_LEVEL_DEFAULT, LOG_LEVELS, type Log } from './log.ts';
 import { nodeStateFor } from './node-state.ts';
 import { ReplicationController } from './replication/controller.ts';
 import { DbHolder } from './replication/db-holder.ts';
@@ -31,13 +33,14 @@ import { reconcileMeta } from './replication/reconcile.ts';
 import { NodeServer } from './server.ts';
 import { Topology } from './topology.ts';
 
-const USAGE = 'usage: node --import tsx cluster/node.ts --config FILE --node HOST:PORT [--data DIR] [--bind HOST]';
+const USAGE = `usage: node --import tsx cluster/node.ts --config FILE --node HOST:PORT [--data DIR] [--bind HOST] [--log-level ${LOG_LEVELS.join('|')}]`;
 
 interface NodeArgs {
   config: string;
   node: string;
   data: string | undefined;
   bind: string;
+  logLevel: string;
 }
 
 function parseNodeArgs(argv: string[]): NodeArgs {
@@ -50,6 +53,7 @@ function parseNodeArgs(argv: string[]): NodeArgs {
         node: { type: 'string' },
         data: { type: 'string' },
         bind: { type: 'string', default: '127.0.0.1' },
+        'log-level': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -59,7 +63,9 @@ function parseNodeArgs(argv: string[]): NodeArgs {
   }
   const node = values.node === undefined ? undefined : canonicalAddress(values.node);
   if (!node) throw new ClusterError('CONFIG_INVALID', `--node must be host:port, got ${JSON.stringify(values.node ?? '')}\n${USAGE}`);
-  return { config: values.config, node, data: values.data, bind: values.bind };
+  const logLevel = chooseLogLevel(values['log-level']);
+  if (!LOG_LEVELS.includes(logLevel)) throw new ClusterError('CONFIG_INVALID', `log level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)} (--log-level or DISTRIBKV_LOG_LEVEL)\n${USAGE}`);
+  return { config: values.config, node, data: values.data, bind: values.bind, logLevel };
 }
 
 /** The default data directory: one per node, so leader and replica on one machine never share. */
@@ -67,9 +73,14 @@ function defaultDataDir(shard: string, node: string): string {
   return path.join('data', shard, node.replace(/[^A-Za-z0-9.-]/g, '_'));
 }
 
-async function main(log: Log): Promise<void> {
+/** Until the arguments name a level, start-up failures are logged at the default one. */
+let log: Log = createLog(LOG_LEVEL_DEFAULT);
+
+async function main(): Promise<void> {
   const args = parseNodeArgs(process.argv.slice(2));
+  log = createLog(args.logLevel);
   const config = await loadConfig(args.config);
+  log('debug', 'config loaded', { file: args.config, node: args.node, limits: config.limits, replication: config.replication, shards: config.shards.length, authScope: config.authScope });
   const configTopology = Topology.fromConfig(config);
   const configured = nodeStateFor(configTopology, args.node);
   const dataDir = args.data ?? defaultDataDir(configured.shard.name, configured.address);
@@ -142,8 +153,8 @@ function stopOnSignals(server: NodeServer, controller: ReplicationController, ho
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
-main(stderrLog).catch((error: unknown) => {
+main().catch((error: unknown) => {
   const isConfig = error instanceof ClusterError && error.code === 'CONFIG_INVALID';
-  stderrLog('error', isConfig ? error.message : 'node failed to start', isConfig ? {} : errorFields(error));
+  log('error', isConfig ? error.message : 'node failed to start', isConfig ? {} : errorFields(error));
   process.exit(isConfig ? 2 : 1);
 });
