@@ -17,6 +17,7 @@ import { ClusterError } from './errors.ts';
 import { describeError, sendAccepted, sendBytes, sendError, sendJson, sendNoContent, sendRedirect, type ResponseContext } from './http-response.ts';
 import type { Limits } from './limits.ts';
 import { errorFields, type Log } from './log.ts';
+import { ROUTE_TEMPLATES, type NodeMetrics } from './metrics.ts';
 import type { NodeState } from './node-state.ts';
 import type { ReplicationController } from './replication/controller.ts';
 import { isProtectedPath, parseRoute, splitUrl, type Route, type WriteMode } from './request.ts';
@@ -36,11 +37,18 @@ export interface ApiOptions {
   state(): NodeState;
   /** Facts about the listening socket for /internal/state. */
   status(): Record<string, unknown>;
+  metrics: NodeMetrics;
+}
+
+/** Filled in while a request is served, for its metrics and log line once it ends. */
+export interface RequestTag {
+  /** The route's template (metrics.ts ROUTE_TEMPLATES); left as the caller set it if no route matched. */
+  route: string;
 }
 
 
 /** Serves one request; never rejects (every failure becomes a JSON error response). */
-export async function handleRequest(api: ApiOptions, req: IncomingMessage, res: ServerResponse, expectContinue: boolean): Promise<void> {
+export async function handleRequest(api: ApiOptions, req: IncomingMessage, res: ServerResponse, expectContinue: boolean, tag: RequestTag): Promise<void> {
   const state = api.state();
   const context = { shard: state.shard.name, epoch: state.topology.epoch };
   const url = req.url ?? '/';
@@ -48,6 +56,7 @@ export async function handleRequest(api: ApiOptions, req: IncomingMessage, res: 
   try {
     checkToken(api, splitUrl(url).path, req.headers.authorization);
     const route = parseRoute(req.method ?? '', url, api.limits);
+    tag.route = ROUTE_TEMPLATES[route.kind];
     await serve(api, ex, route);
   } catch (error) {
     failed(api, ex, error);
@@ -83,6 +92,8 @@ async function serve(api: ApiOptions, ex: Exchange, route: Route): Promise<void>
       return sendJson(res, 200, { status: 'ok', node: state.address, shard: state.shard.name, role: state.role, epoch: state.topology.epoch }, context);
     case 'cluster':
       return sendJson(res, 200, state.topology.toJson(), context);
+    case 'metrics':
+      return sendBytes(res, 200, Buffer.from(await api.metrics.render()), api.metrics.contentType, context);
     case 'internal-state':
       return sendJson(res, 200, { node: state.address, shard: state.shard.name, role: state.role, epoch: state.topology.epoch, lastSequence: api.store.lastSequence, ...api.status(), replication: api.replication.status() }, context);
     case 'get':

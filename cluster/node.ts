@@ -24,6 +24,7 @@ import { ClusterError } from './errors.ts';
 import { KEY_BYTES_MAX } from './limits.ts';
 import { loadConfig } from './load-config.ts';
 import { chooseLogLevel, createLog, errorFields, LOG_LEVEL_DEFAULT, LOG_LEVELS, type Log } from './log.ts';
+import { NodeMetrics } from './metrics.ts';
 import { nodeStateFor } from './node-state.ts';
 import { ReplicationController } from './replication/controller.ts';
 import { DbHolder } from './replication/db-holder.ts';
@@ -88,7 +89,12 @@ async function main(): Promise<void> {
   const { holder, controller } = await openReplication(config, configTopology, args.node, dataDir, log);
   await controller.discover();
   const state = controller.nodeState;
-  const server = new NodeServer({ state, store: holder.store, limits: config.limits, token: config.token, authScope: config.authScope, log, replication: controller });
+  const metrics = new NodeMetrics({
+    node: () => ({ address: controller.nodeState.address, shard: controller.nodeState.shard.name, role: controller.nodeState.role }),
+    engine: () => holder.db.stats(),
+    replication: () => controller.figures(),
+  });
+  const server = new NodeServer({ state, store: holder.store, limits: config.limits, token: config.token, authScope: config.authScope, log, replication: controller, metrics });
   controller.onState((next) => server.setState(next));
   await controller.start();
   const bound = await server.listen(args.bind, port).catch(async (error: unknown) => {

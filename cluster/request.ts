@@ -35,6 +35,7 @@ export type Route =
   | ({ kind: 'batch' } & WriteMode)
   | { kind: 'cluster' }
   | { kind: 'healthz' }
+  | { kind: 'metrics' }
   | { kind: 'internal-state' }
   | { kind: 'replication-stream'; node: string; from: number; epoch: number; dataEpoch: number }
   | { kind: 'replication-ack' }
@@ -48,9 +49,12 @@ export type Route =
 /** Path prefixes whose routes always demand the token (when one is set). */
 export const PROTECTED_PREFIXES = ['/internal/', '/admin/'] as const;
 
+/** Operator routes outside those prefixes that demand the token too: /metrics names peers and positions. */
+export const PROTECTED_PATHS: readonly string[] = ['/metrics'];
+
 /** Whether `path` is an internal or admin route; decided before parsing so a 401 hides what exists. */
 export function isProtectedPath(path: string): boolean {
-  return PROTECTED_PREFIXES.some((prefix) => path.startsWith(prefix) || path === prefix.slice(0, -1));
+  return PROTECTED_PATHS.includes(path) || PROTECTED_PREFIXES.some((prefix) => path.startsWith(prefix) || path === prefix.slice(0, -1));
 }
 
 /** Splits a raw request target into path and query (without the `?`). */
@@ -82,6 +86,10 @@ export function parseRoute(method: string, url: string, limits: Readonly<Limits>
       allow(method, path, ['GET']);
       parseQuery(query, []);
       return { kind: 'internal-state' };
+    case '/metrics':
+      allow(method, path, ['GET']);
+      parseQuery(query, []);
+      return { kind: 'metrics' };
     default:
       return parseReplicationRoute(method, path, query);
   }

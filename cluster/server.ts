@@ -1,6 +1,7 @@
 /**
  * The node's HTTP server: the I/O shell around api.ts. It owns the listening socket, the
- * in-flight count and its limit, the parser's limits, and draining on shutdown.
+ * in-flight count and its limit, the parser's limits, draining on shutdown, and each
+ * request's latency figure (metrics.ts) and, at the trace level only, its log line.
  *
  * Concurrency: `inflight` changes only in the request listener and in the response's
  * 'close' handler, both on the event loop, so it is exact. Once `drain()` starts, no new
@@ -8,12 +9,13 @@
  */
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { handleRequest, type ApiOptions } from './api.ts';
+import { handleRequest, type ApiOptions, type RequestTag } from './api.ts';
 import type { AuthScope } from './config.ts';
 import { ClusterError } from './errors.ts';
 import { sendError, STATUS_BY_CODE } from './http-response.ts';
 import { HEADER_BYTES_MAX, type Limits } from './limits.ts';
 import { errorFields, type Log } from './log.ts';
+import { methodLabel, UNMATCHED_ROUTE, type NodeMetrics } from './metrics.ts';
 import type { NodeState } from './node-state.ts';
 import type { ReplicationController } from './replication/controller.ts';
 import type { Store } from './store.ts';
@@ -26,6 +28,7 @@ export interface NodeServerOptions {
   authScope: AuthScope;
   log: Log;
   replication: ReplicationController;
+  metrics: NodeMetrics;
 }
 
 export class NodeServer {
@@ -34,6 +37,9 @@ export class NodeServer {
   private readonly limits: Readonly<Limits>;
   private readonly log: Log;
   private readonly api: ApiOptions;
+  private readonly metrics: NodeMetrics;
+  /** Decided once: the per-request line costs nothing unless the log is at trace. */
+  private readonly traceRequests: boolean;
   private inflight = 0;
   private draining = false;
   private idle: (() => void) | undefined;
@@ -42,6 +48,8 @@ export class NodeServer {
     this.state = options.state;
     this.limits = options.limits;
     this.log = options.log;
+    this.metrics = options.metrics;
+    this.traceRequests = options.log.enabled?.('trace') ?? true;
     this.api = {
       store: options.store,
       limits: options.limits,
@@ -49,6 +57,7 @@ export class NodeServer {
       authScope: options.authScope,
       log: options.log,
       replication: options.replication,
+      metrics: options.metrics,
       state: () => this.state,
       status: () => ({ listening: this.boundAddress(), inflight: this.inflight, draining: this.draining }),
     };
@@ -119,6 +128,9 @@ export class NodeServer {
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse, expectContinue: boolean): void {
+    const startedMs = performance.now();
+    const tag: RequestTag = { route: UNMATCHED_ROUTE };
+    res.once('close', () => this.finished(req, res, tag, startedMs));
     const context = { shard: this.state.shard.name, epoch: this.state.topology.epoch };
     // HTTP/1.1 requires Host (RFC 9112 §3.2); Node's own refusal has no JSON body, so refuse here.
     if (req.httpVersion === '1.1' && req.headers.host === undefined) {
@@ -135,11 +147,20 @@ export class NodeServer {
       this.inflight--;
       if (this.inflight === 0 && this.idle) this.idle();
     });
-    handleRequest(this.api, req, res, expectContinue).catch((error: unknown) => {
+    handleRequest(this.api, req, res, expectContinue, tag).catch((error: unknown) => {
       // handleRequest answers every failure itself; reaching here is a bug in it.
       this.log('error', 'request handler rejected', errorFields(error));
       res.destroy();
     });
+  }
+
+  /** A response ended (or its connection closed): one latency figure, and a log line at trace. */
+  private finished(req: IncomingMessage, res: ServerResponse, tag: RequestTag, startedMs: number): void {
+    const ms = performance.now() - startedMs;
+    this.metrics.observeRequest(methodLabel(req.method), tag.route, res.statusCode, ms / 1000);
+    if (this.traceRequests) {
+      this.log('trace', 'request', { method: req.method, url: req.url?.slice(0, 200), route: tag.route, status: res.statusCode, ms: Math.round(ms * 1000) / 1000, completed: res.writableFinished });
+    }
   }
 
   /**

@@ -48,7 +48,7 @@ export interface ReplicationFigures {
   role: string;
   epoch: number;
   leader?: { lastSeq: number; followers: FollowerStatus[]; waitingWrites: number };
-  follower?: { applied: number; leaderSeq: number; connected: boolean };
+  follower?: { leader: string; applied: number; leaderSeq: number; connected: boolean };
 }
 
 export interface PromoteReport {
@@ -245,7 +245,7 @@ export class ReplicationController {
       role: this.state.role,
       epoch: this.state.topology.epoch,
       leader: leader && { lastSeq: leader.retention.lastSeq, followers: leader.followers(), waitingWrites: leader.waitingWrites },
-      follower: follower && { applied: follower.applied as number, leaderSeq: follower.leaderSeq as number, connected: follower.connected as boolean },
+      follower: follower && { leader: this.state.shard.leader, applied: follower.applied as number, leaderSeq: follower.leaderSeq as number, connected: follower.connected as boolean },
     };
   }
 
