@@ -1,0 +1,77 @@
+/**
+ * A throwaway cluster for the benchmark: `shards` shards of one leader and `replicas`
+ * replicas each, every node a child process (`cluster/node.ts`) on 127.0.0.1 with a port the
+ * kernel picked, config and data in a fresh temporary directory that `remove()` deletes.
+ * The settings are the defaults of cluster.toml, as a user would run it.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Topology } from '../../cluster/index.ts';
+import type { ProcessGroup } from './processes.ts';
+import { waitHealthy } from './processes.ts';
+
+export interface LocalCluster {
+  dir: string;
+  topology: Topology;
+  leaders: string[];
+  replicas: string[];
+  remove(): Promise<void>;
+}
+
+export interface LocalClusterOptions {
+  shards: number;
+  replicas: number;
+  logLevel: string;
+  /** Leaders write a CPU profile here on exit (`node --cpu-prof`). */
+  profileDir: string | undefined;
+}
+
+/** Shard names, shared with the ceiling's topology so that keys land on the same shard index. */
+export function shardName(i: number): string {
+  return `shard-${i}`;
+}
+
+export async function startLocalCluster(group: ProcessGroup, options: LocalClusterOptions): Promise<LocalCluster> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'distribkv-bench-'));
+  const ports = await freePorts(options.shards * (1 + options.replicas));
+  const shards = Array.from({ length: options.shards }, (_, i) => {
+    const base = i * (1 + options.replicas);
+    return { name: shardName(i), leader: `127.0.0.1:${ports[base]}`, replicas: Array.from({ length: options.replicas }, (_, j) => `127.0.0.1:${ports[base + 1 + j]}`) };
+  });
+  const configPath = path.join(dir, 'cluster.toml');
+  const toml = ['[cluster]', 'vnodes = 128', ''];
+  for (const s of shards) toml.push('[[shards]]', `name = "${s.name}"`, `leader = "${s.leader}"`, `replicas = [${s.replicas.map((r) => `"${r}"`).join(', ')}]`, '');
+  await writeFile(configPath, toml.join('\n'));
+  const starts = shards.flatMap((s) => [s.leader, ...s.replicas].map((address) => {
+    const isLeader = address === s.leader;
+    const nodeArgs = isLeader && options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir, '--cpu-prof-name', `leader-${address.replace(':', '_')}.cpuprofile`] : [];
+    const child = group.spawn(`node ${address}`, nodeArgs, 'cluster/node.ts', [
+      '--config', configPath, '--node', address, '--data', path.join(dir, address.replace(':', '_')), '--log-level', options.logLevel,
+    ], { DISTRIBKV_TOKEN: '' });
+    return waitHealthy(child, address);
+  }));
+  await Promise.all(starts);
+  const res = await fetch(`http://${shards[0]!.leader}/cluster`);
+  const topology = Topology.fromJson(await res.json());
+  return {
+    dir,
+    topology,
+    leaders: shards.map((s) => s.leader),
+    replicas: shards.flatMap((s) => s.replicas),
+    remove: () => rm(dir, { recursive: true, force: true }),
+  };
+}
+
+/** Ports the kernel hands out on 127.0.0.1, all distinct (every listener is open at once). */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(Array.from({ length: count }, () => new Promise<net.Server>((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen({ host: '127.0.0.1', port: 0, exclusive: true }, () => resolve(server));
+  })));
+  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  return ports;
+}

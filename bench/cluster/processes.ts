@@ -1,0 +1,92 @@
+/**
+ * Every child process the benchmark starts (cluster nodes, bare ceiling servers), so that
+ * all of them are stopped at the end, on Ctrl-C, and on any error: `stopAll` sends SIGTERM,
+ * waits up to STOP_WAIT_MS, then SIGKILLs the rest; a last-resort 'exit' hook SIGKILLs
+ * whatever is still alive if the benchmark itself dies. Each child's stderr is kept (the
+ * last STDERR_BYTES_MAX bytes) to show when it fails.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { setTimeout as delay } from 'node:timers/promises';
+
+const STOP_WAIT_MS = 10_000;
+const HEALTHY_WAIT_MS = 30_000;
+const POLL_MS = 50;
+const STDERR_BYTES_MAX = 16 * 1024;
+
+export class Child {
+  private stderrText = '';
+  readonly exited: Promise<number | null>;
+
+  constructor(readonly name: string, readonly process: ChildProcess) {
+    process.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+      this.stderrText = (this.stderrText + chunk).slice(-STDERR_BYTES_MAX);
+    });
+    this.exited = new Promise((resolve) => process.once('exit', (code) => resolve(code)));
+  }
+
+  get running(): boolean {
+    return this.process.exitCode === null && this.process.signalCode === null;
+  }
+
+  get stderr(): string {
+    return this.stderrText;
+  }
+}
+
+export class ProcessGroup {
+  private readonly children: Child[] = [];
+  private stopping: Promise<void> | undefined;
+
+  constructor() {
+    // If the benchmark exits without stopAll (a crash), take the children with it.
+    process.once('exit', () => {
+      for (const c of this.children) if (c.running) c.process.kill('SIGKILL');
+    });
+  }
+
+  /** Starts `node [nodeArgs] script args` with stdout ignored and stderr kept. */
+  spawn(name: string, nodeArgs: string[], script: string, args: string[], env: NodeJS.ProcessEnv = {}): Child {
+    if (this.stopping) throw new Error(`cannot start ${name}: the benchmark is stopping`);
+    const child = new Child(name, spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script, ...args], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, ...env },
+    }));
+    this.children.push(child);
+    return child;
+  }
+
+  /** Children that exited while they should be running, with their stderr. */
+  failures(): string[] {
+    if (this.stopping) return [];
+    return this.children.filter((c) => !c.running).map((c) => `${c.name} exited with ${c.process.exitCode ?? c.process.signalCode}:\n${c.stderr}`);
+  }
+
+  /** SIGTERM to every child, SIGKILL to those still running after STOP_WAIT_MS; idempotent. */
+  stopAll(): Promise<void> {
+    this.stopping ??= (async () => {
+      for (const c of this.children) if (c.running) c.process.kill('SIGTERM');
+      const all = Promise.all(this.children.map((c) => c.exited));
+      const late = await Promise.race([all.then(() => false), delay(STOP_WAIT_MS, true, { ref: false })]);
+      if (late) for (const c of this.children) if (c.running) c.process.kill('SIGKILL');
+      await all;
+    })();
+    return this.stopping;
+  }
+}
+
+/** Polls `http://address/healthz` until it answers 200; fails early if `child` exits. */
+export async function waitHealthy(child: Child, address: string): Promise<void> {
+  const deadline = Date.now() + HEALTHY_WAIT_MS;
+  while (Date.now() < deadline) {
+    if (!child.running) throw new Error(`${child.name} exited before it was healthy:\n${child.stderr}`);
+    try {
+      const res = await fetch(`http://${address}/healthz`, { signal: AbortSignal.timeout(2000) });
+      await res.arrayBuffer();
+      if (res.status === 200) return;
+    } catch {
+      // Not listening yet: poll again until the deadline.
+    }
+    await delay(POLL_MS);
+  }
+  throw new Error(`${child.name} was not healthy within ${HEALTHY_WAIT_MS} ms:\n${child.stderr}`);
+}

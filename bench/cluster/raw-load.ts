@@ -1,0 +1,76 @@
+/**
+ * Load through raw HTTP with autocannon: one autocannon instance per target node, the
+ * connections split evenly among them, each request built on the fly (its key drawn from the
+ * keys the target's shard owns, so a leader never has to redirect). autocannon keeps its own
+ * histogram in whole milliseconds; each response's exact time goes to our Recorder instead.
+ *
+ * Bounded: each instance stops after `seconds` or after its share of `opsMax` responses,
+ * whichever comes first.
+ */
+import autocannon from 'autocannon';
+import { KeyChooser, Random } from './keys.ts';
+import { Recorder, type RunFigures } from './recorder.ts';
+import { readPath, writePath, type Workload } from './workloads.ts';
+
+const EMPTY = Buffer.alloc(0);
+
+export interface RawTarget {
+  address: string;
+  /** The key indexes this target owns. */
+  keys: Uint32Array;
+}
+
+export interface RawRun {
+  label: string;
+  workload: Workload;
+  targets: RawTarget[];
+  connections: number;
+  seconds: number;
+  opsMax: number;
+  value: Buffer;
+  seed: number;
+}
+
+export async function runRaw(run: RawRun): Promise<RunFigures> {
+  const recorder = new Recorder(run.label);
+  const shares = split(run.connections, run.targets.length);
+  recorder.start();
+  await Promise.all(run.targets.map((target, i) => {
+    if (shares[i] === 0) return undefined;
+    return loadOne(run, target, shares[i]!, Math.ceil(run.opsMax / run.targets.length), run.seed + i, recorder);
+  }));
+  return recorder.finish();
+}
+
+function loadOne(run: RawRun, target: RawTarget, connections: number, opsMax: number, seed: number, recorder: Recorder): Promise<void> {
+  const random = new Random(seed);
+  const keys = new KeyChooser(target.keys, run.workload.zipfian, random);
+  const { workload, value } = run;
+  // A fresh headers object each time: autocannon adds Content-Length to the one it is given,
+  // and a GET carrying a PUT's Content-Length would make the server wait for a body.
+  const setupRequest = (request: autocannon.Request) => {
+    const key = keys.next();
+    if (random.next() < workload.readShare) return { ...request, method: 'GET' as const, path: readPath(workload, key), headers: {}, body: EMPTY };
+    return { ...request, method: 'PUT' as const, path: writePath(workload, key), headers: {}, body: value };
+  };
+  return new Promise((resolve, reject) => {
+    const instance = autocannon({
+      url: `http://${target.address}`,
+      connections,
+      duration: run.seconds,
+      maxOverallRequests: opsMax,
+      timeout: 10,
+      requests: [{ setupRequest: setupRequest as autocannon.Request['setupRequest'] }],
+    }, (error) => (error ? reject(error) : resolve()));
+    instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
+      if (status >= 200 && status < 300) recorder.success(ms);
+      else recorder.failure(String(status));
+    });
+    instance.on('reqError', (error: Error & { code?: string }) => recorder.failure(error.code ?? error.message));
+  });
+}
+
+/** `total` split into `parts` integers differing by at most one. */
+export function split(total: number, parts: number): number[] {
+  return Array.from({ length: parts }, (_, i) => Math.floor(total / parts) + (i < total % parts ? 1 : 0));
+}

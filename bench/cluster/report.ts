@@ -1,0 +1,83 @@
+/**
+ * The cluster benchmark's results: one row per workload and mode (ours beside the ceiling and
+ * their ratio), the targets of issue 8 checked against them, a Markdown table for the
+ * terminal and docs/benchmarks.md, and the JSON document written to bench/results/.
+ */
+import os from 'node:os';
+import type { BenchOptions, Mode, WorkloadName } from './options.ts';
+import type { RunFigures } from './recorder.ts';
+
+export interface Row {
+  workload: WorkloadName;
+  title: string;
+  mode: Mode;
+  ours: RunFigures;
+  ceiling: RunFigures;
+  /** ours.opsPerSec / ceiling.opsPerSec */
+  ratio: number;
+}
+
+export interface TargetCheck {
+  what: string;
+  mode: Mode;
+  value: number;
+  target: string;
+  met: boolean;
+}
+
+/** Ratio floors of issue 8 (ours / ceiling, same run), and the p99 ceiling at the default 50 connections. */
+export const RATIO_TARGETS: Partial<Record<WorkloadName, number>> = { get: 0.6, 'put-acks-1': 0.4 };
+export const P99_TARGET_MS = 10;
+
+export function checkTargets(rows: readonly Row[]): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  for (const row of rows) {
+    const floor = RATIO_TARGETS[row.workload];
+    if (floor === undefined) continue;
+    checks.push({ what: `${row.workload} ours/ceiling`, mode: row.mode, value: row.ratio, target: `>= ${floor}`, met: row.ratio >= floor });
+    const p99Ms = row.ours.latencyUs.p99 / 1000;
+    checks.push({ what: `${row.workload} p99 ms`, mode: row.mode, value: p99Ms, target: `<= ${P99_TARGET_MS}`, met: p99Ms <= P99_TARGET_MS });
+  }
+  return checks;
+}
+
+const ms = (us: number) => (us / 1000).toFixed(2);
+const ops = (x: number) => Math.round(x).toLocaleString('en-US');
+
+export function markdownTable(rows: readonly Row[]): string {
+  const lines = [
+    '| workload | via | ours ops/s | p50 / p99 / p99.9 ms | ceiling ops/s | ceiling p50 / p99 / p99.9 ms | ours/ceiling | failed |',
+    '|---|---|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const r of rows) {
+    const l = r.ours.latencyUs;
+    const c = r.ceiling.latencyUs;
+    lines.push(`| ${r.title} | ${r.mode} | ${ops(r.ours.opsPerSec)} | ${ms(l.p50)} / ${ms(l.p99)} / ${ms(l.p999)} | ${ops(r.ceiling.opsPerSec)} | ${ms(c.p50)} / ${ms(c.p99)} / ${ms(c.p999)} | ${r.ratio.toFixed(2)}x | ${failedText(r.ours)} |`);
+  }
+  return lines.join('\n');
+}
+
+export function targetLines(checks: readonly TargetCheck[]): string {
+  return checks.map((c) => `${c.met ? 'met   ' : 'MISSED'} ${c.what} (${c.mode}): ${c.value.toFixed(2)}, target ${c.target}`).join('\n');
+}
+
+function failedText(f: RunFigures): string {
+  if (f.failed === 0) return '0';
+  const top = Object.entries(f.failures).sort((a, b) => b[1] - a[1]).slice(0, 2).map(([k, v]) => `${k}: ${v}`);
+  return `${f.failed} (${top.join(', ')})`;
+}
+
+export function machineInfo() {
+  const cpus = os.cpus();
+  return {
+    cpu: cpus[0]?.model ?? 'unknown',
+    cores: cpus.length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    platform: `${os.platform()} ${os.release()}`,
+    node: process.version,
+  };
+}
+
+export function resultDocument(options: BenchOptions, command: string, startedAt: string, rows: readonly Row[]) {
+  return { version: 1, kind: 'cluster', startedAt, command, machine: machineInfo(), options, rows, targets: checkTargets(rows) };
+}
