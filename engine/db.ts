@@ -29,7 +29,7 @@ import { resolveOptions, type DbOptions } from './options.ts';
 import { Snapshot, SnapshotRegistry } from './snapshot.ts';
 import { ByteSlab } from './util/byte-slab.ts';
 import { Signal } from './util/signal.ts';
-import { walFileName } from './version/file-meta.ts';
+import { parseFileName, walFileName } from './version/file-meta.ts';
 import { encodeBatch, decodeBatch, type BatchOp } from './write-batch.ts';
 
 /** Options accepted by `Db.open`: the engine options plus the file-system seam. */
@@ -88,6 +88,27 @@ export class Db {
     const db = new Db(fileSystem ?? new NodeFileSystem(), dir.replace(/\/+$/, '') || '/', resolveOptions(engineOptions));
     await db.openDirectory();
     return db;
+  }
+
+  /**
+   * Deletes a database's files (LevelDB's DestroyDB): every file the engine names (tables,
+   * WALs, MANIFESTs, CURRENT, temporaries), then LOCK. Files it does not recognise, and the
+   * directory itself, are left. Fails with DB_LOCKED if the database is open.
+   */
+  static async destroy(dir: string, options?: { fileSystem?: FileSystem }): Promise<void> {
+    if (typeof dir !== 'string' || dir === '') throw new InvalidArgumentError(`dir must be a non-empty string, got ${JSON.stringify(dir)}`);
+    const fs = options?.fileSystem ?? new NodeFileSystem();
+    if (!fs.exists(dir)) return;
+    const lock = fs.lock(joinPath(dir, 'LOCK'));
+    try {
+      for (const name of fs.list(dir)) {
+        const parsed = parseFileName(name);
+        if (parsed && parsed.type !== 'lock') fs.remove(joinPath(dir, name));
+      }
+      await fs.syncDir(dir);
+    } finally {
+      lock.release();
+    }
   }
 
   private async openDirectory(): Promise<void> {

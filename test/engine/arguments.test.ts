@@ -123,3 +123,18 @@ test('an open by another live process is DB_LOCKED, and its lock is taken over o
 test('opening a missing directory with createIfMissing false is NOT_FOUND', async () => {
   await assert.rejects(Db.open('/nowhere', { fileSystem: new MemoryFileSystem(), createIfMissing: false }), code('NOT_FOUND'));
 });
+
+test('destroy removes every file of a closed database, refuses an open one, and leaves others alone', async () => {
+  const fileSystem = new MemoryFileSystem();
+  const db = await Db.open('/db', { fileSystem, memtableBytes: 4096 });
+  for (let i = 0; i < 300; i++) await db.put(`k${i}`, 'v'.repeat(50));
+  fileSystem.poke('/db/notes.txt', new TextEncoder().encode('mine'));
+  await assert.rejects(Db.destroy('/db', { fileSystem }), code('DB_LOCKED'));
+  await db.close();
+  await Db.destroy('/db', { fileSystem });
+  assert.deepEqual(fileSystem.list('/db'), ['notes.txt']);
+  const fresh = await Db.open('/db', { fileSystem });
+  assert.equal(fresh.lastSequence, 0);
+  assert.equal(await fresh.get('k1'), undefined);
+  await fresh.close();
+});
