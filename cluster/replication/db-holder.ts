@@ -1,14 +1,13 @@
 /**
  * Holds the node's engine, `<data>/db`, and can swap it for an empty one: a follower that must
- * take a snapshot (its data diverged, or is too far behind) closes the engine, removes its
- * directory and opens a fresh one, because the engine can neither truncate its log nor move
+ * take a snapshot (its data diverged, or is too far behind) closes the engine, destroys its
+ * files (Db.destroy) and opens a fresh one, because the engine can neither truncate its log nor move
  * its sequence number backward.
  *
  * `store` is the view the HTTP handlers use: it always reaches the current engine, and passes
  * client writes through the write gate (write-gate.ts). A request that meets the engine while
  * it is being swapped gets DB_CLOSED (503), and only followers are ever swapped.
  */
-import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Db, type DbOpenOptions } from '../../engine/index.ts';
 import type { Store } from '../store.ts';
@@ -39,7 +38,7 @@ export class DbHolder {
   /** Replaces the engine with an empty one. REQUIRES: nothing writes to it meanwhile (a follower). */
   async wipe(): Promise<void> {
     await this.current.close();
-    await rm(this.dir, { recursive: true, force: true });
+    await Db.destroy(this.dir, this.options);
     this.current = await Db.open(this.dir, this.options);
   }
 
