@@ -24,6 +24,7 @@ import { isProtectedPath, parseRoute, splitUrl, type Route, type WriteMode } fro
 import { decide, type Decision, type RoutingRequest } from './routing.ts';
 import { encodeScanPage } from './scan-codec.ts';
 import type { Store } from './store.ts';
+import type { TurnQueue } from './turn-queue.ts';
 
 export interface ApiOptions {
   store: Store;
@@ -38,6 +39,8 @@ export interface ApiOptions {
   /** Facts about the listening socket for /internal/state. */
   status(): Record<string, unknown>;
   metrics: NodeMetrics;
+  /** Starts the writes of one event-loop turn together, so the engine commits them as one group. */
+  writes: TurnQueue;
 }
 
 /** Filled in while a request is served, for its metrics and log line once it ends. */
@@ -134,10 +137,10 @@ async function write(api: ApiOptions, ex: Exchange, mode: WriteMode, start: () =
   const acks = acksOf(api, mode);
   api.replication.checkWrite(acks);
   if (acks === 0) {
-    start().catch((error: unknown) => api.log('error', 'an acks=0 write failed after its 202', { url: ex.url.slice(0, 200), ...errorFields(error) }));
+    api.writes.run(start).catch((error: unknown) => api.log('error', 'an acks=0 write failed after its 202', { url: ex.url.slice(0, 200), ...errorFields(error) }));
     return sendAccepted(ex.res, ex.context);
   }
-  const seq = await start();
+  const seq = await api.writes.run(start);
   await api.replication.confirmWrite(seq, acks);
   sendNoContent(ex.res, seq, ex.context);
 }
