@@ -56,13 +56,16 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, con
   res.end(bytes);
 }
 
+// The two answers on the hot path pass their headers as a flat array, which Node takes as is,
+// rather than an object it must walk; any header set earlier with setHeader is still merged.
+
 export function sendBytes(res: ServerResponse, status: number, body: Uint8Array, contentType: string, context: ResponseContext): void {
-  res.writeHead(status, { ...baseHeaders(context), 'Content-Type': contentType, 'Content-Length': body.length });
+  res.writeHead(status, ['X-Shard', context.shard, 'X-Epoch', String(context.epoch), 'Content-Type', contentType, 'Content-Length', String(body.length)]);
   res.end(body);
 }
 
 export function sendNoContent(res: ServerResponse, seq: number, context: ResponseContext): void {
-  res.writeHead(204, { ...baseHeaders(context), 'X-Seq': String(seq) });
+  res.writeHead(204, ['X-Shard', context.shard, 'X-Epoch', String(context.epoch), 'X-Seq', String(seq)]);
   res.end();
 }
 
