@@ -132,6 +132,8 @@ export class NodeMetrics {
     setCounter(g.flushes, stats.flushes);
     setCounter(g.compactions, stats.compactions);
     setCounter(g.userBytes, stats.userBytesWritten);
+    setCounter(g.writeGroups, stats.writeGroups);
+    setCounter(g.writesGrouped, stats.writesGrouped);
     setCounter(g.cacheHits, stats.blockCacheHits);
     setCounter(g.cacheMisses, stats.blockCacheMisses);
   }
@@ -183,6 +185,8 @@ function makeGauges(registers: Registry[]) {
     flushes: counter('distribkv_engine_flushes_total', 'Memtables flushed to L0'),
     compactions: counter('distribkv_engine_compactions_total', 'Compactions run'),
     userBytes: counter('distribkv_engine_user_bytes_written_total', 'Bytes of keys and values written by clients (and, on a replica, by replication)'),
+    writeGroups: counter('distribkv_engine_write_groups_total', 'Group commits: WAL records written, each holding one or more writes (one replication batch each)'),
+    writesGrouped: counter('distribkv_engine_writes_grouped_total', 'Writes (puts, deletes, batches) committed in those groups; divided by the groups, the group-commit size'),
     cacheHits: counter('distribkv_engine_block_cache_hits_total', 'Block cache hits'),
     cacheMisses: counter('distribkv_engine_block_cache_misses_total', 'Block cache misses'),
     followerLagSeq: gauge('distribkv_replication_follower_lag_sequence_numbers', 'Leader: ops in its log the follower has not applied', ['follower']),
