@@ -25,7 +25,7 @@ export async function startCeiling(group: ProcessGroup, dir: string, processes: 
   await writeFile(topologyPath, JSON.stringify(json));
   await Promise.all(addresses.map((address) => {
     const port = address.split(':')[1]!;
-    const child = group.spawn(`ceiling ${address}`, [], 'bench/cluster/ceiling-server.ts', ['--port', port, '--value-bytes', String(valueBytes), '--topology', topologyPath]);
+    const child = group.spawn(`ceiling ${address}`, 'ceiling', [], 'bench/cluster/ceiling-server.ts', ['--port', port, '--value-bytes', String(valueBytes), '--topology', topologyPath]);
     return waitHealthy(child, address);
   }));
   return { addresses, topology: Topology.fromJson(json) };

@@ -24,7 +24,7 @@ export interface LocalClusterOptions {
   shards: number;
   replicas: number;
   logLevel: string;
-  /** Leaders write a CPU profile here on exit (`node --cpu-prof`). */
+  /** Nodes write CPU profiles under this directory on exit (`node --cpu-prof`), one folder each. */
   profileDir: string | undefined;
 }
 
@@ -46,8 +46,10 @@ export async function startLocalCluster(group: ProcessGroup, options: LocalClust
   await writeFile(configPath, toml.join('\n'));
   const starts = shards.flatMap((s) => [s.leader, ...s.replicas].map((address) => {
     const isLeader = address === s.leader;
-    const nodeArgs = isLeader && options.profileDir ? ['--cpu-prof', '--cpu-prof-dir', options.profileDir, '--cpu-prof-name', `leader-${address.replace(':', '_')}.cpuprofile`] : [];
-    const child = group.spawn(`node ${address}`, nodeArgs, 'cluster/node.ts', [
+    // One directory per node: tsx's loader thread writes a profile of its own beside the main thread's.
+    const profileDir = options.profileDir && path.join(options.profileDir, `${isLeader ? 'leader' : 'replica'}-${address.replace(':', '_')}`);
+    const nodeArgs = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
+    const child = group.spawn(`node ${address}`, isLeader ? 'leader' : 'replica', nodeArgs, 'cluster/node.ts', [
       '--config', configPath, '--node', address, '--data', path.join(dir, address.replace(':', '_')), '--log-level', options.logLevel,
     ], { DISTRIBKV_TOKEN: '' });
     return waitHealthy(child, address);

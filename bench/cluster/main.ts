@@ -21,10 +21,10 @@ import { runClient } from './client-load.ts';
 import { keyOf, keysByShard, Random, shuffled } from './keys.ts';
 import { startLocalCluster, type LocalCluster } from './local-cluster.ts';
 import { LOAD_BATCH_KEYS, OPS_PER_SECOND_MAX, parseBenchArgs, USAGE, type BenchOptions, type Mode } from './options.ts';
-import { ProcessGroup } from './processes.ts';
+import { ProcessGroup, type CpuSeconds } from './processes.ts';
 import { runRaw } from './raw-load.ts';
 import type { RunFigures } from './recorder.ts';
-import { checkTargets, machineInfo, markdownTable, resultDocument, targetLines, type Row } from './report.ts';
+import { checkTargets, cpuTable, machineInfo, markdownTable, resultDocument, targetLines, type Row } from './report.ts';
 import { rawTargets, runnable, WORKLOADS, type Workload } from './workloads.ts';
 
 /** Batches in flight while loading keys. */
@@ -93,8 +93,8 @@ async function runAll(options: BenchOptions, cluster: LocalCluster, ceiling: Cei
       continue;
     }
     for (const mode of options.modes) {
-      const mine = await measure(options, workload, mode, ours, allKeys);
-      const theirs = await measure(options, workload, mode, bare, allKeys);
+      const mine = await measure(options, group, workload, mode, ours, allKeys);
+      const theirs = await measure(options, group, workload, mode, bare, allKeys);
       const failures = group.failures();
       if (failures.length > 0) throw new Error(`a child process died during ${name} (${mode}):\n${failures.join('\n')}`);
       const row: Row = { workload: name, title: workload.title, mode, ours: mine, ceiling: theirs, ratio: theirs.opsPerSec === 0 ? 0 : mine.opsPerSec / theirs.opsPerSec };
@@ -107,7 +107,7 @@ async function runAll(options: BenchOptions, cluster: LocalCluster, ceiling: Cei
 }
 
 /** A warm-up run, then the measured one. */
-async function measure(options: BenchOptions, workload: Workload, mode: Mode, side: Side, allKeys: Uint32Array): Promise<RunFigures> {
+async function measure(options: BenchOptions, group: ProcessGroup, workload: Workload, mode: Mode, side: Side, allKeys: Uint32Array): Promise<RunFigures> {
   const label = `${workload.name} ${mode} ${side.name}`;
   const run = (seconds: number, seedOffset: number) => {
     const common = { label, workload, connections: options.connections, seconds, opsMax: Math.ceil(seconds * OPS_PER_SECOND_MAX) };
@@ -118,7 +118,11 @@ async function measure(options: BenchOptions, workload: Workload, mode: Mode, si
     return runRaw({ ...common, targets, value: Buffer.alloc(options.valueBytes, 0x62), seed: options.seed + seedOffset });
   };
   if (options.warmupSeconds > 0) await run(options.warmupSeconds, 1000);
-  return run(options.seconds, 0);
+  const cpuBefore = group.cpuSeconds();
+  const figures = await run(options.seconds, 0);
+  const cpuAfter = group.cpuSeconds();
+  figures.cpuSeconds = Object.fromEntries(Object.entries(cpuAfter).map(([role, seconds]) => [role, seconds - (cpuBefore[role as keyof CpuSeconds] ?? 0)]));
+  return figures;
 }
 
 /** Writes every key once, in batches of one shard's keys, so that reads find them. */
@@ -169,7 +173,7 @@ async function writeResults(options: BenchOptions, startedAt: string, rows: Row[
     await writeFile(path.join(options.outDir, `${name}.json`), `${JSON.stringify(document, null, 2)}\n`);
     await writeFile(path.join(options.outDir, `${name}.svg`), svg);
   }
-  process.stdout.write(`\n${command}\n${m.cores} x ${m.cpu}, ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}\n\n${markdownTable(rows)}\n\nTargets (ours / ceiling, same run):\n${targetLines(checkTargets(rows))}\n\nWrote ${path.join(options.outDir, `cluster-${stamp}.json`)} and .svg (also cluster-latest.*)\n`);
+  process.stdout.write(`\n${command}\n${m.cores} x ${m.cpu}, ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}\n\n${markdownTable(rows)}\n\nCPU per request, in microseconds (all processes of a kind, summed; the load generator is this process):\n${cpuTable(rows)}\n\nTargets (ours / ceiling, same run):\n${targetLines(checkTargets(rows))}\n\nWrote ${path.join(options.outDir, `cluster-${stamp}.json`)} and .svg (also cluster-latest.*)\n`);
 }
 
 process.exitCode = await main();

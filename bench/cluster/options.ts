@@ -27,7 +27,7 @@ export interface BenchOptions {
   ceilingProcesses: number;
   outDir: string;
   quick: boolean;
-  /** Write a V8 CPU profile of every leader (`node --cpu-prof`) into this directory. */
+  /** Write a V8 CPU profile of every node (`node --cpu-prof`) under this directory. */
   profileDir: string | undefined;
   /** The level the nodes log at (their stderr is shown only if one fails). */
   nodeLogLevel: string;

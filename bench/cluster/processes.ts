@@ -3,21 +3,28 @@
  * all of them are stopped at the end, on Ctrl-C, and on any error: `stopAll` sends SIGTERM,
  * waits up to STOP_WAIT_MS, then SIGKILLs the rest; a last-resort 'exit' hook SIGKILLs
  * whatever is still alive if the benchmark itself dies. Each child's stderr is kept (the
- * last STDERR_BYTES_MAX bytes) to show when it fails.
+ * last STDERR_BYTES_MAX bytes) to show when it fails, and its CPU time can be read (Linux
+ * /proc), so a run can say how much CPU each kind of process spent per request.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 
 const STOP_WAIT_MS = 10_000;
 const HEALTHY_WAIT_MS = 30_000;
 const POLL_MS = 50;
 const STDERR_BYTES_MAX = 16 * 1024;
+/** /proc/<pid>/stat counts CPU time in clock ticks; 100 per second on Linux everywhere that matters. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** What a child is, for CPU accounting. */
+export type Role = 'leader' | 'replica' | 'ceiling';
 
 export class Child {
   private stderrText = '';
   readonly exited: Promise<number | null>;
 
-  constructor(readonly name: string, readonly process: ChildProcess) {
+  constructor(readonly name: string, readonly role: Role, readonly process: ChildProcess) {
     process.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
       this.stderrText = (this.stderrText + chunk).slice(-STDERR_BYTES_MAX);
     });
@@ -31,7 +38,23 @@ export class Child {
   get stderr(): string {
     return this.stderrText;
   }
+
+  /** User plus system CPU seconds so far; undefined where /proc is not there. */
+  cpuSeconds(): number | undefined {
+    try {
+      const stat = readFileSync(`/proc/${this.process.pid}/stat`, 'utf8');
+      // Fields after the command name, which is in parentheses and may hold spaces.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+    } catch {
+      return undefined;
+    }
+  }
 }
+
+/** CPU seconds by role, plus `loadgen`: this process (the load generator). */
+export type { CpuSeconds } from './recorder.ts';
+import type { CpuSeconds } from './recorder.ts';
 
 export class ProcessGroup {
   private readonly children: Child[] = [];
@@ -45,14 +68,25 @@ export class ProcessGroup {
   }
 
   /** Starts `node [nodeArgs] script args` with stdout ignored and stderr kept. */
-  spawn(name: string, nodeArgs: string[], script: string, args: string[], env: NodeJS.ProcessEnv = {}): Child {
+  spawn(name: string, role: Role, nodeArgs: string[], script: string, args: string[], env: NodeJS.ProcessEnv = {}): Child {
     if (this.stopping) throw new Error(`cannot start ${name}: the benchmark is stopping`);
-    const child = new Child(name, spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script, ...args], {
+    const child = new Child(name, role, spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script, ...args], {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, ...env },
     }));
     this.children.push(child);
     return child;
+  }
+
+  /** CPU seconds spent so far, summed by role. */
+  cpuSeconds(): CpuSeconds {
+    const usage = process.cpuUsage();
+    const out: CpuSeconds = { loadgen: (usage.user + usage.system) / 1e6 };
+    for (const c of this.children) {
+      const seconds = c.running ? c.cpuSeconds() : undefined;
+      if (seconds !== undefined) out[c.role] = (out[c.role] ?? 0) + seconds;
+    }
+    return out;
   }
 
   /** Children that exited while they should be running, with their stderr. */

@@ -14,6 +14,9 @@ export interface LatencySummary {
   max: number;
 }
 
+/** CPU seconds a run cost, by kind of process (`loadgen` is the benchmark itself). */
+export type CpuSeconds = Partial<Record<'leader' | 'replica' | 'ceiling' | 'loadgen', number>>;
+
 export interface RunFigures {
   ok: number;
   failed: number;
@@ -22,6 +25,8 @@ export interface RunFigures {
   seconds: number;
   opsPerSec: number;
   latencyUs: LatencySummary;
+  /** Filled in by the caller where /proc can be read. */
+  cpuSeconds?: CpuSeconds;
 }
 
 const LATENCY_US_MAX = 60_000_000;

@@ -57,6 +57,22 @@ export function markdownTable(rows: readonly Row[]): string {
   return lines.join('\n');
 }
 
+/** Microseconds of CPU per successful request, by kind of process, for ours and the ceiling. */
+export function cpuTable(rows: readonly Row[]): string {
+  const per = (f: RunFigures, role: keyof NonNullable<RunFigures['cpuSeconds']>) => {
+    const seconds = f.cpuSeconds?.[role];
+    return seconds === undefined || f.ok === 0 ? '-' : Math.round((seconds * 1e6) / f.ok).toString();
+  };
+  const lines = [
+    '| workload | via | ours: leaders | replicas | load generator | ceiling: servers | load generator |',
+    '|---|---|---:|---:|---:|---:|---:|',
+  ];
+  for (const r of rows) {
+    lines.push(`| ${r.title} | ${r.mode} | ${per(r.ours, 'leader')} | ${per(r.ours, 'replica')} | ${per(r.ours, 'loadgen')} | ${per(r.ceiling, 'ceiling')} | ${per(r.ceiling, 'loadgen')} |`);
+  }
+  return lines.join('\n');
+}
+
 export function targetLines(checks: readonly TargetCheck[]): string {
   return checks.map((c) => `${c.met ? 'met   ' : 'MISSED'} ${c.what} (${c.mode}): ${c.value.toFixed(2)}, target ${c.target}`).join('\n');
 }
