@@ -8,7 +8,7 @@
  * an empty queue and commit alone: one WAL append, one replication batch, one frame, one
  * apply on every replica, per write. Started together, all the writes of a turn share them.
  * Measured on one shard with a replica, 17 connections of 100-byte PUTs: groups of 1.0
- * write became groups of about 8, and throughput rose by about 40% (docs/benchmarks.md).
+ * write became groups of about 8.5, and throughput rose by about 30% (docs/decisions.md).
  *
  * Cost: a write waits for the end of the current turn (the poll phase's other callbacks),
  * typically microseconds. Order: writes start in the order they were queued.
