@@ -4,7 +4,7 @@
  * the engines take turns, in an order that rotates from step to step, and after its turn an
  * engine settles (unmeasured) until its background work has stopped, so no engine's
  * compaction runs during another's measurement. Data directories live under os.tmpdir() and
- * are removed at the end of each phase, also on failure.
+ * are removed at the end of each phase, also on failure or SIGINT/SIGTERM.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -96,8 +96,19 @@ function wanted(o: PlanOptions, workload: w.Workload): boolean {
   return o.only === undefined || o.only.has(workload.name);
 }
 
+/** Directories of the phase in progress, removed if the run is interrupted. */
+const liveDirs = new Set<string>();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    for (const dir of liveDirs) rmSync(dir, { recursive: true, force: true });
+    process.stderr.write(`bench: ${signal}, removed ${liveDirs.size} data directories\n`);
+    process.exit(130);
+  });
+}
+
 async function runPhase(o: PlanOptions, phase: Phase, mode: w.Mode, onResult: (r: Result) => void): Promise<void> {
   const dirs = o.factories.map((f) => mkdtempSync(join(tmpdir(), `distribkv-bench-${f.engine}-`)));
+  for (const dir of dirs) liveDirs.add(dir);
   const stores: Array<BenchStore | undefined> = [];
   try {
     for (let i = 0; i < o.factories.length; i++) stores[i] = await o.factories[i]!.open(dirs[i]!, phase.sync);
@@ -108,7 +119,7 @@ async function runPhase(o: PlanOptions, phase: Phase, mode: w.Mode, onResult: (r
           await stores[i]!.close();
           stores[i] = undefined;
           stores[i] = await o.factories[i]!.open(dirs[i]!, phase.sync);
-          await stores[i]!.settle();
+          await settle(stores[i]!);
         }
         continue;
       }
@@ -123,7 +134,10 @@ async function runPhase(o: PlanOptions, phase: Phase, mode: w.Mode, onResult: (r
     }
   } finally {
     for (const s of stores) await s?.close().catch((err: unknown) => process.stderr.write(`close of ${s.engine} failed: ${String(err)}\n`));
-    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    for (const dir of dirs) {
+      rmSync(dir, { recursive: true, force: true });
+      liveDirs.delete(dir);
+    }
   }
 }
 
@@ -139,7 +153,7 @@ async function runStep(store: BenchStore, workload: w.Workload, mode: w.Mode, o:
     throw new Error(`${store.engine} ${workload.name} (${mode}) failed`, { cause: err });
   }
   const settleStarted = performance.now();
-  await store.settle();
+  await settle(store);
   const settleSeconds = (performance.now() - settleStarted) / 1000;
   const result: Result = {
     workload: workload.name,
@@ -158,6 +172,27 @@ async function runStep(store: BenchStore, workload: w.Workload, mode: w.Mode, o:
   };
   recorder.close();
   return result;
+}
+
+const QUIET_WINDOW_MS = 100;
+/** CPU the process may use in a quiet window while this thread sleeps: 5% of a core. */
+const QUIET_CPU_US_MAX = 5_000;
+const QUIET_WINDOWS = 3;
+const QUIET_TIMEOUT_MS = 60_000;
+
+/**
+ * The store's own idea of idle, then the process's CPU: while this thread sleeps, any CPU the
+ * process uses is some engine's background thread (LevelDB's compaction, lmdb's writer).
+ */
+async function settle(store: BenchStore): Promise<void> {
+  await store.settle();
+  const deadline = performance.now() + QUIET_TIMEOUT_MS;
+  for (let quiet = 0; quiet < QUIET_WINDOWS && performance.now() < deadline; ) {
+    const before = process.cpuUsage();
+    await new Promise((resolve) => setTimeout(resolve, QUIET_WINDOW_MS));
+    const used = process.cpuUsage(before);
+    quiet = used.user + used.system <= QUIET_CPU_US_MAX ? quiet + 1 : 0;
+  }
 }
 
 /** The same seed for every engine running a workload, a different one per workload. */

@@ -6,6 +6,8 @@
 import * as hdr from 'hdr-histogram-js';
 
 const PROGRESS_EVERY_MS = 2000;
+/** A run with no call finished for this long says so on stderr (an engine stuck in I/O). */
+const STALL_REPORT_MS = 15_000;
 
 /** Microseconds. */
 export interface LatencySummary {
@@ -21,6 +23,8 @@ export class Recorder {
   calls = 0;
   private readonly started = performance.now();
   private nextProgressAt = this.started + PROGRESS_EVERY_MS;
+  private lastRecordAt = this.started;
+  private readonly watchdog = setInterval(() => this.reportStall(), STALL_REPORT_MS).unref();
 
   /** `label`: what the progress line calls this run; `opsTotal`: how many ops it will make. */
   constructor(
@@ -31,6 +35,7 @@ export class Recorder {
   /** Records one call that began at `startedMs` (performance.now()) and did `ops` operations. */
   record(startedMs: number, ops: number): void {
     const now = performance.now();
+    this.lastRecordAt = now;
     this.histogram.recordValue(Math.max(1, Math.round((now - startedMs) * 1e6)));
     this.ops += ops;
     this.calls++;
@@ -49,7 +54,13 @@ export class Recorder {
   }
 
   close(): void {
+    clearInterval(this.watchdog);
     this.histogram.destroy();
+  }
+
+  private reportStall(): void {
+    const idleMs = performance.now() - this.lastRecordAt;
+    if (idleMs >= STALL_REPORT_MS) process.stderr.write(`  … ${this.label}: no call has finished for ${(idleMs / 1000).toFixed(0)} s\n`);
   }
 
   private progress(now: number): void {
