@@ -31,7 +31,9 @@ import { newTableReadStats, TableReader } from './sst/table-reader.ts';
 import { Mutex, yieldToEventLoop } from './util/mutex.ts';
 import { Signal } from './util/signal.ts';
 import { compareBytes } from './util/bytes.ts';
-import { parseFileName, tableFileName, type FileMeta } from './version/file-meta.ts';
+import { tableFileName, type FileMeta } from './version/file-meta.ts';
+import { obsoleteFiles } from './version/obsolete-files.ts';
+import { verifyVersion, type LsmVerifyReport } from './lsm-verify.ts';
 import { ManifestWriter } from './version/manifest.ts';
 import type { VersionEdit } from './version/version-edit.ts';
 import { LEVEL_COUNT, type Version } from './version/version.ts';
@@ -46,14 +48,6 @@ export const IMMUTABLE_MEMTABLES_MAX = 2;
 /** How long one write group is delayed once L0 reaches the slowdown trigger. */
 const SLOWDOWN_DELAY_MS = 1;
 
-export interface LsmVerifyReport {
-  ok: boolean;
-  tables: number;
-  entries: number;
-  /** One line per problem found, naming the file. */
-  problems: string[];
-}
-
 export interface LsmCounters {
   userBytes: number;
   walBytes: number;
@@ -67,6 +61,8 @@ export interface LsmCounters {
   slowdowns: number;
   stops: number;
 }
+
+export type { LsmVerifyReport };
 
 export class LsmTree {
   mem!: Memtable;
@@ -439,24 +435,16 @@ export class LsmTree {
     return 0;
   }
 
-  /** Deletes files that nothing needs: old WALs, old MANIFESTs, unreferenced tables, temp files. */
+  /** Deletes files that nothing needs (version/obsolete-files.ts says which). */
   private deleteObsoleteFiles(): void {
-    const live = new Set(this.version.fileNumbers());
-    for (const v of this.pinned.keys()) for (const n of v.fileNumbers()) live.add(n);
-    for (const n of this.pendingOutputs) live.add(n);
-    const liveWals = new Set([this.mem.walNumber, ...this.imm.map((m) => m.walNumber)]);
-    for (const name of this.fs.list(this.dir)) {
-      const parsed = parseFileName(name);
-      if (!parsed) continue;
-      const number = 'number' in parsed ? parsed.number : -1;
-      const obsolete =
-        (parsed.type === 'temp' && !name.startsWith('CURRENT')) ||
-        (parsed.type === 'wal' && number < this.logNumber && !liveWals.has(number)) ||
-        (parsed.type === 'manifest' && number !== this.manifest.number) ||
-        (parsed.type === 'table' && !live.has(number));
-      if (!obsolete) continue;
-      if (parsed.type === 'table') this.tables.evict(number);
-      this.fs.remove(joinPath(this.dir, name));
+    const tables = new Set(this.version.fileNumbers());
+    for (const v of this.pinned.keys()) for (const n of v.fileNumbers()) tables.add(n);
+    for (const n of this.pendingOutputs) tables.add(n);
+    const wals = new Set([this.mem.walNumber, ...this.imm.map((m) => m.walNumber)]);
+    const live = { tables, wals, logNumber: this.logNumber, manifestNumber: this.manifest.number };
+    for (const file of obsoleteFiles(this.fs.list(this.dir), live)) {
+      if (file.tableNumber !== undefined) this.tables.evict(file.tableNumber);
+      this.fs.remove(joinPath(this.dir, file.name));
     }
   }
 
@@ -470,39 +458,14 @@ export class LsmTree {
     this.tables.close();
   }
 
-  /**
-   * Re-reads every table of the current version: block checksums, key order, and that each
-   * file's contents agree with what the MANIFEST says of it; plus the level invariants.
-   */
+  /** Checks every table of the current version; see lsm-verify.ts. */
   verify(): LsmVerifyReport {
     const version = this.pin();
-    const problems: string[] = [];
-    let tables = 0;
-    let entries = 0;
     try {
-      const invariant = version.checkInvariants();
-      if (invariant) problems.push(`version: ${invariant}`);
-      version.levels.forEach((files, level) => {
-        for (const f of files) {
-          tables++;
-          let reader: TableReader | undefined;
-          try {
-            reader = this.tables.acquire(f.number);
-            const report = reader.verify();
-            entries += report.entries;
-            for (const err of report.errors) problems.push(err.message);
-            if (report.entries !== f.entries) problems.push(`L${level} ${tableFileName(f.number)}: ${report.entries} entries, the MANIFEST says ${f.entries}`);
-          } catch (err) {
-            problems.push(`L${level} ${tableFileName(f.number)}: ${(err as Error).message}`);
-          } finally {
-            if (reader) this.tables.release(reader);
-          }
-        }
-      });
+      return verifyVersion(version, this.tables);
     } finally {
       this.unpin(version);
     }
-    return { ok: problems.length === 0, tables, entries, problems };
   }
 
   levelSummary(): Array<{ level: number; files: number; bytes: number }> {
