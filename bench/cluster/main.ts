@@ -31,6 +31,9 @@ import { rawTargets, runnable, WORKLOADS, type Workload } from './workloads.ts';
 const LOAD_CONCURRENCY = 4;
 /** After a write workload, how long to wait at most for replicas to catch up before the next run. */
 const SETTLE_WAIT_MS = 15_000;
+/** Before each run, the cluster and ceiling processes must use under QUIET_CORES_MAX of CPU over a window (waiting a while at most). */
+const QUIET_CORES_MAX = 0.05;
+const QUIET = { full: { windowMs: 500, waitMs: 60_000 }, quick: { windowMs: 200, waitMs: 4_000 } };
 
 interface Side {
   name: 'ours' | 'ceiling';
@@ -117,6 +120,8 @@ async function measure(options: BenchOptions, group: ProcessGroup, workload: Wor
     const targets = rawTargets(workload, side.topology).map((t) => ({ address: t.address, keys: side.keysByShard.get(t.shard)! }));
     return runRaw({ ...common, targets, value: Buffer.alloc(options.valueBytes, 0x62), seed: options.seed + seedOffset });
   };
+  const quiet = options.quick ? QUIET.quick : QUIET.full;
+  if (!(await group.waitQuiet(QUIET_CORES_MAX, quiet.windowMs, quiet.waitMs))) say(`  (the processes did not go quiet within ${quiet.waitMs / 1000} s before ${label}; measuring anyway)`);
   if (options.warmupSeconds > 0) await run(options.warmupSeconds, 1000);
   const cpuBefore = group.cpuSeconds();
   const figures = await run(options.seconds, 0);

@@ -89,6 +89,25 @@ export class ProcessGroup {
     return out;
   }
 
+  /**
+   * Waits until the children together use less than `coresMax` of CPU over `windowMs`, or
+   * `timeoutMs` passed; returns whether they went quiet. Background work (a flush, a compaction,
+   * a replica catching up) left over from one run would otherwise slow the next, whichever
+   * side it measures.
+   */
+  async waitQuiet(coresMax: number, windowMs: number, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    const childSeconds = () => Object.entries(this.cpuSeconds()).reduce((sum, [role, s]) => sum + (role === 'loadgen' ? 0 : s), 0);
+    let before = childSeconds();
+    while (Date.now() < deadline) {
+      await delay(windowMs);
+      const after = childSeconds();
+      if (after - before < (coresMax * windowMs) / 1000) return true;
+      before = after;
+    }
+    return false;
+  }
+
   /** Children that exited while they should be running, with their stderr. */
   failures(): string[] {
     if (this.stopping) return [];
