@@ -21,7 +21,7 @@ import { runClient } from './client-load.ts';
 import { keyOf, keysByShard, Random, shuffled } from './keys.ts';
 import { startLocalCluster, type LocalCluster } from './local-cluster.ts';
 import { LOAD_BATCH_KEYS, OPS_PER_SECOND_MAX, parseBenchArgs, USAGE, type BenchOptions, type Mode } from './options.ts';
-import { ProcessGroup, type CpuSeconds } from './processes.ts';
+import { ProcessGroup, type CpuSeconds, type Role } from './processes.ts';
 import { runRaw } from './raw-load.ts';
 import type { RunFigures } from './recorder.ts';
 import { checkTargets, cpuTable, machineInfo, markdownTable, resultDocument, targetLines, type Row } from './report.ts';
@@ -124,9 +124,12 @@ async function measure(options: BenchOptions, group: ProcessGroup, workload: Wor
   if (!(await group.waitQuiet(QUIET_CORES_MAX, quiet.windowMs, quiet.waitMs))) say(`  (the processes did not go quiet within ${quiet.waitMs / 1000} s before ${label}; measuring anyway)`);
   if (options.warmupSeconds > 0) await run(options.warmupSeconds, 1000);
   const cpuBefore = group.cpuSeconds();
+  const waitBefore = group.waitSeconds();
   const figures = await run(options.seconds, 0);
   const cpuAfter = group.cpuSeconds();
+  const waitAfter = group.waitSeconds();
   figures.cpuSeconds = Object.fromEntries(Object.entries(cpuAfter).map(([role, seconds]) => [role, seconds - (cpuBefore[role as keyof CpuSeconds] ?? 0)]));
+  figures.cpuWaitShare = Object.fromEntries((Object.entries(waitAfter) as [Role, number][]).map(([role, seconds]) => [role, (seconds - (waitBefore[role] ?? 0)) / figures.seconds / Math.max(1, group.count(role))]));
   return figures;
 }
 

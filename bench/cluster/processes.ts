@@ -39,6 +39,19 @@ export class Child {
     return this.stderrText;
   }
 
+  /**
+   * Seconds the main thread (the event loop) spent runnable but waiting for a CPU, from
+   * /proc/<pid>/schedstat; undefined where it is not there. On a machine with more busy
+   * processes than cores this is where tail latency comes from.
+   */
+  waitSeconds(): number | undefined {
+    try {
+      return Number(readFileSync(`/proc/${this.process.pid}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** User plus system CPU seconds so far; undefined where /proc is not there. */
   cpuSeconds(): number | undefined {
     try {
@@ -76,6 +89,21 @@ export class ProcessGroup {
     }));
     this.children.push(child);
     return child;
+  }
+
+  /** Seconds the children's event loops waited for a CPU so far, summed by role. */
+  waitSeconds(): Partial<Record<Role, number>> {
+    const out: Partial<Record<Role, number>> = {};
+    for (const c of this.children) {
+      const seconds = c.running ? c.waitSeconds() : undefined;
+      if (seconds !== undefined) out[c.role] = (out[c.role] ?? 0) + seconds;
+    }
+    return out;
+  }
+
+  /** Running children of `role`. */
+  count(role: Role): number {
+    return this.children.filter((c) => c.role === role && c.running).length;
   }
 
   /** CPU seconds spent so far, summed by role. */

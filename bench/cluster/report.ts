@@ -63,12 +63,16 @@ export function cpuTable(rows: readonly Row[]): string {
     const seconds = f.cpuSeconds?.[role];
     return seconds === undefined || f.ok === 0 ? '-' : Math.round((seconds * 1e6) / f.ok).toString();
   };
+  const waiting = (f: RunFigures, role: 'leader' | 'replica' | 'ceiling') => {
+    const share = f.cpuWaitShare?.[role];
+    return share === undefined ? '-' : `${Math.round(share * 100)}%`;
+  };
   const lines = [
-    '| workload | via | ours: leaders | replicas | load generator | ceiling: servers | load generator |',
-    '|---|---|---:|---:|---:|---:|---:|',
+    '| workload | via | ours: leaders | replicas | load generator | ceiling: servers | load generator | event loop waiting for a CPU: leaders / replicas / ceiling |',
+    '|---|---|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of rows) {
-    lines.push(`| ${r.title} | ${r.mode} | ${per(r.ours, 'leader')} | ${per(r.ours, 'replica')} | ${per(r.ours, 'loadgen')} | ${per(r.ceiling, 'ceiling')} | ${per(r.ceiling, 'loadgen')} |`);
+    lines.push(`| ${r.title} | ${r.mode} | ${per(r.ours, 'leader')} | ${per(r.ours, 'replica')} | ${per(r.ours, 'loadgen')} | ${per(r.ceiling, 'ceiling')} | ${per(r.ceiling, 'loadgen')} | ${waiting(r.ours, 'leader')} / ${waiting(r.ours, 'replica')} / ${waiting(r.ceiling, 'ceiling')} |`);
   }
   return lines.join('\n');
 }
