@@ -2,12 +2,11 @@
  * The memtable: recent writes in a skiplist, with their memory accounted in bytes so the
  * engine knows when to freeze it and flush it to an L0 table.
  * Byte accounting: key and value bytes plus NODE_OVERHEAD_BYTES per entry, an estimate of a
- * node's object, its next-pointer array and the typed-array headers in V8.
+ * node's share of the skiplist's columns and of the V8 objects around its batch's buffer.
  */
 import { ValueKind, SEQ_MAX } from '../internal-key.ts';
 import type { InternalIterator } from '../internal-iterator.ts';
-import { bytesEqual } from '../util/bytes.ts';
-import { SkipList, type SkipNode } from './skiplist.ts';
+import { NIL, SkipList } from './skiplist.ts';
 
 export const NODE_OVERHEAD_BYTES = 96;
 
@@ -38,9 +37,10 @@ export class Memtable {
 
   /** The newest entry for `userKey` with seq <= `seq`, or undefined if this memtable has none. */
   get(userKey: Uint8Array, seq: number = SEQ_MAX): MemtableEntry | undefined {
-    const node = this.list.findGreaterOrEqual(userKey, seq, ValueKind.Put);
-    if (node === null || !bytesEqual(node.userKey, userKey)) return undefined;
-    return node;
+    const list = this.list;
+    const node = list.findGreaterOrEqual(userKey, seq, ValueKind.Put);
+    if (node === NIL || !list.hasUserKey(node, userKey)) return undefined;
+    return { seq: list.seq(node), kind: list.kind(node), value: list.value(node) };
   }
 
   iterator(): InternalIterator {
@@ -48,18 +48,19 @@ export class Memtable {
   }
 }
 
+/** A cursor over the skiplist's nodes; keys and values are views of their batches' buffers. */
 class MemtableIterator implements InternalIterator {
-  private node: SkipNode | null = null;
+  private node = NIL;
   constructor(private readonly list: SkipList) {}
 
   valid(): boolean {
-    return this.node !== null;
+    return this.node !== NIL;
   }
   seekToFirst(): void {
-    this.node = this.list.head.next[0]!;
+    this.node = this.list.first();
   }
   seekToLast(): void {
-    this.node = this.list.findLast();
+    this.node = this.list.last();
   }
   seek(userKey: Uint8Array, seq: number): void {
     this.node = this.list.findGreaterOrEqual(userKey, seq, ValueKind.Put);
@@ -70,22 +71,21 @@ class MemtableIterator implements InternalIterator {
     this.node = this.list.findLessThan(userKey, -1, 0);
   }
   next(): void {
-    this.node = this.node!.next[0]!;
+    this.node = this.list.next(this.node);
   }
   prev(): void {
-    const n = this.node!;
-    this.node = this.list.findLessThan(n.userKey, n.seq, n.kind);
+    this.node = this.list.previous(this.node);
   }
   userKey(): Uint8Array {
-    return this.node!.userKey;
+    return this.list.userKey(this.node);
   }
   seq(): number {
-    return this.node!.seq;
+    return this.list.seq(this.node);
   }
   kind(): ValueKind {
-    return this.node!.kind;
+    return this.list.kind(this.node);
   }
   value(): Uint8Array {
-    return this.node!.value;
+    return this.list.value(this.node);
   }
 }

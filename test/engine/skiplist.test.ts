@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { seededRandom } from '../../engine/fs/memory-file-system.ts';
 import { compareInternal, ValueKind } from '../../engine/internal-key.ts';
-import { SkipList, type SkipNode } from '../../engine/memtable/skiplist.ts';
+import { NIL, SkipList } from '../../engine/memtable/skiplist.ts';
 
 // Bytes that sit at the edges of the order, so the in-node key words are tested at their
 // sign flip (0x7f/0x80), at zero padding (0x00) and at the top (0xff).
@@ -13,14 +13,19 @@ function randomKey(random: () => number): Uint8Array {
   return Uint8Array.from({ length }, () => EDGE_BYTES[Math.floor(random() * EDGE_BYTES.length)]!);
 }
 
-function levelZero(list: SkipList): SkipNode[] {
-  const out: SkipNode[] = [];
-  for (let n = list.head.next[0]!; n !== null; n = n.next[0]!) out.push(n);
+interface Entry {
+  userKey: Uint8Array;
+  seq: number;
+  kind: number;
+}
+
+function levelZero(list: SkipList): Entry[] {
+  const out: Entry[] = [];
+  for (let n = list.first(); n !== NIL; n = list.next(n)) out.push({ userKey: list.userKey(n), seq: list.seq(n), kind: list.kind(n) });
   return out;
 }
 
-const cmp = (a: { userKey: Uint8Array; seq: number; kind: number }, b: { userKey: Uint8Array; seq: number; kind: number }) =>
-  compareInternal(a.userKey, a.seq, a.kind, b.userKey, b.seq, b.kind);
+const cmp = (a: Entry, b: Entry) => compareInternal(a.userKey, a.seq, a.kind, b.userKey, b.seq, b.kind);
 
 test('the skiplist keeps entries in internal-key order for keys of 0 to 24 edge-case bytes', () => {
   const random = seededRandom(7);
@@ -43,9 +48,30 @@ test('findGreaterOrEqual and findLessThan agree with a linear search', () => {
     const target = { userKey: randomKey(random), seq: Math.floor(random() * 3100), kind: ValueKind.Put };
     const ge = sorted.find((e) => cmp(e, target) >= 0);
     const found = list.findGreaterOrEqual(target.userKey, target.seq, target.kind);
-    assert.equal(found === null ? undefined : found.seq, ge?.seq);
+    assert.equal(found === NIL ? undefined : list.seq(found), ge?.seq);
     const lt = sorted.filter((e) => cmp(e, target) < 0).pop();
     const before = list.findLessThan(target.userKey, target.seq, target.kind);
-    assert.equal(before === null ? undefined : before.seq, lt?.seq);
+    assert.equal(before === NIL ? undefined : list.seq(before), lt?.seq);
   }
+});
+
+test('previous and last walk the list backwards, and keys keep their bytes across growth', () => {
+  const random = seededRandom(13);
+  const list = new SkipList(random);
+  // One shared buffer for some entries (as a WAL record), separate arrays for others.
+  const shared = new Uint8Array(4096).map(() => Math.floor(random() * 256));
+  const entries: Entry[] = [];
+  for (let i = 0; i < 5000; i++) {
+    const userKey = i % 2 === 0 ? shared.subarray(i % 4000, (i % 4000) + 1 + (i % 30)) : randomKey(random);
+    entries.push({ userKey, seq: i + 1, kind: ValueKind.Put });
+    list.insert(userKey, i + 1, ValueKind.Put, userKey);
+  }
+  entries.sort(cmp);
+  const backward: number[] = [];
+  for (let n = list.last(); n !== NIL; n = list.previous(n)) {
+    backward.push(list.seq(n));
+    assert.deepEqual([...list.value(n)], [...list.userKey(n)]);
+    assert.ok(list.hasUserKey(n, list.userKey(n).slice()));
+  }
+  assert.deepEqual(backward, entries.map((e) => e.seq).reverse());
 });
