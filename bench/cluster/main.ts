@@ -21,7 +21,7 @@ import { runClient } from './client-load.ts';
 import { keyOf, keysByShard, Random, shuffled } from './keys.ts';
 import { startLocalCluster, type LocalCluster } from './local-cluster.ts';
 import { LOAD_BATCH_KEYS, OPS_PER_SECOND_MAX, parseBenchArgs, USAGE, type BenchOptions, type Mode } from './options.ts';
-import { ProcessGroup, type CpuSeconds, type Role } from './processes.ts';
+import { machineBusySeconds, ProcessGroup, type CpuSeconds, type Role } from './processes.ts';
 import { runRaw } from './raw-load.ts';
 import type { RunFigures } from './recorder.ts';
 import { checkTargets, cpuTable, machineInfo, markdownTable, resultDocument, targetLines, type Row } from './report.ts';
@@ -33,6 +33,8 @@ const LOAD_CONCURRENCY = 4;
 const SETTLE_WAIT_MS = 15_000;
 /** Before each run, the cluster and ceiling processes must use under QUIET_CORES_MAX of CPU over a window (waiting a while at most). */
 const QUIET_CORES_MAX = 0.05;
+/** Other processes busier than this during a run are reported: the run's figures are skewed. */
+const OTHER_CORES_WARN = 0.15;
 const QUIET = { full: { windowMs: 500, waitMs: 60_000 }, quick: { windowMs: 200, waitMs: 4_000 } };
 
 interface Side {
@@ -125,9 +127,16 @@ async function measure(options: BenchOptions, group: ProcessGroup, workload: Wor
   if (options.warmupSeconds > 0) await run(options.warmupSeconds, 1000);
   const cpuBefore = group.cpuSeconds();
   const waitBefore = group.waitSeconds();
+  const machineBefore = machineBusySeconds();
   const figures = await run(options.seconds, 0);
+  const machineAfter = machineBusySeconds();
   const cpuAfter = group.cpuSeconds();
   const waitAfter = group.waitSeconds();
+  if (machineBefore !== undefined && machineAfter !== undefined) {
+    const ours = Object.entries(cpuAfter).reduce((sum, [role, seconds]) => sum + seconds - (cpuBefore[role as keyof CpuSeconds] ?? 0), 0);
+    figures.otherCores = Math.max(0, (machineAfter - machineBefore - ours) / figures.seconds);
+    if (figures.otherCores > OTHER_CORES_WARN) say(`  (other processes kept ${figures.otherCores.toFixed(2)} cores busy during ${label}: its figures are skewed)`);
+  }
   figures.cpuSeconds = Object.fromEntries(Object.entries(cpuAfter).map(([role, seconds]) => [role, seconds - (cpuBefore[role as keyof CpuSeconds] ?? 0)]));
   figures.cpuWaitShare = Object.fromEntries((Object.entries(waitAfter) as [Role, number][]).map(([role, seconds]) => [role, (seconds - (waitBefore[role] ?? 0)) / figures.seconds / Math.max(1, group.count(role))]));
   return figures;

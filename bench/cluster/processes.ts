@@ -155,6 +155,18 @@ export class ProcessGroup {
   }
 }
 
+/** Busy CPU seconds of the whole machine so far (every process), from /proc/stat; undefined elsewhere. */
+export function machineBusySeconds(): number | undefined {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal: all but idle and iowait are busy.
+    const busy = fields[0]! + fields[1]! + fields[2]! + fields[5]! + fields[6]! + (fields[7] ?? 0);
+    return busy / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Polls `http://address/healthz` until it answers 200; fails early if `child` exits. */
 export async function waitHealthy(child: Child, address: string): Promise<void> {
   const deadline = Date.now() + HEALTHY_WAIT_MS;

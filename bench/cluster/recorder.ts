@@ -27,6 +27,8 @@ export interface RunFigures {
   latencyUs: LatencySummary;
   /** Filled in by the caller where /proc can be read. */
   cpuSeconds?: CpuSeconds;
+  /** Cores that processes other than the benchmark's kept busy during the run: another job on the machine skews it. */
+  otherCores?: number;
   /** Share of the run each kind of process's event loop spent waiting for a CPU (mean over the processes). */
   cpuWaitShare?: Partial<Record<'leader' | 'replica' | 'ceiling', number>>;
 }

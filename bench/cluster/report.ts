@@ -68,17 +68,18 @@ export function cpuTable(rows: readonly Row[]): string {
     return share === undefined ? '-' : `${Math.round(share * 100)}%`;
   };
   const lines = [
-    '| workload | via | ours: leaders | replicas | load generator | ceiling: servers | load generator | event loop waiting for a CPU: leaders / replicas / ceiling |',
-    '|---|---|---:|---:|---:|---:|---:|---:|',
+    '| workload | via | ours: leaders | replicas | load generator | ceiling: servers | load generator | event loop waiting for a CPU: leaders / replicas / ceiling | other load, cores: ours / ceiling |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
   ];
+  const other = (f: RunFigures) => (f.otherCores === undefined ? '-' : f.otherCores.toFixed(2));
   for (const r of rows) {
-    lines.push(`| ${r.title} | ${r.mode} | ${per(r.ours, 'leader')} | ${per(r.ours, 'replica')} | ${per(r.ours, 'loadgen')} | ${per(r.ceiling, 'ceiling')} | ${per(r.ceiling, 'loadgen')} | ${waiting(r.ours, 'leader')} / ${waiting(r.ours, 'replica')} / ${waiting(r.ceiling, 'ceiling')} |`);
+    lines.push(`| ${r.title} | ${r.mode} | ${per(r.ours, 'leader')} | ${per(r.ours, 'replica')} | ${per(r.ours, 'loadgen')} | ${per(r.ceiling, 'ceiling')} | ${per(r.ceiling, 'loadgen')} | ${waiting(r.ours, 'leader')} / ${waiting(r.ours, 'replica')} / ${waiting(r.ceiling, 'ceiling')} | ${other(r.ours)} / ${other(r.ceiling)} |`);
   }
   return lines.join('\n');
 }
 
 export function targetLines(checks: readonly TargetCheck[]): string {
-  return checks.map((c) => `${c.met ? 'met   ' : 'MISSED'} ${c.what} (${c.mode}): ${c.value.toFixed(2)}, target ${c.target}`).join('\n');
+  return checks.map((c) => `${c.met ? 'met   ' : 'MISSED'} ${c.what} (${c.mode}): ${c.value.toFixed(3)}, target ${c.target}`).join('\n');
 }
 
 function failedText(f: RunFigures): string {
