@@ -13,7 +13,7 @@ const LABEL_PX = 250;
 const PLOT_PX = 520;
 const NOTE_PX = 250;
 const TOP_PX = 72;
-const TICKS = 5;
+const TICKS = 6;
 
 const escape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
@@ -23,10 +23,10 @@ function shortNumber(x: number): string {
   return x.toFixed(0);
 }
 
-/** A round axis maximum at or above `x`: 1, 2 or 5 times a power of ten. */
+/** A round axis maximum at or above `x`, divisible into TICKS round steps. */
 function niceMax(x: number): number {
   const power = 10 ** Math.floor(Math.log10(Math.max(1, x)));
-  return ([1, 2, 5, 10].find((m) => m * power >= x) ?? 10) * power;
+  return ([1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10].find((m) => m * power >= x) ?? 10) * power;
 }
 
 export function renderChart(rows: readonly Row[], title: string, subtitle: string): string {

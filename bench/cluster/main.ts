@@ -182,7 +182,7 @@ async function writeResults(options: BenchOptions, startedAt: string, rows: Row[
   const command = `npm run bench:cluster${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
   const document = resultDocument(options, command, startedAt, rows);
   const m = machineInfo();
-  const subtitle = `${options.shards} shards x (leader + ${options.replicas} replicas), ${options.connections} connections, ${options.seconds} s per run; ${m.cores} x ${m.cpu}, Node ${m.node}; load generator on the same machine`;
+  const subtitle = `${options.shards} shards x (leader + ${options.replicas} replica${options.replicas === 1 ? '' : 's'}), ${options.connections} connections, ${options.seconds} s per run; ${m.cores} x ${m.cpu}, Node ${m.node}; load generator on the same machine`;
   const svg = renderChart(rows, 'distribKV cluster vs a bare node:http server (the ceiling), same run', subtitle);
   await mkdir(options.outDir, { recursive: true });
   const stamp = startedAt.replace(/[:.]/g, '-');
