@@ -25,7 +25,8 @@ export class WalWriter {
 
   /** Hands one encoded batch to the OS. */
   append(batch: Uint8Array): void {
-    this.file.append(this.log.frame(batch));
+    // append() is synchronous and done with the bytes when it returns: the frame buffer is reused.
+    this.file.append(this.log.frameReused(batch));
   }
 
   sync(): Promise<void> {

@@ -39,7 +39,28 @@ export class LogWriter {
   /** The bytes that append `payload` as one logical record; advances the writer's position. */
   frame(payload: Uint8Array): Uint8Array {
     const out = new Uint8Array(framedLength(payload.length, this.blockOffset));
-    const view = new DataView(out.buffer);
+    this.frameInto(payload, out);
+    return out;
+  }
+
+  /**
+   * Like frame(), but into a buffer this writer keeps and reuses: the result is valid until
+   * the next call. For a caller that hands the bytes straight to an append (the WAL), it saves
+   * allocating a buffer per record.
+   */
+  frameReused(payload: Uint8Array): Uint8Array {
+    const length = framedLength(payload.length, this.blockOffset);
+    if (this.scratch.length < length) this.scratch = new Uint8Array(Math.max(length, this.scratch.length * 2));
+    const out = this.scratch.subarray(0, length);
+    this.frameInto(payload, out);
+    return out;
+  }
+
+  private scratch = new Uint8Array(1024);
+
+  /** Writes the framed record into `out`, exactly framedLength() bytes; advances the position. */
+  private frameInto(payload: Uint8Array, out: Uint8Array): void {
+    const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
     let at = 0;
     let left = payload.length;
     let from = 0;
@@ -47,7 +68,8 @@ export class LogWriter {
     while (first || left > 0) {
       const room = BLOCK_BYTES - this.blockOffset;
       if (room < HEADER_BYTES) {
-        at += room; // zero trailer: the array is zero-filled already
+        out.fill(0, at, at + room); // the zero trailer
+        at += room;
         this.blockOffset = 0;
         continue;
       }
@@ -64,6 +86,5 @@ export class LogWriter {
       left -= take;
       first = false;
     }
-    return out;
   }
 }
