@@ -30,7 +30,7 @@ import { Snapshot, SnapshotRegistry } from './snapshot.ts';
 import { ByteSlab } from './util/byte-slab.ts';
 import { Signal } from './util/signal.ts';
 import { parseFileName, walFileName } from './version/file-meta.ts';
-import { encodeBatch, decodeBatch, type BatchOp } from './write-batch.ts';
+import { decodeBatch, encodeBatchInto, encodedBatchBytes, type BatchOp } from './write-batch.ts';
 
 /** Options accepted by `Db.open`: the engine options plus the file-system seam. */
 export type DbOpenOptions = Partial<DbOptions> & { fileSystem?: FileSystem };
@@ -74,6 +74,8 @@ export class Db {
   private readonly snapshots = new SnapshotRegistry();
   private readonly listeners = new Set<CommitListener>();
   private readonly counters = { writeGroups: 0, writesGrouped: 0, walSyncs: 0 };
+  /** Where committed records are encoded (see util/byte-slab.ts). */
+  private readonly records = new ByteSlab();
 
   private constructor(
     private readonly fs: FileSystem,
@@ -394,7 +396,9 @@ export class Db {
     try {
       await this.tree.makeRoomForWrite();
       firstSeq = fixedSeq ?? this.tree.lastSequence + 1;
-      record = encodeBatch(firstSeq, ops);
+      // Small records share slabs: the memtable keeps them until its flush either way.
+      record = this.records.alloc(encodedBatchBytes(ops));
+      encodeBatchInto(record, 0, firstSeq, ops);
       this.tree.appendToWal(record);
       if (group.some((w) => w.sync)) {
         await this.tree.syncWal();

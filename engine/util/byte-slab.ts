@@ -25,19 +25,32 @@ export class ByteSlab {
   private slab = new Uint8Array(SLAB_BYTES);
   private used = 0;
 
+  /**
+   * `length` zero bytes of its own: from a slab when short (slabs are zero-filled and never
+   * handed out twice), else a buffer of their own.
+   */
+  alloc(length: number): Uint8Array {
+    if (length > SLAB_COPY_BYTES_MAX) return new Uint8Array(length);
+    return this.carve(length);
+  }
+
   /** A fresh copy of src[from, to). */
   copy(src: Uint8Array, from = 0, to = src.length): Uint8Array {
     const length = to - from;
     if (length <= IN_HEAP_BYTES_MAX || length > SLAB_COPY_BYTES_MAX) return src.slice(from, to);
+    const out = this.carve(length);
+    out.set(src.subarray(from, to));
+    return out;
+  }
+
+  private carve(length: number): Uint8Array {
     if (this.used + length > SLAB_BYTES) {
       this.slab = new Uint8Array(SLAB_BYTES);
       this.used = 0;
     }
     const at = this.used;
-    const slab = this.slab;
-    slab.set(src.subarray(from, to), at);
-    // Keep copies 8-byte aligned, so a reader may view one as words.
+    // Keep pieces 8-byte aligned, so a reader may view one as words.
     this.used = (at + length + 7) & ~7;
-    return slab.subarray(at, at + length);
+    return this.slab.subarray(at, at + length);
   }
 }
