@@ -30,6 +30,8 @@ function framedLength(payloadBytes: number, blockOffset: number): number {
 export class LogWriter {
   /** Where in its current block the file ends. */
   private blockOffset: number;
+  /** frameReused()'s buffer. */
+  private scratch = new Uint8Array(1024);
 
   /** `fileBytes`: the size of the file being appended to (0 for a new file). */
   constructor(fileBytes = 0) {
@@ -55,8 +57,6 @@ export class LogWriter {
     this.frameInto(payload, out);
     return out;
   }
-
-  private scratch = new Uint8Array(1024);
 
   /** Writes the framed record into `out`, exactly framedLength() bytes; advances the position. */
   private frameInto(payload: Uint8Array, out: Uint8Array): void {
