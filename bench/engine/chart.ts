@@ -15,6 +15,7 @@ const VALUE_PX = 110;
 const TOP_PX = 70;
 const AXIS_MIN_LOG = 2;
 const AXIS_MAX_LOG = 7;
+const AXIS_LABELS = ['100', '1k', '10k', '100k', '1M', '10M'];
 
 const escape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
@@ -47,7 +48,7 @@ export function renderChart(rows: readonly Row[], engines: readonly EngineName[]
   for (let log = AXIS_MIN_LOG; log <= AXIS_MAX_LOG; log++) {
     const x = LABEL_PX + ((log - AXIS_MIN_LOG) / (AXIS_MAX_LOG - AXIS_MIN_LOG)) * PLOT_PX;
     out.push(`<line x1="${x}" y1="${TOP_PX - 6}" x2="${x}" y2="${height - 30}" stroke="#ddd"/>`);
-    out.push(`<text x="${x}" y="${height - 16}" text-anchor="middle" fill="#555">${shortNumber(10 ** log)}</text>`);
+    out.push(`<text x="${x}" y="${height - 16}" text-anchor="middle" fill="#555">${AXIS_LABELS[log - AXIS_MIN_LOG]}</text>`);
   }
   out.push(`<text x="${LABEL_PX + PLOT_PX / 2}" y="${height - 3}" text-anchor="middle" fill="#555">operations per second (log scale)</text>`);
   rows.forEach((row, g) => {

@@ -1,8 +1,8 @@
 /**
  * Micro-benchmark: the WAL's append path (engine/wal.ts). Frame: LogWriter.frame of one
- * single-put batch (the record's checksum and header, no I/O). Append: WalWriter.append of the
- * same batch to a real file under os.tmpdir() (frame plus one write syscall, no fsync), which
- * is what every write group pays.
+ * single-put batch (the record's checksum and header, no I/O), into a new buffer and into the
+ * writer's reused one. Append: WalWriter.append of the same batch to a real file under
+ * os.tmpdir() (frame plus one write syscall, no fsync), which is what every write group pays.
  *
  *   node --import tsx bench/micro/wal.ts
  */
@@ -25,13 +25,17 @@ export async function runWal(): Promise<void> {
   try {
     const wal = await WalWriter.create(new NodeFileSystem(), dir, 1);
     const log = new LogWriter(0);
-    const frameName = `frame a ${batch.length}-byte batch`;
+    const frameName = `frame a ${batch.length}-byte batch into a new buffer`;
+    const reusedName = `frame a ${batch.length}-byte batch into a reused buffer`;
     const appendName = `append a ${batch.length}-byte batch to a file`;
     const summary = await b.suite(
       'WAL',
       BENNY_CONFIG,
       b.add(frameName, () => {
         sink.value += log.frame(batch).length;
+      }),
+      b.add(reusedName, () => {
+        sink.value += log.frameReused(batch).length;
       }),
       b.add(appendName, () => {
         for (let i = 0; i < APPENDS_PER_CALL; i++) wal.append(batch);
@@ -41,6 +45,7 @@ export async function runWal(): Promise<void> {
     wal.close();
     printPerItem(summary, [
       { name: frameName, items: 1, unit: 'record' },
+      { name: reusedName, items: 1, unit: 'record' },
       { name: appendName, items: APPENDS_PER_CALL, unit: 'append' },
     ]);
   } finally {
