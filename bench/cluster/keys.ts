@@ -15,26 +15,10 @@ export function keyOf(index: number): string {
   return `k${String(index).padStart(10, '0')}`;
 }
 
-/** A small seeded generator (mulberry32): the same seed gives the same sequence. */
-export class Random {
-  private state: number;
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
+/** The engine benchmark's seeded generator: one mulberry32 for every benchmark. */
+import { Random } from '../engine/keys.ts';
 
-  /** A float in [0, 1). */
-  next(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-
-  /** An integer in [0, n). */
-  uniform(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-}
+export { Random };
 
 /** Zipfian ranks in [0, n) (Gray et al., "Quickly generating billion-record synthetic databases"; as in YCSB). */
 export class Zipf {

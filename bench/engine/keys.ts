@@ -5,6 +5,7 @@
  * compression settings cannot matter). A seeded generator makes every run, and every engine
  * within a run, see the same sequence of keys.
  */
+import { seededRandom } from '../../engine/fs/memory-file-system.ts';
 
 export const KEY_BYTES = 16;
 export const VALUE_BYTES = 100;
@@ -35,17 +36,10 @@ export function missingKeyOf(i: number): Uint8Array {
 
 /** A small, fast, seeded generator (mulberry32): the same seed gives the same sequence. */
 export class Random {
-  private state: number;
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-
   /** A float in [0, 1). */
-  next(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  readonly next: () => number;
+  constructor(seed: number) {
+    this.next = seededRandom(seed);
   }
 
   /** An integer in [0, n). */
