@@ -151,6 +151,13 @@ export class MemoryFileSystem implements FileSystem {
         const end = Math.min(size, offset + length);
         return inode.data.slice(Math.min(offset, end), end);
       },
+      readInto(offset: number, out: Uint8Array) {
+        check('read', path);
+        const end = Math.min(size, offset + out.length);
+        const start = Math.min(offset, end);
+        out.set(inode.data.subarray(start, end));
+        return end - start;
+      },
       close() {},
     };
   }

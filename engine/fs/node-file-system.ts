@@ -75,8 +75,13 @@ class NodeReadableFile implements ReadableFile {
   ) {}
 
   read(offset: number, length: number): Uint8Array {
-    const n = Math.max(0, Math.min(length, this.size - offset));
-    const out = Buffer.allocUnsafe(n);
+    const out = Buffer.allocUnsafe(Math.max(0, Math.min(length, this.size - offset)));
+    const done = this.readInto(offset, out);
+    return done === out.length ? out : out.subarray(0, done);
+  }
+
+  readInto(offset: number, out: Uint8Array): number {
+    const n = Math.max(0, Math.min(out.length, this.size - offset));
     let done = 0;
     try {
       while (done < n) {
@@ -87,7 +92,7 @@ class NodeReadableFile implements ReadableFile {
     } catch (cause) {
       throw ioError('read', this.path, cause);
     }
-    return done === n ? out : out.subarray(0, done);
+    return done;
   }
 
   close(): void {

@@ -78,6 +78,8 @@ export class TableReader {
   private dataCursor: BlockIterator | undefined;
   private readonly handle: BlockHandle = { offset: 0, size: 0 };
   private target = new Uint8Array(64);
+  /** Where point lookups read blocks the cache did not admit; grows to the largest block. */
+  private scratch = new Uint8Array(0);
 
   private constructor(
     readonly file: ReadableFile,
@@ -124,7 +126,10 @@ export class TableReader {
     return this.filter === undefined || bloomMayContain(this.filter, userKey);
   }
 
-  /** The newest entry for `userKey` with entry.seq <= seq (a tombstone included), or undefined. */
+  /**
+   * The newest entry for `userKey` with entry.seq <= seq (a tombstone included), or undefined.
+   * The value may view this reader's scratch buffer: copy it before the reader's next read.
+   */
   get(userKey: Uint8Array, seq: number): TableEntry | undefined {
     this.assertOpen();
     if (this.filter !== undefined) {
@@ -140,7 +145,7 @@ export class TableReader {
     // Usually one pass; a second when the target lies past the block's last key but not past
     // its separator, so the answer is the next block's first entry.
     for (; index.valid(); index.next()) {
-      const data = this.cursorFor(this.readDataBlock(this.handleAt(index)));
+      const data = this.cursorFor(this.readPointBlock(this.handleAt(index)));
       data.seek(this.target, targetLength);
       if (!data.valid()) continue;
       if (!sameUserKey(data, userKey)) return undefined;
@@ -181,6 +186,30 @@ export class TableReader {
     const block = this.readDataBlockUncached(handle);
     this.cache?.insert(this.fileNumber, handle.offset, block);
     return block;
+  }
+
+  /**
+   * A data block for a point lookup: from the cache; else, if the cache admits it (see
+   * BlockCache.admitOnMiss), read and cached; else read into this reader's scratch buffer
+   * and valid only until the reader's next read.
+   */
+  private readPointBlock(handle: BlockHandle): Block {
+    const cached = this.cache?.get(this.fileNumber, handle.offset);
+    if (cached !== undefined) {
+      this.stats.blockCacheHits++;
+      return cached;
+    }
+    if (this.cache !== undefined && this.cache.admitOnMiss(this.fileNumber, handle.offset)) {
+      const block = this.readDataBlockUncached(handle);
+      this.cache.insert(this.fileNumber, handle.offset, block);
+      return block;
+    }
+    checkHandle(handle, this.dataEnd, 'an index entry', this.path);
+    this.stats.blockReads++;
+    const length = handle.size + BLOCK_TRAILER_BYTES;
+    if (this.scratch.length < length) this.scratch = new Uint8Array(Math.max(length, 2 * this.scratch.length));
+    const raw = this.scratch.subarray(0, this.file.readInto(handle.offset, this.scratch.subarray(0, length)));
+    return Block.decode(unsealBlock(raw, handle, 'data block', this.path), this.path, handle.offset, 'data block');
   }
 
   /** A data block read and verified from the file, bypassing the cache (verify, sst-dump). */
