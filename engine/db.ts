@@ -282,6 +282,7 @@ export class Db {
       writeAmplification: c.userBytes === 0 ? 0 : diskBytesWritten / c.userBytes,
       flushes: c.flushes,
       compactions: c.compactions,
+      threadCompactions: c.threadCompactions,
       trivialMoves: c.trivialMoves,
       stallMs: c.stallMs,
       slowdowns: c.slowdowns,

@@ -5,9 +5,12 @@
  * Concurrency (one JS thread; what may interleave across an `await`):
  * - The write loop (db.ts) is the only caller of makeRoomForWrite/appendToWal/apply, one group
  *   at a time, so memtable rotation never races a write.
- * - Flushes and compactions run under one mutex (`work`), so version edits are serial. A long
- *   compaction pauses every few hundred entries and flushes any frozen memtable then, so
- *   writes never wait behind a compaction for a flush.
+ * - Version edits run under one mutex (`work`), so they are serial. Flushes run one at a
+ *   time (`flushes`), compactions one at a time (`compactions`), and each holds `work` only to
+ *   log its edit: a flush never waits for a compaction to finish, so writes never wait behind
+ *   one for a flush, and a compaction's edit never waits for a table to be written. A
+ *   compaction runs on a worker thread (compaction-thread.ts) when the file system allows,
+ *   else here, yielding to the event loop every few hundred entries.
  * - Reads are synchronous: they see one consistent (memtables, version) pair. Iterators pin
  *   their version, so the files they read are not deleted under them.
  *
@@ -39,7 +42,8 @@ import type { VersionEdit } from './version/version-edit.ts';
 import { LEVEL_COUNT, type Version } from './version/version.ts';
 import { WalWriter } from './wal.ts';
 import { writeTables, type TableWriterContext } from './compaction/table-writer.ts';
-import { runCompaction, type CompactionResult } from './compaction/compaction-job.ts';
+import { isTrivialMove, runCompaction, type CompactionResult } from './compaction/compaction-job.ts';
+import { CompactionThread } from './compaction/compaction-thread.ts';
 import { pendingCompactionBytes, pickCompaction, planFor, type CompactionPlan } from './compaction/picker.ts';
 import type { DecodedBatch } from './write-batch.ts';
 
@@ -56,6 +60,8 @@ export interface LsmCounters {
   compactionBytesWritten: number;
   flushes: number;
   compactions: number;
+  /** ... of which ran on the compaction thread. */
+  threadCompactions: number;
   trivialMoves: number;
   stallMs: number;
   slowdowns: number;
@@ -83,8 +89,13 @@ export class LsmTree {
   private readonly pinned = new Map<Version, number>();
   private readonly pendingOutputs = new Set<number>();
   private readonly work = new Mutex();
+  private readonly compactions = new Mutex();
+  private readonly flushes = new Mutex();
   private readonly progress = new Signal();
-  private backgroundRunning = false;
+  private flushRunning = false;
+  private compactionRunning = false;
+  /** Where compactions run when not here; undefined for a file system only this thread sees. */
+  private readonly thread: CompactionThread | undefined;
   private closing = false;
   backgroundError: DbError | undefined;
   readonly blockCache: BlockCache;
@@ -98,6 +109,7 @@ export class LsmTree {
     compactionBytesWritten: 0,
     flushes: 0,
     compactions: 0,
+    threadCompactions: 0,
     trivialMoves: 0,
     stallMs: 0,
     slowdowns: 0,
@@ -113,6 +125,7 @@ export class LsmTree {
   ) {
     this.blockCache = new BlockCache(options.blockCacheBytes);
     this.tables = new TableCache(options.tableCacheFilesMax, (n) => this.openTable(n), this.blockCache);
+    this.thread = options.compactionThread && fs.sharedWithWorkers ? new CompactionThread(dir, { tableCacheFilesMax: options.tableCacheFilesMax }) : undefined;
   }
 
   private openTable(number: number): TableReader {
@@ -293,48 +306,75 @@ export class LsmTree {
 
   // ---- background work ----
 
+  /** Starts the flush loop if a memtable is frozen, and the compaction loop, unless running. */
   private scheduleBackground(): void {
-    if (this.backgroundRunning || this.closing || this.backgroundError) return;
-    this.backgroundRunning = true;
-    void this.backgroundLoop();
+    if (this.backgroundError) return;
+    if (!this.flushRunning && this.imm.length > 0) {
+      this.flushRunning = true;
+      void this.flushLoop();
+    }
+    if (!this.compactionRunning && !this.closing) {
+      this.compactionRunning = true;
+      void this.compactionLoop();
+    }
   }
 
-  private async backgroundLoop(): Promise<void> {
+  private async flushLoop(): Promise<void> {
     try {
-      for (;;) {
+      while (this.imm.length > 0 && !this.backgroundError) {
         await yieldToEventLoop();
-        const didWork = await this.work.run(() => this.backgroundStep());
-        if (!didWork) break;
+        await this.flushes.run(async () => {
+          if (this.imm.length > 0) await this.flushOldest();
+        });
+        // A new L0 table may make a compaction due.
+        if (!this.compactionRunning && !this.closing) this.scheduleBackground();
       }
     } catch (err) {
-      this.backgroundError = err instanceof DbError ? err : new IoError('lsm: background work failed', { cause: err });
+      this.failBackground(err);
     } finally {
-      this.backgroundRunning = false;
+      this.flushRunning = false;
       this.progress.notifyAll();
     }
   }
 
-  /** One flush or compaction; false when there is nothing to do. */
-  private async backgroundStep(): Promise<boolean> {
-    if (this.imm.length > 0) {
-      await this.flushOldest();
-      return true;
+  private async compactionLoop(): Promise<void> {
+    try {
+      for (;;) {
+        await yieldToEventLoop();
+        if (this.closing || this.backgroundError) break;
+        const didWork = await this.compactions.run(async () => {
+          const plan = pickCompaction(this.version, this.options, this.compactPointers);
+          if (!plan) return false;
+          await this.compact(plan, true);
+          return true;
+        });
+        if (!didWork) break;
+      }
+    } catch (err) {
+      this.failBackground(err);
+    } finally {
+      this.compactionRunning = false;
+      this.progress.notifyAll();
     }
-    if (this.closing) return false;
-    const plan = pickCompaction(this.version, this.options, this.compactPointers);
-    if (!plan) return false;
-    await this.compact(plan, true);
-    return true;
   }
 
-  /** Writes the oldest frozen memtable to L0 and drops its WAL. Runs under `work`. */
+  private failBackground(err: unknown): void {
+    this.backgroundError ??= err instanceof DbError ? err : new IoError('lsm: background work failed', { cause: err });
+  }
+
+  /**
+   * Writes the oldest frozen memtable to L0 and drops its WAL. Runs under `flushes`, taking
+   * `work` only to log the edit, so a compaction's edit never waits for a table to be written.
+   */
   private async flushOldest(): Promise<void> {
     const mem = this.imm[this.imm.length - 1]!;
     const metas = await this.writeMemtable(mem);
-    // WALs from the next memtable on still hold unflushed writes.
-    const logNumber = this.imm.length >= 2 ? this.imm[this.imm.length - 2]!.walNumber : this.mem.walNumber;
-    this.flushedSequence = Math.max(this.flushedSequence, mem.seqMax);
-    await this.logAndApply({ newFiles: metas.map((m) => [0, m]), logNumber });
+    await this.work.run(async () => {
+      // WALs from the next memtable on still hold unflushed writes.
+      const logNumber = this.imm.length >= 2 ? this.imm[this.imm.length - 2]!.walNumber : this.mem.walNumber;
+      this.flushedSequence = Math.max(this.flushedSequence, mem.seqMax);
+      await this.logAndApply({ newFiles: metas.map((m) => [0, m]), logNumber });
+    });
     this.imm.pop();
     this.counters.flushes++;
     for (const m of metas) this.counters.flushBytes += m.fileBytes;
@@ -349,7 +389,8 @@ export class LsmTree {
     return writeTables({ ...this.writerContext(), tableBytesTarget: Number.MAX_SAFE_INTEGER, pause: yieldToEventLoop }, it, () => true);
   }
 
-  private writerContext(): TableWriterContext {
+  /** Where flushes and compactions write; `allocated` collects the file numbers handed out. */
+  private writerContext(allocated?: number[]): TableWriterContext {
     return {
       fs: this.fs,
       dir: this.dir,
@@ -358,28 +399,36 @@ export class LsmTree {
       newFileNumber: () => {
         const n = this.nextFileNumber++;
         this.pendingOutputs.add(n);
+        allocated?.push(n);
         return n;
       },
-      pause: () => this.pause(),
+      // The flush loop runs in these breaks, so a frozen memtable never waits for a compaction.
+      pause: yieldToEventLoop,
     };
   }
 
-  /** A compaction's breather: let the event loop run, and flush a frozen memtable if any. */
-  private async pause(): Promise<void> {
-    await yieldToEventLoop();
-    if (this.imm.length > 0) await this.flushOldest();
-  }
-
-  /** Runs one compaction plan and installs its result. Runs under `work`. */
+  /**
+   * Runs one compaction plan (on the compaction thread unless it is a trivial move or there is
+   * none) and installs its result. Runs under `compactions`, taking `work` to log the edit.
+   */
   private async compact(plan: CompactionPlan, allowTrivialMove: boolean): Promise<CompactionResult> {
-    const result = await runCompaction(plan, {
-      writer: this.writerContext(),
-      version: this.version,
-      tables: this.tables,
-      snapshots: this.liveSnapshots(),
-      allowTrivialMove,
-    });
-    await this.logAndApply(result.edit);
+    const allocated: number[] = [];
+    const writer = this.writerContext(allocated);
+    const snapshots = this.liveSnapshots();
+    let result: CompactionResult;
+    try {
+      if (this.thread && !isTrivialMove(plan, allowTrivialMove)) {
+        result = await this.thread.run(plan, { writer, version: this.version, snapshots, allowTrivialMove });
+        this.counters.threadCompactions++;
+      } else {
+        result = await runCompaction(plan, { writer, version: this.version, tables: this.tables, snapshots, allowTrivialMove });
+      }
+      const edit = result.edit;
+      await this.work.run(() => this.logAndApply(edit));
+    } finally {
+      // Outputs are in the version now (or, on failure, deleted or garbage for the next sweep).
+      for (const n of allocated) this.pendingOutputs.delete(n);
+    }
     if (result.trivialMove) this.counters.trivialMoves++;
     else this.counters.compactions++;
     this.counters.compactionBytesRead += result.bytesRead;
@@ -416,11 +465,11 @@ export class LsmTree {
 
   /** Flushes every frozen memtable, then compacts level by level until all data is in one level. */
   async compactRange(): Promise<void> {
-    await this.work.run(async () => {
+    await this.flushes.run(async () => {
       while (this.imm.length > 0) await this.flushOldest();
     });
     for (let level = 0; level < LEVEL_COUNT - 1; level++) {
-      await this.work.run(async () => {
+      await this.compactions.run(async () => {
         if (this.backgroundError) throw this.backgroundError;
         const files = this.version.levels[level]!;
         const deepest = this.deepestLevel();
@@ -451,8 +500,11 @@ export class LsmTree {
   /** Stops background work after the current step and closes every file. */
   async close(): Promise<void> {
     this.closing = true;
-    while (this.backgroundRunning) await this.progress.wait();
+    while (this.flushRunning || this.compactionRunning) await this.progress.wait();
+    await this.compactions.run(async () => {});
+    await this.flushes.run(async () => {});
     await this.work.run(async () => {});
+    await this.thread?.close();
     this.wal.close();
     this.manifest.close();
     this.tables.close();

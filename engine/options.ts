@@ -41,6 +41,13 @@ export interface DbOptions {
   bloomBitsPerKey: number;
   /** Writers waiting in the group-commit queue before new writes are rejected. */
   writeQueueMax: number;
+  /**
+   * Run compactions on a worker thread (default true), as LevelDB runs them on a background
+   * thread: the event loop keeps serving reads and writes while tables merge. Only on the
+   * real file system; a MemoryFileSystem lives in this thread's memory, so its compactions
+   * always run here, between the event loop's other work.
+   */
+  compactionThread: boolean;
 }
 
 export const DEFAULT_OPTIONS: Readonly<DbOptions> = Object.freeze({
@@ -64,6 +71,7 @@ export const DEFAULT_OPTIONS: Readonly<DbOptions> = Object.freeze({
   pendingCompactionBytesStop: 4 * 1024 * 1024 * 1024,
   bloomBitsPerKey: 10,
   writeQueueMax: 100_000,
+  compactionThread: true,
 });
 
 /** Absolute bounds on the options themselves, so a typo cannot ask for 1 TiB of memtable. */

@@ -44,7 +44,7 @@ export async function runBlock(): Promise<void> {
       sink.value += buildBlock(keys, values).length;
     }),
     b.add(decodeName, () => {
-      sink.value += Block.decode(contents, 'bench', 0, 'data block').restarts.length;
+      sink.value += Block.decode(contents, 'bench', 0, 'data block').restartCount;
     }),
     b.add(seekName, () => {
       for (const target of targets) {

@@ -37,10 +37,15 @@ export interface CompactionResult {
   droppedEntries: number;
 }
 
+/** A plan that only moves one file down a level, rewriting nothing. */
+export function isTrivialMove(plan: CompactionPlan, allowTrivialMove: boolean): boolean {
+  return allowTrivialMove && plan.inputs.length === 1 && plan.nextInputs.length === 0;
+}
+
 export async function runCompaction(plan: CompactionPlan, ctx: CompactionContext): Promise<CompactionResult> {
   const { level, inputs, nextInputs, outputLevel } = plan;
   const pointer: Array<[number, Uint8Array]> = [[level, keyRange(inputs)[1]]];
-  if (ctx.allowTrivialMove && inputs.length === 1 && nextInputs.length === 0) {
+  if (isTrivialMove(plan, ctx.allowTrivialMove)) {
     const file = inputs[0]!;
     return {
       edit: { deletedFiles: [[level, file.number]], newFiles: [[outputLevel, file]], compactPointers: pointer },

@@ -23,8 +23,11 @@ export interface TableWriterContext {
   dir: string;
   builder: TableBuilderOptions;
   tableBytesTarget: number;
-  /** Allocates a file number and marks it as a pending output (not obsolete). */
-  newFileNumber(): number;
+  /**
+   * Allocates a file number and marks it as a pending output (not obsolete). Asynchronous
+   * when the job runs on a worker thread and asks the owning thread for the number.
+   */
+  newFileNumber(): number | Promise<number>;
   /** Called every YIELD_ENTRIES entries; resolves when the job may go on. */
   pause(): Promise<void>;
 }
@@ -59,7 +62,7 @@ export async function writeTables(ctx: TableWriterContext, source: InternalItera
         open = undefined;
       }
       if (!open) {
-        const number = ctx.newFileNumber();
+        const number = await ctx.newFileNumber();
         written.push(number);
         const file = ctx.fs.createWritable(joinPath(ctx.dir, tableFileName(number)));
         open = { number, file, builder: new TableBuilder(file, ctx.builder) };

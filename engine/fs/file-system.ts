@@ -60,6 +60,11 @@ export type FsOp =
   | 'lock';
 
 export interface FileSystem {
+  /**
+   * True when another thread opening the same paths with its own NodeFileSystem sees the same
+   * files (the real disk), so work may move to a worker thread; false for MemoryFileSystem.
+   */
+  readonly sharedWithWorkers: boolean;
   /** Creates `dir` and its parents if missing. */
   mkdirp(dir: string): void;
   /** Names (not paths) of the entries in `dir`. */

@@ -56,6 +56,7 @@ function newInode(): Inode {
 }
 
 export class MemoryFileSystem implements FileSystem {
+  readonly sharedWithWorkers = false;
   private entries = new Map<string, Inode>();
   private durableEntries = new Map<string, Inode>();
   private dirs = new Set<string>(['/']);

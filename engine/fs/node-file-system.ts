@@ -114,6 +114,8 @@ function processAlive(pid: number): boolean {
 }
 
 export class NodeFileSystem implements FileSystem {
+  readonly sharedWithWorkers = true;
+
   mkdirp(dir: string): void {
     try {
       fs.mkdirSync(dir, { recursive: true });

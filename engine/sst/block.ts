@@ -22,56 +22,43 @@ import { CorruptionError } from '../errors.ts';
 import { TRAILER_BYTES, type ValueKind } from '../internal-key.ts';
 import { readVarint, type VarintRead } from '../util/varint.ts';
 
-/** Fixed per-block overhead charged to the block cache (object headers, arrays). */
-const BLOCK_OVERHEAD_BYTES = 96;
+/** Fixed per-block overhead charged to the block cache (object headers). */
+const BLOCK_OVERHEAD_BYTES = 64;
 
 export class Block {
   private constructor(
     readonly data: Uint8Array,
     /** The entry region ends where the restart array begins. */
     readonly limit: number,
-    readonly restarts: Uint32Array,
-    /**
-     * For restart i, the whole key's start (2i) and length (2i + 1), decoded once here so a
-     * binary search compares keys without decoding varints.
-     */
-    readonly restartKeys: Uint32Array,
+    readonly restartCount: number,
     /** For error messages: the file, the block's offset in it, and what kind of block. */
     readonly file: string,
     readonly offset: number,
     readonly what: string,
   ) {}
 
-  /** Decodes verified block contents; throws CorruptionError if the restart array is malformed. */
+  /**
+   * Decodes verified block contents: O(1), it only reads the restart count and checks that the
+   * restart array fits. Each restart is checked when a cursor uses it (BlockIterator), so a
+   * block read for one point lookup costs no pass over its restarts.
+   */
   static decode(data: Uint8Array, file: string, offset: number, what: string): Block {
-    const fail = (why: string): never => {
-      throw new CorruptionError(`sst: ${what} at offset ${offset} is malformed: ${why}`, { file });
-    };
-    if (data.length < 4) fail(`${data.length} bytes is too short`);
-    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-    const count = view.getUint32(data.length - 4, true);
-    if (count < 1 || count > (data.length - 4) / 4) fail(`restart count ${count} does not fit`);
-    const limit = data.length - 4 - count * 4;
-    const restarts = new Uint32Array(count);
-    const restartKeys = new Uint32Array(count * 2);
-    for (let i = 0; i < count; i++) {
-      const r = view.getUint32(limit + i * 4, true);
-      const ascending = i === 0 ? r === 0 : r > restarts[i - 1]!;
-      if (!ascending || (r >= limit && limit > 0)) fail(`restart ${i} is at ${r}`);
-      restarts[i] = r;
-      if (limit === 0) continue;
-      const why = decodeEntryHeader(data, r, limit);
-      if (why !== undefined) fail(`${why} at byte ${r}`);
-      if (header.shared !== 0) fail(`the restart entry at byte ${r} shares a prefix`);
-      restartKeys[2 * i] = header.keyStart;
-      restartKeys[2 * i + 1] = header.unshared;
+    if (data.length < 4) throw new CorruptionError(`sst: ${what} at offset ${offset} is malformed: ${data.length} bytes is too short`, { file });
+    const count = readUint32(data, data.length - 4);
+    if (count < 1 || count > (data.length - 4) / 4) {
+      throw new CorruptionError(`sst: ${what} at offset ${offset} is malformed: restart count ${count} does not fit`, { file });
     }
-    return new Block(data, limit, restarts, restartKeys, file, offset, what);
+    return new Block(data, data.length - 4 - count * 4, count, file, offset, what);
   }
 
   /** Bytes this block holds in memory, for the block cache's budget. */
   get charge(): number {
-    return this.data.byteLength + this.restarts.byteLength + this.restartKeys.byteLength + BLOCK_OVERHEAD_BYTES;
+    return this.data.byteLength + BLOCK_OVERHEAD_BYTES;
+  }
+
+  /** The offset of restart `index`, unchecked (BlockIterator checks it). */
+  restartOffset(index: number): number {
+    return readUint32(this.data, this.limit + index * 4);
   }
 
   iterator(): BlockIterator {
@@ -153,8 +140,7 @@ export function trailerSeq(key: Uint8Array, at: number): number {
 export class BlockIterator {
   private data: Uint8Array;
   private limit: number;
-  private restarts: Uint32Array;
-  private restartKeys: Uint32Array;
+  private restartCount: number;
   /** Offset of the current entry; `limit` when not valid. */
   private current: number;
   private nextOffset = 0;
@@ -169,8 +155,7 @@ export class BlockIterator {
   constructor(public block: Block) {
     this.data = block.data;
     this.limit = block.limit;
-    this.restarts = block.restarts;
-    this.restartKeys = block.restartKeys;
+    this.restartCount = block.restartCount;
     this.current = block.limit;
   }
 
@@ -179,8 +164,7 @@ export class BlockIterator {
     this.block = block;
     this.data = block.data;
     this.limit = block.limit;
-    this.restarts = block.restarts;
-    this.restartKeys = block.restartKeys;
+    this.restartCount = block.restartCount;
     this.current = block.limit;
     this.userKeyCopy = undefined;
   }
@@ -195,18 +179,21 @@ export class BlockIterator {
   }
 
   seekToLast(): void {
-    this.seekToRestart(this.restarts.length - 1);
+    this.seekToRestart(this.restartCount - 1);
     while (this.parseNext() && this.nextOffset < this.limit);
   }
 
   /** Positions at the first entry whose key is >= target[0, targetLength). */
   seek(target: Uint8Array, targetLength: number): void {
     let lo = 0;
-    let hi = this.restarts.length - 1;
-    const keys = this.restartKeys;
+    let hi = this.restartCount - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >>> 1;
-      if (compareInternalRange(this.data, keys[2 * mid]!, keys[2 * mid + 1]!, target, 0, targetLength) < 0) lo = mid;
+      const at = this.restart(mid);
+      const why = decodeEntryHeader(this.data, at, this.limit);
+      if (why !== undefined) this.corrupt(at, why);
+      if (header.shared !== 0) this.corrupt(at, 'a restart entry shares a prefix');
+      if (compareInternalRange(this.data, header.keyStart, header.unshared, target, 0, targetLength) < 0) lo = mid;
       else hi = mid - 1;
     }
     this.seekToRestart(lo);
@@ -223,7 +210,7 @@ export class BlockIterator {
   prev(): void {
     const original = this.current;
     let index = this.restartIndex;
-    while (this.restarts[index]! >= original) {
+    while (this.restart(index) >= original) {
       if (index === 0) {
         this.current = this.limit;
         return;
@@ -269,7 +256,15 @@ export class BlockIterator {
   private seekToRestart(index: number): void {
     this.keyLength = 0;
     this.restartIndex = index;
-    this.nextOffset = this.restarts[index]!;
+    this.nextOffset = this.restart(index);
+  }
+
+  /** Restart `index`'s offset, checked: restarts ascend from 0 and lie in the entry region. */
+  private restart(index: number): number {
+    const at = this.block.restartOffset(index);
+    const ok = index === 0 ? at === 0 : at > this.block.restartOffset(index - 1) && at < this.limit;
+    if (!ok) this.corrupt(this.limit + index * 4, `restart ${index} is at ${at}`);
+    return at;
   }
 
   /** Moves to the entry at `nextOffset`; false (and not valid) at the end of the entries. */
@@ -292,7 +287,7 @@ export class BlockIterator {
     this.valueOffset = keyStart + unshared;
     this.valueLength = header.valueLength;
     this.nextOffset = this.valueOffset + this.valueLength;
-    while (this.restartIndex + 1 < this.restarts.length && this.restarts[this.restartIndex + 1]! <= at) this.restartIndex++;
+    while (this.restartIndex + 1 < this.restartCount && this.block.restartOffset(this.restartIndex + 1) <= at) this.restartIndex++;
     return true;
   }
 

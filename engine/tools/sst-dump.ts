@@ -125,7 +125,7 @@ function printFilter(reader: TableReader, print: (line: string) => void): void {
 
 /** Prints the index with each data block's checksum status (and entries with --keys). */
 function printBlocks(reader: TableReader, options: DumpOptions, print: (line: string) => void): void {
-  print(`index: ${reader.index.restarts.length} entries`);
+  print(`index: ${reader.index.restartCount} entries`);
   const index = reader.index.iterator();
   let n = 0;
   for (index.seekToFirst(); index.valid(); index.next(), n++) {

@@ -27,10 +27,31 @@ test('a block reads back every key and value forward and backward', () => {
   assert.equal(i, 0);
 });
 
-test('restart points fall every sixteen entries', () => {
+test('restart points fall every restart interval', () => {
   const block = buildBlock(keys);
-  assert.equal(block.restarts.length, Math.ceil(keys.length / 16));
-  assert.equal(buildBlock(keys, 1).restarts.length, keys.length);
+  assert.equal(block.restartCount, Math.ceil(keys.length / 16));
+  assert.equal(buildBlock(keys, 4).restartCount, Math.ceil(keys.length / 4));
+  assert.equal(buildBlock(keys, 1).restartCount, keys.length);
+});
+
+test('a restart offset out of order or past the entries is corruption when a cursor uses it', () => {
+  const good = buildBlock(keys.slice(0, 40), 4);
+  const restartArray = good.limit;
+  for (const [index, offset] of [[3, 0], [5, good.limit], [0, 7], [9, good.limit + 100]] as const) {
+    const data = good.data.slice();
+    new DataView(data.buffer).setUint32(restartArray + index * 4, offset, true);
+    const block = Block.decode(data, '/db/000002.sst', 8192, 'data block');
+    const target = encodeInternalKey(utf8('key-00039'), 5000, ValueKind.Put);
+    assert.throws(
+      () => {
+        const it = block.iterator();
+        it.seek(target, target.length);
+        for (it.seekToLast(); it.valid(); it.prev());
+      },
+      (err: unknown) => err instanceof CorruptionError && /restart|shares a prefix/.test(err.message) && err.file === '/db/000002.sst',
+      `restart ${index} set to ${offset}`,
+    );
+  }
 });
 
 test('seek finds the first key at or after the target, for present and absent targets', () => {

@@ -1,0 +1,85 @@
+/**
+ * The compaction thread's entry point: runs the jobs compaction-thread.ts sends, one at a
+ * time, with the same code as an inline compaction (runCompaction), over its own file system
+ * handle and table cache. It holds no state between jobs but the thread itself; it closes
+ * every input table after a job, since the owning thread deletes them once the edit is logged.
+ */
+import { parentPort } from 'node:worker_threads';
+import { CorruptionError } from '../errors.ts';
+import { NodeFileSystem } from '../fs/node-file-system.ts';
+import { joinPath } from '../fs/file-system.ts';
+import { TableCache } from '../sst/table-cache.ts';
+import { TableReader } from '../sst/table-reader.ts';
+import { tableFileName } from '../version/file-meta.ts';
+import { Version } from '../version/version.ts';
+import { runCompaction } from './compaction-job.ts';
+import type { CompactionJobMessage, WorkerMessage } from './compaction-thread.ts';
+
+const port = parentPort;
+if (!port) throw new Error('compaction-worker.ts runs only as a worker thread');
+
+const fs = new NodeFileSystem();
+const waiting = new Map<number, (n: number) => void>();
+let requests = 0;
+
+function send(message: WorkerMessage): void {
+  port!.postMessage(message);
+}
+
+/** The job's reserved file numbers first, then one at a time from the owning thread. */
+let reserved: number[] = [];
+function newFileNumber(): number | Promise<number> {
+  const next = reserved.shift();
+  if (next !== undefined) return next;
+  const request = ++requests;
+  return new Promise((resolve) => {
+    waiting.set(request, resolve);
+    send({ type: 'file-number', request });
+  });
+}
+
+async function compact(job: CompactionJobMessage): Promise<void> {
+  // No block cache: a compaction reads each block once, in order (LevelDB's fill_cache=false).
+  const tables = new TableCache(job.tableCacheFilesMax, (n) => TableReader.open(fs.openReadable(joinPath(job.dir, tableFileName(n))), n));
+  let reply: WorkerMessage;
+  reserved = job.fileNumbers;
+  try {
+    const result = await runCompaction(job.plan, {
+      writer: {
+        fs,
+        dir: job.dir,
+        builder: job.builder,
+        tableBytesTarget: job.tableBytesTarget,
+        newFileNumber,
+        pause: () => Promise.resolve(),
+      },
+      version: Version.empty().apply(job.version),
+      tables,
+      snapshots: job.snapshots,
+      allowTrivialMove: false,
+    });
+    reply = { type: 'done', result };
+  } catch (err) {
+    reply = { type: 'failed', error: describe(err) };
+  } finally {
+    // Closed before replying: the owning thread deletes the inputs once it has the result.
+    tables.close();
+  }
+  send(reply);
+}
+
+/** An error as plain data; a CorruptionError's message without the file suffix it adds. */
+function describe(err: unknown): { code: string | undefined; message: string; file: string | undefined } {
+  const file = err instanceof CorruptionError ? err.file : undefined;
+  const message = err instanceof Error ? err.message : String(err);
+  const suffix = file ? ` (file ${JSON.stringify(file)})` : '';
+  return { code: (err as { code?: string }).code, message: suffix && message.endsWith(suffix) ? message.slice(0, -suffix.length) : message, file };
+}
+
+port.on('message', (message: CompactionJobMessage | { type: 'file-number'; request: number; number: number }) => {
+  if (message.type === 'file-number') {
+    const resolve = waiting.get(message.request);
+    waiting.delete(message.request);
+    resolve?.(message.number);
+  } else void compact(message);
+});

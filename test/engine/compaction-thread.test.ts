@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Db, type DbError } from '../../engine/index.ts';
+import { seededRandom } from '../../engine/fs/memory-file-system.ts';
+import { tempDir } from '../helpers/child.ts';
+
+/** Small sizes so a few thousand writes make many flushes and compactions. */
+const SMALL = { memtableBytes: 32 * 1024, tableBytesTarget: 16 * 1024, levelOneBytes: 64 * 1024, blockBytes: 1024 };
+
+const utf8 = (s: string) => new TextEncoder().encode(s);
+const text = (b: Uint8Array | undefined) => (b === undefined ? undefined : new TextDecoder().decode(b));
+
+async function waitUntil(done: () => boolean, what: string, deadlineMs = 30_000): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+test('compactions on the worker thread keep every write, against a model, across a reopen', async (t) => {
+  const dir = tempDir('compaction-thread');
+  t.after(() => dir.remove());
+  const seed = Date.now() % 100_000;
+  t.diagnostic(`seed ${seed}`);
+  const random = seededRandom(seed);
+  const model = new Map<string, string>();
+  let db = await Db.open(dir.path, SMALL);
+  for (let i = 0; i < 12_000; i++) {
+    const key = `key-${Math.floor(random() * 3000)}`;
+    if (random() < 0.15) {
+      await db.delete(utf8(key));
+      model.delete(key);
+    } else {
+      const value = `v${i}-${'x'.repeat(Math.floor(random() * 60))}`;
+      await db.put(utf8(key), utf8(value));
+      model.set(key, value);
+    }
+  }
+  const stats = db.stats();
+  assert.ok(stats.threadCompactions > 0, `compactions ran on the thread (${stats.threadCompactions} of ${stats.compactions})`);
+  for (let i = 0; i < 3000; i++) assert.equal(text(await db.get(utf8(`key-${i}`))), model.get(`key-${i}`), `key-${i}`);
+  await db.close();
+  db = await Db.open(dir.path, SMALL);
+  const seen = new Map<string, string>();
+  for await (const [k, v] of db.iterator()) seen.set(text(k)!, text(v)!);
+  assert.deepEqual([...seen].sort(), [...model].sort());
+  assert.equal((await db.verify()).ok, true);
+  await db.close();
+});
+
+test('a corrupt input table fails a compaction on the thread with CORRUPTION naming the file', async (t) => {
+  const dir = tempDir('compaction-thread-corrupt');
+  t.after(() => dir.remove());
+  // Many L0 tables and no compaction yet.
+  const noCompaction = { ...SMALL, l0CompactionTrigger: 100, l0SlowdownTrigger: 100, l0StopTrigger: 100 };
+  let db = await Db.open(dir.path, noCompaction);
+  for (let i = 0; i < 3000; i++) await db.put(utf8(`key-${i % 700}`), utf8(`value-${i}-${'y'.repeat(40)}`));
+  await waitUntil(() => db.stats().immutableMemtables === 0, 'flushes');
+  assert.ok(db.stats().levels[0]!.files >= 4);
+  await db.close();
+  const tables = readdirSync(dir.path).filter((n) => n.endsWith('.sst'));
+  const victim = join(dir.path, tables[0]!);
+  const bytes = readFileSync(victim);
+  bytes[20] = bytes[20]! ^ 0xff; // inside the first data block: its checksum no longer matches
+  writeFileSync(victim, bytes);
+
+  db = await Db.open(dir.path, { ...SMALL, l0CompactionTrigger: 2 });
+  let failure: DbError | undefined;
+  async function probe() {
+    try {
+      await db.put(utf8('probe'), utf8('x'));
+    } catch (err) {
+      failure = err as DbError;
+    }
+  }
+  // Writes fail once the background error is set; poll with writes until one does.
+  const deadline = Date.now() + 30_000;
+  while (failure === undefined && Date.now() < deadline) {
+    await probe();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.ok(failure, 'a write fails after the compaction failed');
+  assert.equal(failure.code, 'CORRUPTION');
+  assert.match(failure.message, new RegExp(tables[0]!.replace('.', '\\.')));
+  assert.match(failure.message, /checksum mismatch/);
+  await db.close();
+});
