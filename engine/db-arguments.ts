@@ -34,6 +34,23 @@ export function checkKey(key: unknown, options: DbOptions): Uint8Array {
   return bytes;
 }
 
+/** The keys of a getMany: an array of at most batchOpsMax keys, each checked as checkKey does. */
+export function checkKeys(keys: unknown, options: DbOptions): Uint8Array[] {
+  if (!Array.isArray(keys)) throw new InvalidArgumentError(`keys must be an array, got ${typeof keys}`);
+  if (keys.length > options.batchOpsMax) {
+    throw new InvalidArgumentError(`getMany has ${keys.length} keys, more than batchOpsMax (${options.batchOpsMax})`);
+  }
+  const out: Uint8Array[] = new Array(keys.length);
+  for (let i = 0; i < keys.length; i++) {
+    try {
+      out[i] = checkKey(keys[i], options);
+    } catch (err) {
+      throw new InvalidArgumentError(`keys[${i}]: ${(err as Error).message}`);
+    }
+  }
+  return out;
+}
+
 export function checkValue(value: unknown, options: DbOptions): Uint8Array {
   const bytes = toBytes(value, 'value');
   if (bytes.length > options.valueBytesMax) {

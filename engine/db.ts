@@ -17,7 +17,7 @@
  * 3. After a failed WAL append or fsync (`backgroundError`), no further write is accepted:
  *    the log may hold a partial record, and appending past it would bury it mid-file.
  */
-import { checkBatch, checkIteratorOptions, checkKey, checkSyncOption, checkValue, type BatchOperation, type IteratorOptions, type KeyLike } from './db-arguments.ts';
+import { checkBatch, checkIteratorOptions, checkKey, checkKeys, checkSyncOption, checkValue, type BatchOperation, type IteratorOptions, type KeyLike } from './db-arguments.ts';
 import { DbIterator } from './db-iterator.ts';
 import { EntryIterator } from './entry-iterator.ts';
 import { DbClosedError, DbError, InvalidArgumentError, IoError, NotFoundError } from './errors.ts';
@@ -175,6 +175,23 @@ export class Db {
     const seq = this.snapshots.resolve(options?.snapshot, this.tree.lastSequence);
     const entry = this.tree.get(userKey, seq);
     return entry?.kind === ValueKind.Put ? valueCopies.copy(entry.value) : undefined;
+  }
+
+  /**
+   * The values of `keys`, in order (undefined where absent or deleted), all read at one
+   * sequence number (the snapshot's, if given). One call and one promise for the lot: the
+   * reads are synchronous inside, so a batch costs no per-key promise. At most batchOpsMax keys.
+   */
+  async getMany(keys: readonly KeyLike[], options?: ReadOptions): Promise<Array<Uint8Array | undefined>> {
+    this.checkOpen();
+    const userKeys = checkKeys(keys, this.options);
+    const seq = this.snapshots.resolve(options?.snapshot, this.tree.lastSequence);
+    const out: Array<Uint8Array | undefined> = new Array(userKeys.length);
+    for (let i = 0; i < userKeys.length; i++) {
+      const entry = this.tree.get(userKeys[i]!, seq);
+      out[i] = entry?.kind === ValueKind.Put ? valueCopies.copy(entry.value) : undefined;
+    }
+    return out;
   }
 
   /** Pins reads to the current state until `release()`. */

@@ -150,9 +150,8 @@ export class DistribkvLevel extends AbstractLevel<Format, string, string> {
   }
 
   async _getMany(keys: Format[], options: Options): Promise<Array<Format | undefined>> {
-    const read = readOptions(options);
-    // Every get is issued before any is awaited, so all read the same state.
-    return engineCall(() => Promise.all(keys.map((key) => this.engineDb.get(key, read))));
+    // One engine call: every key is read at one sequence number.
+    return engineCall(() => this.engineDb.getMany(keys, readOptions(options)));
   }
 
   async _has(key: Format, options: Options): Promise<boolean> {

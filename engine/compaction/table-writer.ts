@@ -5,7 +5,9 @@
  * Output tables are cut at `tableBytesTarget`, but only between two user keys: all versions
  * of a key stay in one table, or two tables of one level would overlap on that key.
  * Each finished table is fsynced and closed; the directory is fsynced once at the end, so when
- * this resolves every output survives a crash and a MANIFEST edit may name them.
+ * this resolves every output survives a crash and a MANIFEST edit may name them. A table's
+ * fsync runs while the next table is built (they are awaited together at the end): waiting
+ * for each in turn left the compaction thread idle a third of the time.
  * It yields to the event loop every YIELD_ENTRIES entries: a long job must not hold it.
  */
 import type { FileSystem, WritableFile } from '../fs/file-system.ts';
@@ -45,7 +47,7 @@ interface Open {
  * Returns the new tables' metadata, in key order. On failure, deletes what it wrote.
  */
 export async function writeTables(ctx: TableWriterContext, source: InternalIterator, keep: KeepDecision): Promise<FileMeta[]> {
-  const outputs: FileMeta[] = [];
+  const outputs: Array<Promise<FileMeta>> = [];
   const written: number[] = [];
   let open: Open | undefined;
   let lastKey: Uint8Array | undefined;
@@ -58,7 +60,7 @@ export async function writeTables(ctx: TableWriterContext, source: InternalItera
       const kind = source.kind();
       if (!keep(userKey, seq, kind)) continue;
       if (open && open.builder.estimatedBytes() >= ctx.tableBytesTarget && !bytesEqual(userKey, lastKey!)) {
-        outputs.push(await finishTable(open));
+        outputs.push(finishTable(open));
         open = undefined;
       }
       if (!open) {
@@ -70,23 +72,37 @@ export async function writeTables(ctx: TableWriterContext, source: InternalItera
       open.builder.add(userKey, seq, kind, source.value());
       lastKey = userKey;
     }
-    if (open) outputs.push(await finishTable(open));
+    if (open) outputs.push(finishTable(open));
     open = undefined;
-    if (outputs.length > 0) await ctx.fs.syncDir(ctx.dir);
-    return outputs;
+    const metas = await Promise.all(outputs);
+    if (metas.length > 0) await ctx.fs.syncDir(ctx.dir);
+    return metas;
   } catch (err) {
     if (open) {
       open.builder.abandon();
       open.file.close();
     }
+    // Let every started fsync settle (each closes its file) before removing the files.
+    await Promise.allSettled(outputs);
     for (const number of written) ctx.fs.remove(joinPath(ctx.dir, tableFileName(number)));
     throw err;
   }
 }
 
-async function finishTable(open: Open): Promise<FileMeta> {
+/** Finishes the table now; the returned promise resolves once it is fsynced and closed. */
+function finishTable(open: Open): Promise<FileMeta> {
   const meta = open.builder.finish();
-  await open.file.sync();
-  open.file.close();
-  return { number: open.number, ...meta };
+  const done = open.file.sync().then(
+    () => {
+      open.file.close();
+      return { number: open.number, ...meta };
+    },
+    (err: unknown) => {
+      open.file.close();
+      throw err;
+    },
+  );
+  // Awaited with the others at the end; until then a failure must not count as unhandled.
+  done.catch(() => {});
+  return done;
 }

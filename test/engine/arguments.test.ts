@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Db, MemoryFileSystem } from '../../engine/index.ts';
+import { Db, MemoryFileSystem, type DbError } from '../../engine/index.ts';
 import { tempDir } from '../helpers/child.ts';
 import { spawnTs, killHard } from '../helpers/child.ts';
 
@@ -61,6 +61,20 @@ test('malformed batches and iterator options are INVALID_ARGUMENT', async () => 
   await db.close();
 });
 
+test('getMany refuses a non-array, a bad key (naming its index) and more keys than batchOpsMax', async () => {
+  const db = await Db.open('/db', { fileSystem: new MemoryFileSystem(), batchOpsMax: 3, keyBytesMax: 8 });
+  await db.put('a', '1');
+  const refused = async (call: Promise<unknown>, message: RegExp) => {
+    await assert.rejects(call, (err: DbError) => err.code === 'INVALID_ARGUMENT' && message.test(err.message));
+  };
+  await refused(db.getMany('a' as unknown as string[]), /keys must be an array/);
+  await refused(db.getMany(['a', 42 as unknown as string]), /keys\[1\]/);
+  await refused(db.getMany(['a', 'b', 'c', 'd']), /4 keys, more than batchOpsMax \(3\)/);
+  await refused(db.getMany(['a', 'x'.repeat(9)]), /keys\[1\]: key is 9 bytes/);
+  assert.equal(new TextDecoder().decode((await db.getMany(['a']))[0]), '1', 'a refused call changed nothing');
+  await db.close();
+});
+
 test('an unknown or out-of-range option is INVALID_ARGUMENT', async () => {
   await assert.rejects(openMemory({ memtableSize: 5 }), (err: Error & { code?: string }) => {
     assert.equal(err.code, 'INVALID_ARGUMENT');
@@ -79,6 +93,7 @@ test('every call after close rejects with DB_CLOSED', async () => {
   await db.close(); // idempotent
   await assert.rejects(db.put('k', 'v'), code('DB_CLOSED'));
   await assert.rejects(db.get('k'), code('DB_CLOSED'));
+  await assert.rejects(db.getMany(['k']), code('DB_CLOSED'));
   await assert.rejects(db.delete('k'), code('DB_CLOSED'));
   await assert.rejects(db.batch([{ type: 'del', key: 'k' }]), code('DB_CLOSED'));
   await assert.rejects(db.iterator().next(), code('DB_CLOSED'));

@@ -181,3 +181,22 @@ test('advanceSequence moves the sequence forward durably, and never backward', a
   assert.equal(reopened.lastSequence, 101);
   await reopened.close();
 });
+
+test('getMany returns values in key order, undefined for absent and deleted keys, at one snapshot', async () => {
+  const db = await openMemory({ memtableBytes: 4096 });
+  for (let i = 0; i < 300; i++) await db.put(`k${i}`, `v${i}`);
+  await db.delete('k7');
+  const snapshot = db.snapshot();
+  await db.put('k1', 'changed');
+  await db.delete('k2');
+  const keys = ['k1', 'k2', 'k7', 'missing', 'k299', 'k1'];
+  assert.deepEqual((await db.getMany(keys)).map(text), ['changed', undefined, undefined, undefined, 'v299', 'changed']);
+  assert.deepEqual((await db.getMany(keys, { snapshot })).map(text), ['v1', 'v2', undefined, undefined, 'v299', 'v1']);
+  // Each value is its own copy, even for a key asked for twice.
+  const [a, , , , , b] = await db.getMany(keys);
+  a![0] = 0;
+  assert.equal(text(b), 'changed');
+  assert.deepEqual(await db.getMany([]), []);
+  snapshot.release();
+  await db.close();
+});

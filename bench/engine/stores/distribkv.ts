@@ -52,9 +52,7 @@ class DistribkvStore implements BenchStore {
   }
 
   async getBatch(keys: readonly Uint8Array[]): Promise<number> {
-    // No multi-get in the engine API: each get is synchronous inside, so awaiting them together
-    // costs one promise each and no I/O wait.
-    const values = await Promise.all(keys.map((key) => this.db.get(key)));
+    const values = await this.db.getMany(keys);
     let found = 0;
     for (const v of values) if (v !== undefined) found++;
     return found;
