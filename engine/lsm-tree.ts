@@ -463,7 +463,10 @@ export class LsmTree {
     if (this.mem.count > 0) await this.rotateMemtable();
   }
 
-  /** Flushes every frozen memtable, then compacts level by level until all data is in one level. */
+  /**
+   * Flushes every frozen memtable, then compacts level by level until all data is in one
+   * level; resolves once the replaced files are deleted, so their space is free.
+   */
   async compactRange(): Promise<void> {
     await this.flushes.run(async () => {
       while (this.imm.length > 0) await this.flushOldest();
@@ -477,6 +480,7 @@ export class LsmTree {
         await this.compact(planFor(this.version, level, [...files], 0), false);
       });
     }
+    await this.fs.drain();
   }
 
   private deepestLevel(): number {
@@ -493,7 +497,7 @@ export class LsmTree {
     const live = { tables, wals, logNumber: this.logNumber, manifestNumber: this.manifest.number };
     for (const file of obsoleteFiles(this.fs.list(this.dir), live)) {
       if (file.tableNumber !== undefined) this.tables.evict(file.tableNumber);
-      this.fs.remove(joinPath(this.dir, file.name));
+      this.fs.removeSoon(joinPath(this.dir, file.name));
     }
   }
 
@@ -505,6 +509,7 @@ export class LsmTree {
     await this.flushes.run(async () => {});
     await this.work.run(async () => {});
     await this.thread?.close();
+    await this.fs.drain();
     this.wal.close();
     this.manifest.close();
     this.tables.close();

@@ -181,6 +181,15 @@ export class MemoryFileSystem implements FileSystem {
     this.entries.delete(path);
   }
 
+  readonly failedRemovals = 0;
+
+  /** At once: crash-state exploration needs every effect in call order. */
+  removeSoon(path: string): void {
+    this.remove(path);
+  }
+
+  async drain(): Promise<void> {}
+
   async syncDir(dir: string): Promise<void> {
     this.check('syncDir', dir);
     const d = dir.replace(/\/+$/, '') || '/';

@@ -177,6 +177,24 @@ export class NodeFileSystem implements FileSystem {
     }
   }
 
+  private readonly removing = new Set<Promise<void>>();
+  failedRemovals = 0;
+
+  removeSoon(path: string): void {
+    const removal = fs.promises.unlink(path).then(
+      () => {},
+      (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') this.failedRemovals++;
+      },
+    );
+    this.removing.add(removal);
+    void removal.then(() => this.removing.delete(removal));
+  }
+
+  async drain(): Promise<void> {
+    while (this.removing.size > 0) await Promise.all([...this.removing]);
+  }
+
   async syncDir(dir: string): Promise<void> {
     let fd: number | undefined;
     try {
