@@ -110,16 +110,18 @@ export class TableBuilder {
 
   /** REQUIRES: (userKey, seq, kind) is greater, in internal order, than every key added so far. */
   add(userKey: Uint8Array, seq: number, kind: ValueKind, value: Uint8Array): void {
-    assert(this.state === 'open', `TableBuilder.add on a ${this.state} builder`);
-    assert(Number.isSafeInteger(seq) && seq >= 0, `seq ${seq} must be a safe non-negative integer`);
-    assert(kind === ValueKind.Put || kind === ValueKind.Delete, `kind ${kind} is not a value kind`);
+    // Checked with `if` first: an assert's message argument is built on every call, and this
+    // runs once per entry of every flush and compaction.
+    if (this.state !== 'open') assert(false, `TableBuilder.add on a ${this.state} builder`);
+    if (!(Number.isSafeInteger(seq) && seq >= 0)) assert(false, `seq ${seq} must be a safe non-negative integer`);
+    if (kind !== ValueKind.Put && kind !== ValueKind.Delete) assert(false, `kind ${kind} is not a value kind`);
     // Encode into the spare buffer and check the order before anything changes, so a failed
     // assertion leaves the builder as it was.
     this.encodeSpareKey(userKey, seq, kind);
     const first = this.stats.entries === 0;
     if (!first) {
       const order = compareInternalRange(this.lastKey, 0, this.lastKeyLength, this.key, 0, this.keyLength);
-      assert(order > 0, `table keys must be added in strictly increasing internal order (seq ${seq} after seq ${seqOf(this.key.subarray(0, this.keyLength))})`);
+      if (order <= 0) assert(false, `table keys must be added in strictly increasing internal order (seq ${seq} after seq ${seqOf(this.key.subarray(0, this.keyLength))})`);
     }
     this.swapKeys();
     if (this.pendingHandle) this.addIndexEntry(this.shortestSeparator());

@@ -241,7 +241,8 @@ export class TableReader {
   }
 
   private assertOpen(): void {
-    assert(this.refs > 0, `table ${this.path} used after close`);
+    // `if` first: the message would otherwise be built on every lookup.
+    if (this.refs <= 0) assert(false, `table ${this.path} used after close`);
   }
 
   private cursorFor(block: Block): BlockIterator {
