@@ -19,6 +19,8 @@ const port = parentPort;
 if (!port) throw new Error('compaction-worker.ts runs only as a worker thread');
 
 const fs = new NodeFileSystem();
+/** Input tables are read in chunks this large (see TableReader.setReadahead). */
+const COMPACTION_READAHEAD_BYTES = 256 * 1024;
 const waiting = new Map<number, (n: number) => void>();
 let requests = 0;
 
@@ -40,7 +42,11 @@ function newFileNumber(): number | Promise<number> {
 
 async function compact(job: CompactionJobMessage): Promise<void> {
   // No block cache: a compaction reads each block once, in order (LevelDB's fill_cache=false).
-  const tables = new TableCache(job.tableCacheFilesMax, (n) => TableReader.open(fs.openReadable(joinPath(job.dir, tableFileName(n))), n));
+  const tables = new TableCache(job.tableCacheFilesMax, (n) => {
+    const reader = TableReader.open(fs.openReadable(joinPath(job.dir, tableFileName(n))), n);
+    reader.setReadahead(COMPACTION_READAHEAD_BYTES);
+    return reader;
+  });
   let reply: WorkerMessage;
   reserved = job.fileNumbers;
   try {

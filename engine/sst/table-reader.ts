@@ -80,6 +80,10 @@ export class TableReader {
   private target = new Uint8Array(64);
   /** Where point lookups read blocks the cache did not admit; grows to the largest block. */
   private scratch = new Uint8Array(0);
+  /** See setReadahead: the last chunk read ahead, and where in the file it starts. */
+  private readaheadBytes = 0;
+  private chunk = new Uint8Array(0);
+  private chunkOffset = 0;
 
   private constructor(
     readonly file: ReadableFile,
@@ -183,9 +187,38 @@ export class TableReader {
       this.stats.blockCacheHits++;
       return cached;
     }
+    if (this.readaheadBytes > 0 && this.cache === undefined) return this.readDataBlockAhead(handle);
     const block = this.readDataBlockUncached(handle);
     this.cache?.insert(this.fileNumber, handle.offset, block);
     return block;
+  }
+
+  /**
+   * Reads data blocks in chunks of `bytes` (at least one block) when this reader has no block
+   * cache: for a compaction, which reads every block once, in order. One read per chunk
+   * instead of one per 4 KiB block, and blocks are views of the chunk, not buffers of their
+   * own (reading and allocating per block was 15% of the compaction thread's time).
+   */
+  setReadahead(bytes: number): void {
+    assert(Number.isInteger(bytes) && bytes >= 0, 'readahead must be a non-negative integer');
+    this.readaheadBytes = bytes;
+  }
+
+  private readDataBlockAhead(handle: BlockHandle): Block {
+    checkHandle(handle, this.dataEnd, 'an index entry', this.path);
+    this.stats.blockReads++;
+    const length = handle.size + BLOCK_TRAILER_BYTES;
+    let at = handle.offset - this.chunkOffset;
+    if (at < 0 || at + length > this.chunk.length) {
+      const want = Math.max(length, Math.min(this.readaheadBytes, this.dataEnd - handle.offset));
+      const chunk = new Uint8Array(want);
+      const got = this.file.readInto(handle.offset, chunk);
+      this.chunk = got === want ? chunk : chunk.subarray(0, got);
+      this.chunkOffset = handle.offset;
+      at = 0;
+    }
+    const raw = this.chunk.subarray(at, Math.min(at + length, this.chunk.length));
+    return Block.decode(unsealBlock(raw, handle, 'data block', this.path), this.path, handle.offset, 'data block');
   }
 
   /**

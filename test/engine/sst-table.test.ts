@@ -76,6 +76,41 @@ test('the iterator walks every entry forward and backward in internal order', ()
   assert.equal(i, 0);
 });
 
+test('with readahead, iterators read the same entries in fewer reads, blocks larger than a chunk included', () => {
+  const withBig = sortEntries([...randomEntries(600, 5), ...Array.from({ length: 5 }, (_, i) => ({ userKey: utf8(`big-${i}`), seq: 9000 + i, kind: ValueKind.Put, value: new Uint8Array(3000).fill(i) }))]);
+  const built = buildTable(withBig, { blockBytes: 512 });
+  const fileReads: number[] = [];
+  for (const readahead of [0, 1024, 8192, 1 << 20]) {
+    const reader = built.open();
+    reader.setReadahead(readahead);
+    built.fs.log.length = 0;
+    built.fs.recordLog = true;
+    const it = reader.iterator();
+    let i = 0;
+    for (it.seekToFirst(); it.valid(); it.next()) assertAt(it, withBig[i++], `readahead ${readahead}, entry ${i}`);
+    assert.equal(i, withBig.length);
+    fileReads.push(built.fs.log.filter((e) => e.op === 'read').length);
+    built.fs.recordLog = false;
+    for (it.seekToLast(); it.valid(); it.prev()) assertAt(it, withBig[--i], `readahead ${readahead}, backward ${i}`);
+    assert.equal(i, 0);
+  }
+  const [none, small, , whole] = fileReads;
+  assert.ok(small! < none! && whole === 1, `file reads by readahead 0, 1 KiB, 8 KiB, 1 MiB: ${fileReads.join(', ')}`);
+});
+
+test('a corrupt block read ahead is CORRUPTION, like one read alone', () => {
+  const built = buildTable(randomEntries(500, 6), { blockBytes: 512 });
+  const bytes = built.fs.peek(built.path);
+  bytes[700] = bytes[700]! ^ 0x55;
+  built.fs.poke(built.path, bytes);
+  const reader = built.open();
+  reader.setReadahead(64 * 1024);
+  const it = reader.iterator();
+  assert.throws(() => {
+    for (it.seekToFirst(); it.valid(); it.next());
+  }, /checksum mismatch/);
+});
+
 test('seek and seekForPrev land where the sorted model says', () => {
   const it = table.open().iterator();
   const random = seededRandom(4);
