@@ -429,11 +429,10 @@ export class Db {
       for (const w of group) w.reject(failure);
       return;
     }
-    // Apply views into the record: one copy of the caller's bytes, owned by the memtable.
-    const applied = decodeBatch(record, walFileName(this.tree.walNumber));
+    // The memtable keeps the record: one copy of the caller's bytes.
     let userBytes = 0;
     for (const op of ops) userBytes += op.key.length + op.value.length;
-    this.tree.apply(applied, userBytes);
+    this.tree.applyRecord(record, walFileName(this.tree.walNumber), userBytes);
     const lastSeq = this.tree.lastSequence;
     this.counters.writeGroups++;
     this.counters.writesGrouped += group.length;

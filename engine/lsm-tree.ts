@@ -45,7 +45,7 @@ import { writeTables, type TableWriterContext } from './compaction/table-writer.
 import { isTrivialMove, runCompaction, type CompactionResult } from './compaction/compaction-job.ts';
 import { CompactionThread } from './compaction/compaction-thread.ts';
 import { pendingCompactionBytes, pickCompaction, planFor, type CompactionPlan } from './compaction/picker.ts';
-import type { DecodedBatch } from './write-batch.ts';
+import { walkBatch } from './write-batch.ts';
 
 /** Frozen memtables allowed before writes wait for a flush (LevelDB allows one). */
 export const IMMUTABLE_MEMTABLES_MAX = 2;
@@ -291,13 +291,18 @@ export class LsmTree {
     return this.wal.bytes();
   }
 
-  /** Applies a committed batch (views into its WAL record) to the memtable. */
-  apply(batch: DecodedBatch, userBytes: number): void {
-    for (let i = 0; i < batch.ops.length; i++) {
-      const op = batch.ops[i]!;
-      this.mem.add(op.key, batch.seq + i, op.kind, op.value);
-    }
-    this.lastSequence = batch.seq + batch.ops.length - 1;
+  /**
+   * Applies a committed batch to the memtable straight from its encoded WAL record, which the
+   * memtable keeps: no per-op views or objects (see write-batch.ts, walkBatch).
+   */
+  applyRecord(record: Uint8Array, fileName: string, userBytes: number): void {
+    const mem = this.mem;
+    let count = 0;
+    const first = walkBatch(record, fileName, (seq, kind, keyAt, keyLength, valueAt, valueLength) => {
+      mem.addFrom(record, keyAt, keyLength, seq, kind, record, valueAt, valueLength);
+      count++;
+    });
+    this.lastSequence = first + count - 1;
     // An empty batch (advanceSequence) moves the sequence with no entry; the memtable must
     // still carry it, so the flush that retires its WAL records it in the MANIFEST.
     if (this.lastSequence > this.mem.seqMax) this.mem.seqMax = this.lastSequence;

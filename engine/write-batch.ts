@@ -67,11 +67,17 @@ export function encodeBatchInto(out: Uint8Array, offset: number, seq: number, op
 }
 
 /**
- * Decodes a batch. Malformed bytes (which a passing checksum makes unlikely, but a bug in a
- * writer could produce) are a CorruptionError naming `fileName`. Keys and values are views
- * into `bytes`.
+ * Called for each op of a batch being walked: where its key and value lie in the batch's
+ * bytes (a delete's value is empty). Offsets, not views, so walking allocates nothing.
  */
-export function decodeBatch(bytes: Uint8Array, fileName: string): DecodedBatch {
+export type BatchOpVisitor = (seq: number, kind: ValueKind, keyAt: number, keyLength: number, valueAt: number, valueLength: number) => void;
+
+/**
+ * Walks a batch's ops in order; returns its first sequence number. Malformed bytes (which a
+ * passing checksum makes unlikely, but a bug in a writer could produce) are a CorruptionError
+ * naming `fileName`; ops before the malformed one have been visited by then.
+ */
+export function walkBatch(bytes: Uint8Array, fileName: string, visit: BatchOpVisitor): number {
   const fail = (why: string): never => {
     throw new CorruptionError(`write batch: ${why}`, { file: fileName });
   };
@@ -80,8 +86,7 @@ export function decodeBatch(bytes: Uint8Array, fileName: string): DecodedBatch {
   const seq = readUint64(view, 0);
   if (!Number.isSafeInteger(seq)) fail('sequence number beyond 2^53');
   const count = view.getUint32(8, true);
-  const ops: BatchOp[] = [];
-  const read: VarintRead = { value: 0, offset: 0 };
+  const read = varintScratch;
   let at = BATCH_HEADER_BYTES;
   for (let i = 0; i < count; i++) {
     if (at >= bytes.length) fail(`op ${i} of ${count} missing`);
@@ -89,17 +94,32 @@ export function decodeBatch(bytes: Uint8Array, fileName: string): DecodedBatch {
     if (kind !== ValueKind.Put && kind !== ValueKind.Delete) fail(`op ${i} has unknown kind ${kind}`);
     readVarint(bytes, at, read);
     if (read.offset < 0 || read.offset + read.value > bytes.length) fail(`op ${i} key length out of range`);
-    const key = bytes.subarray(read.offset, read.offset + read.value);
-    at = read.offset + read.value;
-    let value = EMPTY;
+    const keyAt = read.offset;
+    const keyLength = read.value;
+    at = keyAt + keyLength;
+    let valueAt = at;
+    let valueLength = 0;
     if (kind === ValueKind.Put) {
       readVarint(bytes, at, read);
       if (read.offset < 0 || read.offset + read.value > bytes.length) fail(`op ${i} value length out of range`);
-      value = bytes.subarray(read.offset, read.offset + read.value);
-      at = read.offset + read.value;
+      valueAt = read.offset;
+      valueLength = read.value;
+      at = valueAt + valueLength;
     }
-    ops.push({ kind: kind as ValueKind, key, value });
+    visit(seq + i, kind as ValueKind, keyAt, keyLength, valueAt, valueLength);
   }
   if (at !== bytes.length) fail(`${bytes.length - at} trailing bytes after ${count} ops`);
+  return seq;
+}
+
+/** Walking is synchronous and never nested, so one scratch serves every walk. */
+const varintScratch: VarintRead = { value: 0, offset: 0 };
+
+/** Decodes a batch (see walkBatch for errors). Keys and values are views into `bytes`. */
+export function decodeBatch(bytes: Uint8Array, fileName: string): DecodedBatch {
+  const ops: BatchOp[] = [];
+  const seq = walkBatch(bytes, fileName, (_seq, kind, keyAt, keyLength, valueAt, valueLength) => {
+    ops.push({ kind, key: bytes.subarray(keyAt, keyAt + keyLength), value: valueLength === 0 ? EMPTY : bytes.subarray(valueAt, valueAt + valueLength) });
+  });
   return { seq, ops };
 }

@@ -30,8 +30,13 @@ export class Memtable {
   }
 
   add(userKey: Uint8Array, seq: number, kind: ValueKind, value: Uint8Array): void {
-    this.list.insert(userKey, seq, kind, value);
-    this.bytes += userKey.length + value.length + NODE_OVERHEAD_BYTES;
+    this.addFrom(userKey, 0, userKey.length, seq, kind, value, 0, value.length);
+  }
+
+  /** add() of a key and value lying in `bytes` (a WAL record), without making views of them. */
+  addFrom(bytes: Uint8Array, keyAt: number, keyLength: number, seq: number, kind: ValueKind, valueBytes: Uint8Array, valueAt: number, valueLength: number): void {
+    this.list.insertFrom(bytes, keyAt, keyLength, seq, kind, valueBytes, valueAt, valueLength);
+    this.bytes += keyLength + valueLength + NODE_OVERHEAD_BYTES;
     if (seq > this.seqMax) this.seqMax = seq;
   }
 

@@ -103,7 +103,15 @@ export class SkipList {
 
   /** Inserts an entry; (userKey, seq) must not already be present. The arrays are kept, not copied. */
   insert(userKey: Uint8Array, seq: number, kind: ValueKind, value: Uint8Array): void {
-    this.setProbe(userKey, 0, userKey.length, seq, kind);
+    this.insertFrom(userKey, 0, userKey.length, seq, kind, value, 0, value.length);
+  }
+
+  /**
+   * insert() with the key at bytes[keyAt, keyAt + keyLength) and the value at
+   * valueBytes[valueAt, valueAt + valueLength): no views made (a batch's ops go in this way).
+   */
+  insertFrom(bytes: Uint8Array, keyAt: number, keyLength: number, seq: number, kind: ValueKind, valueBytes: Uint8Array, valueAt: number, valueLength: number): void {
+    this.setProbe(bytes, keyAt, keyLength, seq, kind);
     const prev = this.prevScratch;
     for (let level = this.height - 1, x = HEAD; level >= 0; level--) {
       x = this.lastBefore(x, level);
@@ -114,7 +122,7 @@ export class SkipList {
       for (let level = this.height; level < h; level++) prev[level] = HEAD;
       this.height = h;
     }
-    const node = this.newNode(userKey, seq, kind, value, h);
+    const node = this.newNode(bytes, keyAt, keyLength, seq, kind, valueBytes, valueAt, valueLength, h);
     const links = this.links;
     const nodes = this.nodes;
     const base = nodes[node * NODE_INTS + F_LINKS]!;
@@ -290,7 +298,7 @@ export class SkipList {
     return aLength - bLength;
   }
 
-  private newNode(userKey: Uint8Array, seq: number, kind: ValueKind, value: Uint8Array, height: number): number {
+  private newNode(bytes: Uint8Array, keyAt: number, keyLength: number, seq: number, kind: ValueKind, valueBytes: Uint8Array, valueAt: number, valueLength: number, height: number): number {
     if (this.used === this.capacity) this.growNodes();
     if (this.linksUsed + height > this.links.length) this.links = grown(this.links, this.links.length * 2).fill(NIL, this.links.length);
     const n = this.used++;
@@ -302,12 +310,12 @@ export class SkipList {
     nodes[f + F_W2] = this.probeW2;
     nodes[f + F_W3] = this.probeW3;
     nodes[f + F_LINKS] = this.linksUsed;
-    nodes[f + F_KEY_BUFFER] = this.bufferIndex(userKey);
-    nodes[f + F_KEY_START] = userKey.byteOffset;
-    nodes[f + F_KEY_LENGTH] = userKey.length;
-    nodes[f + F_VALUE_BUFFER] = this.bufferIndex(value);
-    nodes[f + F_VALUE_START] = value.byteOffset;
-    nodes[f + F_VALUE_LENGTH] = value.length;
+    nodes[f + F_KEY_BUFFER] = this.bufferIndex(bytes);
+    nodes[f + F_KEY_START] = bytes.byteOffset + keyAt;
+    nodes[f + F_KEY_LENGTH] = keyLength;
+    nodes[f + F_VALUE_BUFFER] = this.bufferIndex(valueBytes);
+    nodes[f + F_VALUE_START] = valueBytes.byteOffset + valueAt;
+    nodes[f + F_VALUE_LENGTH] = valueLength;
     nodes[f + F_KIND] = kind;
     this.linksUsed += height;
     return n;
