@@ -20,7 +20,7 @@
  * 2. A table file is deleted only when no pinned version and no pending output names it.
  * 3. `imm` is newest first and holds at most IMMUTABLE_MEMTABLES_MAX memtables.
  */
-import { DbError, IoError } from './errors.ts';
+import { DbClosedError, DbError, IoError } from './errors.ts';
 import { joinPath, type FileSystem } from './fs/file-system.ts';
 import type { InternalIterator } from './internal-iterator.ts';
 import { LevelIterator } from './level-iterator.ts';
@@ -94,6 +94,8 @@ export class LsmTree {
   private readonly progress = new Signal();
   private flushRunning = false;
   private compactionRunning = false;
+  /** Set by a flush: the compaction loop must look again before it stops (L0 grew). */
+  private compactionWanted = false;
   /** Where compactions run when not here; undefined for a file system only this thread sees. */
   private readonly thread: CompactionThread | undefined;
   private closing = false;
@@ -331,7 +333,8 @@ export class LsmTree {
         await this.flushes.run(async () => {
           if (this.imm.length > 0) await this.flushOldest();
         });
-        // A new L0 table may make a compaction due.
+        // A new L0 table may make a compaction due; a running loop that found none looks again.
+        this.compactionWanted = true;
         if (!this.compactionRunning && !this.closing) this.scheduleBackground();
       }
     } catch (err) {
@@ -347,6 +350,7 @@ export class LsmTree {
       for (;;) {
         await yieldToEventLoop();
         if (this.closing || this.backgroundError) break;
+        this.compactionWanted = false;
         const didWork = await this.compactions.run(async () => {
           const plan = pickCompaction(this.version, this.options, this.compactPointers);
           if (!plan) return false;
@@ -361,6 +365,7 @@ export class LsmTree {
       this.compactionRunning = false;
       this.progress.notifyAll();
     }
+    if (this.compactionWanted) this.scheduleBackground();
   }
 
   private failBackground(err: unknown): void {
@@ -474,10 +479,13 @@ export class LsmTree {
    */
   async compactRange(): Promise<void> {
     await this.flushes.run(async () => {
+      this.checkNotClosing();
       while (this.imm.length > 0) await this.flushOldest();
     });
     for (let level = 0; level < LEVEL_COUNT - 1; level++) {
       await this.compactions.run(async () => {
+        // close() waits for a step already queued; a later one must not run on closed files.
+        this.checkNotClosing();
         if (this.backgroundError) throw this.backgroundError;
         const files = this.version.levels[level]!;
         const deepest = this.deepestLevel();
@@ -486,6 +494,10 @@ export class LsmTree {
       });
     }
     await this.fs.drain();
+  }
+
+  private checkNotClosing(): void {
+    if (this.closing) throw new DbClosedError('lsm: the database closed during compactRange');
   }
 
   private deepestLevel(): number {

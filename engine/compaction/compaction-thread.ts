@@ -19,7 +19,7 @@
  * job, not referenced (it never keeps the process alive) while idle, and terminated on close.
  */
 import { Worker } from 'node:worker_threads';
-import { CorruptionError, IoError, type DbError } from '../errors.ts';
+import { AssertionError, assert, CorruptionError, DbClosedError, IoError } from '../errors.ts';
 import type { VersionEdit } from '../version/version-edit.ts';
 import type { CompactionContext, CompactionResult } from './compaction-job.ts';
 import type { CompactionPlan } from './picker.ts';
@@ -44,7 +44,35 @@ export interface CompactionJobMessage {
 export type WorkerMessage =
   | { type: 'file-number'; request: number }
   | { type: 'done'; result: CompactionResult }
-  | { type: 'failed'; error: { code: string | undefined; message: string; file: string | undefined } };
+  | { type: 'failed'; error: ThreadError };
+
+/** An error thrown on the compaction thread, as plain data. */
+export interface ThreadError {
+  name: string;
+  code: string | undefined;
+  message: string;
+  /** A CorruptionError's file (its message without the suffix naming it). */
+  file: string | undefined;
+  /** The cause's errno code and message, for an I/O error. */
+  cause: { code: string | undefined; message: string } | undefined;
+}
+
+/**
+ * The error to reject the job with, of the kind the same failure inline would have thrown:
+ * CorruptionError, AssertionError (a broken invariant), else IoError keeping the cause.
+ */
+function rebuildError(e: ThreadError): Error {
+  if (e.code === 'CORRUPTION') return new CorruptionError(e.message, { file: e.file });
+  if (e.name === 'AssertionError') return new AssertionError(e.message.replace(/^assertion failed: /, ''));
+  const cause = e.cause && Object.assign(new Error(e.cause.message), { code: e.cause.code });
+  return new IoError(`lsm: compaction failed on its thread: ${e.message}`, { cause });
+}
+
+/**
+ * Open tables the thread keeps at most: a job's L0 inputs are open together, a level's one at
+ * a time, so this bounds the thread's file handles apart from the engine's own table cache.
+ */
+const THREAD_TABLE_CACHE_FILES_MAX = 64;
 
 /** File numbers reserved beyond the inputs' size in tables (cuts fall between user keys). */
 const FILE_NUMBERS_SPARE = 2;
@@ -55,7 +83,8 @@ export interface CompactionThreadOptions {
 
 export class CompactionThread {
   private worker: Worker | undefined;
-  private running: { resolve(r: CompactionResult): void; reject(e: DbError): void; writer: TableWriterContext } | undefined;
+  private closed = false;
+  private running: { resolve(r: CompactionResult): void; reject(e: Error): void; writer: TableWriterContext } | undefined;
 
   constructor(
     private readonly dir: string,
@@ -64,7 +93,8 @@ export class CompactionThread {
 
   /** Runs one (non-trivial) compaction on the worker; resolves with its result. */
   run(plan: CompactionPlan, ctx: Omit<CompactionContext, 'tables'>): Promise<CompactionResult> {
-    if (this.running) throw new Error('compaction thread: one job at a time');
+    assert(!this.running, 'compaction thread: one job at a time');
+    if (this.closed) throw new DbClosedError('lsm: the compaction thread is closed');
     const worker = this.start();
     worker.ref();
     // Enough numbers for outputs as large as the inputs, so a job rarely waits for this thread.
@@ -81,17 +111,18 @@ export class CompactionThread {
       snapshots: ctx.snapshots,
       builder: ctx.writer.builder,
       tableBytesTarget: ctx.writer.tableBytesTarget,
-      tableCacheFilesMax: this.options.tableCacheFilesMax,
+      tableCacheFilesMax: Math.min(this.options.tableCacheFilesMax, THREAD_TABLE_CACHE_FILES_MAX),
       fileNumbers,
     };
     return new Promise<CompactionResult>((resolve, reject) => {
-      this.running = { resolve, reject, writer: ctx.writer };
       worker.postMessage(job);
+      this.running = { resolve, reject, writer: ctx.writer };
     });
   }
 
   /** Stops the worker. Call only when no job runs (the LSM tree waits for its loops first). */
   async close(): Promise<void> {
+    this.closed = true;
     const worker = this.worker;
     this.worker = undefined;
     if (worker) await worker.terminate();
@@ -120,13 +151,10 @@ export class CompactionThread {
     this.running = undefined;
     worker.unref();
     if (message.type === 'done') job.resolve(message.result);
-    else {
-      const { code, message: text, file } = message.error;
-      job.reject(code === 'CORRUPTION' ? new CorruptionError(text, { file }) : new IoError(`lsm: compaction failed on its thread: ${text}`));
-    }
+    else job.reject(rebuildError(message.error));
   }
 
-  private fail(err: DbError): void {
+  private fail(err: Error): void {
     const job = this.running;
     this.running = undefined;
     job?.reject(err);

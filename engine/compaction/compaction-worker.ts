@@ -13,7 +13,7 @@ import { TableReader } from '../sst/table-reader.ts';
 import { tableFileName } from '../version/file-meta.ts';
 import { Version } from '../version/version.ts';
 import { runCompaction } from './compaction-job.ts';
-import type { CompactionJobMessage, WorkerMessage } from './compaction-thread.ts';
+import type { CompactionJobMessage, ThreadError, WorkerMessage } from './compaction-thread.ts';
 
 const port = parentPort;
 if (!port) throw new Error('compaction-worker.ts runs only as a worker thread');
@@ -75,11 +75,18 @@ async function compact(job: CompactionJobMessage): Promise<void> {
 }
 
 /** An error as plain data; a CorruptionError's message without the file suffix it adds. */
-function describe(err: unknown): { code: string | undefined; message: string; file: string | undefined } {
+function describe(err: unknown): ThreadError {
   const file = err instanceof CorruptionError ? err.file : undefined;
   const message = err instanceof Error ? err.message : String(err);
   const suffix = file ? ` (file ${JSON.stringify(file)})` : '';
-  return { code: (err as { code?: string }).code, message: suffix && message.endsWith(suffix) ? message.slice(0, -suffix.length) : message, file };
+  const cause = err instanceof Error && err.cause instanceof Error ? { code: (err.cause as NodeJS.ErrnoException).code, message: err.cause.message } : undefined;
+  return {
+    name: err instanceof Error ? err.name : 'Error',
+    code: (err as { code?: string }).code,
+    message: suffix && message.endsWith(suffix) ? message.slice(0, -suffix.length) : message,
+    file,
+    cause,
+  };
 }
 
 port.on('message', (message: CompactionJobMessage | { type: 'file-number'; request: number; number: number }) => {

@@ -61,10 +61,11 @@ export type FsOp =
 
 export interface FileSystem {
   /**
-   * True when another thread opening the same paths with its own NodeFileSystem sees the same
-   * files (the real disk), so work may move to a worker thread; false for MemoryFileSystem.
+   * True when a worker thread may do this file system's work with a NodeFileSystem of its own
+   * (the compaction thread does): true for NodeFileSystem itself only. A wrapper that adds
+   * behavior (fault injection, encryption) leaves it unset, or the worker would bypass it.
    */
-  readonly sharedWithWorkers: boolean;
+  readonly sharedWithWorkers?: boolean;
   /** Creates `dir` and its parents if missing. */
   mkdirp(dir: string): void;
   /** Names (not paths) of the entries in `dir`. */

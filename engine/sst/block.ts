@@ -272,6 +272,8 @@ export class BlockIterator {
     this.userKeyCopy = undefined;
     const at = this.nextOffset;
     if (at >= this.limit) {
+      // Every restart lies at an entry, so walking off the end has passed them all.
+      if (this.restartIndex + 1 < this.restartCount) this.corrupt(this.limit + (this.restartIndex + 1) * 4, `restart ${this.restartIndex + 1} is not at an entry`);
       this.current = this.limit;
       return false;
     }
@@ -287,7 +289,15 @@ export class BlockIterator {
     this.valueOffset = keyStart + unshared;
     this.valueLength = header.valueLength;
     this.nextOffset = this.valueOffset + this.valueLength;
-    while (this.restartIndex + 1 < this.restartCount && this.block.restartOffset(this.restartIndex + 1) <= at) this.restartIndex++;
+    // Passing a restart checks it: it must be this entry, and a restart entry shares nothing.
+    // So a full walk checks every restart, as verify() does.
+    while (this.restartIndex + 1 < this.restartCount) {
+      const restart = this.restart(this.restartIndex + 1);
+      if (restart > at) break;
+      if (restart !== at) this.corrupt(this.limit + (this.restartIndex + 1) * 4, `restart ${this.restartIndex + 1} is at ${restart}, inside an entry`);
+      if (shared !== 0) this.corrupt(at, 'a restart entry shares a prefix');
+      this.restartIndex++;
+    }
     return true;
   }
 

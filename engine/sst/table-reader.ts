@@ -51,7 +51,10 @@ export function newTableReadStats(): TableReadStats {
   return { filterProbes: 0, filterNegatives: 0, blockReads: 0, blockCacheHits: 0 };
 }
 
-/** One version of a key, as get() returns it. `value` is a view of an immutable block. */
+/**
+ * One version of a key, as get() returns it. `value` is a view of a block: a cached one, or
+ * the reader's scratch buffer, which its next read overwrites (copy the value before that).
+ */
 export interface TableEntry {
   seq: number;
   kind: ValueKind;

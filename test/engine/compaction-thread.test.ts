@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Db, type DbError } from '../../engine/index.ts';
+import { Db, MemoryFileSystem, type DbError } from '../../engine/index.ts';
 import { seededRandom } from '../../engine/fs/memory-file-system.ts';
 import { tempDir } from '../helpers/child.ts';
 
@@ -87,4 +87,36 @@ test('a corrupt input table fails a compaction on the thread with CORRUPTION nam
   assert.match(failure.message, new RegExp(tables[0]!.replace('.', '\\.')));
   assert.match(failure.message, /checksum mismatch/);
   await db.close();
+});
+
+test('closing during compactRange: compactRange resolves or rejects DB_CLOSED, close resolves, nothing is lost', async (t) => {
+  for (const where of ['thread', 'memory'] as const) {
+    for (const delayMs of [0, 3, 10]) {
+      const dir = tempDir('compaction-thread-close');
+      t.after(() => dir.remove());
+      const fileSystem = where === 'memory' ? new MemoryFileSystem() : undefined;
+      const path = where === 'memory' ? '/db' : dir.path;
+      let db = await Db.open(path, { ...SMALL, fileSystem });
+      const model = new Map<string, string>();
+      for (let i = 0; i < 15_000; i++) {
+        const key = `key-${(i * 7919) % 5000}`;
+        const value = `v${i}-${'x'.repeat(40)}`;
+        await db.put(utf8(key), utf8(value));
+        model.set(key, value);
+      }
+      const compacting = db.compactRange().then(
+        () => undefined,
+        (err: DbError) => err,
+      );
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      await db.close();
+      const outcome = await compacting;
+      const what = `${where}, close after ${delayMs} ms`;
+      assert.ok(outcome === undefined || outcome.code === 'DB_CLOSED', `${what}: compactRange ended with ${outcome?.code}: ${outcome?.message}`);
+      db = await Db.open(path, { ...SMALL, fileSystem });
+      for (const [key, value] of model) assert.equal(text(await db.get(utf8(key))), value, `${what}: ${key}`);
+      assert.equal((await db.verify()).ok, true);
+      await db.close();
+    }
+  }
 });
