@@ -300,6 +300,8 @@ export class Db {
       flushes: c.flushes,
       compactions: c.compactions,
       threadCompactions: c.threadCompactions,
+      compactionThread: tree.usesCompactionThread,
+      compactionThreadError: tree.compactionThreadError,
       trivialMoves: c.trivialMoves,
       stallMs: c.stallMs,
       slowdowns: c.slowdowns,

@@ -42,8 +42,8 @@ import type { VersionEdit } from './version/version-edit.ts';
 import { LEVEL_COUNT, type Version } from './version/version.ts';
 import { WalWriter } from './wal.ts';
 import { writeTables, type TableWriterContext } from './compaction/table-writer.ts';
-import { isTrivialMove, runCompaction, type CompactionResult } from './compaction/compaction-job.ts';
-import { CompactionThread } from './compaction/compaction-thread.ts';
+import { isTrivialMove, runCompaction, type CompactionContext, type CompactionResult } from './compaction/compaction-job.ts';
+import { CompactionThread, CompactionThreadStartError } from './compaction/compaction-thread.ts';
 import { pendingCompactionBytes, pickCompaction, planFor, type CompactionPlan } from './compaction/picker.ts';
 import { walkBatch } from './write-batch.ts';
 
@@ -96,8 +96,18 @@ export class LsmTree {
   private compactionRunning = false;
   /** Set by a flush: the compaction loop must look again before it stops (L0 grew). */
   private compactionWanted = false;
-  /** Where compactions run when not here; undefined for a file system only this thread sees. */
-  private readonly thread: CompactionThread | undefined;
+  /**
+   * Where compactions run when not here; undefined for a file system only this thread sees,
+   * with `compactionThread: false`, or once the thread failed to start.
+   */
+  private thread: CompactionThread | undefined;
+  /** Why the compaction thread is not used although asked for (it failed to start). */
+  compactionThreadError: string | undefined;
+
+  /** Whether compactions go to the compaction thread now. */
+  get usesCompactionThread(): boolean {
+    return this.thread !== undefined;
+  }
   private closing = false;
   backgroundError: DbError | undefined;
   readonly blockCache: BlockCache;
@@ -427,8 +437,9 @@ export class LsmTree {
     const snapshots = this.liveSnapshots();
     let result: CompactionResult;
     try {
-      if (this.thread && !isTrivialMove(plan, allowTrivialMove)) {
-        result = await this.thread.run(plan, { writer, version: this.version, snapshots, allowTrivialMove });
+      const onThread = this.thread && !isTrivialMove(plan, allowTrivialMove) ? await this.runOnThread(this.thread, plan, { writer, version: this.version, snapshots, allowTrivialMove }) : undefined;
+      if (onThread) {
+        result = onThread;
         this.counters.threadCompactions++;
       } else {
         result = await runCompaction(plan, { writer, version: this.version, tables: this.tables, snapshots, allowTrivialMove });
@@ -445,6 +456,22 @@ export class LsmTree {
     this.counters.compactionBytesWritten += result.bytesWritten;
     this.finishOutputs(result.outputs);
     return result;
+  }
+
+  /**
+   * A compaction on the thread; undefined when the thread could not start, which turns it off
+   * for this database: the job never ran, and the caller runs it here instead.
+   */
+  private async runOnThread(thread: CompactionThread, plan: CompactionPlan, ctx: Omit<CompactionContext, 'tables'>): Promise<CompactionResult | undefined> {
+    try {
+      return await thread.run(plan, ctx);
+    } catch (err) {
+      if (!(err instanceof CompactionThreadStartError)) throw err;
+      this.thread = undefined;
+      this.compactionThreadError = String((err.cause as Error | undefined)?.message ?? err.cause);
+      await thread.close();
+      return undefined;
+    }
   }
 
   private finishOutputs(outputs: FileMeta[]): void {

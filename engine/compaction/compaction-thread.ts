@@ -42,6 +42,7 @@ export interface CompactionJobMessage {
 
 /** What the worker sends back. */
 export type WorkerMessage =
+  | { type: 'ready' }
   | { type: 'file-number'; request: number }
   | { type: 'done'; result: CompactionResult }
   | { type: 'failed'; error: ThreadError };
@@ -79,10 +80,25 @@ const FILE_NUMBERS_SPARE = 2;
 
 export interface CompactionThreadOptions {
   tableCacheFilesMax: number;
+  /** The worker's entry module (tests substitute one that fails to load). */
+  entry?: URL;
+}
+
+/**
+ * The thread could not start (its module failed to load, say under a TypeScript runtime this
+ * code does not know): the job never ran, and the caller may run it here instead.
+ */
+export class CompactionThreadStartError extends Error {
+  constructor(cause: unknown) {
+    super('lsm: the compaction thread could not start', { cause });
+    this.name = 'CompactionThreadStartError';
+  }
 }
 
 export class CompactionThread {
   private worker: Worker | undefined;
+  /** The worker has loaded its module and said so (a 'ready' message). */
+  private ready = false;
   private closed = false;
   private running: { resolve(r: CompactionResult): void; reject(e: Error): void; writer: TableWriterContext } | undefined;
 
@@ -130,18 +146,29 @@ export class CompactionThread {
 
   private start(): Worker {
     if (this.worker) return this.worker;
-    const worker = startWorker(new URL('./compaction-worker.ts', import.meta.url));
+    this.ready = false;
+    let worker: Worker;
+    try {
+      worker = startWorker(this.options.entry ?? new URL('./compaction-worker.ts', import.meta.url));
+    } catch (err) {
+      throw new CompactionThreadStartError(err);
+    }
     worker.on('message', (message: WorkerMessage) => void this.onMessage(worker, message));
-    worker.on('error', (err) => this.fail(new IoError('lsm: the compaction thread failed', { cause: err })));
+    worker.on('error', (err) => this.fail(this.ready ? new IoError('lsm: the compaction thread failed', { cause: err }) : new CompactionThreadStartError(err)));
     worker.on('exit', (code) => {
       if (this.worker === worker) this.worker = undefined;
-      this.fail(new IoError(`lsm: the compaction thread exited (code ${code}) during a compaction`));
+      const why = `lsm: the compaction thread exited (code ${code}) during a compaction`;
+      this.fail(this.ready ? new IoError(why) : new CompactionThreadStartError(new Error(why)));
     });
     this.worker = worker;
     return worker;
   }
 
   private async onMessage(worker: Worker, message: WorkerMessage): Promise<void> {
+    if (message.type === 'ready') {
+      this.ready = true;
+      return;
+    }
     const job = this.running;
     if (!job) return;
     if (message.type === 'file-number') {

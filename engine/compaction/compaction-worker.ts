@@ -89,6 +89,9 @@ function describe(err: unknown): ThreadError {
   };
 }
 
+// Loaded: the owning thread tells a failure from here on from one to start.
+send({ type: 'ready' });
+
 port.on('message', (message: CompactionJobMessage | { type: 'file-number'; request: number; number: number }) => {
   if (message.type === 'file-number') {
     const resolve = waiting.get(message.request);

@@ -4,6 +4,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Db, MemoryFileSystem, type DbError } from '../../engine/index.ts';
 import { seededRandom } from '../../engine/fs/memory-file-system.ts';
+import { pathToFileURL } from 'node:url';
+import { CompactionThread, CompactionThreadStartError } from '../../engine/compaction/compaction-thread.ts';
+import { NodeFileSystem } from '../../engine/fs/node-file-system.ts';
+import { Version } from '../../engine/version/version.ts';
 import { tempDir } from '../helpers/child.ts';
 
 /** Small sizes so a few thousand writes make many flushes and compactions. */
@@ -119,4 +123,35 @@ test('closing during compactRange: compactRange resolves or rejects DB_CLOSED, c
       await db.close();
     }
   }
+});
+
+test('a compaction thread whose module fails to load rejects its job as a start failure, not a compaction failure', async (t) => {
+  const dir = tempDir('compaction-thread-start');
+  t.after(() => dir.remove());
+  const entry = join(dir.path, 'broken-worker.mjs');
+  writeFileSync(entry, "throw new Error('this worker cannot load');\n");
+  const thread = new CompactionThread(dir.path, { tableCacheFilesMax: 8, entry: pathToFileURL(entry) });
+  t.after(() => thread.close());
+  let numbers = 100;
+  const writer = { fs: new NodeFileSystem(), dir: dir.path, builder: { blockBytes: 4096, bloomBitsPerKey: 10 }, tableBytesTarget: 1 << 20, newFileNumber: () => numbers++, pause: () => Promise.resolve() };
+  const plan = { level: 0, inputs: [], nextInputs: [], outputLevel: 1, score: 1 };
+  await assert.rejects(thread.run(plan, { writer, version: Version.empty(), snapshots: [], allowTrivialMove: false }), (err: unknown) => {
+    assert.ok(err instanceof CompactionThreadStartError, String(err));
+    assert.match(String((err.cause as Error).message), /cannot load/);
+    return true;
+  });
+});
+
+test('stats say whether compactions run on the thread', async (t) => {
+  const dir = tempDir('compaction-thread-stats');
+  t.after(() => dir.remove());
+  for (const [options, expected] of [[{}, true], [{ compactionThread: false }, false]] as const) {
+    const db = await Db.open(dir.path, options);
+    assert.equal(db.stats().compactionThread, expected);
+    assert.equal(db.stats().compactionThreadError, undefined);
+    await db.close();
+  }
+  const memory = await Db.open('/db', { fileSystem: new MemoryFileSystem() });
+  assert.equal(memory.stats().compactionThread, false, 'a MemoryFileSystem compacts here');
+  await memory.close();
 });
