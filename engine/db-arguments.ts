@@ -45,7 +45,7 @@ export function checkKeys(keys: unknown, options: DbOptions): Uint8Array[] {
     try {
       out[i] = checkKey(keys[i], options);
     } catch (err) {
-      throw new InvalidArgumentError(`keys[${i}]: ${(err as Error).message}`);
+      throw new InvalidArgumentError(`keys[${i}]: ${(err as Error).message}`, { cause: err });
     }
   }
   return out;

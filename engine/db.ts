@@ -313,6 +313,8 @@ export class Db {
       blockCacheMisses: cache.misses,
       blockCacheHitRate: cache.hits + cache.misses === 0 ? 0 : cache.hits / (cache.hits + cache.misses),
       openTables: tree.tables.size,
+      /** Obsolete files whose removal failed (each is retried by a later sweep). */
+      failedRemovals: this.fs.failedRemovals,
       recovery: { ...tree.recoveryReport },
       ...this.counters,
     };

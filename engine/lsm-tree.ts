@@ -502,7 +502,8 @@ export class LsmTree {
 
   /**
    * Flushes every frozen memtable, then compacts level by level until all data is in one
-   * level; resolves once the replaced files are deleted, so their space is free.
+   * level; resolves once the replaced files are deleted, so their space is free (but for
+   * files an open iterator or snapshot's version still pins: they go when it is released).
    */
   async compactRange(): Promise<void> {
     await this.flushes.run(async () => {

@@ -62,12 +62,16 @@ export interface StoreFactory {
   open(dir: string, sync: boolean): Promise<BenchStore>;
 }
 
-/** Bytes of every file under `dir` (apparent sizes), for an engine-neutral "bytes on disk". */
+/**
+ * Bytes of every file under `dir` (apparent sizes), for an engine-neutral "bytes on disk". A
+ * file deleted between the listing and its stat (an engine's background unlink) counts zero.
+ */
 export function directoryBytes(dir: string): number {
   let total = 0;
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);
-    const s = statSync(path);
+    const s = statSync(path, { throwIfNoEntry: false });
+    if (s === undefined) continue;
     total += s.isDirectory() ? directoryBytes(path) : s.size;
   }
   return total;

@@ -11,6 +11,7 @@ import { joinPath } from '../fs/file-system.ts';
 import { TableCache } from '../sst/table-cache.ts';
 import { TableReader } from '../sst/table-reader.ts';
 import { tableFileName } from '../version/file-meta.ts';
+import { yieldToEventLoop } from '../util/mutex.ts';
 import { Version } from '../version/version.ts';
 import { runCompaction } from './compaction-job.ts';
 import type { CompactionJobMessage, ThreadError, WorkerMessage } from './compaction-thread.ts';
@@ -57,7 +58,8 @@ async function compact(job: CompactionJobMessage): Promise<void> {
         builder: job.builder,
         tableBytesTarget: job.tableBytesTarget,
         newFileNumber,
-        pause: () => Promise.resolve(),
+        // A turn of this thread's event loop: the callbacks of finished fsyncs run in it.
+        pause: yieldToEventLoop,
       },
       version: Version.empty().apply(job.version),
       tables,

@@ -6,8 +6,9 @@
  * of a key stay in one table, or two tables of one level would overlap on that key.
  * Each finished table is fsynced and closed; the directory is fsynced once at the end, so when
  * this resolves every output survives a crash and a MANIFEST edit may name them. A table's
- * fsync runs while the next table is built (they are awaited together at the end): waiting
- * for each in turn left the compaction thread idle a third of the time.
+ * fsync runs while the next table is built, at most SYNCS_IN_FLIGHT_MAX at a time (waiting
+ * for each in turn left the compaction thread idle a third of the time; not waiting at all
+ * kept every output of a large compaction open, with its builder, until the end).
  * It yields to the event loop every YIELD_ENTRIES entries: a long job must not hold it.
  */
 import type { FileSystem, WritableFile } from '../fs/file-system.ts';
@@ -19,6 +20,8 @@ import { bytesEqual } from '../util/bytes.ts';
 import { tableFileName, type FileMeta } from '../version/file-meta.ts';
 
 export const YIELD_ENTRIES = 512;
+/** Finished tables whose fsync may still be running while the next one is built. */
+export const SYNCS_IN_FLIGHT_MAX = 2;
 
 export interface TableWriterContext {
   fs: FileSystem;
@@ -48,6 +51,7 @@ interface Open {
  */
 export async function writeTables(ctx: TableWriterContext, source: InternalIterator, keep: KeepDecision): Promise<FileMeta[]> {
   const outputs: Array<Promise<FileMeta>> = [];
+  let synced = 0;
   const written: number[] = [];
   let open: Open | undefined;
   let lastKey: Uint8Array | undefined;
@@ -62,6 +66,8 @@ export async function writeTables(ctx: TableWriterContext, source: InternalItera
       if (open && open.builder.estimatedBytes() >= ctx.tableBytesTarget && !bytesEqual(userKey, lastKey!)) {
         outputs.push(finishTable(open));
         open = undefined;
+        // Bounded: wait for the oldest fsync (which also surfaces its failure now).
+        if (outputs.length - synced > SYNCS_IN_FLIGHT_MAX) await outputs[synced++];
       }
       if (!open) {
         const number = await ctx.newFileNumber();
@@ -92,13 +98,15 @@ export async function writeTables(ctx: TableWriterContext, source: InternalItera
 /** Finishes the table now; the returned promise resolves once it is fsynced and closed. */
 function finishTable(open: Open): Promise<FileMeta> {
   const meta = open.builder.finish();
-  const done = open.file.sync().then(
+  // Only the file and its number live on in the callbacks, not the builder and its buffers.
+  const { file, number } = open;
+  const done = file.sync().then(
     () => {
-      open.file.close();
-      return { number: open.number, ...meta };
+      file.close();
+      return { number, ...meta };
     },
     (err: unknown) => {
-      open.file.close();
+      file.close();
       throw err;
     },
   );

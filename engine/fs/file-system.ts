@@ -86,7 +86,7 @@ export interface FileSystem {
    * only counted (`failedRemovals`). A missing file is not a failure.
    */
   removeSoon(path: string): void;
-  /** Waits for every removeSoon issued so far. */
+  /** Waits for every removeSoon issued before the call (not for later ones). */
   drain(): Promise<void>;
   /** removeSoon calls that failed (the file stays until a later sweep removes it). */
   readonly failedRemovals: number;

@@ -181,11 +181,18 @@ export class MemoryFileSystem implements FileSystem {
     this.entries.delete(path);
   }
 
-  readonly failedRemovals = 0;
+  failedRemovals = 0;
 
-  /** At once: crash-state exploration needs every effect in call order. */
+  /**
+   * At once: crash-state exploration needs every effect in call order. A failure (an injected
+   * fault) is counted, not thrown, as on the real disk.
+   */
   removeSoon(path: string): void {
-    this.remove(path);
+    try {
+      this.remove(path);
+    } catch {
+      this.failedRemovals++;
+    }
   }
 
   async drain(): Promise<void> {}

@@ -113,6 +113,12 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/**
+ * Unlinks running at once: they share libuv's thread pool (4 threads) with the fsyncs that
+ * sync writes wait for, so a sweep of many files must not queue ahead of all of them.
+ */
+const UNLINKS_IN_FLIGHT_MAX = 2;
+
 export class NodeFileSystem implements FileSystem {
   readonly sharedWithWorkers = true;
 
@@ -177,22 +183,40 @@ export class NodeFileSystem implements FileSystem {
     }
   }
 
-  private readonly removing = new Set<Promise<void>>();
+  /** Paths waiting for an unlink, and the unlinks running (at most UNLINKS_IN_FLIGHT_MAX). */
+  private readonly toRemove: string[] = [];
+  private unlinking = 0;
+  /** Resolvers of drain() calls, each waiting for the removals queued before it. */
+  private readonly drains: Array<{ until: number; resolve(): void }> = [];
+  private removalsQueued = 0;
+  private removalsDone = 0;
   failedRemovals = 0;
 
   removeSoon(path: string): void {
-    const removal = fs.promises.unlink(path).then(
-      () => {},
-      (err: NodeJS.ErrnoException) => {
-        if (err.code !== 'ENOENT') this.failedRemovals++;
-      },
-    );
-    this.removing.add(removal);
-    void removal.then(() => this.removing.delete(removal));
+    this.toRemove.push(path);
+    this.removalsQueued++;
+    this.pumpRemovals();
   }
 
-  async drain(): Promise<void> {
-    while (this.removing.size > 0) await Promise.all([...this.removing]);
+  drain(): Promise<void> {
+    if (this.removalsDone === this.removalsQueued) return Promise.resolve();
+    return new Promise((resolve) => this.drains.push({ until: this.removalsQueued, resolve }));
+  }
+
+  private pumpRemovals(): void {
+    while (this.unlinking < UNLINKS_IN_FLIGHT_MAX && this.toRemove.length > 0) {
+      const path = this.toRemove.shift()!;
+      this.unlinking++;
+      fs.unlink(path, (err) => {
+        if (err && err.code !== 'ENOENT') this.failedRemovals++;
+        this.unlinking--;
+        this.removalsDone++;
+        for (let i = this.drains.length - 1; i >= 0; i--) {
+          if (this.removalsDone >= this.drains[i]!.until) this.drains.splice(i, 1)[0]!.resolve();
+        }
+        this.pumpRemovals();
+      });
+    }
   }
 
   async syncDir(dir: string): Promise<void> {
