@@ -9,6 +9,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Client } from '../../net/index.ts';
 import { startCluster, type TestCluster } from '../helpers/cluster-harness.ts';
 import { rawRequest } from '../helpers/http.ts';
+import { waitFor } from '../replication/nodes.ts';
 import { find, parseExposition, type Exposition } from './prometheus-text.ts';
 
 const TOKEN = 'metrics-token-abcdefghijklmnop';
@@ -37,7 +38,14 @@ describe('GET /metrics on a shard with a leader and a replica', () => {
   after(() => cluster?.close());
   before(async () => {
     cluster = await startCluster({ shards: 1, replicas: 1, clusterToml: `token = "${TOKEN}"` });
-    const client = await Client.connect([cluster.shards[0]!.leader], { token: TOKEN });
+    // acks=all needs the replica in sync: a node being healthy does not mean it has connected.
+    const leader = cluster.shards[0]!.leader;
+    await waitFor(`the replica in sync with ${leader}`, async () => {
+      const res = await rawRequest(leader, 'GET', '/internal/state', { headers: AUTH });
+      const followers = (res.json() as { replication: { leader?: { followers: Array<{ inSync: boolean }> } } }).replication.leader?.followers ?? [];
+      return followers.some((f) => f.inSync);
+    });
+    const client = await Client.connect([leader], { token: TOKEN });
     try {
       for (let i = 0; i < WRITES; i++) await client.put(`key-${i}`, `value-${i}`, { acks: i % 2 === 0 ? 1 : 'all' });
       for (let i = 0; i < 50; i++) await client.get(`key-${i}`);
