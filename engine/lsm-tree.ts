@@ -26,7 +26,7 @@ import type { InternalIterator } from './internal-iterator.ts';
 import { LevelIterator } from './level-iterator.ts';
 import { Memtable, type MemtableEntry } from './memtable/memtable.ts';
 import { MergingIterator } from './merging-iterator.ts';
-import type { DbOptions } from './options.ts';
+import { IMMUTABLE_MEMTABLES_MAX, type DbOptions } from './options.ts';
 import { recover, type RecoveryReport } from './recovery.ts';
 import { BlockCache } from './sst/block-cache.ts';
 import { TableCache } from './sst/table-cache.ts';
@@ -47,8 +47,6 @@ import { CompactionThread, CompactionThreadStartError } from './compaction/compa
 import { pendingCompactionBytes, pickCompaction, planFor, type CompactionPlan } from './compaction/picker.ts';
 import { walkBatch } from './write-batch.ts';
 
-/** Frozen memtables allowed before writes wait for a flush (LevelDB allows one). */
-export const IMMUTABLE_MEMTABLES_MAX = 2;
 /** How long one write group is delayed once L0 reaches the slowdown trigger. */
 const SLOWDOWN_DELAY_MS = 1;
 

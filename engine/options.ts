@@ -121,3 +121,27 @@ export function resolveOptions(input: unknown): DbOptions {
   }
   return options;
 }
+
+// ---- Internal limits: fixed bounds on what the engine holds or runs at once (not options) ----
+
+/** Frozen memtables allowed before writes wait for a flush (LevelDB allows one). */
+export const IMMUTABLE_MEMTABLES_MAX = 2;
+/** A flush or an inline compaction yields to the event loop every this many entries. */
+export const YIELD_ENTRIES = 512;
+/** Finished output tables whose fsync may still run while the next one is built. */
+export const SYNCS_IN_FLIGHT_MAX = 2;
+/**
+ * Unlinks of obsolete files running at once: they share libuv's thread pool (4 threads) with
+ * the fsyncs that sync writes wait for, so a sweep of many files must not queue ahead of them.
+ */
+export const UNLINKS_IN_FLIGHT_MAX = 2;
+/**
+ * Tables the compaction thread keeps open: a job's L0 inputs are open together, a level's one
+ * at a time, so this bounds the thread's file handles apart from the table cache's own.
+ */
+export const THREAD_TABLE_CACHE_FILES_MAX = 64;
+/** A compaction reads its inputs in chunks this large (TableReader.setReadahead). */
+export const COMPACTION_READAHEAD_BYTES = 256 * 1024;
+/** Slots of the block cache's ghost table (see BlockCache.admitOnMiss), a power of two. */
+export const GHOST_SLOTS_MIN = 64;
+export const GHOST_SLOTS_MAX = 1 << 22;

@@ -20,6 +20,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { AssertionError, assert, CorruptionError, DbClosedError, IoError } from '../errors.ts';
+import { THREAD_TABLE_CACHE_FILES_MAX } from '../options.ts';
 import type { VersionEdit } from '../version/version-edit.ts';
 import type { CompactionContext, CompactionResult } from './compaction-job.ts';
 import type { CompactionPlan } from './picker.ts';
@@ -68,12 +69,6 @@ function rebuildError(e: ThreadError): Error {
   const cause = e.cause && Object.assign(new Error(e.cause.message), { code: e.cause.code });
   return new IoError(`lsm: compaction failed on its thread: ${e.message}`, { cause });
 }
-
-/**
- * Open tables the thread keeps at most: a job's L0 inputs are open together, a level's one at
- * a time, so this bounds the thread's file handles apart from the engine's own table cache.
- */
-const THREAD_TABLE_CACHE_FILES_MAX = 64;
 
 /** File numbers reserved beyond the inputs' size in tables (cuts fall between user keys). */
 const FILE_NUMBERS_SPARE = 2;

@@ -7,6 +7,7 @@
 import { parentPort } from 'node:worker_threads';
 import { CorruptionError } from '../errors.ts';
 import { NodeFileSystem } from '../fs/node-file-system.ts';
+import { COMPACTION_READAHEAD_BYTES } from '../options.ts';
 import { joinPath } from '../fs/file-system.ts';
 import { TableCache } from '../sst/table-cache.ts';
 import { TableReader } from '../sst/table-reader.ts';
@@ -20,8 +21,7 @@ const port = parentPort;
 if (!port) throw new Error('compaction-worker.ts runs only as a worker thread');
 
 const fs = new NodeFileSystem();
-/** Input tables are read in chunks this large (see TableReader.setReadahead). */
-const COMPACTION_READAHEAD_BYTES = 256 * 1024;
+
 const waiting = new Map<number, (n: number) => void>();
 let requests = 0;
 

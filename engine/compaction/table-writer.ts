@@ -16,12 +16,10 @@ import { joinPath } from '../fs/file-system.ts';
 import type { InternalIterator } from '../internal-iterator.ts';
 import type { ValueKind } from '../internal-key.ts';
 import { TableBuilder, type TableBuilderOptions } from '../sst/table-builder.ts';
+import { SYNCS_IN_FLIGHT_MAX, YIELD_ENTRIES } from '../options.ts';
 import { bytesEqual } from '../util/bytes.ts';
 import { tableFileName, type FileMeta } from '../version/file-meta.ts';
 
-export const YIELD_ENTRIES = 512;
-/** Finished tables whose fsync may still be running while the next one is built. */
-export const SYNCS_IN_FLIGHT_MAX = 2;
 
 export interface TableWriterContext {
   fs: FileSystem;

@@ -8,6 +8,7 @@
  */
 import * as fs from 'node:fs';
 import { DbLockedError, IoError } from '../errors.ts';
+import { UNLINKS_IN_FLIGHT_MAX } from '../options.ts';
 import type { FileLock, FileSystem, ReadableFile, WritableFile } from './file-system.ts';
 
 const heldLocks = new Set<string>();
@@ -112,12 +113,6 @@ function processAlive(pid: number): boolean {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
-
-/**
- * Unlinks running at once: they share libuv's thread pool (4 threads) with the fsyncs that
- * sync writes wait for, so a sweep of many files must not queue ahead of all of them.
- */
-const UNLINKS_IN_FLIGHT_MAX = 2;
 
 export class NodeFileSystem implements FileSystem {
   readonly sharedWithWorkers = true;

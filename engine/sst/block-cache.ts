@@ -23,11 +23,10 @@
  * Iterators fill the cache unconditionally (they hold the block while they walk it anyway).
  */
 import { assert } from '../errors.ts';
+import { GHOST_SLOTS_MAX, GHOST_SLOTS_MIN } from '../options.ts';
 import type { Block } from './block.ts';
 
-/** Ghost table bounds (slots, a power of two) and the block size its sizing assumes. */
-const GHOST_SLOTS_MIN = 64;
-const GHOST_SLOTS_MAX = 1 << 22;
+/** The block size the ghost table's sizing assumes. */
 const GHOST_NOMINAL_BLOCK_BYTES = 4096;
 
 interface Node {

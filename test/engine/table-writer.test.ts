@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { SYNCS_IN_FLIGHT_MAX, writeTables, type TableWriterContext } from '../../engine/compaction/table-writer.ts';
+import { writeTables, type TableWriterContext } from '../../engine/compaction/table-writer.ts';
+import { SYNCS_IN_FLIGHT_MAX } from '../../engine/options.ts';
 import type { FileSystem, WritableFile } from '../../engine/fs/file-system.ts';
 import { MemoryFileSystem } from '../../engine/fs/memory-file-system.ts';
 import { ValueKind } from '../../engine/internal-key.ts';
