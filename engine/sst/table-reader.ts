@@ -185,11 +185,8 @@ export class TableReader {
   /** A data block, from the cache or read and verified from the file. */
   readDataBlock(handle: BlockHandle): Block {
     this.assertOpen();
-    const cached = this.cache?.get(this.fileNumber, handle.offset);
-    if (cached !== undefined) {
-      this.stats.blockCacheHits++;
-      return cached;
-    }
+    const cached = this.cachedBlock(handle);
+    if (cached !== undefined) return cached;
     if (this.readaheadBytes > 0 && this.cache === undefined) return this.readDataBlockAhead(handle);
     const block = this.readDataBlockUncached(handle);
     this.cache?.insert(this.fileNumber, handle.offset, block);
@@ -208,9 +205,7 @@ export class TableReader {
   }
 
   private readDataBlockAhead(handle: BlockHandle): Block {
-    checkHandle(handle, this.dataEnd, 'an index entry', this.path);
-    this.stats.blockReads++;
-    const length = handle.size + BLOCK_TRAILER_BYTES;
+    const length = this.startRead(handle);
     let at = handle.offset - this.chunkOffset;
     if (at < 0 || at + length > this.chunk.length) {
       const want = Math.max(length, Math.min(this.readaheadBytes, this.dataEnd - handle.offset));
@@ -220,8 +215,7 @@ export class TableReader {
       this.chunkOffset = handle.offset;
       at = 0;
     }
-    const raw = this.chunk.subarray(at, Math.min(at + length, this.chunk.length));
-    return Block.decode(unsealBlock(raw, handle, 'data block', this.path), this.path, handle.offset, 'data block');
+    return this.decodeDataBlock(this.chunk.subarray(at, Math.min(at + length, this.chunk.length)), handle);
   }
 
   /**
@@ -230,30 +224,41 @@ export class TableReader {
    * and valid only until the reader's next read.
    */
   private readPointBlock(handle: BlockHandle): Block {
-    const cached = this.cache?.get(this.fileNumber, handle.offset);
-    if (cached !== undefined) {
-      this.stats.blockCacheHits++;
-      return cached;
-    }
+    const cached = this.cachedBlock(handle);
+    if (cached !== undefined) return cached;
     if (this.cache !== undefined && this.cache.admitOnMiss(this.fileNumber, handle.offset)) {
       const block = this.readDataBlockUncached(handle);
       this.cache.insert(this.fileNumber, handle.offset, block);
       return block;
     }
-    checkHandle(handle, this.dataEnd, 'an index entry', this.path);
-    this.stats.blockReads++;
-    const length = handle.size + BLOCK_TRAILER_BYTES;
+    const length = this.startRead(handle);
     if (this.scratch.length < length) this.scratch = new Uint8Array(Math.max(length, 2 * this.scratch.length));
-    const raw = this.scratch.subarray(0, this.file.readInto(handle.offset, this.scratch.subarray(0, length)));
-    return Block.decode(unsealBlock(raw, handle, 'data block', this.path), this.path, handle.offset, 'data block');
+    return this.decodeDataBlock(this.scratch.subarray(0, this.file.readInto(handle.offset, this.scratch.subarray(0, length))), handle);
   }
 
   /** A data block read and verified from the file, bypassing the cache (verify, sst-dump). */
   readDataBlockUncached(handle: BlockHandle): Block {
+    const length = this.startRead(handle);
+    return this.decodeDataBlock(this.file.read(handle.offset, length), handle);
+  }
+
+  /** The cached block at `handle`, counting the hit, or undefined. */
+  private cachedBlock(handle: BlockHandle): Block | undefined {
+    const cached = this.cache?.get(this.fileNumber, handle.offset);
+    if (cached !== undefined) this.stats.blockCacheHits++;
+    return cached;
+  }
+
+  /** Checks a data block's handle and counts the read; returns the bytes to read (block and trailer). */
+  private startRead(handle: BlockHandle): number {
     checkHandle(handle, this.dataEnd, 'an index entry', this.path);
     this.stats.blockReads++;
-    const contents = readBlockContents(this.file, handle, 'data block');
-    return Block.decode(contents, this.path, handle.offset, 'data block');
+    return handle.size + BLOCK_TRAILER_BYTES;
+  }
+
+  /** The data block in `raw` (what was read for `handle`), its checksum verified. */
+  private decodeDataBlock(raw: Uint8Array, handle: BlockHandle): Block {
+    return Block.decode(unsealBlock(raw, handle, 'data block', this.path), this.path, handle.offset, 'data block');
   }
 
   ref(): void {
