@@ -172,9 +172,7 @@ export class Db {
   async get(key: KeyLike, options?: ReadOptions): Promise<Uint8Array | undefined> {
     this.checkOpen();
     const userKey = checkKey(key, this.options);
-    const seq = this.snapshots.resolve(options?.snapshot, this.tree.lastSequence);
-    const entry = this.tree.get(userKey, seq);
-    return entry?.kind === ValueKind.Put ? valueCopies.copy(entry.value) : undefined;
+    return this.valueAt(userKey, this.snapshots.resolve(options?.snapshot, this.tree.lastSequence));
   }
 
   /**
@@ -187,11 +185,14 @@ export class Db {
     const userKeys = checkKeys(keys, this.options);
     const seq = this.snapshots.resolve(options?.snapshot, this.tree.lastSequence);
     const out: Array<Uint8Array | undefined> = new Array(userKeys.length);
-    for (let i = 0; i < userKeys.length; i++) {
-      const entry = this.tree.get(userKeys[i]!, seq);
-      out[i] = entry?.kind === ValueKind.Put ? valueCopies.copy(entry.value) : undefined;
-    }
+    for (let i = 0; i < userKeys.length; i++) out[i] = this.valueAt(userKeys[i]!, seq);
     return out;
+  }
+
+  /** A copy of the value of `userKey` at `seq`, or undefined if absent or deleted. */
+  private valueAt(userKey: Uint8Array, seq: number): Uint8Array | undefined {
+    const entry = this.tree.get(userKey, seq);
+    return entry?.kind === ValueKind.Put ? valueCopies.copy(entry.value) : undefined;
   }
 
   /** Pins reads to the current state until `release()`. */

@@ -433,15 +433,11 @@ export class LsmTree {
     const allocated: number[] = [];
     const writer = this.writerContext(allocated);
     const snapshots = this.liveSnapshots();
-    let result: CompactionResult;
+    let result: CompactionResult | undefined;
     try {
-      const onThread = this.thread && !isTrivialMove(plan, allowTrivialMove) ? await this.runOnThread(this.thread, plan, { writer, version: this.version, snapshots, allowTrivialMove }) : undefined;
-      if (onThread) {
-        result = onThread;
-        this.counters.threadCompactions++;
-      } else {
-        result = await runCompaction(plan, { writer, version: this.version, tables: this.tables, snapshots, allowTrivialMove });
-      }
+      if (this.thread && !isTrivialMove(plan, allowTrivialMove)) result = await this.runOnThread(this.thread, plan, { writer, version: this.version, snapshots, allowTrivialMove });
+      if (result) this.counters.threadCompactions++;
+      else result = await runCompaction(plan, { writer, version: this.version, tables: this.tables, snapshots, allowTrivialMove });
       const edit = result.edit;
       await this.work.run(() => this.logAndApply(edit));
     } finally {
