@@ -16,9 +16,9 @@ export function keyOf(index: number): string {
 }
 
 /** The engine benchmark's seeded generator: one mulberry32 for every benchmark. */
-import { Random } from '../engine/keys.ts';
+import { permutation, Random } from '../engine/keys.ts';
 
-export { Random };
+export { permutation, Random };
 
 /** Zipfian ranks in [0, n) (Gray et al., "Quickly generating billion-record synthetic databases"; as in YCSB). */
 export class Zipf {
@@ -51,23 +51,10 @@ export class Zipf {
   }
 }
 
-/** 0..n-1 in a seeded random order (Fisher-Yates). */
-export function shuffled(n: number, random: Random): Uint32Array {
-  const out = new Uint32Array(n);
-  for (let i = 0; i < n; i++) out[i] = i;
-  for (let i = n - 1; i > 0; i--) {
-    const j = random.uniform(i + 1);
-    const t = out[i]!;
-    out[i] = out[j]!;
-    out[j] = t;
-  }
-  return out;
-}
-
 /** The key indexes 0..keys-1 grouped by owning shard, each group in a seeded random order (rank 0 = hottest). */
 export function keysByShard(topology: Topology, keys: number, seed: number): Map<string, Uint32Array> {
   const groups = new Map<string, number[]>(topology.shards.map((s) => [s.name, []]));
-  const order = shuffled(keys, new Random(seed));
+  const order = permutation(keys, new Random(seed));
   for (const index of order) groups.get(topology.shardOf(encoder.encode(keyOf(index))).name)!.push(index);
   return new Map([...groups].map(([name, indexes]) => [name, Uint32Array.from(indexes)]));
 }

@@ -5,10 +5,11 @@
  * The settings are the defaults of cluster.toml, as a user would run it.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Topology } from '../../cluster/index.ts';
+// The same helper the integration tests start their nodes with (loopback, kernel-chosen ports).
+import { freePorts } from '../../test/helpers/free-ports.ts';
 import type { ProcessGroup } from './processes.ts';
 import { waitHealthy } from './processes.ts';
 
@@ -66,14 +67,4 @@ export async function startLocalCluster(group: ProcessGroup, options: LocalClust
   };
 }
 
-/** Ports the kernel hands out on 127.0.0.1, all distinct (every listener is open at once). */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(Array.from({ length: count }, () => new Promise<net.Server>((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port: 0, exclusive: true }, () => resolve(server));
-  })));
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-  return ports;
-}
+export { freePorts };

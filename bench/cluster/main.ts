@@ -18,7 +18,7 @@ import { Client } from '../../net/index.ts';
 import { startCeiling, type Ceiling } from './ceiling.ts';
 import { renderChart } from './chart.ts';
 import { runClient } from './client-load.ts';
-import { keyOf, keysByShard, Random, shuffled } from './keys.ts';
+import { keyOf, keysByShard, permutation, Random } from './keys.ts';
 import { startLocalCluster, type LocalCluster } from './local-cluster.ts';
 import { LOAD_BATCH_KEYS, OPS_PER_SECOND_MAX, parseBenchArgs, USAGE, type BenchOptions, type Mode } from './options.ts';
 import { machineBusySeconds, ProcessGroup, type CpuSeconds, type Role } from './processes.ts';
@@ -89,7 +89,7 @@ async function main(): Promise<number> {
 async function runAll(options: BenchOptions, cluster: LocalCluster, ceiling: Ceiling, group: ProcessGroup): Promise<Row[]> {
   const ours: Side = { name: 'ours', topology: cluster.topology, keysByShard: keysByShard(cluster.topology, options.keys, options.seed) };
   const bare: Side = { name: 'ceiling', topology: ceiling.topology, keysByShard: keysByShard(ceiling.topology, options.keys, options.seed) };
-  const allKeys = shuffled(options.keys, new Random(options.seed));
+  const allKeys = permutation(options.keys, new Random(options.seed));
   const rows: Row[] = [];
   for (const name of options.workloads) {
     const workload = WORKLOADS[name];
