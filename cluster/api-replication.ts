@@ -12,7 +12,7 @@
  *   POST /admin/promote                 make this replica the leader under epoch + 1
  *   POST /admin/anti-entropy            run an anti-entropy pass now (leader)
  */
-import { ClusterError } from './errors.ts';
+import { ClusterError } from '../protocol/errors.ts';
 import { body, type Exchange } from './exchange.ts';
 import { sendJson, sendNoContent } from './http-response.ts';
 import type { ReplicationController } from './replication/controller.ts';

@@ -9,20 +9,20 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { bearerMatches } from './auth.ts';
 import { serveReplication } from './api-replication.ts';
-import { decodeBatch } from './batch-codec.ts';
+import { decodeBatch } from '../protocol/batch-codec.ts';
 import { hasUnreadBody } from './body.ts';
 import { body, type Exchange } from './exchange.ts';
-import type { AuthScope } from './config.ts';
-import { ClusterError } from './errors.ts';
+import type { AuthScope } from '../protocol/config.ts';
+import { ClusterError } from '../protocol/errors.ts';
 import { describeError, sendAccepted, sendBytes, sendError, sendJson, sendNoContent, sendRedirect, type ResponseContext } from './http-response.ts';
-import type { Limits } from './limits.ts';
+import type { Limits } from '../protocol/limits.ts';
 import { errorFields, type Log } from './log.ts';
 import { ROUTE_TEMPLATES, type NodeMetrics } from './metrics.ts';
 import type { NodeState } from './node-state.ts';
 import type { ReplicationController } from './replication/controller.ts';
 import { isProtectedPath, parseRoute, splitUrl, type Route, type WriteMode } from './request.ts';
 import { decide, type Decision, type RoutingRequest } from './routing.ts';
-import { encodeScanPage } from './scan-codec.ts';
+import { encodeScanPage } from '../protocol/scan-codec.ts';
 import type { Store } from './store.ts';
 import type { TurnQueue } from './turn-queue.ts';
 

@@ -4,7 +4,7 @@
  * refused the moment it passes the limit.
  */
 import type { IncomingMessage } from 'node:http';
-import { ClusterError, type ClusterErrorCode } from './errors.ts';
+import { ClusterError, type ClusterErrorCode } from '../protocol/errors.ts';
 
 export function readBody(req: IncomingMessage, bytesMax: number, tooLarge: ClusterErrorCode, what: string): Promise<Uint8Array> {
   const declared = req.headers['content-length'];

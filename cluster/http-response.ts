@@ -1,48 +1,15 @@
 /**
- * Writing responses: the HTTP status of every error code, JSON error bodies, redirects.
+ * Writing responses: JSON bodies, JSON error bodies (status per code from protocol/errors.ts), redirects.
  * Every error leaves the node as `{"code": "...", "message": "..."}` with the status below;
  * docs/api.md lists the same table.
  */
 import type { ServerResponse } from 'node:http';
-import { DbError } from '../engine/index.ts';
-import { ClusterError, MethodNotAllowedError } from './errors.ts';
+import { DbError, type DbErrorCode } from '../engine/index.ts';
+import { ClusterError, MethodNotAllowedError, statusOf, type EngineErrorCode } from '../protocol/errors.ts';
 
-export const STATUS_BY_CODE: Readonly<Record<string, number>> = Object.freeze({
-  BAD_REQUEST: 400,
-  BAD_PERCENT_ENCODING: 400,
-  EMPTY_KEY: 400,
-  BAD_BATCH: 400,
-  WRONG_SHARD: 400,
-  BAD_QUERY: 400,
-  UNAUTHORIZED: 401,
-  KEY_NOT_FOUND: 404,
-  ROUTE_NOT_FOUND: 404,
-  METHOD_NOT_ALLOWED: 405,
-  NOT_UTF8: 406,
-  REQUEST_TIMEOUT: 408,
-  EXPECTATION_FAILED: 417,
-  KEY_TOO_LARGE: 413,
-  VALUE_TOO_LARGE: 413,
-  BODY_TOO_LARGE: 413,
-  HEADERS_TOO_LARGE: 431,
-  INTERNAL: 500,
-  OVERLOADED: 503,
-  SHUTTING_DOWN: 503,
-  NOT_ENOUGH_REPLICAS: 503,
-  UNCONFIRMED: 503,
-  NOT_LEADER: 503,
-  STALE_EPOCH: 409,
-  NOT_PROMOTABLE: 409,
-  NO_CHECKPOINT: 409,
-  // Engine codes, passed through unchanged.
-  INVALID_ARGUMENT: 400,
-  CORRUPTION: 500,
-  IO_ERROR: 500,
-  NOT_FOUND: 500,
-  DB_CLOSED: 503,
-  DB_LOCKED: 503,
-  WRITE_STALLED: 503,
-});
+/** Compile-time check: every engine code is one the wire knows (protocol/errors.ts EngineErrorCode). */
+export const ENGINE_CODES_KNOWN: (code: DbErrorCode) => EngineErrorCode = (code) => code;
+
 
 /** Common headers: which shard and epoch answered, so clients can spot a stale topology. */
 export interface ResponseContext {
@@ -83,7 +50,7 @@ export function sendRedirect(res: ServerResponse, status: 307 | 308, location: s
 /** Sends any thrown value as a JSON error; unknown errors become INTERNAL (and are logged by the caller). */
 export function sendError(res: ServerResponse, error: unknown, context: ResponseContext): void {
   const { code, message } = describeError(error);
-  const status = STATUS_BY_CODE[code] ?? 500;
+  const status = statusOf(code);
   const headers: Record<string, string> = {};
   if (error instanceof MethodNotAllowedError) headers['Allow'] = error.allow.join(', ');
   if (code === 'UNAUTHORIZED') headers['WWW-Authenticate'] = 'Bearer realm="distribkv"';

@@ -7,8 +7,8 @@
  * `NodeServer.setState`; requests already in flight keep the state they started with, so no
  * request ever sees half a change.
  */
-import { ClusterError } from './errors.ts';
-import type { Role, ShardInfo, Topology } from './topology.ts';
+import { ClusterError } from '../protocol/errors.ts';
+import type { Role, ShardInfo, Topology } from '../protocol/topology.ts';
 
 export interface NodeState {
   /** This node's canonical `host:port`, as listed in the topology. */

@@ -18,11 +18,11 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { canonicalAddress, isLoopbackHost, parseAddress } from './address.ts';
-import type { ClusterConfig } from './config.ts';
-import { ClusterError } from './errors.ts';
-import { KEY_BYTES_MAX } from './limits.ts';
-import { loadConfig } from './load-config.ts';
+import { canonicalAddress, isLoopbackHost, parseAddress } from '../protocol/address.ts';
+import type { ClusterConfig } from '../protocol/config.ts';
+import { ClusterError } from '../protocol/errors.ts';
+import { KEY_BYTES_MAX } from '../protocol/limits.ts';
+import { loadConfig } from '../protocol/load-config.ts';
 import { chooseLogLevel, createLog, errorFields, LOG_LEVEL_DEFAULT, LOG_LEVELS, type Log } from './log.ts';
 import { NodeMetrics } from './metrics.ts';
 import { nodeStateFor } from './node-state.ts';
@@ -32,7 +32,7 @@ import { readNodeMeta, writeNodeMeta } from './replication/node-meta.ts';
 import { PeerClient } from './replication/peer-http.ts';
 import { reconcileMeta } from './replication/reconcile.ts';
 import { NodeServer } from './server.ts';
-import { Topology } from './topology.ts';
+import { Topology } from '../protocol/topology.ts';
 
 const USAGE = `usage: node --import tsx cluster/node.ts --config FILE --node HOST:PORT [--data DIR] [--bind HOST] [--log-level ${LOG_LEVELS.join('|')}]`;
 

@@ -6,13 +6,14 @@
  * The body is not looked at here (PUT and POST /batch bodies are read by the handler, under
  * their size limits, only once routing has decided this node serves the request).
  */
-import { canonicalAddress } from './address.ts';
-import { ClusterError, MethodNotAllowedError } from './errors.ts';
-import { KEY_BYTES_MAX, SCAN_ENTRIES_DEFAULT, type Limits } from './limits.ts';
-import { percentDecode } from './percent.ts';
-import { parseAcks, type Acks } from './replication/options.ts';
+import { canonicalAddress } from '../protocol/address.ts';
+import { ClusterError, MethodNotAllowedError } from '../protocol/errors.ts';
+import { KEY_BYTES_MAX, SCAN_ENTRIES_DEFAULT, type Limits } from '../protocol/limits.ts';
+import { percentDecode } from '../protocol/percent.ts';
+import { parseAcks, type Acks } from '../protocol/replication-options.ts';
 
-export type Encoding = 'utf8' | 'base64';
+export type { Encoding } from '../protocol/scan-codec.ts';
+import type { Encoding } from '../protocol/scan-codec.ts';
 
 export interface ScanRange {
   gt?: Uint8Array;

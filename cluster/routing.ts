@@ -16,9 +16,9 @@
  * - 307 keeps the method and body (unlike 302/303). 308 means "moved for good"; nothing
  *   moves permanently yet, but the client already follows it.
  */
-import { ClusterError } from './errors.ts';
+import { ClusterError } from '../protocol/errors.ts';
 import type { NodeState } from './node-state.ts';
-import { percentEncode } from './percent.ts';
+import { percentEncode } from '../protocol/percent.ts';
 
 export type Decision =
   | { kind: 'serve' }

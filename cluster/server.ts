@@ -10,10 +10,11 @@
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { handleRequest, type ApiOptions, type RequestTag } from './api.ts';
-import type { AuthScope } from './config.ts';
-import { ClusterError } from './errors.ts';
-import { sendError, STATUS_BY_CODE } from './http-response.ts';
-import { HEADER_BYTES_MAX, type Limits } from './limits.ts';
+import type { AuthScope } from '../protocol/config.ts';
+import { ClusterError } from '../protocol/errors.ts';
+import { sendError } from './http-response.ts';
+import { statusOf } from '../protocol/errors.ts';
+import { HEADER_BYTES_MAX, type Limits } from '../protocol/limits.ts';
 import { errorFields, type Log } from './log.ts';
 import { methodLabel, UNMATCHED_ROUTE, type NodeMetrics } from './metrics.ts';
 import type { NodeState } from './node-state.ts';
@@ -184,7 +185,7 @@ export class NodeServer {
       return;
     }
     if (!inFlight) {
-      writeRawError(socket, STATUS_BY_CODE[code] ?? 400, code, message);
+      writeRawError(socket, statusOf(code), code, message);
       return;
     }
     if (code === 'REQUEST_TIMEOUT') {
@@ -197,7 +198,7 @@ export class NodeServer {
       return;
     }
     // Garbage after a request still in flight: let it be answered, then refuse the rest.
-    inFlight.once('finish', () => writeRawError(socket, STATUS_BY_CODE[code] ?? 400, code, message));
+    inFlight.once('finish', () => writeRawError(socket, statusOf(code), code, message));
     inFlight.once('close', () => {
       if (!inFlight.writableFinished) socket.destroy();
     });

@@ -11,8 +11,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { loadConfig } from './load-config.ts';
-import { Topology } from './topology.ts';
+import { loadConfig } from '../protocol/load-config.ts';
+import { Topology } from '../protocol/topology.ts';
 
 const HEALTHY_WAIT_MS = 30_000;
 const STOP_WAIT_MS = 15_000;

@@ -14,7 +14,7 @@
  * Exit codes: 0 done, 1 failed (or key not found), 2 bad usage.
  */
 import { parseArgs } from 'node:util';
-import { loadConfig, Topology } from '../cluster/index.ts';
+import { loadConfig, Topology } from '../protocol/index.ts';
 import { Client, ClientError } from './index.ts';
 
 const USAGE = `usage: kv [--cluster HOST:PORT,…] [--config FILE] [--token TOKEN] <command>

@@ -31,7 +31,7 @@
  * ```
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { canonicalAddress, encodeBatch, KEY_BYTES_MAX, percentEncode, Topology, type Acks, type BatchOp } from '../cluster/index.ts';
+import { canonicalAddress, encodeBatch, KEY_BYTES_MAX, percentEncode, Topology, type Acks, type BatchOp } from '../protocol/index.ts';
 import { ClientError, ConnectionError } from './errors.ts';
 import { mergeSorted } from './merge.ts';
 import { scanShard, type ScanOptions } from './scan.ts';

@@ -2,7 +2,7 @@
  * What the client sends (an Exchange) and how it reads a node's answer: the expected status,
  * or the node's `{code, message}` error turned into a ClientError.
  */
-import type { Topology } from '../cluster/index.ts';
+import type { Topology } from '../protocol/index.ts';
 import { ClientError } from './errors.ts';
 import type { TransportResponse } from './transport.ts';
 

@@ -2,7 +2,7 @@
  * One shard's part of a client scan: asks its leader for pages of the range, each starting
  * just after the last key of the one before, until a page says `more: false`.
  */
-import { decodeScanPage, percentEncode, type Topology } from '../cluster/index.ts';
+import { decodeScanPage, percentEncode, type Topology } from '../protocol/index.ts';
 import { ClientError } from './errors.ts';
 import { expectStatus, type Exchange } from './response.ts';
 import type { TransportResponse } from './transport.ts';

@@ -4,7 +4,7 @@
  * without sockets. HttpTransport is the real one (node:http with keep-alive).
  */
 import http from 'node:http';
-import { parseAddress } from '../cluster/index.ts';
+import { parseAddress } from '../protocol/index.ts';
 import { ClientError, ConnectionError } from './errors.ts';
 
 export interface TransportRequest {

@@ -1,11 +1,11 @@
 /**
- * Micro-benchmark: crc32c (engine/util/crc32c.ts) over a WAL record's worth (116 bytes) and a
+ * Micro-benchmark: crc32c (protocol/crc32c.ts) over a WAL record's worth (116 bytes) and a
  * data block's worth (4 KiB): every block read from disk is checked with it.
  *
  *   node --import tsx bench/micro/crc32c.ts
  */
 import b from 'benny';
-import { crc32c } from '../../engine/util/crc32c.ts';
+import { crc32c } from '../../protocol/crc32c.ts';
 import { BENNY_CONFIG, isMain, printPerItem, randomBytes, seeded, sink } from './common.ts';
 
 export async function runCrc32c(): Promise<void> {

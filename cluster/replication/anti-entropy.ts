@@ -20,9 +20,9 @@
  * position against the leader's log, and it would then skip a real batch as a duplicate.
  */
 import type { Db } from '../../engine/index.ts';
-import { ClusterError } from '../errors.ts';
+import { ClusterError } from '../../protocol/errors.ts';
 import { errorFields, type Log } from '../log.ts';
-import { percentEncode } from '../percent.ts';
+import { percentEncode } from '../../protocol/percent.ts';
 import type { DbHolder } from './db-holder.ts';
 import type { FollowerReplication } from './follower.ts';
 import type { LeaderReplication } from './leader.ts';

@@ -13,17 +13,17 @@
  * on them; it asks for topology fetches that run on their own (`learnFrom`, `discover`).
  */
 import type { ServerResponse } from 'node:http';
-import { ClusterError } from '../errors.ts';
+import { ClusterError } from '../../protocol/errors.ts';
 import { errorFields, type Log } from '../log.ts';
 import { nodeStateFor, type NodeState } from '../node-state.ts';
-import { Topology } from '../topology.ts';
+import { Topology } from '../../protocol/topology.ts';
 import { followerDigest, followerHashes, runAntiEntropyPass, type PassReport } from './anti-entropy.ts';
 import type { DbHolder } from './db-holder.ts';
 import { appendEpoch, checkHistory, newerHistory } from './epoch-history.ts';
 import { FollowerReplication } from './follower.ts';
 import { LeaderReplication, type StreamParams } from './leader.ts';
 import { writeNodeMeta, type NodeMeta } from './node-meta.ts';
-import type { Acks, ReplicationOptions } from './options.ts';
+import type { Acks, ReplicationOptions } from '../../protocol/replication-options.ts';
 import type { PeerClient } from './peer-http.ts';
 import type { RetentionLog } from './retention-log.ts';
 import { TopologySync, type TopologyDocument } from './topology-sync.ts';

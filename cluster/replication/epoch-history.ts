@@ -14,12 +14,11 @@
  *
  * Invariants of a history: epochs strictly increase; startSeq never decreases.
  */
-import { ClusterError } from '../errors.ts';
+import { ClusterError } from '../../protocol/errors.ts';
 
-export interface EpochEntry {
-  readonly epoch: number;
-  readonly startSeq: number;
-}
+import type { EpochEntry } from '../../protocol/frame-format.ts';
+
+export type { EpochEntry };
 
 /** The last sequence number written under epochs up to `epoch`, as `history` knows it (Infinity: still open). */
 export function endOfEpoch(history: readonly EpochEntry[], epoch: number): number {

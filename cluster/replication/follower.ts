@@ -20,14 +20,14 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Snapshot } from '../../engine/index.ts';
-import { ClusterError } from '../errors.ts';
+import { ClusterError } from '../../protocol/errors.ts';
 import { errorFields, type Log } from '../log.ts';
 import type { NodeState } from '../node-state.ts';
 import type { DbHolder } from './db-holder.ts';
 import { newerHistory, type EpochEntry } from './epoch-history.ts';
-import { FrameDecoder, type Frame } from './frame-format.ts';
+import { FrameDecoder, type Frame } from '../../protocol/frame-format.ts';
 import type { NodeMeta } from './node-meta.ts';
-import type { ReplicationOptions } from './options.ts';
+import type { ReplicationOptions } from '../../protocol/replication-options.ts';
 import { peerJson, type PeerClient } from './peer-http.ts';
 import { RetentionLog } from './retention-log.ts';
 

@@ -15,11 +15,11 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { Db } from '../../engine/index.ts';
-import { ClusterError } from '../errors.ts';
+import { ClusterError } from '../../protocol/errors.ts';
 import type { Log } from '../log.ts';
 import { planCatchUp, type EpochEntry } from './epoch-history.ts';
 import { FollowerTracker, type FollowerStatus } from './follower-tracker.ts';
-import type { Acks, ReplicationOptions } from './options.ts';
+import type { Acks, ReplicationOptions } from '../../protocol/replication-options.ts';
 import { RetentionLog } from './retention-log.ts';
 import { StreamSender } from './stream-sender.ts';
 

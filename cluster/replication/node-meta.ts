@@ -13,8 +13,8 @@
  */
 import { open, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
-import { ClusterError } from '../errors.ts';
-import { Topology, type TopologyJson } from '../topology.ts';
+import { ClusterError } from '../../protocol/errors.ts';
+import { Topology, type TopologyJson } from '../../protocol/topology.ts';
 import { crc32c } from '../../engine/index.ts';
 import { checkHistory, type EpochEntry } from './epoch-history.ts';
 

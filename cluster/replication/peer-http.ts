@@ -5,7 +5,7 @@
  * a long-lived replication stream never holds a pooled socket others wait for.
  */
 import http from 'node:http';
-import { parseAddress } from '../address.ts';
+import { parseAddress } from '../../protocol/address.ts';
 
 /** Largest answer to a node-to-node request (anti-entropy key lists are the big ones). */
 export const RESPONSE_BYTES_MAX = 64 * 1024 * 1024;

@@ -9,7 +9,7 @@
  */
 import { appendEpoch } from './epoch-history.ts';
 import type { NodeMeta } from './node-meta.ts';
-import { Topology } from '../topology.ts';
+import { Topology } from '../../protocol/topology.ts';
 
 export function reconcileMeta(configTopology: Topology, saved: NodeMeta | undefined, address: string, lastSequence: number): NodeMeta {
   const mine = configTopology.locate(address);

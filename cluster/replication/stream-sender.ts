@@ -15,7 +15,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Db } from '../../engine/index.ts';
 import type { Log } from '../log.ts';
-import { encodeFrame, encodePreamble, type Frame } from './frame-format.ts';
+import { encodeFrame, encodePreamble, type Frame } from '../../protocol/frame-format.ts';
 import type { EpochEntry } from './epoch-history.ts';
 import type { RetentionLog } from './retention-log.ts';
 

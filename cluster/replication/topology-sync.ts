@@ -8,9 +8,9 @@
  * learns the newest topology when it starts again (it asks everyone before it serves).
  * Concurrent fetches from one address, and concurrent discovery rounds, are coalesced.
  */
-import { ClusterError } from '../errors.ts';
+import { ClusterError } from '../../protocol/errors.ts';
 import { errorFields, type Log } from '../log.ts';
-import type { ShardInfo, TopologyJson } from '../topology.ts';
+import type { ShardInfo, TopologyJson } from '../../protocol/topology.ts';
 import type { EpochEntry } from './epoch-history.ts';
 import { peerJson, type PeerClient } from './peer-http.ts';
 

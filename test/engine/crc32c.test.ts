@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
-import { crc32c, crc32cImplementation, crc32cJavaScript, crc32cNativeOnly, NATIVE_MIN_BYTES } from '../../engine/util/crc32c.ts';
+import { crc32c, crc32cImplementation, crc32cJavaScript, crc32cNativeOnly, NATIVE_MIN_BYTES } from '../../protocol/crc32c.ts';
 import { seededRandom } from '../../engine/fs/memory-file-system.ts';
 
 test('crc32c matches the published check value and known vectors', () => {

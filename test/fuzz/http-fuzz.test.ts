@@ -27,7 +27,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import fc from 'fast-check';
 import { percentEncode } from '../../cluster/index.ts';
-import { STATUS_BY_CODE } from '../../cluster/http-response.ts';
+import { statusOf } from '../../protocol/errors.ts';
 import { startCluster, type TestCluster } from '../helpers/cluster-harness.ts';
 import { rawRequest } from '../helpers/http.ts';
 import { bytesOf, hex, MODEL_PREFIX, SEED_PREFIX, WILD_PREFIX } from './fuzz-keys.ts';
@@ -188,7 +188,7 @@ function contractViolation(request: FuzzRequest, exchange: Exchange): string | u
       return `status ${status} with a body that is not JSON: ${show(body.toString('latin1'))}`;
     }
     if (typeof error.code !== 'string' || typeof error.message !== 'string') return `status ${status} with an error body that is not {code, message}: ${show(body.toString('latin1'))}`;
-    if (STATUS_BY_CODE[error.code] !== status) return `status ${status} with code ${error.code}, which docs/api.md gives status ${STATUS_BY_CODE[error.code]}`;
+    if (statusOf(error.code) !== status) return `status ${status} with code ${error.code}, which docs/api.md gives status ${statusOf(error.code)}`;
     if (status === 503 && !DOCUMENTED_503.has(error.code)) return `503 ${error.code}: ${error.message}`;
   }
   if (request.effect && status !== 204 && status !== 202 && status !== 503) return `a valid mutation answered ${status}: ${show(body.toString('latin1'))}`;

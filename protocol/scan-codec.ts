@@ -11,7 +11,6 @@
  * Pure.
  */
 import { ClusterError } from './errors.ts';
-import type { Encoding } from './request.ts';
 
 export interface ScanPage {
   entries: [Uint8Array, Uint8Array][];
@@ -20,6 +19,9 @@ export interface ScanPage {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const encoder = new TextEncoder();
+
+/** How keys and values are written in JSON: as UTF-8 text, or base64 for any bytes. */
+export type Encoding = 'utf8' | 'base64';
 
 export function encodeScanPage(page: ScanPage, encoding: Encoding): Uint8Array {
   const text = (bytes: Uint8Array, what: string): string => {

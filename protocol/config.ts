@@ -21,7 +21,7 @@ import {
   DEFAULT_LIMITS, LIMIT_RANGES, REPLICAS_PER_SHARD_MAX, SHARDS_MAX, TOKEN_BYTES_MAX, TOKEN_BYTES_MIN,
   VNODES_MAX, VNODES_MIN, type Limits,
 } from './limits.ts';
-import { DEFAULT_REPLICATION, parseAcks, REPLICATION_KEYS, REPLICATION_RANGES, type ReplicationOptions } from './replication/options.ts';
+import { DEFAULT_REPLICATION, parseAcks, REPLICATION_KEYS, REPLICATION_RANGES, type ReplicationOptions } from './replication-options.ts';
 
 export interface ShardConfig {
   readonly name: string;

@@ -13,7 +13,7 @@
  */
 import { ClusterError } from './errors.ts';
 import { KEY_BYTES_MAX, type Limits } from './limits.ts';
-import type { Encoding } from './request.ts';
+import type { Encoding } from './scan-codec.ts';
 
 export type BatchOp =
   | { type: 'put'; key: Uint8Array; value: Uint8Array }

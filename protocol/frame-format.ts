@@ -17,9 +17,8 @@
  * frame's bytes at most once, however many chunks it arrived in.
  */
 import { Packr } from 'msgpackr';
-import { ClusterError } from '../errors.ts';
-import { crc32c } from '../../engine/index.ts';
-import type { EpochEntry } from './epoch-history.ts';
+import { ClusterError } from './errors.ts';
+import { crc32c } from './crc32c.ts';
 
 /** On the wire: the first 8 bytes of every stream. */
 export const STREAM_MAGIC = 'DKVREPL';
@@ -28,6 +27,15 @@ export const STREAM_VERSION = 1;
 export const PREAMBLE_BYTES = 8;
 /** On the wire: length and checksum before each payload. */
 export const FRAME_HEADER_BYTES = 8;
+
+/**
+ * One entry of a shard's epoch history: from `startSeq` + 1 on, the log was written under
+ * `epoch`. Sent in every hello frame; replication/epoch-history.ts holds the rules.
+ */
+export interface EpochEntry {
+  readonly epoch: number;
+  readonly startSeq: number;
+}
 
 export type Frame =
   /** First frame: who leads at which epoch, whether a snapshot or the log follows, and from where. */

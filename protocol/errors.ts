@@ -2,7 +2,8 @@
  * The cluster layer's expected failures: one error class with a stable upper-case `code`
  * (the same code the HTTP API sends in its `{code, message}` bodies) and an optional `cause`.
  *
- * The HTTP status for each code lives in http-response.ts, so this file stays free of HTTP.
+ * Each code has exactly one HTTP status (STATUS_BY_CODE below, checked by the compiler: a
+ * new code does not compile until it has one). docs/api.md lists the same table.
  */
 
 export type ClusterErrorCode =
@@ -74,4 +75,56 @@ export class MethodNotAllowedError extends ClusterError {
     this.allow = allow;
     this.name = 'MethodNotAllowedError';
   }
+}
+
+/**
+ * Codes of the engine's errors (engine/errors.ts DbErrorCode), which the API passes through
+ * unchanged. cluster/http-response.ts checks at compile time that the engine has no others.
+ */
+export type EngineErrorCode = 'INVALID_ARGUMENT' | 'CORRUPTION' | 'IO_ERROR' | 'NOT_FOUND' | 'DB_CLOSED' | 'DB_LOCKED' | 'WRITE_STALLED';
+
+/** Every code an error response body may carry. */
+export type WireErrorCode = ClusterErrorCode | EngineErrorCode;
+
+/** The HTTP status of each code. */
+export const STATUS_BY_CODE = Object.freeze({
+  CONFIG_INVALID: 500,
+  BAD_REQUEST: 400,
+  BAD_PERCENT_ENCODING: 400,
+  EMPTY_KEY: 400,
+  BAD_BATCH: 400,
+  WRONG_SHARD: 400,
+  BAD_QUERY: 400,
+  UNAUTHORIZED: 401,
+  KEY_NOT_FOUND: 404,
+  ROUTE_NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  NOT_UTF8: 406,
+  REQUEST_TIMEOUT: 408,
+  EXPECTATION_FAILED: 417,
+  KEY_TOO_LARGE: 413,
+  VALUE_TOO_LARGE: 413,
+  BODY_TOO_LARGE: 413,
+  HEADERS_TOO_LARGE: 431,
+  INTERNAL: 500,
+  OVERLOADED: 503,
+  SHUTTING_DOWN: 503,
+  NOT_ENOUGH_REPLICAS: 503,
+  UNCONFIRMED: 503,
+  NOT_LEADER: 503,
+  STALE_EPOCH: 409,
+  NOT_PROMOTABLE: 409,
+  NO_CHECKPOINT: 409,
+  INVALID_ARGUMENT: 400,
+  CORRUPTION: 500,
+  IO_ERROR: 500,
+  NOT_FOUND: 500,
+  DB_CLOSED: 503,
+  DB_LOCKED: 503,
+  WRITE_STALLED: 503,
+} as const satisfies Record<WireErrorCode, number>);
+
+/** The status of `code`; a code from elsewhere (a newer peer, say) is a 500. */
+export function statusOf(code: string): number {
+  return (STATUS_BY_CODE as Readonly<Record<string, number>>)[code] ?? 500;
 }
