@@ -13,14 +13,13 @@
  *   POST /admin/anti-entropy            run an anti-entropy pass now (leader)
  */
 import { ClusterError } from '../protocol/errors.ts';
+import { INTERNAL_BODY_BYTES_MAX } from './limits.ts';
 import { body, type Exchange } from './exchange.ts';
 import { sendJson, sendNoContent } from './http-response.ts';
 import type { ReplicationController } from './replication/controller.ts';
 import type { Route } from './request.ts';
 import type { Store } from './store.ts';
 
-/** Internal request bodies are JSON; anti-entropy's range lists are the largest. */
-export const INTERNAL_BODY_BYTES_MAX = 64 * 1024 * 1024;
 /** Content type of the replication stream. */
 export const STREAM_CONTENT_TYPE = 'application/vnd.distribkv.replication';
 

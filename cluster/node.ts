@@ -29,7 +29,7 @@ import { nodeStateFor } from './node-state.ts';
 import { ReplicationController } from './replication/controller.ts';
 import { DbHolder } from './replication/db-holder.ts';
 import { readNodeMeta, writeNodeMeta } from './replication/node-meta.ts';
-import { PeerClient } from './replication/peer-http.ts';
+import { Peers } from './peers.ts';
 import { reconcileMeta } from './replication/reconcile.ts';
 import { NodeServer } from './server.ts';
 import { Topology } from '../protocol/topology.ts';
@@ -130,7 +130,7 @@ async function openReplication(config: ClusterConfig, configTopology: Topology, 
   const { limits, replication } = config;
   const frameBytesMax = 2 * Math.max(limits.batchBytesMax, limits.valueBytesMax, replication.snapshotChunkBytes) + 1024 * 1024;
   const controller = new ReplicationController({
-    address, dataDir, holder, meta, options: replication, frameBytesMax, batchOpsMax: limits.batchOpsMax, peers: new PeerClient(config.token), log,
+    address, dataDir, holder, meta, options: replication, frameBytesMax, batchOpsMax: limits.batchOpsMax, peers: Peers.overHttp(config.token), log,
   });
   return { holder, controller };
 }

@@ -14,6 +14,7 @@ import type { AuthScope } from '../protocol/config.ts';
 import { ClusterError } from '../protocol/errors.ts';
 import { sendError } from './http-response.ts';
 import { statusOf } from '../protocol/errors.ts';
+import { CONNECTION_CHECK_INTERVAL_MS_MAX, HEADERS_TIMEOUT_MS_MAX, KEEP_ALIVE_TIMEOUT_MS } from './limits.ts';
 import { HEADER_BYTES_MAX, type Limits } from '../protocol/limits.ts';
 import { errorFields, type Log } from './log.ts';
 import { methodLabel, UNMATCHED_ROUTE, type NodeMetrics } from './metrics.ts';
@@ -67,11 +68,11 @@ export class NodeServer {
     this.server = createServer({
       maxHeaderSize: HEADER_BYTES_MAX,
       requestTimeout: options.limits.requestTimeoutMs,
-      headersTimeout: Math.min(options.limits.requestTimeoutMs, 10_000),
-      keepAliveTimeout: 5_000,
+      headersTimeout: Math.min(options.limits.requestTimeoutMs, HEADERS_TIMEOUT_MS_MAX),
+      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
       // Node checks the two timeouts above only this often (30 s by default), so a stalled
       // request could hold a connection for up to twice its timeout.
-      connectionsCheckingInterval: Math.min(1_000, options.limits.requestTimeoutMs),
+      connectionsCheckingInterval: Math.min(CONNECTION_CHECK_INTERVAL_MS_MAX, options.limits.requestTimeoutMs),
       // Node's own answer to a missing Host is an empty 400; onRequest answers it in JSON.
       requireHostHeader: false,
     });

@@ -26,21 +26,15 @@ import { percentEncode } from '../../protocol/percent.ts';
 import type { DbHolder } from './db-holder.ts';
 import type { FollowerReplication } from './follower.ts';
 import type { LeaderReplication } from './leader.ts';
-import { peerJson, type PeerClient } from './peer-http.ts';
+import { describeAnswer, type Peers } from '../peers.ts';
+import { ANTI_ENTROPY_CHECKPOINT_WAIT_MS, ANTI_ENTROPY_HASHES_PER_RANGE_MAX, ANTI_ENTROPY_KEYS_LOGGED_MAX, ANTI_ENTROPY_RANGES_PER_PASS_MAX, PEER_REQUEST_TIMEOUT_MS } from '../limits.ts';
 import { compare, cutAndDigest, differingKeys, differingRanges, digestByStarts, hashValue, type KeyHash, type KeyRange, type RangeSummary } from './range-digest.ts';
 
-/** Limits of one pass: ranges compared key by key per follower, keys listed per range, wait for checkpoints. */
-export const RANGES_PER_PASS_MAX = 256;
-export const HASHES_PER_RANGE_MAX = 100_000;
-export const CHECKPOINT_WAIT_MS = 10_000;
-/** Repaired keys named in the log line of a pass (the rest are counted). */
-export const REPAIRED_KEYS_LOGGED_MAX = 20;
-const PEER_TIMEOUT_MS = 60_000;
 
 export interface PassContext {
   holder: DbHolder;
   leader: LeaderReplication;
-  peers: PeerClient;
+  peers: Peers;
   rangeKeys: number;
   batchOpsMax: number;
   log: Log;
@@ -73,7 +67,7 @@ export async function runAntiEntropyPass(context: PassContext): Promise<PassRepo
     const keys = uniqueKeys(results.flatMap((r) => r.keys));
     const keysRepaired = await repair(context, keys);
     if (keysRepaired > 0) {
-      const sample = keys.slice(0, REPAIRED_KEYS_LOGGED_MAX).map((k) => percentEncode(k));
+      const sample = keys.slice(0, ANTI_ENTROPY_KEYS_LOGGED_MAX).map((k) => percentEncode(k));
       context.log('warn', 'anti-entropy repaired keys', { seq: snapshot.seq, keys: keysRepaired, sample, followers: results.map((r) => r.report) });
     }
     return { seq: snapshot.seq, followers: results.map((r) => r.report), keysRepaired };
@@ -99,11 +93,11 @@ async function compareFollower(context: PassContext, node: string, side: LeaderS
     const differing = differingRanges(side.summaries, digest.summaries);
     report.differingRanges = differing.length;
     const keys: Uint8Array[] = [];
-    for (const i of differing.slice(0, RANGES_PER_PASS_MAX)) {
+    for (const i of differing.slice(0, ANTI_ENTROPY_RANGES_PER_PASS_MAX)) {
       const range = side.ranges[i]!;
       const leaderHashes: KeyHash[] = [];
       for await (const [key, value] of side.db.iterator({ snapshot: side.snapshot, ...bounds(range) })) leaderHashes.push([key, hashValue(value)]);
-      const body = { seq, gte: range.gte && b64(range.gte), lt: range.lt && b64(range.lt), limit: HASHES_PER_RANGE_MAX };
+      const body = { seq, gte: range.gte && b64(range.gte), lt: range.lt && b64(range.lt), limit: ANTI_ENTROPY_HASHES_PER_RANGE_MAX };
       const answer = await call(context, node, '/internal/anti-entropy/hashes', body) as { entries: [string, string][]; end: string | null };
       const followerHashes: KeyHash[] = answer.entries.map(([k, h]) => [unb64(k), h]);
       keys.push(...differingKeys(leaderHashes, followerHashes, answer.end === null ? undefined : unb64(answer.end)));
@@ -117,9 +111,9 @@ async function compareFollower(context: PassContext, node: string, side: LeaderS
 }
 
 async function waitForCheckpoint(leader: LeaderReplication, node: string, seq: number): Promise<void> {
-  const deadline = Date.now() + CHECKPOINT_WAIT_MS;
+  const deadline = Date.now() + ANTI_ENTROPY_CHECKPOINT_WAIT_MS;
   while (leader.followers().find((f) => f.node === node)?.checkpoint !== seq) {
-    if (Date.now() > deadline) throw new Error(`follower did not pin a checkpoint at seq ${seq} within ${CHECKPOINT_WAIT_MS} ms`);
+    if (Date.now() > deadline) throw new Error(`follower did not pin a checkpoint at seq ${seq} within ${ANTI_ENTROPY_CHECKPOINT_WAIT_MS} ms`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
@@ -144,10 +138,9 @@ async function repair(context: PassContext, keys: Uint8Array[]): Promise<number>
 }
 
 async function call(context: PassContext, node: string, path: string, json: unknown): Promise<unknown> {
-  const res = await context.peers.request(node, { method: 'POST', path, json, timeoutMs: PEER_TIMEOUT_MS });
-  const body = peerJson(res) as { code?: string; message?: string } | undefined;
-  if (res.status !== 200) throw new Error(`${path} on ${node}: ${res.status} ${body?.code ?? ''} ${body?.message ?? ''}`);
-  return body;
+  const answer = await context.peers.call(node, 'POST', path, { json, timeoutMs: PEER_REQUEST_TIMEOUT_MS });
+  if (answer.status !== 200) throw new Error(`${path} on ${node}: ${describeAnswer(answer)}`);
+  return answer.json;
 }
 
 /** Follower side of step 2: digests of the ranges `starts` cut, read at the checkpoint `seq`. */
@@ -162,7 +155,7 @@ export async function followerDigest(follower: FollowerReplication, db: Db, body
 export async function followerHashes(follower: FollowerReplication, db: Db, body: unknown): Promise<{ entries: [string, string][]; end: string | null }> {
   const { seq, gte, lt, limit } = body as { seq?: unknown; gte?: unknown; lt?: unknown; limit?: unknown };
   for (const bound of [gte, lt]) if (bound !== undefined && bound !== null && typeof bound !== 'string') throw badBody('bounds must be base64 strings');
-  if (!Number.isSafeInteger(limit) || (limit as number) < 1 || (limit as number) > HASHES_PER_RANGE_MAX) throw badBody(`limit must be 1-${HASHES_PER_RANGE_MAX}`);
+  if (!Number.isSafeInteger(limit) || (limit as number) < 1 || (limit as number) > ANTI_ENTROPY_HASHES_PER_RANGE_MAX) throw badBody(`limit must be 1-${ANTI_ENTROPY_HASHES_PER_RANGE_MAX}`);
   const snapshot = checkpoint(follower, seq);
   const range = { gte: typeof gte === 'string' ? unb64(gte) : undefined, lt: typeof lt === 'string' ? unb64(lt) : undefined };
   const entries: [string, string][] = [];

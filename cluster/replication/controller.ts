@@ -20,11 +20,12 @@ import { Topology } from '../../protocol/topology.ts';
 import { followerDigest, followerHashes, runAntiEntropyPass, type PassReport } from './anti-entropy.ts';
 import type { DbHolder } from './db-holder.ts';
 import { appendEpoch, checkHistory, newerHistory } from './epoch-history.ts';
-import { FollowerReplication } from './follower.ts';
+import { executeWork, FollowerReplication } from './follower.ts';
+import { recoveryWork } from './follower-machine.ts';
 import { LeaderReplication, type StreamParams } from './leader.ts';
 import { writeNodeMeta, type NodeMeta } from './node-meta.ts';
 import type { Acks, ReplicationOptions } from '../../protocol/replication-options.ts';
-import type { PeerClient } from './peer-http.ts';
+import type { Peers } from '../peers.ts';
 import type { RetentionLog } from './retention-log.ts';
 import { TopologySync, type TopologyDocument } from './topology-sync.ts';
 import type { FollowerStatus } from './follower-tracker.ts';
@@ -38,7 +39,7 @@ export interface ControllerOptions {
   /** Largest frame a stream may carry (from the value and batch limits). */
   frameBytesMax: number;
   batchOpsMax: number;
-  peers: PeerClient;
+  peers: Peers;
   log: Log;
   now?: () => number;
 }
@@ -175,6 +176,7 @@ export class ReplicationController {
       await this.saveMeta({ topology: topology.toJson(), history: newerHistory(this.meta.history, history) });
       this.publish(nodeStateFor(topology, this.o.address, this.state.replicaReadable));
       await this.applyRole();
+      this.leader?.setEpoch(topology.epoch, this.meta.history);
       this.o.log('info', 'adopted a newer topology', { epoch: topology.epoch, from, role: this.state.role, leader: this.state.shard.leader });
       return true;
     });
@@ -184,7 +186,7 @@ export class ReplicationController {
   async promote(force: boolean): Promise<PromoteReport> {
     const report = await this.run(async () => {
       if (this.state.role === 'leader') throw new ClusterError('NOT_PROMOTABLE', `${this.o.address} already leads ${this.state.shard.name} at epoch ${this.state.topology.epoch}`);
-      if (this.meta.installing || this.follower?.isInstalling) throw new ClusterError('NOT_PROMOTABLE', `${this.o.address} is installing a snapshot; its data is partial`);
+      if (this.follower?.isInstalling ?? this.meta.installing) throw new ClusterError('NOT_PROMOTABLE', `${this.o.address} is installing a snapshot; its data is partial`);
       await this.follower?.stop();
       this.inherited = this.follower?.retained();
       this.follower = undefined;
@@ -265,12 +267,13 @@ export class ReplicationController {
     if (this.state.role === 'leader') {
       await this.follower?.stop();
       this.follower = undefined;
+      if (this.meta.installing) await this.recoverInstall();
       gate.open();
       this.leader ??= new LeaderReplication({
         db: this.o.holder.db, options: this.o.options, address: this.o.address, log: this.o.log, now: this.now,
-        epoch: () => this.state.topology.epoch,
-        history: () => this.meta.history,
-        onNewerEpoch: (_epoch, from) => this.sync.learnFrom(from),
+        epoch: this.state.topology.epoch,
+        history: this.meta.history,
+        onNewerEpoch: (from) => this.sync.learnFrom(from),
       }, this.inherited);
       this.inherited = undefined;
       return;
@@ -281,7 +284,7 @@ export class ReplicationController {
     gate.shut(() => new ClusterError('NOT_LEADER', `${this.o.address} no longer leads ${this.state.shard.name}; its leader is ${this.state.shard.leader}`));
     await gate.settled();
     if (this.follower) {
-      this.follower.reconnect();
+      this.follower.follow(this.state.shard.leader, this.state.topology.epoch);
       return;
     }
     this.follower = new FollowerReplication({
@@ -295,6 +298,13 @@ export class ReplicationController {
       discover: () => void this.discover(),
     });
     this.follower.start();
+  }
+
+  /** A node told to lead whose data is a partial snapshot install: empty it first (the follower's own recovery). */
+  private async recoverInstall(): Promise<void> {
+    this.o.log('warn', 'an interrupted snapshot install left partial data; emptying the engine before leading');
+    for (const work of recoveryWork()) await executeWork(work, this.o.holder, (change) => this.saveMeta(change));
+    this.publish({ ...this.state, replicaReadable: true });
   }
 
   private async saveMeta(change: Partial<NodeMeta>): Promise<void> {

@@ -15,6 +15,7 @@
  * Invariants of a history: epochs strictly increase; startSeq never decreases.
  */
 import { ClusterError } from '../../protocol/errors.ts';
+import { EPOCH_HISTORY_ENTRIES_MAX } from '../limits.ts';
 
 import type { EpochEntry } from '../../protocol/frame-format.ts';
 
@@ -42,7 +43,7 @@ export function newerHistory(a: readonly EpochEntry[], b: readonly EpochEntry[])
 
 /** Validates a history that came over the wire or from disk. */
 export function checkHistory(value: unknown, what: string): EpochEntry[] {
-  if (!Array.isArray(value) || value.length > 100_000) throw new ClusterError('BAD_REQUEST', `${what}: epoch history must be an array`);
+  if (!Array.isArray(value) || value.length > EPOCH_HISTORY_ENTRIES_MAX) throw new ClusterError('BAD_REQUEST', `${what}: epoch history must be an array`);
   let previous: EpochEntry | undefined;
   return value.map((raw, i) => {
     const entry = raw as Partial<EpochEntry> | null;

@@ -1,39 +1,40 @@
 /**
- * The leader's half of replication, the I/O shell around the pure parts: it records every
- * committed batch in the retention log (the engine's commit listener), serves follower
- * streams, takes their position reports, and holds acks=all writes until the ack rule
- * (follower-tracker.ts) lets them go.
+ * The leader's half of replication: the I/O shell around LeaderMachine (leader-machine.ts,
+ * where the rules live). It feeds the machine the engine's commits (the commit listener), the
+ * follower streams' opens, backpressure and closes, position reports, acks=all waits and a
+ * heartbeat tick, with the time; and it carries out each Ready: writes frames (all of one
+ * stream's in one socket write), takes engine snapshots and writes their chunks, ends streams,
+ * settles waiting writes.
  *
- * Concurrency: the commit listener runs synchronously inside the engine's commit; it only
- * appends to the log and wakes streams. Reports, stream opens and closes, and the heartbeat
- * tick each re-check the waiting writes. `stop` (the node lost its leadership or is shutting
- * down) ends every stream and fails every waiting write with NOT_LEADER: a write that was not
- * acknowledged before the epoch moved on is never acknowledged afterwards.
- *
- * Invariant: the retention log ends at the engine's last sequence number, because the log is
- * created and subscribed in one synchronous step and every commit passes the listener.
+ * Concurrency: everything runs on the event loop. `step` may be called while a Ready is being
+ * carried out (a write that fills a socket steps `blocked`); the machine queues what that
+ * produces and the ReadyLoop takes it on its next turn, never recursively. The commit
+ * listener runs synchronously inside the engine's commit, so the retention log ends at the
+ * engine's last sequence number (the machine's invariant).
  */
 import type { ServerResponse } from 'node:http';
-import type { Db } from '../../engine/index.ts';
+import type { Db, Snapshot } from '../../engine/index.ts';
 import { ClusterError } from '../../protocol/errors.ts';
-import type { Log } from '../log.ts';
-import { planCatchUp, type EpochEntry } from './epoch-history.ts';
-import { FollowerTracker, type FollowerStatus } from './follower-tracker.ts';
+import { encodeFrame, encodePreamble, type EpochEntry } from '../../protocol/frame-format.ts';
 import type { Acks, ReplicationOptions } from '../../protocol/replication-options.ts';
-import { RetentionLog } from './retention-log.ts';
-import { StreamSender } from './stream-sender.ts';
+import { ACK_WAITERS_MAX, STREAM_QUEUED_BYTES_MAX } from '../limits.ts';
+import type { Log } from '../log.ts';
+import type { FollowerStatus } from './follower-tracker.ts';
+import { LeaderMachine, type LeaderEvent, type LeaderReady } from './leader-machine.ts';
+import type { Refusal } from './machine-types.ts';
+import { ReadyLoop } from './ready-loop.ts';
+import type { RetentionLog } from './retention-log.ts';
 
 export interface LeaderContext {
   db: Db;
   options: Readonly<ReplicationOptions>;
   address: string;
-  /** The epoch the node routes by now (it moves when another shard fails over). */
-  epoch(): number;
-  history(): readonly EpochEntry[];
+  epoch: number;
+  history: readonly EpochEntry[];
   log: Log;
   now(): number;
   /** A follower knows a newer epoch than this leader: the node should fetch it from `from`. */
-  onNewerEpoch(epoch: number, from: string): void;
+  onNewerEpoch(from: string): void;
 }
 
 export interface StreamParams {
@@ -43,174 +44,224 @@ export interface StreamParams {
   dataEpoch: number;
 }
 
-interface Waiter {
-  seq: number;
-  deadlineMs: number;
-  resolve(): void;
-  reject(error: ClusterError): void;
+interface OpenStream {
+  res: ServerResponse;
+  /** Sends the response head; called just before the first bytes. */
+  writeHead: (() => void) | undefined;
 }
 
-/** Waiting acks=all writes, at most; more are refused as OVERLOADED rather than queued without bound. */
-const WAITERS_MAX = 100_000;
-
 export class LeaderReplication {
-  readonly retention: RetentionLog;
-  readonly tracker: FollowerTracker;
-  private readonly streams = new Set<StreamSender>();
-  private waiters: Waiter[] = [];
+  private readonly machine: LeaderMachine;
+  private readonly loop: ReadyLoop<LeaderReady>;
+  private readonly streams = new Map<number, OpenStream>();
+  private readonly waiters = new Map<number, { resolve(): void; reject(error: ClusterError): void }>();
   private readonly unsubscribe: () => void;
   private readonly ticker: NodeJS.Timeout;
-  private nextStreamId = 1;
-  private stopped = false;
+  private nextId = 1;
 
-  /** `inherited`: the retention log this node kept as a follower, if it ends where the engine does. */
+  /** `inherited`: the retention log this node kept as a follower, used if it ends where the engine does. */
   constructor(private readonly context: LeaderContext, inherited?: RetentionLog) {
     const { db, options } = context;
-    // One synchronous step: no commit can fall between the log's start and the subscription.
-    this.retention = inherited?.lastSeq === db.lastSequence ? inherited : new RetentionLog(db.lastSequence, options.retentionBytesMax, options.retentionBatchesMax);
-    this.unsubscribe = db.onCommit((first, last, batch) => this.committed(first, last, batch));
-    this.tracker = new FollowerTracker(options.replicaLagMaxMs, options.minInsync);
-    this.ticker = setInterval(() => this.tick(), options.heartbeatIntervalMs);
+    this.machine = new LeaderMachine({
+      address: context.address, minInsync: options.minInsync, replicaLagMaxMs: options.replicaLagMaxMs, ackTimeoutMs: options.ackTimeoutMs,
+      heartbeatIntervalMs: options.heartbeatIntervalMs, retentionBytesMax: options.retentionBytesMax, retentionBatchesMax: options.retentionBatchesMax,
+      waitersMax: ACK_WAITERS_MAX, queuedBytesMax: STREAM_QUEUED_BYTES_MAX,
+    }, { lastSeq: db.lastSequence, epoch: context.epoch, history: context.history, inherited });
+    this.loop = new ReadyLoop(this.machine, (ready) => this.carryOut(ready));
+    // One synchronous step with the machine's creation: no commit falls between them.
+    this.unsubscribe = db.onCommit((first, last, batch) => this.step({ type: 'commit', first, last, batch }));
+    this.ticker = setInterval(() => this.step({ type: 'tick' }), options.heartbeatIntervalMs);
     this.ticker.unref();
+  }
+
+  get retention(): RetentionLog {
+    return this.machine.retention;
   }
 
   /** Refuses an acks=all write up front when too few followers are in sync to confirm it. */
   checkWrite(acks: Acks): void {
-    if (acks !== 'all' || this.tracker.canTakeAllAcks(this.context.now(), this.retention)) return;
-    const inSync = this.tracker.inSync(this.context.now(), this.retention).length;
-    throw new ClusterError('NOT_ENOUGH_REPLICAS', `acks=all needs ${this.context.options.minInsync} in-sync followers (min_insync); ${inSync} are in sync; nothing was written`);
+    if (acks !== 'all') return;
+    throwIf(this.machine.checkAllAcks(this.context.now()));
   }
 
   /** Resolves once the write at `seq` is confirmed as `acks` asks. */
   confirm(seq: number, acks: Acks): Promise<void> {
     if (acks !== 'all') return Promise.resolve();
-    if (this.stopped) return Promise.reject(notLeader(seq));
-    if (this.waiters.length >= WAITERS_MAX) return Promise.reject(new ClusterError('OVERLOADED', `${WAITERS_MAX} writes already wait for follower acks`));
+    const id = this.nextId++;
     return new Promise<void>((resolve, reject) => {
-      this.waiters.push({ seq, deadlineMs: this.context.now() + this.context.options.ackTimeoutMs, resolve, reject });
-      this.settleWaiters();
+      this.waiters.set(id, { resolve, reject });
+      const refusal = this.step({ type: 'wait', id, seq });
+      if (refusal) {
+        this.waiters.delete(id);
+        reject(toError(refusal));
+      }
     });
   }
 
-  /** Serves one follower's stream until it ends. Throws STALE_EPOCH (before any byte) if the follower knows a newer epoch. */
+  /** Serves one follower's stream until it ends. Throws (before any byte) if the machine refuses it. */
   async serveStream(res: ServerResponse, params: StreamParams, writeHead: () => void): Promise<void> {
-    if (this.stopped) throw new ClusterError('NOT_LEADER', 'this node is no longer the leader');
-    const plan = planCatchUp({
-      from: params.from,
-      followerDataEpoch: params.dataEpoch,
-      followerEpoch: params.epoch,
-      leaderEpoch: this.context.epoch(),
-      history: this.context.history(),
-      leaderSeq: this.retention.lastSeq,
-      retainedFrom: this.retention.servableFrom,
-    });
-    if (plan.kind === 'refuse') {
-      this.context.onNewerEpoch(params.epoch, params.node);
-      throw new ClusterError('STALE_EPOCH', `follower ${params.node} knows epoch ${params.epoch}, newer than this leader's ${this.context.epoch()}`);
+    const id = this.nextId++;
+    const closed = new Promise<void>((resolve) => res.once('close', resolve));
+    this.streams.set(id, { res, writeHead });
+    const refusal = this.step({ type: 'open', stream: id, ...params });
+    if (refusal) {
+      this.streams.delete(id);
+      throw toError(refusal);
     }
-    if (plan.kind === 'snapshot') this.context.log('info', 'follower needs a snapshot', { follower: params.node, from: params.from, reason: plan.reason });
-    writeHead();
-    const id = this.nextStreamId++;
-    const sender = new StreamSender(this.streamContext(), res, params.node, plan.kind === 'stream' ? plan : { kind: 'snapshot' });
-    this.streams.add(sender);
-    this.tracker.connect(params.node, id, plan.kind === 'stream' ? params.from - 1 : 0, this.context.now());
-    this.context.log('debug', 'replication stream opened', { follower: params.node, from: params.from, plan: plan.kind });
-    try {
-      await sender.run();
-    } finally {
-      this.context.log('debug', 'replication stream closed', { follower: params.node });
-      this.streams.delete(sender);
-      this.tracker.disconnect(params.node, id);
-      this.settleWaiters();
-    }
+    await closed;
+    this.streams.delete(id);
+    this.step({ type: 'closed', stream: id });
   }
 
-  /** A follower's position report. Throws STALE_EPOCH if its epoch differs from this leader's. */
+  /** A follower's position report. Throws what the machine refuses (STALE_EPOCH, BAD_REQUEST). */
   report(node: string, epoch: number, applied: number, checkpoint: number | undefined): void {
-    const mine = this.context.epoch();
-    if (epoch > mine) this.context.onNewerEpoch(epoch, node);
-    if (epoch !== mine) throw new ClusterError('STALE_EPOCH', `report from ${node} at epoch ${epoch}; this leader is at epoch ${mine}`);
-    if (!this.tracker.report(node, applied, this.context.now(), checkpoint)) {
-      throw new ClusterError('BAD_REQUEST', `no replication stream is open for ${node}; open one first`);
-    }
-    this.settleWaiters();
+    throwIf(this.step({ type: 'report', node, epoch, applied, checkpoint }));
   }
 
   /** Asks every open stream for a checkpoint frame after `seq`; returns the followers asked. */
   requestCheckpoints(seq: number): string[] {
-    const open = [...this.streams].filter((s) => !s.isClosed);
-    for (const stream of open) stream.requestCheckpoint(seq);
-    return open.map((s) => s.node);
+    this.step({ type: 'checkpoints', seq });
+    return this.machine.openStreams().map((s) => s.node);
   }
 
-  /** acks=all writes waiting for follower acks. */
+  /** The node's epoch or epoch history changed while it leads. */
+  setEpoch(epoch: number, history: readonly EpochEntry[]): void {
+    this.step({ type: 'epoch', epoch, history });
+  }
+
   get waitingWrites(): number {
-    return this.waiters.length;
+    return this.machine.waitingWrites;
   }
 
   followers(): FollowerStatus[] {
-    return this.tracker.status(this.context.now(), this.retention);
+    return this.machine.followers(this.context.now());
   }
 
   status(): Record<string, unknown> {
+    const retention = this.machine.retention;
     return {
-      retention: { servableFrom: this.retention.servableFrom, lastSeq: this.retention.lastSeq, batches: this.retention.size, bytes: this.retention.bytes },
+      retention: { servableFrom: retention.servableFrom, lastSeq: retention.lastSeq, batches: retention.size, bytes: retention.bytes },
       followers: this.followers().map((f) => ({ ...f, lagMs: Number.isFinite(f.lagMs) ? Math.round(f.lagMs) : null })),
-      waitingWrites: this.waiters.length,
+      waitingWrites: this.machine.waitingWrites,
     };
   }
 
   /** Ends every stream and fails every waiting write; the node is no longer this epoch's leader. */
   stop(): void {
-    if (this.stopped) return;
-    this.stopped = true;
+    if (this.machine.isStopped) return;
     this.unsubscribe();
     clearInterval(this.ticker);
-    for (const stream of this.streams) stream.close();
-    const waiting = this.waiters;
-    this.waiters = [];
-    for (const w of waiting) w.reject(notLeader(w.seq));
+    this.step({ type: 'stop' });
   }
 
-  private committed(first: number, last: number, batch: Uint8Array): void {
-    this.retention.append(first, last, batch, this.context.now());
-    for (const stream of this.streams) stream.wake();
+  private step(event: LeaderEvent): Refusal | undefined {
+    const refusal = this.machine.step(event, this.context.now());
+    this.loop.flush();
+    return refusal;
   }
 
-  private tick(): void {
-    for (const stream of this.streams) stream.wake();
-    this.settleWaiters();
-  }
-
-  private settleWaiters(): void {
-    if (this.waiters.length === 0) return;
-    const now = this.context.now();
-    const still: Waiter[] = [];
-    for (const w of this.waiters) {
-      const decision = this.tracker.decide(w.seq, now, this.retention);
-      if (decision === 'ack') w.resolve();
-      else if (decision === 'not-enough-replicas') {
-        w.reject(new ClusterError('UNCONFIRMED', `the write at seq ${w.seq} is in the leader's log, but fewer than ${this.context.options.minInsync} followers stayed in sync to confirm it; not acknowledged`));
-      } else if (now >= w.deadlineMs) {
-        w.reject(new ClusterError('UNCONFIRMED', `the write at seq ${w.seq} is in the leader's log, but the in-sync followers did not confirm it within ${this.context.options.ackTimeoutMs} ms; not acknowledged`));
-      } else still.push(w);
+  private carryOut(ready: LeaderReady): void {
+    for (const line of ready.logs) this.context.log(line.level, line.message, line.fields);
+    this.writeFrames(ready);
+    for (const { stream } of ready.snapshots) this.startSnapshot(stream);
+    for (const stream of ready.closes) {
+      const open = this.streams.get(stream);
+      this.streams.delete(stream);
+      if (open && !open.res.writableEnded) open.res.end();
     }
-    this.waiters = still;
+    for (const { id, refusal } of ready.settled) {
+      const waiter = this.waiters.get(id);
+      this.waiters.delete(id);
+      if (refusal) waiter?.reject(toError(refusal));
+      else waiter?.resolve();
+    }
+    for (const from of ready.learnFrom) this.context.onNewerEpoch(from);
   }
 
-  private streamContext() {
-    const { db, address, log, now, options } = this.context;
-    return {
-      db, address, log, now,
-      retention: this.retention,
-      epoch: () => this.context.epoch(),
-      history: () => this.context.history(),
-      heartbeatIntervalMs: options.heartbeatIntervalMs,
-      snapshotChunkBytes: options.snapshotChunkBytes,
-    };
+  /** One socket write per stream per Ready: frames of a stream are concatenated. */
+  private writeFrames(ready: LeaderReady): void {
+    const byStream = new Map<number, Uint8Array[]>();
+    for (const { stream, frame } of ready.frames) {
+      let list = byStream.get(stream);
+      if (!list) byStream.set(stream, (list = []));
+      list.push(encodeFrame(frame));
+    }
+    for (const [stream, frames] of byStream) {
+      if (!this.write(stream, frames.length === 1 ? frames[0]! : Buffer.concat(frames))) this.block(stream);
+    }
+  }
+
+  /** Writes to a stream (its head and preamble first); false when the socket buffer is full. */
+  private write(stream: number, bytes: Uint8Array): boolean {
+    const open = this.streams.get(stream);
+    if (!open || open.res.writableEnded || open.res.destroyed) return true;
+    if (open.writeHead) {
+      open.writeHead();
+      open.writeHead = undefined;
+      open.res.write(encodePreamble());
+    }
+    return open.res.write(bytes);
+  }
+
+  private block(stream: number): void {
+    const open = this.streams.get(stream);
+    if (!open) return;
+    this.step({ type: 'blocked', stream });
+    open.res.once('drain', () => this.step({ type: 'drained', stream }));
+  }
+
+  /** Takes the engine snapshot a snapshot plan needs, then writes its chunks as the socket drains. */
+  private startSnapshot(stream: number): void {
+    const snapshot = this.context.db.snapshot();
+    this.step({ type: 'snapshot-taken', stream, seq: snapshot.seq });
+    void this.sendSnapshot(stream, snapshot)
+      .catch((error: unknown) => {
+        this.context.log('warn', 'snapshot transfer failed; ending the stream', { error: (error as Error).message });
+        this.streams.get(stream)?.res.destroy();
+      })
+      .finally(() => snapshot.release());
+  }
+
+  private async sendSnapshot(stream: number, snapshot: Snapshot): Promise<void> {
+    const chunkBytes = this.context.options.snapshotChunkBytes;
+    let entries: Uint8Array[] = [];
+    let bytes = 0;
+    let count = 0;
+    for await (const [key, value] of this.context.db.iterator({ snapshot })) {
+      if (!this.streams.has(stream)) return;
+      entries.push(key, value);
+      bytes += key.length + value.length;
+      count++;
+      if (bytes >= chunkBytes) {
+        await this.writeChunk(stream, entries);
+        entries = [];
+        bytes = 0;
+      }
+    }
+    if (entries.length > 0) await this.writeChunk(stream, entries);
+    if (this.streams.has(stream)) this.step({ type: 'snapshot-sent', stream, seq: snapshot.seq, count });
+  }
+
+  private async writeChunk(stream: number, entries: Uint8Array[]): Promise<void> {
+    if (this.write(stream, encodeFrame({ type: 'snapshot-chunk', epoch: this.machine.currentEpoch, entries }))) return;
+    const res = this.streams.get(stream)?.res;
+    if (!res) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        res.off('drain', done);
+        res.off('close', done);
+        resolve();
+      };
+      res.on('drain', done);
+      res.on('close', done);
+    });
   }
 }
 
-function notLeader(seq: number): ClusterError {
-  return new ClusterError('NOT_LEADER', `the write at seq ${seq} is in this node's log, but the node lost its leadership before it was confirmed; not acknowledged`);
+function toError(refusal: Refusal): ClusterError {
+  return new ClusterError(refusal.code, refusal.message);
+}
+
+function throwIf(refusal: Refusal | undefined): void {
+  if (refusal) throw toError(refusal);
 }

@@ -12,7 +12,8 @@ import { ClusterError } from '../../protocol/errors.ts';
 import { errorFields, type Log } from '../log.ts';
 import type { ShardInfo, TopologyJson } from '../../protocol/topology.ts';
 import type { EpochEntry } from './epoch-history.ts';
-import { peerJson, type PeerClient } from './peer-http.ts';
+import type { Peers } from '../peers.ts';
+import { TOPOLOGY_FETCH_TIMEOUT_MS, TOPOLOGY_PUSH_TIMEOUT_MS } from '../limits.ts';
 
 /** `GET /internal/topology`: the topology a node routes by and its epoch history. */
 export interface TopologyDocument {
@@ -20,15 +21,13 @@ export interface TopologyDocument {
   history: EpochEntry[];
 }
 
-const FETCH_TIMEOUT_MS = 1_000;
-const PUSH_TIMEOUT_MS = 2_000;
 
 export class TopologySync {
   private readonly fetching = new Map<string, Promise<void>>();
   private discovering: Promise<void> | undefined;
 
   constructor(
-    private readonly peers: PeerClient,
+    private readonly peers: Peers,
     private readonly address: string,
     private readonly log: Log,
     private readonly adopt: (doc: { topology: unknown; history: unknown }, from: string) => Promise<boolean>,
@@ -73,8 +72,8 @@ export class TopologySync {
     const others = addresses.filter((a) => a !== this.address);
     const results = await Promise.all(others.map(async (address) => {
       try {
-        const res = await this.peers.request(address, { method: 'POST', path: '/internal/topology', json: doc, timeoutMs: PUSH_TIMEOUT_MS });
-        return res.status === 200;
+        const answer = await this.peers.call(address, 'POST', '/internal/topology', { json: doc, timeoutMs: TOPOLOGY_PUSH_TIMEOUT_MS });
+        return answer.status === 200;
       } catch {
         return false;
       }
@@ -87,9 +86,9 @@ export class TopologySync {
     const others = [shard.leader, ...shard.replicas].filter((a) => a !== this.address);
     const positions = await Promise.all(others.map(async (address) => {
       try {
-        const res = await this.peers.request(address, { method: 'GET', path: '/internal/state', timeoutMs: FETCH_TIMEOUT_MS });
-        const state = peerJson(res) as { lastSequence?: unknown } | undefined;
-        return res.status === 200 && Number.isSafeInteger(state?.lastSequence) ? (state!.lastSequence as number) : undefined;
+        const answer = await this.peers.call(address, 'GET', '/internal/state', { timeoutMs: TOPOLOGY_FETCH_TIMEOUT_MS });
+        const state = answer.json as { lastSequence?: unknown } | undefined;
+        return answer.status === 200 && Number.isSafeInteger(state?.lastSequence) ? (state!.lastSequence as number) : undefined;
       } catch {
         return undefined;
       }
@@ -101,8 +100,8 @@ export class TopologySync {
   }
 
   private async fetch(address: string): Promise<TopologyDocument | undefined> {
-    const res = await this.peers.request(address, { method: 'GET', path: '/internal/topology', timeoutMs: FETCH_TIMEOUT_MS });
-    if (res.status !== 200) return undefined;
-    return peerJson(res) as TopologyDocument | undefined;
+    const answer = await this.peers.call(address, 'GET', '/internal/topology', { timeoutMs: TOPOLOGY_FETCH_TIMEOUT_MS });
+    if (answer.status !== 200) return undefined;
+    return answer.json as TopologyDocument | undefined;
   }
 }

@@ -95,6 +95,7 @@ function staleOnce(inner: Transport, seen: TransportRequest[]): Transport {
       json.shards.forEach((s: { leader: string }, i: number) => (s.leader = leaders[(i + 1) % leaders.length]));
       return { ...res, body: new TextEncoder().encode(JSON.stringify(json)) };
     },
+    stream: (address, request) => inner.stream(address, request),
     close: () => inner.close(),
   };
 }

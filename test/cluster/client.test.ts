@@ -36,6 +36,7 @@ function fake(handler: Handler): { transport: Transport; sent: Sent[] } {
       if (request.path === '/cluster') return json(200, topologyJson());
       return handler(address, request);
     },
+    stream: () => Promise.reject(new Error('the client opens no streams')),
     close() {},
   };
   return { transport, sent };

@@ -30,9 +30,22 @@ interface ParsedCase extends Case {
 
 export function runDataDriven(path: string, handler: (c: Case) => string): void {
   const cases = parse(readFileSync(path, 'utf8'));
-  const actuals = cases.map((c) => handler(c).replace(/\n+$/, ''));
-  if (process.env['REWRITE'] === '1') {
+  const rewrite = process.env['REWRITE'] === '1';
+  let failure: Error | undefined;
+  const actuals: string[] = [];
+  for (const c of cases) {
+    try {
+      actuals.push(failure ? c.expected : handler(c).replace(/\n+$/, ''));
+    } catch (error) {
+      failure = new Error(`${path}:${c.line}: ${c.command} ${c.args.join(' ')}: ${(error as Error).message}`, { cause: error });
+      // A rewrite still writes what ran, with the error in place of the failing case's output.
+      actuals.push(`error: ${(error as Error).message}`);
+      if (!rewrite) throw failure;
+    }
+  }
+  if (rewrite) {
     writeFileSync(path, cases.map((c, i) => `${c.header.join('\n')}\n----\n${actuals[i]}\n`).join('\n'));
+    if (failure) throw failure;
     return;
   }
   cases.forEach((c, i) => assert.equal(actuals[i], c.expected, `${path}:${c.line}: ${c.command} ${c.args.join(' ')}`));
