@@ -180,7 +180,8 @@ export function checkFrame(value: unknown): Frame {
       case 'hello':
         return typeof f['leader'] === 'string' && (f['plan'] === 'stream' || f['plan'] === 'snapshot') && seqLike(f['from']) && seqLike(f['leaderSeq']) && Array.isArray(f['history']);
       case 'batch':
-        return seqLike(f['first']) && seqLike(f['last']) && (f['first'] as number) <= (f['last'] as number) && bytesLike(f['batch']);
+        return seqLike(f['first']) && seqLike(f['last']) && (f['first'] as number) <= (f['last'] as number) && bytesLike(f['batch']) &&
+          batchMatches(f['batch'], f['first'] as number, f['last'] as number);
       case 'heartbeat':
         return seqLike(f['leaderSeq']);
       case 'snapshot-begin':
@@ -196,6 +197,16 @@ export function checkFrame(value: unknown): Frame {
   })();
   if (!ok) throw corrupt(`malformed ${JSON.stringify(String(f['type']).slice(0, 32))} frame`);
   return f as unknown as Frame;
+}
+
+/** On the wire: a batch starts `seq:u64le count:u32le` (docs/formats/wal.md). */
+const BATCH_HEADER_BYTES = 12;
+
+/** Whether a batch's own header says what its frame says: first sequence number and op count. */
+function batchMatches(batch: Uint8Array, first: number, last: number): boolean {
+  if (batch.length < BATCH_HEADER_BYTES) return false;
+  const view = new DataView(batch.buffer, batch.byteOffset, BATCH_HEADER_BYTES);
+  return view.getBigUint64(0, true) === BigInt(first) && view.getUint32(8, true) === last - first + 1;
 }
 
 function corrupt(message: string, cause?: unknown): ClusterError {

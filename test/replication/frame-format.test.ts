@@ -101,6 +101,10 @@ describe('replication frames', () => {
     const shapes: unknown[] = [
       { type: 'batch', epoch: 1, first: 5, last: 4, batch: bytes(1) },
       { type: 'batch', epoch: 1, first: 5, last: 5, batch: 'not bytes' },
+      // A batch whose own header names another first sequence number, or another op count.
+      { type: 'batch', epoch: 1, first: 5, last: 5, batch: bytes(6, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0x61) },
+      { type: 'batch', epoch: 1, first: 5, last: 6, batch: bytes(5, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0x61) },
+      { type: 'batch', epoch: 1, first: 5, last: 5, batch: bytes(5, 0, 0, 0) },
       { type: 'snapshot-chunk', epoch: 1, entries: [bytes(1)] },
       { type: 'heartbeat', epoch: -1, leaderSeq: 1 },
       { type: 'hello', epoch: 1, leader: 'x', plan: 'maybe', from: 1, leaderSeq: 1, history: [] },
