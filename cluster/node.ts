@@ -15,7 +15,6 @@
  * Binds 127.0.0.1 unless `--bind` says otherwise: a node holds data and, without a token,
  * open internal routes, so exposing it must be a decision.
  */
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { canonicalAddress, isLoopbackHost, parseAddress } from '../protocol/address.ts';
@@ -27,10 +26,10 @@ import { chooseLogLevel, createLog, errorFields, LOG_LEVEL_DEFAULT, LOG_LEVELS, 
 import { NodeMetrics } from './metrics.ts';
 import { nodeStateFor } from './node-state.ts';
 import { ReplicationController } from './replication/controller.ts';
-import { DbHolder } from './replication/db-holder.ts';
-import { readNodeMeta, writeNodeMeta } from './replication/node-meta.ts';
+import type { DbHolder } from './replication/db-holder.ts';
+import { openNodeStorage } from './replication/open-node.ts';
 import { Peers } from './peers.ts';
-import { reconcileMeta } from './replication/reconcile.ts';
+import { NodeFileSystem } from '../engine/index.ts';
 import { NodeServer } from './server.ts';
 import { Topology } from '../protocol/topology.ts';
 
@@ -115,22 +114,14 @@ async function main(): Promise<void> {
 
 /** Opens the engine and the persisted node state, reconciled with the config. */
 async function openReplication(config: ClusterConfig, configTopology: Topology, address: string, dataDir: string, log: Log) {
-  await mkdir(dataDir, { recursive: true });
-  const saved = await readNodeMeta(dataDir);
+  const fileSystem = new NodeFileSystem();
   // The engine keeps its own, larger limits; the node's are stricter and checked first.
-  const holder = await DbHolder.open(dataDir, { keyBytesMax: KEY_BYTES_MAX, valueBytesMax: config.limits.valueBytesMax });
-  let meta = reconcileMeta(configTopology, saved, address, holder.db.lastSequence);
-  if (meta.installing) {
-    // A snapshot install was cut short: what the engine holds is partial.
-    log('warn', 'an interrupted snapshot install left partial data; emptying the engine');
-    await holder.wipe();
-    meta = { ...meta, installing: false, dataEpoch: 0 };
-  }
-  if (meta !== saved) await writeNodeMeta(dataDir, meta);
+  const { holder, meta, recoveredInstall } = await openNodeStorage(fileSystem, dataDir, configTopology, address, { keyBytesMax: KEY_BYTES_MAX, valueBytesMax: config.limits.valueBytesMax });
+  if (recoveredInstall) log('warn', 'an interrupted snapshot install left partial data; the engine was emptied');
   const { limits, replication } = config;
   const frameBytesMax = 2 * Math.max(limits.batchBytesMax, limits.valueBytesMax, replication.snapshotChunkBytes) + 1024 * 1024;
   const controller = new ReplicationController({
-    address, dataDir, holder, meta, options: replication, frameBytesMax, batchOpsMax: limits.batchOpsMax, peers: Peers.overHttp(config.token), log,
+    address, dataDir, fileSystem, holder, meta, options: replication, frameBytesMax, batchOpsMax: limits.batchOpsMax, peers: Peers.overHttp(config.token), log,
   });
   return { holder, controller };
 }

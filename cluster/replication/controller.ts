@@ -13,6 +13,7 @@
  * on them; it asks for topology fetches that run on their own (`learnFrom`, `discover`).
  */
 import type { ServerResponse } from 'node:http';
+import type { FileSystem } from '../../engine/index.ts';
 import { ClusterError } from '../../protocol/errors.ts';
 import { errorFields, type Log } from '../log.ts';
 import { nodeStateFor, type NodeState } from '../node-state.ts';
@@ -20,8 +21,7 @@ import { Topology } from '../../protocol/topology.ts';
 import { followerDigest, followerHashes, runAntiEntropyPass, type PassReport } from './anti-entropy.ts';
 import type { DbHolder } from './db-holder.ts';
 import { appendEpoch, checkHistory, newerHistory } from './epoch-history.ts';
-import { executeWork, FollowerReplication } from './follower.ts';
-import { recoveryWork } from './follower-machine.ts';
+import { FollowerReplication } from './follower.ts';
 import { LeaderReplication, type StreamParams } from './leader.ts';
 import { writeNodeMeta, type NodeMeta } from './node-meta.ts';
 import type { Acks, ReplicationOptions } from '../../protocol/replication-options.ts';
@@ -33,6 +33,8 @@ import type { FollowerStatus } from './follower-tracker.ts';
 export interface ControllerOptions {
   address: string;
   dataDir: string;
+  /** The file-system seam the node state is written through (the engine's). */
+  fileSystem: FileSystem;
   holder: DbHolder;
   meta: NodeMeta;
   options: Readonly<ReplicationOptions>;
@@ -267,7 +269,6 @@ export class ReplicationController {
     if (this.state.role === 'leader') {
       await this.follower?.stop();
       this.follower = undefined;
-      if (this.meta.installing) await this.recoverInstall();
       gate.open();
       this.leader ??= new LeaderReplication({
         db: this.o.holder.db, options: this.o.options, address: this.o.address, log: this.o.log, now: this.now,
@@ -300,16 +301,9 @@ export class ReplicationController {
     this.follower.start();
   }
 
-  /** A node told to lead whose data is a partial snapshot install: empty it first (the follower's own recovery). */
-  private async recoverInstall(): Promise<void> {
-    this.o.log('warn', 'an interrupted snapshot install left partial data; emptying the engine before leading');
-    for (const work of recoveryWork()) await executeWork(work, this.o.holder, (change) => this.saveMeta(change));
-    this.publish({ ...this.state, replicaReadable: true });
-  }
-
   private async saveMeta(change: Partial<NodeMeta>): Promise<void> {
     const next = Object.freeze({ ...this.meta, ...change });
-    await writeNodeMeta(this.o.dataDir, next);
+    await writeNodeMeta(this.o.fileSystem, this.o.dataDir, next);
     this.meta = next;
   }
 

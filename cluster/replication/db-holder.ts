@@ -26,8 +26,14 @@ export class DbHolder {
     this.store = storeView(this);
   }
 
-  static async open(dataDir: string, options: DbOpenOptions): Promise<DbHolder> {
+  /**
+   * Opens `<dataDir>/db`; with `empty`, destroys its files first. A node whose install mark is
+   * set opens it empty: a crash in the middle of emptying the engine can leave files the engine
+   * rightly refuses to open (a WAL without CURRENT), and the data is partial anyway.
+   */
+  static async open(dataDir: string, options: DbOpenOptions, empty = false): Promise<DbHolder> {
     const dir = path.join(dataDir, ENGINE_DIR);
+    if (empty) await Db.destroy(dir, options);
     return new DbHolder(dir, options, await Db.open(dir, options));
   }
 

@@ -21,8 +21,9 @@
  *
  * Snapshot install, crash-safe: persist `installing` (durably), empty the engine, write the
  * entries, move the sequence number to the snapshot's (durably), persist `installing: false`.
- * A crash or a broken stream in between leaves the mark set; the recovery (`recoveryWork`:
- * empty the engine, clear the mark) runs before the next stream opens, also at start-up.
+ * A broken stream in between leaves the mark set; the recovery (`recoveryWork`: empty the
+ * engine, clear the mark) runs before the next stream opens. A crash leaves it set too, and
+ * the node empties its engine as it opens it (open-node.ts).
  * While the mark is set the node is not readable (replica reads go to the leader).
  *
  * Invariants: work items are done in the order listed and `done`/`failed` name the oldest one;
@@ -48,8 +49,7 @@ export interface FollowerMachineOptions {
 export interface FollowerInit {
   /** The engine's last sequence number. */
   applied: number;
-  /** The persisted node state. */
-  installing: boolean;
+  /** The persisted node state (never with the install mark: open-node.ts clears it at start-up). */
   dataEpoch: number;
   history: readonly EpochEntry[];
   /** Whom the node's topology names as the shard's leader, at which epoch. */
@@ -84,11 +84,12 @@ export type Work =
   | { id: number; kind: 'checkpoint'; seq: number };
 
 /**
- * The recovery of an interrupted snapshot install, as work: empty the engine, then clear the
- * mark. The same after a broken stream and at start-up (also for a node that starts as a leader).
+ * The recovery of an interrupted snapshot install, as work: set the mark (durably, in case the
+ * install's own mark did not reach the disk), empty the engine, clear the mark. At start-up a
+ * node does the same before it opens its engine (open-node.ts).
  */
 export function recoveryWork(): WorkSpec[] {
-  return [{ kind: 'wipe' }, { kind: 'persist', change: { installing: false, dataEpoch: 0 } }];
+  return [{ kind: 'persist', change: { installing: true, dataEpoch: 0 } }, { kind: 'wipe' }, { kind: 'persist', change: { installing: false, dataEpoch: 0 } }];
 }
 
 export type FollowerEvent =
@@ -178,13 +179,12 @@ export class FollowerMachine {
 
   constructor(private readonly options: FollowerMachineOptions, init: FollowerInit) {
     this.applied = init.applied;
-    this.installing = init.installing;
+    this.installing = false;
     this.dataEpoch = init.dataEpoch;
     this.history = init.history;
     this.leader = init.leader;
     this.epoch = init.epoch;
     this.retention = this.newRetention();
-    if (this.installing) this.recover();
   }
 
   step(event: FollowerEvent, nowMs: number): void {

@@ -99,7 +99,7 @@ export class FollowerReplication {
     this.machine = new FollowerMachine({
       address, heartbeatIntervalMs: options.heartbeatIntervalMs, retentionBytesMax: options.retentionBytesMax, retentionBatchesMax: options.retentionBatchesMax,
       followerSync: options.followerSync, batchesPerRunMax: FOLLOWER_BATCHES_PER_RUN_MAX, checkpointKeepMs: CHECKPOINT_KEEP_MS, retryDelayMaxMs: FOLLOW_RETRY_DELAY_MS_MAX,
-    }, { applied: holder.db.lastSequence, installing: meta.installing, dataEpoch: meta.dataEpoch, history: meta.history, leader: state.shard.leader, epoch: state.topology.epoch });
+    }, { applied: holder.db.lastSequence, dataEpoch: meta.dataEpoch, history: meta.history, leader: state.shard.leader, epoch: state.topology.epoch });
     this.loop = new ReadyLoop(this.machine, (ready) => this.carryOut(ready));
     this.ticker = setInterval(() => this.step({ type: 'tick' }), TICK_MS);
     this.ticker.unref();

@@ -9,10 +9,12 @@
  *
  * Written whole to a temp file, fsynced, renamed over the old one, and the directory fsynced,
  * so a crash leaves the old or the new file, never a torn one. The checksum is verified on
- * every read; a mismatch is CORRUPTION, never "no file".
+ * every read; a mismatch is CORRUPTION, never "no file". Every access goes through the
+ * engine's file-system seam, so MemoryFileSystem's crash states cover it
+ * (test/replication/node-state-crash.test.ts).
  */
-import { open, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
+import type { FileSystem } from '../../engine/index.ts';
 import { ClusterError } from '../../protocol/errors.ts';
 import { Topology, type TopologyJson } from '../../protocol/topology.ts';
 import { crc32c } from '../../engine/index.ts';
@@ -66,37 +68,32 @@ export function decodeNodeMeta(text: string, where: string): NodeMeta {
 }
 
 /** The node state in `dataDir`, or undefined if the node never wrote one. */
-export async function readNodeMeta(dataDir: string): Promise<NodeMeta | undefined> {
+export function readNodeMeta(fs: FileSystem, dataDir: string): NodeMeta | undefined {
   const file = path.join(dataDir, NODE_META_FILE);
-  let text: string;
+  if (!fs.exists(file)) return undefined;
+  let bytes: Uint8Array;
   try {
-    text = await readFile(file, 'utf8');
+    bytes = fs.readAll(file);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new ClusterError('INTERNAL', `${file}: cannot read: ${(error as Error).message}`, { cause: error });
   }
-  return decodeNodeMeta(text, file);
+  return decodeNodeMeta(new TextDecoder().decode(bytes), file);
 }
 
 /** Replaces the node state in `dataDir` durably (temp file, fsync, rename, fsync of the directory). */
-export async function writeNodeMeta(dataDir: string, meta: NodeMeta): Promise<void> {
+export async function writeNodeMeta(fs: FileSystem, dataDir: string, meta: NodeMeta): Promise<void> {
   const text = encodeNodeMeta(meta);
   // Paired check: what goes to disk must read back as what was meant.
   decodeNodeMeta(text, 'node state about to be written');
   const file = path.join(dataDir, NODE_META_FILE);
   const temp = `${file}.tmp`;
-  const handle = await open(temp, 'w');
+  const handle = fs.createWritable(temp);
   try {
-    await handle.writeFile(text);
+    handle.append(encoder.encode(text));
     await handle.sync();
   } finally {
-    await handle.close();
+    handle.close();
   }
-  await rename(temp, file);
-  const dir = await open(dataDir, 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
+  fs.rename(temp, file);
+  await fs.syncDir(dataDir);
 }

@@ -207,7 +207,7 @@ function runFollower(path: string): void {
       machine = new FollowerMachine({
         address: 'F', heartbeatIntervalMs: num(c, 'heartbeat', 50), retentionBytesMax: 1 << 20, retentionBatchesMax: 1000,
         followerSync: c.args.includes('sync'), batchesPerRunMax: num(c, 'run-max', 256), checkpointKeepMs: num(c, 'checkpoint-keep', 1000), retryDelayMaxMs: 1000,
-      }, { applied: num(c, 'applied', 0), installing: c.args.includes('installing'), dataEpoch: num(c, 'data-epoch', 1), history: history(c.named.get('history') ?? '1@0'), leader: c.named.get('leader') ?? 'L', epoch });
+      }, { applied: num(c, 'applied', 0), dataEpoch: num(c, 'data-epoch', 1), history: history(c.named.get('history') ?? '1@0'), leader: c.named.get('leader') ?? 'L', epoch });
       pending = [...machine.ready().work];
       const lines = followerReadyText(machine.ready());
       machine.advance();

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ClusterError, parseConfig, Topology } from '../../cluster/index.ts';
+import { NodeFileSystem } from '../../engine/index.ts';
 import { decodeNodeMeta, encodeNodeMeta, NODE_META_FILE, readNodeMeta, writeNodeMeta, type NodeMeta } from '../../cluster/replication/node-meta.ts';
 import { reconcileMeta } from '../../cluster/replication/reconcile.ts';
 import { WriteGate } from '../../cluster/replication/write-gate.ts';
@@ -28,14 +29,15 @@ describe('the node state file', () => {
     assert.deepEqual(decodeNodeMeta(encodeNodeMeta(META), 'test'), META);
     const dir = await mkdtemp(path.join(os.tmpdir(), 'distribkv-meta-'));
     try {
-      assert.equal(await readNodeMeta(dir), undefined, 'no file yet: a node that never wrote one');
-      await writeNodeMeta(dir, META);
-      await writeNodeMeta(dir, { ...META, dataEpoch: 2 });
-      assert.equal((await readNodeMeta(dir))?.dataEpoch, 2);
+      const fs = new NodeFileSystem();
+      assert.equal(readNodeMeta(fs, dir), undefined, 'no file yet: a node that never wrote one');
+      await writeNodeMeta(fs, dir, META);
+      await writeNodeMeta(fs, dir, { ...META, dataEpoch: 2 });
+      assert.equal(readNodeMeta(fs, dir)?.dataEpoch, 2);
       const text = await readFile(path.join(dir, NODE_META_FILE), 'utf8');
       assert.match(text, /^\{"format":1,"crc32c":\d+,"state":\{"topology":/);
       await writeFile(path.join(dir, NODE_META_FILE), text.replace('"dataEpoch":2', '"dataEpoch":3'));
-      await assert.rejects(readNodeMeta(dir), (error: ClusterError) => error.code === 'CORRUPTION' && /checksum/.test(error.message));
+      assert.throws(() => readNodeMeta(fs, dir), (error: ClusterError) => error.code === 'CORRUPTION' && /checksum/.test(error.message));
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
