@@ -16,48 +16,39 @@ import { ClusterError } from '../protocol/errors.ts';
 import { INTERNAL_BODY_BYTES_MAX } from './limits.ts';
 import { body, type Exchange } from './exchange.ts';
 import { sendJson, sendNoContent } from './http-response.ts';
-import type { ReplicationController } from './replication/controller.ts';
-import type { Route } from './request.ts';
-import type { Store } from './store.ts';
+import type { Handler } from './handler.ts';
+import type { RouteKind } from './routes.ts';
+
+type ReplicationRouteKind = Extract<RouteKind, 'replication-stream' | 'replication-ack' | 'topology-get' | 'topology-put' | 'anti-entropy-digest' | 'anti-entropy-hashes' | 'promote' | 'anti-entropy-run'>;
 
 /** Content type of the replication stream. */
 export const STREAM_CONTENT_TYPE = 'application/vnd.distribkv.replication';
 
-export async function serveReplication(replication: ReplicationController, store: Store, ex: Exchange, route: Route): Promise<void> {
-  const { res, context } = ex;
-  switch (route.kind) {
-    case 'replication-stream':
-      return replication.serveStream(res, route, () => {
-        res.writeHead(200, { 'Content-Type': STREAM_CONTENT_TYPE, 'X-Shard': context.shard, 'X-Epoch': String(context.epoch), 'Cache-Control': 'no-store' });
-        res.flushHeaders();
-      });
-    case 'replication-ack': {
-      const report = await jsonBody(ex) as { node?: unknown; epoch?: unknown; applied?: unknown; checkpoint?: unknown };
-      if (typeof report.node !== 'string' || !isSeq(report.epoch) || !isSeq(report.applied) || !(report.checkpoint === null || report.checkpoint === undefined || isSeq(report.checkpoint))) {
-        throw new ClusterError('BAD_REQUEST', 'a report is {"node": "host:port", "epoch": n, "applied": n, "checkpoint": n | null}');
-      }
-      replication.report(report.node, report.epoch, report.applied, report.checkpoint ?? undefined);
-      return sendNoContent(res, store.lastSequence, context);
+/** The handlers of the replication routes, merged into api.ts's table. */
+export const REPLICATION_HANDLERS: { readonly [K in ReplicationRouteKind]: Handler<K> } = {
+  'replication-stream': ({ replication }, { res, context }, route) => replication.serveStream(res, route, () => {
+    res.writeHead(200, { 'Content-Type': STREAM_CONTENT_TYPE, 'X-Shard': context.shard, 'X-Epoch': String(context.epoch), 'Cache-Control': 'no-store' });
+    res.flushHeaders();
+  }),
+  'replication-ack': async ({ replication, store }, ex) => {
+    const report = await jsonBody(ex) as { node?: unknown; epoch?: unknown; applied?: unknown; checkpoint?: unknown };
+    if (typeof report.node !== 'string' || !isSeq(report.epoch) || !isSeq(report.applied) || !(report.checkpoint === null || report.checkpoint === undefined || isSeq(report.checkpoint))) {
+      throw new ClusterError('BAD_REQUEST', 'a report is {"node": "host:port", "epoch": n, "applied": n, "checkpoint": n | null}');
     }
-    case 'topology-get':
-      return sendJson(res, 200, replication.topologyDocument(), context);
-    case 'topology-put': {
-      const doc = await jsonBody(ex) as { topology?: unknown; history?: unknown };
-      const adopted = await replication.adopt({ topology: doc.topology, history: doc.history ?? [] }, `POST /internal/topology from ${ex.req.socket.remoteAddress ?? 'unknown'}`);
-      return sendJson(res, 200, { adopted, epoch: replication.nodeState.topology.epoch }, context);
-    }
-    case 'anti-entropy-digest':
-      return sendJson(res, 200, await replication.antiEntropyDigest(await jsonBody(ex)), context);
-    case 'anti-entropy-hashes':
-      return sendJson(res, 200, await replication.antiEntropyHashes(await jsonBody(ex)), context);
-    case 'promote':
-      return sendJson(res, 200, await replication.promote(route.force), context);
-    case 'anti-entropy-run':
-      return sendJson(res, 200, await replication.antiEntropy(), context);
-    default:
-      throw new Error(`api-replication: route ${route.kind} is not a replication route`);
-  }
-}
+    replication.report(report.node, report.epoch, report.applied, report.checkpoint ?? undefined);
+    sendNoContent(ex.res, store.lastSequence, ex.context);
+  },
+  'topology-get': ({ replication }, { res, context }) => sendJson(res, 200, replication.topologyDocument(), context),
+  'topology-put': async ({ replication }, ex) => {
+    const doc = await jsonBody(ex) as { topology?: unknown; history?: unknown };
+    const adopted = await replication.adopt({ topology: doc.topology, history: doc.history ?? [] }, `POST /internal/topology from ${ex.req.socket.remoteAddress ?? 'unknown'}`);
+    sendJson(ex.res, 200, { adopted, epoch: replication.nodeState.topology.epoch }, ex.context);
+  },
+  'anti-entropy-digest': async ({ replication }, ex) => sendJson(ex.res, 200, await replication.antiEntropyDigest(await jsonBody(ex)), ex.context),
+  'anti-entropy-hashes': async ({ replication }, ex) => sendJson(ex.res, 200, await replication.antiEntropyHashes(await jsonBody(ex)), ex.context),
+  promote: async ({ replication }, { res, context }, route) => sendJson(res, 200, await replication.promote(route.force), context),
+  'anti-entropy-run': async ({ replication }, { res, context }) => sendJson(res, 200, await replication.antiEntropy(), context),
+};
 
 async function jsonBody(ex: Exchange): Promise<unknown> {
   const bytes = await body(ex, INTERNAL_BODY_BYTES_MAX, 'BODY_TOO_LARGE', 'internal request body');

@@ -8,47 +8,19 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { bearerMatches } from './auth.ts';
-import { serveReplication } from './api-replication.ts';
+import { REPLICATION_HANDLERS } from './api-replication.ts';
 import { decodeBatch } from '../protocol/batch-codec.ts';
 import { hasUnreadBody } from './body.ts';
 import { body, type Exchange } from './exchange.ts';
-import type { AuthScope } from '../protocol/config.ts';
 import { ClusterError } from '../protocol/errors.ts';
 import { describeError, sendAccepted, sendBytes, sendError, sendJson, sendNoContent, sendRedirect, type ResponseContext } from './http-response.ts';
-import type { Limits } from '../protocol/limits.ts';
 import { errorFields, type Log } from './log.ts';
-import { ROUTE_TEMPLATES, type NodeMetrics } from './metrics.ts';
-import type { NodeState } from './node-state.ts';
-import type { ReplicationController } from './replication/controller.ts';
-import { isProtectedPath, parseRoute, splitUrl, type Route, type WriteMode } from './request.ts';
+import { parseRoute, splitUrl, type Route, type WriteMode } from './request.ts';
+export type { ApiOptions, RequestTag } from './handler.ts';
+import { accessOf, ROUTES, type RouteKind } from './routes.ts';
 import { decide, type Decision, type RoutingRequest } from './routing.ts';
 import { encodeScanPage } from '../protocol/scan-codec.ts';
-import type { Store } from './store.ts';
-import type { TurnQueue } from './turn-queue.ts';
-
-export interface ApiOptions {
-  store: Store;
-  limits: Readonly<Limits>;
-  token: string | undefined;
-  authScope: AuthScope;
-  log: Log;
-  /** Acks, replica reads, and the internal and admin routes of replication. */
-  replication: ReplicationController;
-  /** The current NodeState; read once per request. */
-  state(): NodeState;
-  /** Facts about the listening socket for /internal/state. */
-  status(): Record<string, unknown>;
-  metrics: NodeMetrics;
-  /** Starts the writes of one event-loop turn together, so the engine commits them as one group. */
-  writes: TurnQueue;
-}
-
-/** Filled in while a request is served, for its metrics and log line once it ends. */
-export interface RequestTag {
-  /** The route's template (metrics.ts ROUTE_TEMPLATES); left as the caller set it if no route matched. */
-  route: string;
-}
-
+import type { ApiOptions, Handler, RequestTag } from './handler.ts';
 
 /** Serves one request; never rejects (every failure becomes a JSON error response). */
 export async function handleRequest(api: ApiOptions, req: IncomingMessage, res: ServerResponse, expectContinue: boolean, tag: RequestTag): Promise<void> {
@@ -59,8 +31,8 @@ export async function handleRequest(api: ApiOptions, req: IncomingMessage, res: 
   try {
     checkToken(api, splitUrl(url).path, req.headers.authorization);
     const route = parseRoute(req.method ?? '', url, api.limits);
-    tag.route = ROUTE_TEMPLATES[route.kind];
-    await serve(api, ex, route);
+    tag.route = ROUTES[route.kind].path;
+    await (HANDLERS[route.kind] as Handler<RouteKind>)(api, ex, route);
   } catch (error) {
     failed(api, ex, error);
   }
@@ -82,46 +54,42 @@ function failed(api: ApiOptions, ex: Exchange, error: unknown): void {
 
 function checkToken(api: ApiOptions, path: string, header: string | undefined): void {
   if (api.token === undefined) return;
-  const needed = isProtectedPath(path) || (api.authScope === 'all' && path !== '/healthz');
+  const access = accessOf(path);
+  const needed = access === 'internal' || access === 'admin' || (api.authScope === 'all' && access !== 'public');
   if (needed && !bearerMatches(header, api.token)) {
     throw new ClusterError('UNAUTHORIZED', 'this route needs "Authorization: Bearer <token>" with the cluster token');
   }
 }
 
-async function serve(api: ApiOptions, ex: Exchange, route: Route): Promise<void> {
-  const { res, state, context } = ex;
-  switch (route.kind) {
-    case 'healthz':
-      return sendJson(res, 200, { status: 'ok', node: state.address, shard: state.shard.name, role: state.role, epoch: state.topology.epoch }, context);
-    case 'cluster':
-      return sendJson(res, 200, state.topology.toJson(), context);
-    case 'metrics':
-      return sendBytes(res, 200, Buffer.from(await api.metrics.render()), api.metrics.contentType, context);
-    case 'internal-state':
-      return sendJson(res, 200, { node: state.address, shard: state.shard.name, role: state.role, epoch: state.topology.epoch, lastSequence: api.store.lastSequence, ...api.status(), replication: api.replication.status() }, context);
-    case 'get':
-      if (redirected(ex, { op: 'read', key: route.key, readReplica: route.readReplica, target: ex.url })) return;
-      if (!(await caughtUp(api, ex, route.minSeq))) return;
-      return serveGet(api, ex, route.key);
-    case 'put': {
-      if (redirected(ex, { op: 'write', key: route.key, target: ex.url })) return;
-      api.replication.checkWrite(acksOf(api, route));
-      const value = await body(ex, api.limits.valueBytesMax, 'VALUE_TOO_LARGE', 'value');
-      return write(api, ex, route, () => api.store.put(route.key, value, { sync: route.sync }));
-    }
-    case 'delete':
-      if (redirected(ex, { op: 'write', key: route.key, target: ex.url })) return;
-      return write(api, ex, route, () => api.store.delete(route.key, { sync: route.sync }));
-    case 'batch':
-      return serveBatch(api, ex, route);
-    case 'scan':
-      if (redirected(ex, { op: 'scan', readReplica: route.readReplica, target: ex.url })) return;
-      if (!(await caughtUp(api, ex, route.minSeq))) return;
-      return serveScan(api, ex, route);
-    default:
-      return serveReplication(api.replication, api.store, ex, route);
-  }
-}
+/** One handler per route of routes.ts; a route without one does not compile. */
+const HANDLERS: { readonly [K in RouteKind]: Handler<K> } = {
+  healthz: (_api, { res, state, context }) => sendJson(res, 200, { status: 'ok', node: state.address, shard: state.shard.name, role: state.role, epoch: state.topology.epoch }, context),
+  cluster: (_api, { res, state, context }) => sendJson(res, 200, state.topology.toJson(), context),
+  metrics: async (api, { res, context }) => sendBytes(res, 200, Buffer.from(await api.metrics.render()), api.metrics.contentType, context),
+  'internal-state': (api, { res, state, context }) => sendJson(res, 200, { node: state.address, shard: state.shard.name, role: state.role, epoch: state.topology.epoch, lastSequence: api.store.lastSequence, ...api.status(), replication: api.replication.status() }, context),
+  get: async (api, ex, route) => {
+    if (redirected(ex, { op: 'read', key: route.key, readReplica: route.readReplica, target: ex.url })) return;
+    if (!(await caughtUp(api, ex, route.minSeq))) return;
+    return serveGet(api, ex, route.key);
+  },
+  put: async (api, ex, route) => {
+    if (redirected(ex, { op: 'write', key: route.key, target: ex.url })) return;
+    api.replication.checkWrite(acksOf(api, route));
+    const value = await body(ex, api.limits.valueBytesMax, 'VALUE_TOO_LARGE', 'value');
+    return write(api, ex, route, () => api.store.put(route.key, value, { sync: route.sync }));
+  },
+  delete: (api, ex, route) => {
+    if (redirected(ex, { op: 'write', key: route.key, target: ex.url })) return;
+    return write(api, ex, route, () => api.store.delete(route.key, { sync: route.sync }));
+  },
+  batch: (api, ex, route) => serveBatch(api, ex, route),
+  scan: async (api, ex, route) => {
+    if (redirected(ex, { op: 'scan', readReplica: route.readReplica, target: ex.url })) return;
+    if (!(await caughtUp(api, ex, route.minSeq))) return;
+    return serveScan(api, ex, route);
+  },
+  ...REPLICATION_HANDLERS,
+};
 
 function acksOf(api: ApiOptions, mode: WriteMode) {
   return mode.acks ?? api.replication.acksDefault;

@@ -15,7 +15,6 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Db } from '../engine/index.ts';
-import type { Route } from './request.ts';
 import type { ReplicationFigures } from './replication/controller.ts';
 import type { FollowerStatus } from './replication/follower-tracker.ts';
 
@@ -30,27 +29,6 @@ export interface MetricsSources {
 
 /** Latency buckets in seconds: 100 µs to 10 s, dense where a healthy node answers. */
 export const LATENCY_BUCKETS_SECONDS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
-
-/** The route label of each parsed route: its template, so the label set stays bounded. */
-export const ROUTE_TEMPLATES: Readonly<Record<Route['kind'], string>> = Object.freeze({
-  get: '/kv/{key}',
-  put: '/kv/{key}',
-  delete: '/kv/{key}',
-  scan: '/kv',
-  batch: '/batch',
-  cluster: '/cluster',
-  healthz: '/healthz',
-  metrics: '/metrics',
-  'internal-state': '/internal/state',
-  'replication-stream': '/internal/replication/stream',
-  'replication-ack': '/internal/replication/ack',
-  'topology-get': '/internal/topology',
-  'topology-put': '/internal/topology',
-  'anti-entropy-digest': '/internal/anti-entropy/digest',
-  'anti-entropy-hashes': '/internal/anti-entropy/hashes',
-  promote: '/admin/promote',
-  'anti-entropy-run': '/admin/anti-entropy',
-});
 
 /** The route label of a request that matched no route (404, 405, 401, malformed). */
 export const UNMATCHED_ROUTE = 'unmatched';
@@ -95,7 +73,7 @@ export class NodeMetrics {
     return this.registry.contentType;
   }
 
-  /** Records one finished request. `route` is a template from ROUTE_TEMPLATES or UNMATCHED_ROUTE. */
+  /** Records one finished request. `route` is a path template from routes.ts or UNMATCHED_ROUTE. */
   observeRequest(method: string, route: string, status: number, seconds: number): void {
     this.requests.observe({ method, route, status: statusLabel(status) }, seconds);
   }

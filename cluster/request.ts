@@ -10,6 +10,7 @@ import { canonicalAddress } from '../protocol/address.ts';
 import { ClusterError, MethodNotAllowedError } from '../protocol/errors.ts';
 import { KEY_BYTES_MAX, SCAN_ENTRIES_DEFAULT, type Limits } from '../protocol/limits.ts';
 import { percentDecode } from '../protocol/percent.ts';
+import { KEY_PATH_PREFIX, ROUTES, routesAt, templateOf, type RouteKind } from './routes.ts';
 import { parseAcks, type Acks } from '../protocol/replication-options.ts';
 
 export type { Encoding } from '../protocol/scan-codec.ts';
@@ -47,105 +48,65 @@ export type Route =
   | { kind: 'promote'; force: boolean }
   | { kind: 'anti-entropy-run' };
 
-/** Path prefixes whose routes always demand the token (when one is set). */
-export const PROTECTED_PREFIXES = ['/internal/', '/admin/'] as const;
-
-/** Operator routes outside those prefixes that demand the token too: /metrics names peers and positions. */
-export const PROTECTED_PATHS: readonly string[] = ['/metrics'];
-
-/** Whether `path` is an internal or admin route; decided before parsing so a 401 hides what exists. */
-export function isProtectedPath(path: string): boolean {
-  return PROTECTED_PATHS.includes(path) || PROTECTED_PREFIXES.some((prefix) => path.startsWith(prefix) || path === prefix.slice(0, -1));
-}
-
 /** Splits a raw request target into path and query (without the `?`). */
 export function splitUrl(url: string): { path: string; query: string } {
   const q = url.indexOf('?');
   return q < 0 ? { path: url, query: '' } : { path: url.slice(0, q), query: url.slice(q + 1) };
 }
 
-/** Parses a request; throws ClusterError (BAD_*, EMPTY_KEY, KEY_TOO_LARGE, ROUTE_NOT_FOUND, METHOD_NOT_ALLOWED). */
+/** What a route's builder gets: the decoded key (key routes only), the query's known parameters, the limits. */
+interface RouteInput {
+  key: Uint8Array | undefined;
+  params: Map<string, string>;
+  limits: Readonly<Limits>;
+}
+
+/** How each route's fields are read from its request; one per route of routes.ts, or this does not compile. */
+const BUILDERS: { readonly [K in RouteKind]: (input: RouteInput) => Extract<Route, { kind: K }> } = {
+  get: ({ key, params }) => ({ kind: 'get', key: key!, readReplica: readPreference(params), minSeq: sequenceParam(params, 'min_seq') }),
+  put: ({ key, params }) => ({ kind: 'put', key: key!, ...writeMode(params) }),
+  delete: ({ key, params }) => ({ kind: 'delete', key: key!, ...writeMode(params) }),
+  scan: ({ params, limits }) => parseScan(params, limits),
+  batch: ({ params }) => ({ kind: 'batch', ...writeMode(params) }),
+  cluster: () => ({ kind: 'cluster' }),
+  healthz: () => ({ kind: 'healthz' }),
+  metrics: () => ({ kind: 'metrics' }),
+  'internal-state': () => ({ kind: 'internal-state' }),
+  'replication-stream': ({ params }) => parseStreamQuery(params),
+  'replication-ack': () => ({ kind: 'replication-ack' }),
+  'topology-get': () => ({ kind: 'topology-get' }),
+  'topology-put': () => ({ kind: 'topology-put' }),
+  'anti-entropy-digest': () => ({ kind: 'anti-entropy-digest' }),
+  'anti-entropy-hashes': () => ({ kind: 'anti-entropy-hashes' }),
+  promote: ({ params }) => ({ kind: 'promote', force: flag(params, 'force') }),
+  'anti-entropy-run': () => ({ kind: 'anti-entropy-run' }),
+};
+
+/**
+ * Parses a request against the route table (routes.ts): the path picks the routes, the method
+ * one of them (else 405 with the methods that exist), then the key and the query. Throws
+ * ClusterError (BAD_*, EMPTY_KEY, KEY_TOO_LARGE, ROUTE_NOT_FOUND, METHOD_NOT_ALLOWED).
+ */
 export function parseRoute(method: string, url: string, limits: Readonly<Limits>): Route {
   const { path, query } = splitUrl(url);
-  if (path.startsWith('/kv/')) return parseKeyRoute(method, path, query);
-  switch (path) {
-    case '/kv':
-      allow(method, path, ['GET']);
-      return parseScan(parseQuery(query, ['gt', 'gte', 'lt', 'lte', 'limit', 'encoding', 'read', 'min_seq']), limits);
-    case '/batch':
-      allow(method, path, ['POST']);
-      return { kind: 'batch', ...writeMode(query) };
-    case '/cluster':
-      allow(method, path, ['GET']);
-      parseQuery(query, []);
-      return { kind: 'cluster' };
-    case '/healthz':
-      allow(method, path, ['GET']);
-      parseQuery(query, []);
-      return { kind: 'healthz' };
-    case '/internal/state':
-      allow(method, path, ['GET']);
-      parseQuery(query, []);
-      return { kind: 'internal-state' };
-    case '/metrics':
-      allow(method, path, ['GET']);
-      parseQuery(query, []);
-      return { kind: 'metrics' };
-    default:
-      return parseReplicationRoute(method, path, query);
-  }
+  const template = templateOf(path);
+  const methods = routesAt(template);
+  if (!methods) throw new ClusterError('ROUTE_NOT_FOUND', `no route ${JSON.stringify(clip(path))}; see docs/api.md`);
+  const kind = methods.get(method);
+  if (!kind) throw new MethodNotAllowedError(method, template, [...methods.keys()]);
+  const key = template === ROUTES.get.path ? parseKey(path.slice(KEY_PATH_PREFIX.length), 'key') : undefined;
+  const params = parseQuery(query, ROUTES[kind].params);
+  return BUILDERS[kind]({ key, params, limits });
 }
 
-/** The node-to-node and operator routes of replication (docs/replication.md). */
-function parseReplicationRoute(method: string, path: string, query: string): Route {
-  const post = (kind: 'replication-ack' | 'anti-entropy-digest' | 'anti-entropy-hashes' | 'anti-entropy-run'): Route => {
-    allow(method, path, ['POST']);
-    parseQuery(query, []);
-    return { kind };
-  };
-  switch (path) {
-    case '/internal/replication/stream':
-      allow(method, path, ['GET']);
-      return parseStreamQuery(parseQuery(query, ['node', 'from', 'epoch', 'data_epoch']));
-    case '/internal/replication/ack':
-      return post('replication-ack');
-    case '/internal/topology':
-      allow(method, path, ['GET', 'POST']);
-      parseQuery(query, []);
-      return { kind: method === 'GET' ? 'topology-get' : 'topology-put' };
-    case '/internal/anti-entropy/digest':
-      return post('anti-entropy-digest');
-    case '/internal/anti-entropy/hashes':
-      return post('anti-entropy-hashes');
-    case '/admin/promote':
-      allow(method, path, ['POST']);
-      return { kind: 'promote', force: flag(parseQuery(query, ['force']), 'force') };
-    case '/admin/anti-entropy':
-      return post('anti-entropy-run');
-    default:
-      throw new ClusterError('ROUTE_NOT_FOUND', `no route ${JSON.stringify(clip(path))}; see docs/api.md`);
-  }
-}
-
-function parseKeyRoute(method: string, path: string, query: string): Route {
-  allow(method, '/kv/{key}', ['GET', 'PUT', 'DELETE']);
-  const key = parseKey(path.slice('/kv/'.length), 'key');
-  if (method === 'GET') {
-    const params = parseQuery(query, ['read', 'min_seq']);
-    return { kind: 'get', key, readReplica: readPreference(params), minSeq: sequenceParam(params, 'min_seq') };
-  }
-  return { kind: method === 'PUT' ? 'put' : 'delete', key, ...writeMode(query) };
-}
-
-function writeMode(query: string): WriteMode {
-  const params = parseQuery(query, ['sync', 'acks']);
+function writeMode(params: Map<string, string>): WriteMode {
   const acksText = params.get('acks');
   const acks = acksText === undefined ? undefined : parseAcks(acksText);
   if (acksText !== undefined && acks === undefined) throw new ClusterError('BAD_QUERY', `acks must be 0, 1 or "all", got ${JSON.stringify(clip(acksText))}`);
   return { sync: flag(params, 'sync'), acks };
 }
 
-function parseStreamQuery(params: Map<string, string>): Route {
+function parseStreamQuery(params: Map<string, string>): Extract<Route, { kind: 'replication-stream' }> {
   const node = params.get('node');
   if (node === undefined) throw new ClusterError('BAD_QUERY', 'node is required: the follower\'s host:port');
   const need = (name: string) => sequenceParam(params, name) ?? (() => {
@@ -181,7 +142,7 @@ function keyTooLarge(what: string, size: string): ClusterError {
   return new ClusterError('KEY_TOO_LARGE', `${what} is ${size} bytes; keys are at most ${KEY_BYTES_MAX} bytes`);
 }
 
-function parseScan(params: Map<string, string>, limits: Readonly<Limits>): Route {
+function parseScan(params: Map<string, string>, limits: Readonly<Limits>): Extract<Route, { kind: 'scan' }> {
   const range: ScanRange = {};
   for (const bound of ['gt', 'gte', 'lt', 'lte'] as const) {
     const raw = params.get(bound);
@@ -236,10 +197,6 @@ function flag(params: Map<string, string>, name: string): boolean {
   if (value === undefined || value === 'false') return false;
   if (value === 'true' || value === '') return true;
   throw new ClusterError('BAD_QUERY', `${name} must be "true" or "false", got ${JSON.stringify(clip(value))}`);
-}
-
-function allow(method: string, path: string, methods: readonly string[]): void {
-  if (!methods.includes(method)) throw new MethodNotAllowedError(method, path, methods);
 }
 
 function clip(text: string): string {

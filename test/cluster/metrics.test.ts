@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { methodLabel, NodeMetrics, ROUTE_TEMPLATES, unreplicatedOps, type EngineStats } from '../../cluster/metrics.ts';
+import { methodLabel, NodeMetrics, unreplicatedOps, type EngineStats } from '../../cluster/metrics.ts';
+import { ROUTES } from '../../cluster/routes.ts';
 import type { ReplicationFigures } from '../../cluster/replication/controller.ts';
 import type { FollowerStatus } from '../../cluster/replication/follower-tracker.ts';
 import { find, parseExposition } from './prometheus-text.ts';
@@ -36,9 +37,9 @@ describe('NodeMetrics', () => {
       role: 'leader', epoch: 3,
       leader: { lastSeq: 42, waitingWrites: 1, followers: [follower('127.0.0.1:7101', 40, { lagSeq: 2, lagMs: 12 }), follower('127.0.0.1:7102', 0, { connected: false, inSync: false, lagSeq: 42, lagMs: Infinity })] },
     });
-    metrics.observeRequest('GET', ROUTE_TEMPLATES.get, 200, 0.0004);
-    metrics.observeRequest('GET', ROUTE_TEMPLATES.get, 200, 0.003);
-    metrics.observeRequest('PUT', ROUTE_TEMPLATES.put, 204, 0.002);
+    metrics.observeRequest('GET', ROUTES.get.path, 200, 0.0004);
+    metrics.observeRequest('GET', ROUTES.get.path, 200, 0.003);
+    metrics.observeRequest('PUT', ROUTES.put.path, 204, 0.002);
     const text = parseExposition(await metrics.render());
 
     assert.equal(text.types.get('distribkv_http_request_duration_seconds'), 'histogram');

@@ -1,0 +1,42 @@
+/**
+ * What a route handler is given (api.ts, api-replication.ts): the node's parts it may use,
+ * the request as an Exchange, and the route the request parsed to.
+ */
+import type { AuthScope } from '../protocol/config.ts';
+import type { Limits } from '../protocol/limits.ts';
+import type { Log } from './log.ts';
+import type { Exchange } from './exchange.ts';
+import type { NodeMetrics } from './metrics.ts';
+import type { NodeState } from './node-state.ts';
+import type { ReplicationController } from './replication/controller.ts';
+import type { Route } from './request.ts';
+import type { RouteKind } from './routes.ts';
+import type { Store } from './store.ts';
+import type { TurnQueue } from './turn-queue.ts';
+
+export interface ApiOptions {
+  store: Store;
+  limits: Readonly<Limits>;
+  token: string | undefined;
+  authScope: AuthScope;
+  log: Log;
+  /** Acks, replica reads, and the internal and admin routes of replication. */
+  replication: ReplicationController;
+  /** The current NodeState; read once per request. */
+  state(): NodeState;
+  /** Facts about the listening socket for /internal/state. */
+  status(): Record<string, unknown>;
+  metrics: NodeMetrics;
+  /** Starts the writes of one event-loop turn together, so the engine commits them as one group. */
+  writes: TurnQueue;
+}
+
+/** Filled in while a request is served, for its metrics and log line once it ends. */
+export interface RequestTag {
+  /** The route's path template (routes.ts); left as the caller set it if no route matched. */
+  route: string;
+}
+
+
+/** How a handler of route K is called: with the request and its parsed route. */
+export type Handler<K extends RouteKind> = (api: ApiOptions, ex: Exchange, route: Extract<Route, { kind: K }>) => Promise<void> | void;
