@@ -49,6 +49,19 @@ export type ClusterErrorCode =
   | 'NOT_PROMOTABLE'
   /** A follower has no checkpoint snapshot at the sequence number an anti-entropy pass asks about. */
   | 'NO_CHECKPOINT'
+  /** A shard's term moved on: the request (an election, an in-sync change, a frame) speaks for an older leadership. */
+  | 'STALE_TERM'
+  /** An election named a node outside its shard's in-sync set (it may lack acknowledged writes). */
+  | 'NOT_IN_SYNC'
+  | 'UNKNOWN_SHARD'
+  /** The metadata exists: cluster.toml's shards apply only to a new cluster. */
+  | 'ALREADY_BOOTSTRAPPED'
+  /** A metadata command that would change nothing. */
+  | 'NO_CHANGE'
+  /** This node is not the control plane's leader (or not a controller); the message names the leader when known. */
+  | 'NOT_CONTROLLER'
+  /** A shard leader whose lease lapsed takes no writes and serves no leader reads until renewed. */
+  | 'LEASE_EXPIRED'
   /** A replication frame or persisted node state failed its checksum or shape check. */
   | 'CORRUPTION'
   | 'INTERNAL';
@@ -115,6 +128,13 @@ export const STATUS_BY_CODE = Object.freeze({
   STALE_EPOCH: 409,
   NOT_PROMOTABLE: 409,
   NO_CHECKPOINT: 409,
+  STALE_TERM: 409,
+  NOT_IN_SYNC: 409,
+  UNKNOWN_SHARD: 404,
+  ALREADY_BOOTSTRAPPED: 409,
+  NO_CHANGE: 409,
+  NOT_CONTROLLER: 503,
+  LEASE_EXPIRED: 503,
   INVALID_ARGUMENT: 400,
   CORRUPTION: 500,
   IO_ERROR: 500,

@@ -1,0 +1,49 @@
+/**
+ * The metadata state machine (cluster/control/metadata.ts) driven by a script: each command is
+ * applied to the metadata so far, and the output is the result (the refusal, or what changed).
+ * Regenerate with: REWRITE=1 node --import tsx --test test/control/metadata.test.ts
+ */
+import { describe, it } from 'node:test';
+import { applyCommand, EMPTY_METADATA, type Command, type Metadata } from '../../cluster/control/metadata.ts';
+import { runDataDriven, type Case } from '../helpers/datadriven.ts';
+
+const list = (text: string | undefined) => (text ? text.split(',') : []);
+
+function show(m: Metadata): string {
+  const lines = [`version ${m.version} vnodes ${m.vnodes}`];
+  for (const s of m.shards) lines.push(`${s.name}: leader ${s.leader} term ${s.term} in-sync ${s.inSync.join(',')} members ${s.members.join(',')}`);
+  if (m.unassigned.length > 0) lines.push(`unassigned ${m.unassigned.join(',')}`);
+  return lines.join('\n');
+}
+
+function command(c: Case): Command {
+  const shard = c.named.get('shard') ?? '';
+  switch (c.command) {
+    case 'bootstrap':
+      return { type: 'bootstrap', vnodes: Number(c.named.get('vnodes') ?? 16), shards: c.input.map((line) => {
+        const [name, members] = line.trim().split(/\s+/);
+        return { name: name!, members: list(members) };
+      }) };
+    case 'elect':
+      return { type: 'elect', shard, leader: c.named.get('leader')!, expectTerm: Number(c.named.get('expect-term')), inSync: list(c.named.get('in-sync')), unclean: c.args.includes('unclean') };
+    case 'set-in-sync':
+      return { type: 'set-in-sync', shard, term: Number(c.named.get('term')), inSync: list(c.named.get('in-sync')) };
+    case 'register':
+      return { type: 'register', node: c.args[0]! };
+    default:
+      throw new Error(`unknown command ${c.command}`);
+  }
+}
+
+describe('the metadata state machine', () => {
+  it('plays testdata/metadata.txt', () => {
+    let metadata = EMPTY_METADATA;
+    runDataDriven('test/control/testdata/metadata.txt', (c) => {
+      if (c.command === 'show') return show(metadata);
+      const result = applyCommand(metadata, command(c));
+      if (!result.ok) return `refused ${result.code}: ${result.message}`;
+      metadata = result.metadata;
+      return show(metadata);
+    });
+  });
+});
