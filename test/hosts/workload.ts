@@ -33,7 +33,6 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { checkLinearizable, findLostWrites, History, type LinearizabilityResult, type LostWrite, type Value } from '../checker/index.ts';
 import { seededRandom } from '../../engine/fs/memory-file-system.ts';
 import { ClientError, ConnectionError, type Client } from '../../net/index.ts';
-import { waitFor } from '../replication/nodes.ts';
 import { formatTimeline, NemesisLog } from './nemesis-log.ts';
 
 export interface WorkloadOptions {
@@ -54,9 +53,11 @@ const DEFAULTS = { workers: 6, keys: 8, keyPrefix: 'reg-', readShare: 0.5, opsMa
 const BACKOFF_MS_MIN = 20;
 const BACKOFF_MS_MAX = 500;
 const PROGRESS_WAIT_MS = 60_000;
+const PROGRESS_POLL_MS = 20;
 /** Errors that prove a write was not made: the node refused it before writing (docs/replication.md). */
 const NOT_APPLIED = new Set(['NOT_ENOUGH_REPLICAS', 'OVERLOADED', 'SHUTTING_DOWN', 'WRITE_STALLED', 'DB_CLOSED']);
 
+/** `started` counts operations sent; the others count completed ones. */
 export interface WorkloadCounts {
   started: number;
   reads: number;
@@ -120,10 +121,17 @@ export class Workload {
   async waitForProgress(more: { completed?: number; acknowledged?: number }, what: string, timeoutMs = PROGRESS_WAIT_MS): Promise<void> {
     const completedTarget = this.completed() + (more.completed ?? 0);
     const ackTarget = this.counters.acknowledged + (more.acknowledged ?? 0);
-    await waitFor(what, () => {
-      if (this.ended) throw new Error(`the workload ended (its ${this.options.opsMax} operations or ${this.options.durationMsMax} ms are used up)`);
-      return this.completed() >= completedTarget && this.counters.acknowledged >= ackTarget;
-    }, timeoutMs);
+    const deadline = Date.now() + timeoutMs;
+    while (this.completed() < completedTarget || this.counters.acknowledged < ackTarget) {
+      if (this.ended) throw new Error(`workload: ended before ${what} (its ${this.options.opsMax} operations or ${this.options.durationMsMax} ms are used up)`);
+      if (Date.now() > deadline) throw new Error(`workload: not within ${timeoutMs} ms: ${what} (${JSON.stringify(this.counts())})`);
+      await delay(PROGRESS_POLL_MS);
+    }
+  }
+
+  /** Resolves when every worker has stopped on its own (count or time bound reached). */
+  finished(): Promise<void> {
+    return this.done;
   }
 
   /** Asks every worker to stop after its current operation; resolves when all have. */
@@ -178,7 +186,6 @@ export class Workload {
 
   private async read(id: number, client: Client, key: string): Promise<boolean> {
     const op = this.history.invoke(id, { type: 'read', key });
-    this.counters.reads++;
     try {
       const value = await client.get(key);
       this.history.ok(op, value === undefined ? null : Buffer.from(value).toString('utf8'));
@@ -187,12 +194,13 @@ export class Workload {
     } catch (error) {
       this.history.fail(op, codeOf(error));
       return false;
+    } finally {
+      this.counters.reads++;
     }
   }
 
   private async write(id: number, client: Client, key: string, value: string): Promise<boolean> {
     const op = this.history.invoke(id, { type: 'write', key, value });
-    this.counters.writes++;
     try {
       await client.put(key, value, { acks: 'all' });
       this.history.ok(op);
@@ -207,6 +215,8 @@ export class Workload {
         this.counters.unknown++;
       }
       return false;
+    } finally {
+      this.counters.writes++;
     }
   }
 }
