@@ -1,7 +1,8 @@
 /**
  * Long runs of the reliability suite: `npm run stress -- --minutes N` repeats the tests in
- * test/reliability/ with larger knobs and fresh seeds until N minutes are up, and prints a
- * summary. It stops at the first failure and prints the seeds to replay it.
+ * test/reliability/ and the namespaced cluster under the nemesis (test/hosts/nemesis.test.ts,
+ * skipped where namespaces cannot be made) with larger knobs and fresh seeds until N minutes
+ * are up, and prints a summary. It stops at the first failure and prints the seeds to replay it.
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -26,12 +27,15 @@ while (Date.now() < deadline) {
     SWEEP_POINTS: '600',
     MODEL_STEPS: '20000',
     MODEL_SEED: seed,
+    HOSTS_ROUNDS: '3',
+    HOSTS_PHASE_ACKS: '200',
+    HOSTS_SEED: seed,
   };
-  const files = ['test/reliability/', 'test/engine/model.test.ts'];
+  const files = ['test/reliability/', 'test/engine/model.test.ts', 'test/hosts/nemesis.test.ts'];
   const run = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=dot', ...expand(files)], { env, stdio: 'inherit' });
   rounds++;
   if (run.status !== 0) {
-    console.error(`stress: round ${rounds} failed (seed ${seed}); replay with KILL9_SEED=${seed} CRASH_EXPLORER_SEED=${seed} MODEL_SEED=${seed}`);
+    console.error(`stress: round ${rounds} failed (seed ${seed}); replay with KILL9_SEED=${seed} CRASH_EXPLORER_SEED=${seed} MODEL_SEED=${seed} HOSTS_SEED=${seed} HOSTS_ROUNDS=3 HOSTS_PHASE_ACKS=200`);
     process.exit(1);
   }
   console.log(`stress: round ${rounds} passed (seed ${seed}); ${Math.max(0, Math.round((deadline - Date.now()) / 1000))} s left`);

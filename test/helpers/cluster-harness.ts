@@ -50,6 +50,18 @@ export class NodeProcess {
     return new NodeProcess(address, dataDir, child);
   }
 
+  /**
+   * Wraps a node started some other way (test/hosts starts nodes inside network namespaces).
+   * REQUIRES: `child` is the node process itself (so signals reach it), with stderr piped.
+   */
+  static adopt(address: string, dataDir: string, child: ChildProcess): NodeProcess {
+    return new NodeProcess(address, dataDir, child);
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   get stderr(): string {
     return this.stderrText;
   }

@@ -5,22 +5,47 @@
  *   - `partition()`: destroy every open connection and refuse (reset) new ones until `heal()`;
  *   - `blackhole()`: accept connections and reads, but forward nothing, until `heal()` —
  *     the peer sees a silent network, not a refused one;
- *   - `delay(ms)`: hold every chunk `ms` milliseconds before forwarding it (in order).
+ *   - `delay(ms)`: hold every chunk `ms` milliseconds before forwarding it (in order);
+ *   - `shape(shaper)`: per connection, by the address it came from, add a delay and a chance
+ *     that a chunk stalls (`LinkShape`); the host harness's relays use it (test/hosts/relay.ts).
+ * A chunk is due `delay` after it arrived and is forwarded at that time or, to keep the order,
+ * right after the chunk before it: a delay adds latency, not a cap on throughput.
  * Counters say how many connections and bytes passed, so a test can check the proxy was used.
  */
 import * as net from 'node:net';
 
 export type ProxyMode = 'pass' | 'partition' | 'blackhole';
 
+/** How the traffic of one connection is shaped, both ways. */
+export interface LinkShape {
+  /** Added to every chunk. */
+  delayMs: number;
+  /**
+   * Chance that a chunk is held `stallMs` longer, with every chunk behind it: what losing a
+   * segment costs a TCP connection (a retransmission after a timeout, head-of-line blocked).
+   * Bytes are never dropped from the stream; that would be corruption, not loss.
+   */
+  lossChance: number;
+  stallMs: number;
+}
+
+/** Picks the shape of a connection from its client's address; undefined: not shaped. */
+export type Shaper = (clientAddress: string) => LinkShape | undefined;
+
 export class TcpProxy {
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
   private mode: ProxyMode = 'pass';
   private delayMs = 0;
+  private shaper: Shaper | undefined;
+  private random: () => number = Math.random;
   connections = 0;
   bytesForwarded = 0;
   /** Bytes swallowed by a blackhole. */
   bytesDropped = 0;
+  /** Chunks held back by a shape's delay, and chunks stalled by its loss. */
+  chunksDelayed = 0;
+  chunksStalled = 0;
 
   private constructor(
     private readonly target: { host: string; port: number },
@@ -61,9 +86,16 @@ export class TcpProxy {
     this.delayMs = ms;
   }
 
+  /** Shapes every connection by its client's address (undefined: stop shaping); `random` draws the losses. */
+  shape(shaper: Shaper | undefined, random: () => number = Math.random): void {
+    this.shaper = shaper;
+    this.random = random;
+  }
+
   heal(): void {
     this.mode = 'pass';
     this.delayMs = 0;
+    this.shaper = undefined;
   }
 
   async close(): Promise<void> {
@@ -88,25 +120,40 @@ export class TcpProxy {
     };
     client.on('error', closeBoth).on('close', closeBoth);
     upstream.on('error', closeBoth).on('close', closeBoth);
-    this.pipe(client, upstream);
-    this.pipe(upstream, client);
+    const source = client.remoteAddress ?? '';
+    this.pipe(client, upstream, source);
+    this.pipe(upstream, client, source);
   }
 
-  /** Forwards `from` to `to`, honouring blackhole and delay, keeping chunk order. */
-  private pipe(from: net.Socket, to: net.Socket): void {
+  /** Forwards `from` to `to`, honouring blackhole, delay and the shape, keeping chunk order. */
+  private pipe(from: net.Socket, to: net.Socket, source: string): void {
     let chain = Promise.resolve();
     from.on('data', (chunk: Buffer) => {
       if (this.mode === 'blackhole') {
         this.bytesDropped += chunk.length;
         return;
       }
-      const wait = this.delayMs;
+      const due = performance.now() + this.holdMs(source);
       chain = chain.then(async () => {
+        const wait = due - performance.now();
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
         if (this.mode === 'blackhole' || to.destroyed) return;
         this.bytesForwarded += chunk.length;
         to.write(chunk);
       });
     });
+  }
+
+  /** How long a chunk from a connection of `source` is held: the global delay plus its shape. */
+  private holdMs(source: string): number {
+    const shape = this.shaper?.(source);
+    if (!shape) return this.delayMs;
+    let hold = this.delayMs + shape.delayMs;
+    if (shape.delayMs > 0) this.chunksDelayed++;
+    if (shape.lossChance > 0 && this.random() < shape.lossChance) {
+      this.chunksStalled++;
+      hold += shape.stallMs;
+    }
+    return hold;
   }
 }

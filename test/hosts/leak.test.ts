@@ -1,0 +1,139 @@
+/**
+ * The host harness leaves nothing behind: `ip netns list` and `ip -o link show` (in the root
+ * namespace) are exactly as before after a normal close, after a start that fails half-way,
+ * after an uncaught error in a process running the harness, after a SIGINT or SIGTERM to such
+ * a process, and, for a process killed with SIGKILL, once the next run has started. No process
+ * of a run survives it either, and its data directory is gone.
+ *
+ * Other runs may be building their own hosts at the same time (npm test runs two files at
+ * once): the snapshots leave out namespaces and links whose owner is another live process.
+ * Those carry their owner's pid (host-network.ts), so nothing of this file's runs is left out.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { killHard, spawnTs, type Child } from '../helpers/child.ts';
+import { waitFor } from '../replication/nodes.ts';
+import { hostsUnavailable } from './capability.ts';
+import { ROOT_LINK_PREFIX } from './constants.ts';
+import { HostCluster } from './host-cluster.ts';
+import { isAlive, parseRootLinks, removeDeadRuns } from './host-network.ts';
+import { ownerOfNamespace } from './host-plan.ts';
+import { ip, parseNamespaceList } from './ip-command.ts';
+
+const skip = await hostsUnavailable();
+
+interface Snapshot {
+  namespaces: string[];
+  links: string[];
+}
+
+/** Another live process's run: not ours to compare. */
+function othersLive(owner: number | undefined): boolean {
+  return owner !== undefined && owner !== process.pid && isAlive(owner);
+}
+
+async function snapshot(): Promise<Snapshot> {
+  const namespaces = parseNamespaceList(await ip(['netns', 'list'])).filter((n) => !othersLive(ownerOfNamespace(n))).sort();
+  const text = await ip(['-o', 'link', 'show']);
+  const owners = new Map(parseRootLinks(text).map((l) => [l.name, l.owner]));
+  const links = text.split('\n').filter(Boolean).filter((line) => {
+    const name = /^\d+: ([^:@]+)/.exec(line)?.[1] ?? '';
+    if (!new RegExp(`^${ROOT_LINK_PREFIX}\\d+$`).test(name)) return true;
+    // A harness link without its alias yet belongs to a run in its first milliseconds.
+    return owners.has(name) && !othersLive(owners.get(name));
+  });
+  return { namespaces, links };
+}
+
+interface Ready {
+  namespaces: string[];
+  pids: number[];
+  rootLink: string;
+  dir: string;
+}
+
+async function startHolder(mode: 'hold' | 'throw'): Promise<{ child: Child; ready: Ready | undefined }> {
+  const child = spawnTs('test/hosts/fixtures/hold-cluster.ts', [mode]);
+  const line = await child.waitForLine((l) => l.startsWith('ready '), 60_000);
+  return { child, ready: JSON.parse(line.slice('ready '.length)) as Ready };
+}
+
+async function assertRunExisted(ready: Ready): Promise<void> {
+  const names = parseNamespaceList(await ip(['netns', 'list']));
+  for (const ns of ready.namespaces) assert.ok(names.includes(ns), `namespace ${ns} should exist while the run holds it`);
+  assert.equal(ready.namespaces.length, 3, `a bridge and two hosts, got ${ready.namespaces.join(', ')}`);
+  assert.ok(ready.pids.length >= 4, `two nodes and two relays run inside, got pids ${ready.pids.join(', ')}`);
+}
+
+async function assertRunGone(before: Snapshot, ready: Ready): Promise<void> {
+  await waitFor('every process of the run to be gone', () => ready.pids.every((p) => !isAlive(p)));
+  assert.deepEqual(await snapshot(), before);
+  assert.equal(existsSync(ready.dir), false, `the data directory ${ready.dir} should be removed`);
+}
+
+test('a cluster closed normally leaves ip netns list and ip link as they were', { skip }, async () => {
+  const before = await snapshot();
+  const cluster = await HostCluster.start({ shards: 1, replicas: 1, relays: true });
+  let pids: number[] = [];
+  try {
+    const during = await snapshot();
+    assert.equal(during.namespaces.length, before.namespaces.length + 3, 'a bridge and two host namespaces while it runs');
+    assert.ok(during.links.some((l) => l.includes(`${cluster.network.plan.rootLink}@`)), 'its root link exists while it runs');
+    pids = [...cluster.nodes.values()].map((n) => n.pid!);
+  } finally {
+    await cluster.close();
+  }
+  assert.ok(pids.every((p) => !isAlive(p)), 'every node is gone');
+  assert.deepEqual(await snapshot(), before);
+  assert.equal(existsSync(cluster.dir), false);
+});
+
+test('a start that fails half-way removes what it had made before rethrowing', { skip }, async () => {
+  const before = await snapshot();
+  // A config the node refuses (exit 2) once the network and relays exist.
+  await assert.rejects(HostCluster.start({ shards: 1, replicas: 1, relays: true, replicationToml: 'min_insync = -1' }), /exited before it was healthy/);
+  assert.deepEqual(await snapshot(), before);
+});
+
+test('an uncaught error in a process running the harness still removes its hosts', { skip }, async () => {
+  const before = await snapshot();
+  const { child, ready } = await startHolder('throw');
+  try {
+    const exit = await child.exited;
+    assert.equal(exit.code, 1, `the process fails as an uncaught error makes it: ${child.stderr()}`);
+    assert.match(child.stderr(), /a planned failure/);
+    await assertRunGone(before, ready!);
+  } finally {
+    await killHard(child);
+  }
+});
+
+for (const signal of ['SIGINT'] as const) {
+  test(`${signal} to a process running the harness removes its hosts, processes and data`, { skip }, async () => {
+    const before = await snapshot();
+    const { child, ready } = await startHolder('hold');
+    try {
+      await assertRunExisted(ready!);
+      child.process.kill(signal);
+      const exit = await child.exited;
+      assert.equal(exit.code, signal === 'SIGINT' ? 130 : 143, `exit status after ${signal}: ${child.stderr()}`);
+      await assertRunGone(before, ready!);
+    } finally {
+      await killHard(child);
+    }
+  });
+}
+
+test('what a run killed with SIGKILL leaves behind, the next run removes', { skip }, async () => {
+  const before = await snapshot();
+  const { child, ready } = await startHolder('hold');
+  await killHard(child);
+  const names = parseNamespaceList(await ip(['netns', 'list']));
+  assert.ok(ready!.namespaces.every((ns) => names.includes(ns)), 'SIGKILL cannot be caught: the namespaces are still there');
+  assert.ok(ready!.pids.some((p) => isAlive(p)), 'and its nodes still run');
+  const removed = await removeDeadRuns();
+  for (const item of [...ready!.namespaces, ready!.rootLink, path.basename(ready!.dir)]) assert.ok(removed.includes(item), `${item} removed as a dead run's leftover`);
+  await assertRunGone(before, ready!);
+});

@@ -1,0 +1,101 @@
+/**
+ * The workload runner against an in-memory store behind the client's Transport seam (no
+ * namespaces, runs anywhere): an honest store passes both checks, with refused and
+ * unconfirmed writes recorded as fail and info; a store that acknowledges a write and then
+ * forgets it is caught. And the rule that sorts a failed write into "certainly not made"
+ * or "unknown".
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ClientError, Client, ConnectionError, type Transport, type TransportRequest, type TransportResponse } from '../../net/index.ts';
+import { seededRandom } from '../../engine/fs/memory-file-system.ts';
+import { NemesisLog } from './nemesis-log.ts';
+import { certainlyNotApplied, Workload } from './workload.ts';
+
+const NODE = '198.18.0.10:7000';
+const encoder = new TextEncoder();
+
+const answer = (status: number, body: unknown = undefined, headers: Record<string, string> = {}): TransportResponse => ({
+  status, headers: { 'content-type': 'application/json', ...headers }, body: encoder.encode(body === undefined ? '' : JSON.stringify(body)),
+});
+
+/**
+ * One register store: each request is applied atomically when it arrives. `misbehave` decides,
+ * per write, to refuse it before writing (503 NOT_ENOUGH_REPLICAS), to apply it and answer
+ * UNCONFIRMED, to acknowledge it without applying it (a lost write), or to behave.
+ */
+function store(misbehave: (writeNumber: number) => 'refuse' | 'unconfirmed' | 'forget' | 'ok'): Transport {
+  const data = new Map<string, string>();
+  let seq = 0;
+  let writes = 0;
+  const handle = (request: TransportRequest): TransportResponse => {
+    if (request.path === '/cluster') return answer(200, { epoch: 1, ring: { hash: 'xxhash64', placement: 'sectored', vnodes: 64 }, shards: [{ name: 'shard-0', leader: NODE, replicas: [] }] });
+    const key = decodeURIComponent(request.path.slice('/kv/'.length).split('?')[0]!);
+    if (request.method === 'GET') {
+      const value = data.get(key);
+      return value === undefined ? answer(404, { code: 'KEY_NOT_FOUND', message: 'no such key' }) : { status: 200, headers: {}, body: encoder.encode(value) };
+    }
+    const behaviour = misbehave(++writes);
+    if (behaviour === 'refuse') return answer(503, { code: 'NOT_ENOUGH_REPLICAS', message: 'refused before writing' });
+    if (behaviour !== 'forget') data.set(key, Buffer.from(request.body!).toString('utf8'));
+    if (behaviour === 'unconfirmed') return answer(503, { code: 'UNCONFIRMED', message: 'written, not confirmed' });
+    return answer(204, undefined, { 'x-seq': String(++seq) });
+  };
+  return {
+    // Answer on a later turn, so the workers interleave.
+    request: async (_address, request) => {
+      await new Promise((resolve) => setImmediate(resolve));
+      return handle(request);
+    },
+    close() {},
+  };
+}
+
+async function runAgainst(transport: Transport) {
+  const connect = () => Client.connect([NODE], { transport, retriesMax: 0 });
+  const load = await Workload.start(connect, { workers: 4, keys: 3, opsMax: 600, seed: 3 });
+  await load.finished();
+  await load.stop();
+  const log = new NemesisLog();
+  log.record('kill', 'h9 (a made-up event, to be counted)');
+  return load.check(connect, log);
+}
+
+test('an honest store passes both checks, refused writes recorded as failed and unconfirmed ones as unknown', async () => {
+  const random = seededRandom(5);
+  const report = await runAgainst(store(() => {
+    const r = random();
+    return r < 0.1 ? 'refuse' : r < 0.2 ? 'unconfirmed' : 'ok';
+  }));
+  assert.deepEqual(report.lost, []);
+  assert.equal(report.linearizability.verdict, 'linearizable', report.explain());
+  const c = report.counts;
+  assert.equal(c.reads + c.writes, 600);
+  assert.ok(c.failed > 0 && c.unknown > 0 && c.acknowledged > 0, JSON.stringify(c));
+  assert.equal(c.acknowledged + c.failed + c.unknown, c.writes);
+  assert.match(report.summary, /^operations 600 \(reads \d+, \d+ ok; writes \d+: \d+ acknowledged, \d+ failed, \d+ unknown\); lost 0; linearizable \(3 keys, \d+ steps\); nemesis: kill 1$/);
+});
+
+test('a store that acknowledges writes and then forgets them is caught', async () => {
+  const report = await runAgainst(store((n) => (n % 40 === 0 ? 'forget' : 'ok')));
+  assert.equal(report.linearizability.verdict, 'not-linearizable');
+  assert.match(report.explain(), /timeline of reg-\d:\n/);
+});
+
+test('a failed write is "certainly not made" only on a refusal before writing, a 4xx or a refused connection', () => {
+  const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+  const reset = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+  const unavailable = (cause: Error) => new ClientError('UNAVAILABLE', 'failed', { cause: new ConnectionError(NODE, cause.message, { cause }) });
+  const cases: [unknown, boolean][] = [
+    [new ClientError('NOT_ENOUGH_REPLICAS', 'x', { status: 503 }), true],
+    [new ClientError('OVERLOADED', 'x', { status: 503 }), true],
+    [new ClientError('BAD_QUERY', 'x', { status: 400 }), true],
+    [new ClientError('UNCONFIRMED', 'x', { status: 503 }), false],
+    [new ClientError('NOT_LEADER', 'x', { status: 503 }), false],
+    [unavailable(refused), true],
+    [unavailable(reset), false],
+    [unavailable(new Error('no response within 4000 ms')), false],
+    [new Error('something else'), false],
+  ];
+  for (const [error, expected] of cases) assert.equal(certainlyNotApplied(error), expected, `${(error as Error).message} (${(error as ClientError).code ?? ''})`);
+});
