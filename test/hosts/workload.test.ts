@@ -47,6 +47,7 @@ function store(misbehave: (writeNumber: number) => 'refuse' | 'unconfirmed' | 'f
       await new Promise((resolve) => setImmediate(resolve));
       return handle(request);
     },
+    stream: () => Promise.reject(new Error('the workload opens no streams')),
     close() {},
   };
 }
