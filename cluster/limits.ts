@@ -33,8 +33,8 @@ export const REPORT_TIMEOUT_MS = 5_000;
 export const TOPOLOGY_FETCH_TIMEOUT_MS = 1_000;
 /** Pushing a new topology to a peer after a promotion. */
 export const TOPOLOGY_PUSH_TIMEOUT_MS = 2_000;
-/** Entries an epoch history may hold when it arrives from a peer or from disk. */
-export const EPOCH_HISTORY_ENTRIES_MAX = 100_000;
+/** Entries a shard's term history may hold when it arrives from a peer or from disk. */
+export const TERM_HISTORY_ENTRIES_MAX = 100_000;
 
 // ---- Replication ------------------------------------------------------------------------
 
@@ -59,3 +59,26 @@ export const ANTI_ENTROPY_HASHES_PER_RANGE_MAX = 100_000;
 export const ANTI_ENTROPY_CHECKPOINT_WAIT_MS = 10_000;
 /** Repaired keys named in a pass's log line (the rest are counted). */
 export const ANTI_ENTROPY_KEYS_LOGGED_MAX = 20;
+
+// ---- The control plane ------------------------------------------------------------------
+
+/** A controller asking an in-sync member where it stands before an election. */
+export const CONTROL_STATE_TIMEOUT_MS = 500;
+/** A node's call to a controller (propose, lease), beyond a long-poll's own wait. */
+export const CONTROL_CALL_TIMEOUT_MS = 2_000;
+/** A node's metadata long-poll waits this long on a controller before asking again. */
+export const META_LONG_POLL_MS = 5_000;
+/** The longest `wait_ms` a controller honours on `GET /internal/meta`. */
+export const META_WAIT_MS_MAX = 30_000;
+/** Longest pause between attempts to reach a controller (backoff doubles from 25 ms). */
+export const CONTROL_RETRY_DELAY_MS_MAX = 500;
+/** Metadata long-polls one controller holds at once; more are answered at once with what it has. */
+export const CONTROL_WATCHERS_MAX = 4_096;
+/** Raft messages queued for one peer; past it the oldest are dropped (Raft resends). */
+export const RAFT_MESSAGES_QUEUED_MAX = 4_096;
+/** A batch of Raft messages to a peer must be answered within this long. */
+export const RAFT_SEND_TIMEOUT_MS = 2_000;
+/** Bytes of a Raft payload a controller accepts (the codec's own limit, checked again on decode). */
+export const RAFT_BODY_BYTES_MAX = 64 * 1024 * 1024;
+/** A graceful handover waits this long at most for its target to catch up. */
+export const TRANSFER_CATCH_UP_MS_MAX = 10_000;

@@ -31,6 +31,13 @@ export class Peers {
     return { status: res.status, headers: res.headers, json: parseJson(res) };
   }
 
+  /** Posts raw bytes (Raft's message batches); resolves with the status and headers. */
+  async post(address: string, path: string, body: Uint8Array, contentType: string, timeoutMs: number): Promise<PeerAnswer> {
+    const headers = { ...this.headers(), 'Content-Type': contentType };
+    const res = await this.transport.request(address, { method: 'POST', path, headers, body, timeoutMs });
+    return { status: res.status, headers: res.headers, json: parseJson(res) };
+  }
+
   /** Opens a long GET read as it arrives (the replication stream). */
   stream(address: string, path: string, connectTimeoutMs: number): Promise<TransportStream> {
     return this.transport.stream(address, { method: 'GET', path, headers: this.headers(), connectTimeoutMs });

@@ -39,7 +39,7 @@ export function decide(state: NodeState, request: RoutingRequest): Decision {
     case 'read':
     case 'write': {
       const owner = state.topology.shardOf(request.key);
-      if (owner.name !== state.shard.name) return redirect(owner.leader, request.target, owner.name);
+      if (owner.name !== state.shard?.name) return redirect(owner.leader, request.target, owner.name);
       return decideOwnShard(state, request.op === 'read' && request.readReplica, request.target);
     }
     case 'scan':
@@ -50,6 +50,7 @@ export function decide(state: NodeState, request: RoutingRequest): Decision {
 }
 
 function decideOwnShard(state: NodeState, servedByReplica: boolean, target: string): Decision {
+  if (!state.shard) return { kind: 'error', error: new ClusterError('WRONG_SHARD', `${state.address} holds no shard yet; scan at a shard's leader (GET /cluster lists them)`) };
   if (state.role === 'leader' || (servedByReplica && state.replicaReadable)) return SERVE;
   return redirect(state.shard.leader, target, state.shard.name);
 }
@@ -60,7 +61,7 @@ function decideBatch(state: NodeState, keys: readonly Uint8Array[], target: stri
   if (first === undefined) return SERVE;
   const firstShard = state.topology.shardOf(first).name;
   // The shard every key must belong to: ours if any key is ours, else the first key's.
-  const home = firstShard === state.shard.name || keys.some((k) => state.topology.shardOf(k).name === state.shard.name)
+  const home = state.shard && (firstShard === state.shard.name || keys.some((k) => state.topology.shardOf(k).name === state.shard!.name))
     ? state.shard.name
     : firstShard;
   for (const key of keys) {
@@ -75,7 +76,7 @@ function decideBatch(state: NodeState, keys: readonly Uint8Array[], target: stri
       };
     }
   }
-  if (home !== state.shard.name) {
+  if (home !== state.shard?.name) {
     const leader = state.topology.shard(home)!.leader;
     return redirect(leader, target, home);
   }

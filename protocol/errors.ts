@@ -62,6 +62,8 @@ export type ClusterErrorCode =
   | 'NOT_CONTROLLER'
   /** A shard leader whose lease lapsed takes no writes and serves no leader reads until renewed. */
   | 'LEASE_EXPIRED'
+  /** A replication stream or report from a node that is not a member of the shard. */
+  | 'NOT_A_MEMBER'
   /** A replication frame or persisted node state failed its checksum or shape check. */
   | 'CORRUPTION'
   | 'INTERNAL';
@@ -87,6 +89,16 @@ export class MethodNotAllowedError extends ClusterError {
     super('METHOD_NOT_ALLOWED', `${JSON.stringify(method)} is not allowed on ${JSON.stringify(path)}; use ${allow.join(', ')}`);
     this.allow = allow;
     this.name = 'MethodNotAllowedError';
+  }
+}
+
+/** NOT_CONTROLLER, naming the control plane's leader when known (sent as the X-Controller-Leader header). */
+export class NotControllerError extends ClusterError {
+  readonly leader: string | undefined;
+  constructor(message: string, leader: string | undefined) {
+    super('NOT_CONTROLLER', message);
+    this.leader = leader;
+    this.name = 'NotControllerError';
   }
 }
 
@@ -135,6 +147,7 @@ export const STATUS_BY_CODE = Object.freeze({
   NO_CHANGE: 409,
   NOT_CONTROLLER: 503,
   LEASE_EXPIRED: 503,
+  NOT_A_MEMBER: 403,
   INVALID_ARGUMENT: 400,
   CORRUPTION: 500,
   IO_ERROR: 500,
