@@ -29,7 +29,7 @@
 import type { FileSystem } from '../../engine/index.ts';
 import { validateRaftLimits, type RaftLimits } from './raft-config.ts';
 import { RaftError } from './raft-errors.ts';
-import { RaftNode, type RaftStatus } from './raft-node.ts';
+import { RaftNode, type RaftLogView, type RaftStatus } from './raft-node.ts';
 import { RaftStorage } from './raft-storage.ts';
 import { EntryType, type Entry, type MembershipChange, type Message, type NodeId, type Ready, type SoftState } from './raft-types.ts';
 
@@ -78,7 +78,7 @@ interface PendingRead extends Waiter<void> {
 }
 
 export class RaftGroup {
-  readonly node: RaftNode;
+  private readonly node: RaftNode;
   private readonly limits: Readonly<RaftLimits>;
   private readonly proposals = new Map<number, PendingProposal>();
   private readonly reads = new Map<string, PendingRead>();
@@ -163,8 +163,25 @@ export class RaftGroup {
     this.kick();
   }
 
+  /** Campaigns now instead of at the election timeout (e.g. a single-member group at start). */
+  campaign(): void {
+    this.checkRunning();
+    this.node.campaign();
+    this.kick();
+  }
+
   status(): RaftStatus {
     return this.node.status();
+  }
+
+  /** Role, leader and term (cheaper than status()). */
+  get softState(): SoftState {
+    return this.node.softState;
+  }
+
+  /** The log, read-only (status pages, the simulator's invariant checks). */
+  get log(): RaftLogView {
+    return this.node.log;
   }
 
   /** True while the Ready loop runs or has work. */

@@ -19,11 +19,13 @@
  * violation too.
  */
 import { seededRandom, type CrashOptions, MemoryFileSystem } from '../../../engine/index.ts';
-import { outcomeUnknown, RaftError, RaftGroup, type RaftLimits } from '../../../cluster/raft/index.ts';
-import { checkLinearizable, counterClock, History } from '../../checker/index.ts';
+import { RaftError, RaftGroup, type RaftLimits } from '../../../cluster/raft/index.ts';
+import { checkLinearizable } from '../../checker/index.ts';
+import { SimClients } from './clients.ts';
 import { InvariantChecker } from './invariants.ts';
 import { SimNetwork } from './network.ts';
-import { encodeCommand, RegisterMachine } from './register-machine.ts';
+import { SlowDisk } from './slow-disk.ts';
+import { RegisterMachine } from './register-machine.ts';
 
 export interface SimulationOptions {
   seed: number;
@@ -56,7 +58,6 @@ export interface ScheduleReport {
 
 export const SUBSTEPS_PER_TICK = 3;
 const DIR = '/raft';
-const KEYS = ['a', 'b', 'c'];
 const CLIENTS = 3;
 const CRASH_VARIANTS: CrashOptions[] = [{ data: 'drop', entries: 'durable' }, { data: 'keep', entries: 'keep' }, { data: 'random', entries: 'random' }];
 const MUTATING = new Set(['create', 'append', 'sync', 'rename', 'remove', 'syncDir', 'mkdir']);
@@ -66,8 +67,12 @@ class SimulatedCrash extends Error {}
 interface Member {
   id: string;
   founder: boolean;
-  fs: MemoryFileSystem;
+  /** What the machine's disk holds; crash states come from here. */
+  disk: MemoryFileSystem;
+  /** The same disk with fsyncs that take simulated time, as the group sees it. */
+  fs: SlowDisk;
   group: RaftGroup | undefined;
+  opening: boolean;
   sm: RegisterMachine | undefined;
   incarnation: number;
   restartAt: number;
@@ -85,14 +90,14 @@ class Simulation {
   private readonly random: () => number;
   private readonly checker = new InvariantChecker();
   private readonly network: SimNetwork;
-  private readonly history = new History({ clock: counterClock() });
   private readonly members: Member[];
   private readonly limits: Partial<RaftLimits>;
   private readonly rates: { crash: number; partition: number; transfer: number; membership: number; operation: number };
-  private readonly busyClients = new Set<number>();
+  private readonly clients: SimClients;
+  private readonly sleepers: Array<{ at: number; wake: () => void }> = [];
+  private readonly syncDelayMax: number;
   private now = 0;
   private healAt = Infinity;
-  private written = 0;
   private violation: string | undefined;
   readonly stats: ScheduleStats = {
     steps: 0, highestTerm: 0, highestCommit: 0, crashes: 0, crashesMidWrite: 0, partitions: 0, transfers: 0,
@@ -102,6 +107,7 @@ class Simulation {
   constructor(private readonly options: SimulationOptions) {
     this.random = seededRandom(options.seed);
     const pick = <T>(choices: readonly T[]): T => choices[Math.floor(this.random() * choices.length)]!;
+    this.clients = new SimClients(CLIENTS, this.random, (error) => this.expectRaftError(error));
     this.network = new SimNetwork(this.random, (term, from) => this.checker.leader(term, from));
     this.network.faults = { dropRate: pick([0, 0.02, 0.1, 0.25]), duplicateRate: pick([0, 0.05, 0.15]), delayMax: pick([1, 3, 8]) };
     this.rates = { crash: pick([0, 0.004, 0.012]), partition: pick([0, 0.006, 0.02]), transfer: pick([0, 0.006]), membership: pick([0, 0.006]), operation: 0.25 };
@@ -109,8 +115,28 @@ class Simulation {
       electionTicks: 8, heartbeatTicks: 1, requestTimeoutTicks: 25,
       snapshotEntries: pick([4, 12, 1000]), appendBytesMax: pick([64, 1024 * 1024]), inflightAppendsMax: pick([2, 256]),
     };
+    this.syncDelayMax = pick([0, 2, 6]);
     const ids = Array.from({ length: options.nodes + 1 }, (_, k) => `n${k + 1}`);
-    this.members = ids.map((id, k) => ({ id, founder: k < options.nodes, fs: new MemoryFileSystem(), group: undefined, sm: undefined, incarnation: 0, restartAt: 0 }));
+    this.members = ids.map((id, k) => {
+      const disk = new MemoryFileSystem();
+      return { id, founder: k < options.nodes, disk, fs: this.slowDisk(disk), group: undefined, opening: false, sm: undefined, incarnation: 0, restartAt: 0 };
+    });
+  }
+
+  private slowDisk(disk: MemoryFileSystem): SlowDisk {
+    return new SlowDisk(disk, (subSteps) => this.sleep(subSteps), () => Math.floor(this.random() * (this.syncDelayMax + 1)));
+  }
+
+  private sleep(subSteps: number): Promise<void> {
+    if (subSteps === 0) return Promise.resolve();
+    return new Promise((wake) => this.sleepers.push({ at: this.now + subSteps, wake }));
+  }
+
+  private wakeSleepers(): void {
+    for (let k = 0; k < this.sleepers.length; k++) {
+      if (this.sleepers[k]!.at > this.now) continue;
+      this.sleepers.splice(k--, 1)[0]!.wake();
+    }
   }
 
   private fail(text: string): void {
@@ -125,15 +151,16 @@ class Simulation {
     let settled = false;
     for (let k = 0; k < this.options.healSteps && !this.violation && !settled; k++) {
       await this.step(false);
-      settled = this.progressed() && this.busyClients.size === 0;
+      settled = this.progressed() && this.clients.idle;
     }
     if (!this.violation && !this.progressed()) this.fail(`Liveness: no leader committed an entry of its term within ${this.options.healSteps} sub-steps after healing`);
     if (!this.violation) {
-      const result = checkLinearizable(this.history.events);
+      const result = checkLinearizable(this.clients.history.events);
       if (!result.ok) this.fail(`Linearizability (${result.verdict}): ${result.explanation}`);
     }
-    for (const m of this.members) await m.group?.close();
+    for (const m of this.members) void m.group?.close(); // not awaited: a close may wait on a disk sleeper that never wakes now
     this.stats.messages = this.network.messagesSent;
+    this.stats.operations = this.clients.counts;
     return { seed: this.options.seed, ...(this.violation ? { violation: this.violation } : {}), stats: this.stats };
   }
 
@@ -141,12 +168,13 @@ class Simulation {
     this.now++;
     this.stats.steps++;
     try {
-      for (const m of this.members) if (!m.group && m.restartAt <= this.now) await this.restart(m);
+      this.wakeSleepers();
+      for (const m of this.members) if (!m.group && !m.opening && m.restartAt <= this.now) this.restart(m);
       if (this.now >= this.healAt) this.heal();
       if (this.now % SUBSTEPS_PER_TICK === 0) for (const m of this.shuffled(this.up())) m.group?.tick();
       for (const { to, messages } of this.network.due(this.now)) this.member(to).group?.receive(messages);
       if (faulty) this.injectFaults();
-      this.startOperations();
+      this.clients.start(this.rates.operation, () => this.pickTarget());
       await this.settle();
     } catch (error) {
       this.fail(`a member threw: ${(error as Error).stack ?? String(error)}`);
@@ -155,7 +183,7 @@ class Simulation {
       const failure = m.group?.failure;
       if (failure && !(failure instanceof SimulatedCrash)) this.fail(`${m.id} stopped: ${failure.stack ?? failure.message}`);
     }
-    const observed = this.up().map((m) => ({ id: m.id, incarnation: m.incarnation, soft: m.group!.node.softState, log: m.group!.node.log }));
+    const observed = this.up().map((m) => ({ id: m.id, incarnation: m.incarnation, soft: m.group!.softState, log: m.group!.log }));
     this.violation ??= this.checker.check(observed);
     for (const o of observed) {
       this.stats.highestTerm = Math.max(this.stats.highestTerm, o.soft.term);
@@ -163,13 +191,16 @@ class Simulation {
     }
   }
 
+  /**
+   * Runs every chain of promises the step started to its end: nothing in the simulation waits
+   * on real I/O, so one macrotask turn drains them all (only sleepers wait, for later steps).
+   * A member with work and no disk wait left has a stalled Ready loop: a driver bug.
+   */
   private async settle(): Promise<void> {
-    for (let round = 0; round < 1000; round++) {
-      for (const m of this.members) if (m.group) await m.group.idle();
-      for (let k = 0; k < 4; k++) await Promise.resolve(); // let clients' continuations run
-      if (this.members.every((m) => !m.group || !m.group.busy)) return;
+    await new Promise((resolve) => setImmediate(resolve));
+    for (const m of this.members) {
+      if (m.group?.busy && m.fs.pendingSyncs === 0 && m.group.failure === undefined) this.fail(`${m.id} has work but its Ready loop is not running: ${JSON.stringify(m.group.status())}`);
     }
-    this.fail(`the members never went idle: ${this.members.filter((m) => m.group?.node.hasReady()).map((m) => `${m.id} ${JSON.stringify(m.group!.status())} failure=${m.group!.failure}`).join('; ')}`);
   }
 
   private up(): Member[] {
@@ -192,7 +223,7 @@ class Simulation {
     let best: Member | undefined;
     let bestTerm = -1;
     for (const m of this.members) {
-      const soft = m.group?.failure === undefined ? m.group?.node.softState : undefined;
+      const soft = m.group?.failure === undefined ? m.group?.softState : undefined;
       if (soft?.role === 'leader' && soft.term > bestTerm) {
         best = m;
         bestTerm = soft.term;
@@ -204,14 +235,16 @@ class Simulation {
   private progressed(): boolean {
     const leader = this.leader();
     if (!leader) return false;
-    const log = leader.group!.node.log;
-    return log.term(log.committed) === leader.group!.node.softState.term;
+    const log = leader.group!.log;
+    return log.term(log.committed) === leader.group!.softState.term;
   }
 
   // ——— Members ———
 
-  private async restart(m: Member): Promise<void> {
-    m.fs.fault = undefined;
+  /** Opens the member's group from its disk; it is up once the open completes (opens fsync too). */
+  private restart(m: Member): void {
+    m.disk.fault = undefined;
+    m.opening = true;
     const incarnation = m.incarnation;
     const current = () => m.incarnation === incarnation;
     const sm = new RegisterMachine({
@@ -222,18 +255,23 @@ class Simulation {
         this.checker.restored(m.id, lastIndex, digest);
       },
     });
-    try {
-      m.group = await RaftGroup.open({
-        id: m.id, fileSystem: m.fs, dir: DIR, initialVoters: m.founder ? this.members.filter((x) => x.founder).map((x) => x.id) : [],
-        stateMachine: sm, random: seededRandom(this.options.seed * 1009 + incarnation * 31 + this.members.indexOf(m)), limits: this.limits,
-        send: (messages) => { if (current() && m.group) this.network.send(m.id, messages, this.now); },
-        onSoftState: (s) => { if (current() && s.role === 'leader') this.checker.leader(s.term, m.id); },
-      });
-      m.sm = sm;
-    } catch (error) {
-      if (error instanceof SimulatedCrash) return this.crashed(m, m.fs);
-      this.fail(`${m.id} could not restart: ${(error as Error).stack ?? String(error)}`);
-    }
+    RaftGroup.open({
+      id: m.id, fileSystem: m.fs, dir: DIR, initialVoters: m.founder ? this.members.filter((x) => x.founder).map((x) => x.id) : [],
+      stateMachine: sm, random: seededRandom(this.options.seed * 1009 + incarnation * 31 + this.members.indexOf(m)), limits: this.limits,
+      send: (messages) => { if (current() && m.group) this.network.send(m.id, messages, this.now); },
+      onSoftState: (s) => { if (current() && s.role === 'leader') this.checker.leader(s.term, m.id); },
+    }).then(
+      (group) => {
+        m.opening = false;
+        if (!current()) return void group.close(); // crashed while opening
+        m.group = group;
+        m.sm = sm;
+      },
+      (error: unknown) => {
+        m.opening = false;
+        if (!(error instanceof SimulatedCrash)) this.fail(`${m.id} could not restart: ${(error as Error).stack ?? String(error)}`);
+      },
+    );
   }
 
   /** The member is down from now on; it restarts later from `image`. */
@@ -242,7 +280,8 @@ class Simulation {
     const group = m.group;
     m.group = undefined;
     m.sm = undefined;
-    m.fs = image;
+    m.disk = image;
+    m.fs = this.slowDisk(image);
     m.restartAt = this.now + 3 + Math.floor(this.random() * 40);
     this.stats.crashes++;
     if (group) void group.close();
@@ -250,16 +289,17 @@ class Simulation {
 
   private crashImage(m: Member): MemoryFileSystem {
     const variant = CRASH_VARIANTS[Math.floor(this.random() * CRASH_VARIANTS.length)]!;
-    return m.fs.crash(Math.floor(this.random() * 2 ** 31), variant);
+    return m.disk.crash(Math.floor(this.random() * 2 ** 31), variant);
   }
 
   /** Crashes `m` just before its `calls`-th next mutating file-system call. */
   private armCrash(m: Member, calls: number): void {
     let seen = 0;
-    m.fs.fault = (op) => {
+    const disk = m.disk;
+    disk.fault = (op) => {
       if (!MUTATING.has(op) || ++seen < calls) return undefined;
       const image = this.crashImage(m);
-      m.fs.fault = () => new SimulatedCrash('the machine is down');
+      disk.fault = () => new SimulatedCrash('the machine is down');
       this.stats.crashesMidWrite++;
       this.crashed(m, image);
       return new SimulatedCrash(`crashed before ${op}`);
@@ -322,47 +362,12 @@ class Simulation {
     if (!(error instanceof RaftError)) this.fail(`a request failed with an unexpected error: ${(error as Error).stack ?? String(error)}`);
   }
 
-  // ——— Clients ———
-
-  private startOperations(): void {
-    for (let client = 0; client < CLIENTS; client++) {
-      if (this.busyClients.has(client) || this.random() >= this.rates.operation) continue;
-      const up = this.up();
-      if (up.length === 0) return;
-      const target = this.random() < 0.9 ? this.leader() ?? up[0]! : up[Math.floor(this.random() * up.length)]!;
-      this.busyClients.add(client);
-      void this.operate(client, target).finally(() => this.busyClients.delete(client));
-    }
-  }
-
-  private async operate(client: number, m: Member): Promise<void> {
-    const key = KEYS[Math.floor(this.random() * KEYS.length)]!;
-    const group = m.group!;
-    const sm = m.sm!;
-    if (this.random() < 0.5) {
-      const value = `w${++this.written}`;
-      const id = this.history.invoke(client, { type: 'write', key, value });
-      try {
-        await group.propose(encodeCommand(key, value));
-        this.history.ok(id);
-        this.stats.operations.ok++;
-      } catch (error) {
-        this.expectRaftError(error);
-        if (outcomeUnknown(error)) this.history.info(id, (error as RaftError).code);
-        else this.history.fail(id, (error as RaftError).code);
-        this.stats.operations[outcomeUnknown(error) ? 'info' : 'fail']++;
-      }
-      return;
-    }
-    const id = this.history.invoke(client, { type: 'read', key });
-    try {
-      await group.read();
-      this.history.ok(id, sm.get(key));
-      this.stats.operations.ok++;
-    } catch (error) {
-      this.expectRaftError(error);
-      this.history.fail(id, (error as RaftError).code);
-      this.stats.operations.fail++;
-    }
+  /** Mostly the leader; sometimes any member (NOT_LEADER, stale leaders); rarely while none is known. */
+  private pickTarget(): { group: RaftGroup; sm: RegisterMachine } | undefined {
+    const up = this.up();
+    const leader = this.leader();
+    if (up.length === 0 || (!leader && this.random() < 0.8)) return undefined;
+    const m = leader && this.random() < 0.9 ? leader : up[Math.floor(this.random() * up.length)]!;
+    return { group: m.group!, sm: m.sm! };
   }
 }
