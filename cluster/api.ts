@@ -7,13 +7,15 @@
  * epoch change (setState) never splits a request between two views. The store orders writes.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Snapshot } from '../engine/index.ts';
 import { bearerMatches } from './auth.ts';
+import { CONTROL_HANDLERS } from './api-control.ts';
 import { REPLICATION_HANDLERS } from './api-replication.ts';
 import { decodeBatch } from '../protocol/batch-codec.ts';
 import { hasUnreadBody } from './body.ts';
 import { body, type Exchange } from './exchange.ts';
 import { ClusterError } from '../protocol/errors.ts';
-import { describeError, sendAccepted, sendBytes, sendError, sendJson, sendNoContent, sendRedirect, type ResponseContext } from './http-response.ts';
+import { contextOf, describeError, sendAccepted, sendBytes, sendError, sendJson, sendNoContent, sendRedirect, type ResponseContext } from './http-response.ts';
 import { errorFields, type Log } from './log.ts';
 import { parseRoute, splitUrl, type Route, type WriteMode } from './request.ts';
 export type { ApiOptions, RequestTag } from './handler.ts';
@@ -25,7 +27,7 @@ import type { ApiOptions, Handler, RequestTag } from './handler.ts';
 /** Serves one request; never rejects (every failure becomes a JSON error response). */
 export async function handleRequest(api: ApiOptions, req: IncomingMessage, res: ServerResponse, expectContinue: boolean, tag: RequestTag): Promise<void> {
   const state = api.state();
-  const context = { shard: state.shard.name, epoch: state.topology.epoch };
+  const context = contextOf(state);
   const url = req.url ?? '/';
   const ex: Exchange = { req, res, url, state, context, expectContinue };
   try {
@@ -63,10 +65,15 @@ function checkToken(api: ApiOptions, path: string, header: string | undefined): 
 
 /** One handler per route of routes.ts; a route without one does not compile. */
 const HANDLERS: { readonly [K in RouteKind]: Handler<K> } = {
-  healthz: (_api, { res, state, context }) => sendJson(res, 200, { status: 'ok', node: state.address, shard: state.shard.name, role: state.role, epoch: state.topology.epoch }, context),
+  healthz: (api, { res, state, context }) => sendJson(res, 200, {
+    status: 'ok', ...api.replication.readiness(), node: state.address, shard: state.shard?.name ?? null, role: state.role, term: state.shard?.term ?? null, version: state.topology.version,
+  }, context),
   cluster: (_api, { res, state, context }) => sendJson(res, 200, state.topology.toJson(), context),
   metrics: async (api, { res, context }) => sendBytes(res, 200, Buffer.from(await api.metrics.render()), api.metrics.contentType, context),
-  'internal-state': (api, { res, state, context }) => sendJson(res, 200, { node: state.address, shard: state.shard.name, role: state.role, epoch: state.topology.epoch, lastSequence: api.store.lastSequence, ...api.status(), replication: api.replication.status() }, context),
+  'internal-state': (api, { res, state, context }) => sendJson(res, 200, {
+    node: state.address, shard: state.shard?.name ?? null, role: state.role, term: state.shard?.term ?? null, version: state.topology.version,
+    lastSequence: api.store.lastSequence, ...api.status(), replication: api.replication.status(), control: api.control?.status() ?? null,
+  }, context),
   get: async (api, ex, route) => {
     if (redirected(ex, { op: 'read', key: route.key, readReplica: route.readReplica, target: ex.url })) return;
     if (!(await caughtUp(api, ex, route.minSeq))) return;
@@ -89,6 +96,7 @@ const HANDLERS: { readonly [K in RouteKind]: Handler<K> } = {
     return serveScan(api, ex, route);
   },
   ...REPLICATION_HANDLERS,
+  ...CONTROL_HANDLERS,
 };
 
 function acksOf(api: ApiOptions, mode: WriteMode) {
@@ -120,6 +128,7 @@ async function write(api: ApiOptions, ex: Exchange, mode: WriteMode, start: () =
 async function caughtUp(api: ApiOptions, ex: Exchange, minSeq: number | undefined): Promise<boolean> {
   if (minSeq === undefined || (await api.replication.waitApplied(minSeq))) return true;
   const now = api.state();
+  if (!now.shard) throw new ClusterError('WRONG_SHARD', `${now.address} holds no shard any more`);
   sendRedirect(ex.res, 307, `http://${now.shard.leader}${ex.url}`, now.shard.name, ex.context);
   return false;
 }
@@ -134,8 +143,13 @@ function redirected(ex: Exchange, request: RoutingRequest): boolean {
   return true;
 }
 
+/** A leader reads linearizably (controller.ts `leaderRead`); a replica serving read=replica reads its own data. */
+function readOn<T>(api: ApiOptions, ex: Exchange, read: (snapshot: Snapshot | undefined) => Promise<T>): Promise<T> {
+  return ex.state.role === 'leader' ? api.replication.leaderRead((snapshot) => read(snapshot)) : read(undefined);
+}
+
 async function serveGet(api: ApiOptions, ex: Exchange, key: Uint8Array): Promise<void> {
-  const value = await api.store.get(key);
+  const value = await readOn(api, ex, (snapshot) => api.store.get(key, snapshot && { snapshot }));
   if (value === undefined) throw new ClusterError('KEY_NOT_FOUND', 'no such key');
   sendBytes(ex.res, 200, value, 'application/octet-stream', ex.context);
 }
@@ -151,14 +165,16 @@ async function serveScan(api: ApiOptions, ex: Exchange, route: Extract<Route, { 
   const entries: [Uint8Array, Uint8Array][] = [];
   let bytes = 0;
   let more = false;
-  // One entry past the limit tells whether there is more without a second request.
-  for await (const entry of api.store.iterator({ ...route.range, limit: route.limit + 1 })) {
-    if (entries.length === route.limit || bytes >= api.limits.scanBytesMax) {
-      more = true;
-      break;
+  await readOn(api, ex, async (snapshot) => {
+    // One entry past the limit tells whether there is more without a second request.
+    for await (const entry of api.store.iterator({ ...route.range, limit: route.limit + 1, ...(snapshot && { snapshot }) })) {
+      if (entries.length === route.limit || bytes >= api.limits.scanBytesMax) {
+        more = true;
+        break;
+      }
+      entries.push(entry);
+      bytes += entry[0].length + entry[1].length;
     }
-    entries.push(entry);
-    bytes += entry[0].length + entry[1].length;
-  }
+  });
   sendBytes(ex.res, 200, encodeScanPage({ entries, more }, route.encoding), 'application/json', ex.context);
 }

@@ -46,6 +46,12 @@ export const FOLLOWER_BATCHES_PER_RUN_MAX = 256;
 export const CHECKPOINT_KEEP_MS = 120_000;
 /** acks=all writes a leader holds waiting for follower acks; more are refused as OVERLOADED. */
 export const ACK_WAITERS_MAX = 100_000;
+/**
+ * A follower whose stream closed less than this long ago (or that a new leader has not seen yet
+ * in its first this-long) stays in the in-sync set: a reconnect does not shrink it. At most
+ * replica_lag_max_ms. An acks=all write may wait this long for a follower that died.
+ */
+export const IN_SYNC_GRACE_MS_MAX = 1_000;
 /** Bytes of frames a leader queues for one stream before it waits for the socket to drain. */
 export const STREAM_QUEUED_BYTES_MAX = 1024 * 1024;
 
@@ -62,6 +68,10 @@ export const ANTI_ENTROPY_KEYS_LOGGED_MAX = 20;
 
 // ---- The control plane ------------------------------------------------------------------
 
+/** An election that found no in-sync member alive is tried again after this long. */
+export const ELECTION_RETRY_MS = 1_000;
+/** Node-to-node requests (internal routes) served at once, apart from clients' inflight_requests_max, so a busy node still talks to its peers. */
+export const INTERNAL_INFLIGHT_MAX = 1_024;
 /** A controller asking an in-sync member where it stands before an election. */
 export const CONTROL_STATE_TIMEOUT_MS = 500;
 /** A node's call to a controller (propose, lease), beyond a long-poll's own wait. */
@@ -80,5 +90,7 @@ export const RAFT_MESSAGES_QUEUED_MAX = 4_096;
 export const RAFT_SEND_TIMEOUT_MS = 2_000;
 /** Bytes of a Raft payload a controller accepts (the codec's own limit, checked again on decode). */
 export const RAFT_BODY_BYTES_MAX = 64 * 1024 * 1024;
+/** A controller stopping while it leads waits this long at most for another to take over. */
+export const STEP_DOWN_WAIT_MS = 2_000;
 /** A graceful handover waits this long at most for its target to catch up. */
 export const TRANSFER_CATCH_UP_MS_MAX = 10_000;

@@ -12,16 +12,22 @@ import type { AddressInfo, Socket } from 'node:net';
 import { handleRequest, type ApiOptions, type RequestTag } from './api.ts';
 import type { AuthScope } from '../protocol/config.ts';
 import { ClusterError } from '../protocol/errors.ts';
-import { sendError } from './http-response.ts';
+import { contextOf, sendError } from './http-response.ts';
 import { statusOf } from '../protocol/errors.ts';
-import { CONNECTION_CHECK_INTERVAL_MS_MAX, HEADERS_TIMEOUT_MS_MAX, KEEP_ALIVE_TIMEOUT_MS } from './limits.ts';
+import { CONNECTION_CHECK_INTERVAL_MS_MAX, HEADERS_TIMEOUT_MS_MAX, INTERNAL_INFLIGHT_MAX, KEEP_ALIVE_TIMEOUT_MS } from './limits.ts';
 import { HEADER_BYTES_MAX, type Limits } from '../protocol/limits.ts';
 import { errorFields, type Log } from './log.ts';
 import { methodLabel, UNMATCHED_ROUTE, type NodeMetrics } from './metrics.ts';
 import type { NodeState } from './node-state.ts';
 import type { ReplicationController } from './replication/controller.ts';
+import type { ControlPlane } from './control/control-plane.ts';
+import type { Metadata } from './control/metadata.ts';
 import type { Store } from './store.ts';
 import { TurnQueue } from './turn-queue.ts';
+import { accessOf, ROUTES } from './routes.ts';
+import { splitUrl } from './request.ts';
+
+const REPLICATION_STREAM_PATH = ROUTES['replication-stream'].path;
 
 export interface NodeServerOptions {
   state: NodeState;
@@ -32,6 +38,10 @@ export interface NodeServerOptions {
   log: Log;
   replication: ReplicationController;
   metrics: NodeMetrics;
+  /** The control plane, on a controller node. */
+  control: ControlPlane | undefined;
+  /** The metadata this node knows. */
+  metadata(): Metadata;
 }
 
 export class NodeServer {
@@ -44,6 +54,9 @@ export class NodeServer {
   /** Decided once: the per-request line costs nothing unless the log is at trace. */
   private readonly traceRequests: boolean;
   private inflight = 0;
+  private internalInflight = 0;
+  /** Replication streams among the in-flight requests: they last until closed, so a drain does not wait for them. */
+  private streams = 0;
   private draining = false;
   private idle: (() => void) | undefined;
 
@@ -61,9 +74,11 @@ export class NodeServer {
       log: options.log,
       replication: options.replication,
       metrics: options.metrics,
+      control: options.control,
+      metadata: options.metadata,
       writes: new TurnQueue(),
       state: () => this.state,
-      status: () => ({ listening: this.boundAddress(), inflight: this.inflight, draining: this.draining }),
+      status: () => ({ listening: this.boundAddress(), inflight: this.inflight, internalInflight: this.internalInflight, draining: this.draining }),
     };
     this.server = createServer({
       maxHeaderSize: HEADER_BYTES_MAX,
@@ -81,7 +96,7 @@ export class NodeServer {
     this.server.on('checkContinue', (req, res) => this.onRequest(req, res, true));
     // Any other expectation: Node would answer an empty 417.
     this.server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
-      const context = { shard: this.state.shard.name, epoch: this.state.topology.epoch };
+      const context = contextOf(this.state);
       res.setHeader('Connection', 'close');
       sendError(res, new ClusterError('EXPECTATION_FAILED', `unsupported Expect header ${JSON.stringify(req.headers.expect)}; only 100-continue is`), context);
     });
@@ -109,13 +124,13 @@ export class NodeServer {
   }
 
   /**
-   * Stops taking requests, lets in-flight ones finish (up to `drainTimeoutMs`), then closes
-   * every connection. Afterwards nothing touches the store.
+   * Stops taking requests, lets in-flight ones finish (up to `drainTimeoutMs`; replication
+   * streams are not waited for), then closes every connection. Afterwards nothing touches the store.
    */
   async drain(): Promise<void> {
     this.draining = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    if (this.inflight > 0) {
+    if (this.busy() > 0) {
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<boolean>((resolve) => {
         timer = setTimeout(() => resolve(true), this.limits.drainTimeoutMs);
@@ -125,7 +140,7 @@ export class NodeServer {
       });
       const late = await Promise.race([idle, timedOut]);
       clearTimeout(timer);
-      if (late) this.log('warn', 'drain timed out; cutting connections', { inflight: this.inflight });
+      if (late) this.log('warn', 'drain timed out; cutting connections', { inflight: this.inflight, internalInflight: this.internalInflight });
     }
     this.server.closeAllConnections();
     await closed;
@@ -135,27 +150,37 @@ export class NodeServer {
     const startedMs = performance.now();
     const tag: RequestTag = { route: UNMATCHED_ROUTE };
     let counted = false;
+    const url = req.url ?? '/';
+    const stream = url.startsWith(REPLICATION_STREAM_PATH);
+    // Node-to-node requests have a budget of their own: clients at their limit must not cut a
+    // node off from its peers (its lease, the metadata, Raft).
+    const internal = accessOf(splitUrl(url).path) === 'internal';
     // One listener for both jobs: a 'close' listener per request is not free at 30k requests/s.
     res.once('close', () => {
       if (counted) {
-        this.inflight--;
-        if (this.inflight === 0 && this.idle) this.idle();
+        if (internal) this.internalInflight--;
+        else this.inflight--;
+        if (stream) this.streams--;
+        if (this.busy() === 0 && this.idle) this.idle();
       }
       this.finished(req, res, tag, startedMs);
     });
-    const context = { shard: this.state.shard.name, epoch: this.state.topology.epoch };
+    const context = contextOf(this.state);
     // HTTP/1.1 requires Host (RFC 9112 §3.2); Node's own refusal has no JSON body, so refuse here.
     if (req.httpVersion === '1.1' && req.headers.host === undefined) {
       res.setHeader('Connection', 'close');
       return sendError(res, new ClusterError('BAD_REQUEST', 'an HTTP/1.1 request must carry a Host header'), context);
     }
     if (this.draining) return sendError(res, new ClusterError('SHUTTING_DOWN', 'node is shutting down; retry on another node or later'), context);
-    if (this.inflight >= this.limits.inflightRequestsMax) {
+    if (internal ? this.internalInflight >= INTERNAL_INFLIGHT_MAX : this.inflight >= this.limits.inflightRequestsMax) {
       res.setHeader('Connection', 'close');
-      return sendError(res, new ClusterError('OVERLOADED', `node is serving ${this.inflight} requests, its limit; retry later`), context);
+      const [count, limit] = internal ? [this.internalInflight, INTERNAL_INFLIGHT_MAX] : [this.inflight, this.limits.inflightRequestsMax];
+      return sendError(res, new ClusterError('OVERLOADED', `node is serving ${count} ${internal ? 'node-to-node ' : ''}requests, its limit of ${limit}; retry later`), context);
     }
-    this.inflight++;
+    if (internal) this.internalInflight++;
+    else this.inflight++;
     counted = true;
+    if (stream) this.streams++;
     handleRequest(this.api, req, res, expectContinue, tag).catch((error: unknown) => {
       // handleRequest answers every failure itself; reaching here is a bug in it.
       this.log('error', 'request handler rejected', errorFields(error));
@@ -194,7 +219,7 @@ export class NodeServer {
       if (inFlight.headersSent) socket.destroy();
       else {
         inFlight.setHeader('Connection', 'close');
-        sendError(inFlight, new ClusterError('REQUEST_TIMEOUT', message), { shard: this.state.shard.name, epoch: this.state.topology.epoch });
+        sendError(inFlight, new ClusterError('REQUEST_TIMEOUT', message), contextOf(this.state));
       }
       return;
     }
@@ -203,6 +228,11 @@ export class NodeServer {
     inFlight.once('close', () => {
       if (!inFlight.writableFinished) socket.destroy();
     });
+  }
+
+  /** Requests a drain waits for: all in flight but replication streams. */
+  private busy(): number {
+    return this.inflight + this.internalInflight - this.streams;
   }
 
   private boundAddress(): string | undefined {

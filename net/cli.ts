@@ -133,7 +133,7 @@ async function clusterTable(client: Client): Promise<string> {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   const lines = rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd());
   const json = topology.toJson();
-  return `epoch ${json.epoch}, ring ${json.ring.hash} ${json.ring.placement} with ${json.ring.vnodes} vnodes per shard\n${lines.join('\n')}\n`;
+  return `metadata version ${json.version}, ring ${json.ring.hash} ${json.ring.placement} with ${json.ring.vnodes} vnodes per shard\n${lines.join('\n')}\n`;
 }
 
 async function health(address: string): Promise<string> {

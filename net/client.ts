@@ -207,7 +207,7 @@ export class Client {
   refreshTopology(): Promise<Topology> {
     this.refreshing ??= fetchTopology(this.transport, [...this.topology.addresses(), ...this.seeds], authHeaders(this.options.token))
       .then((fresh) => {
-        if (fresh.epoch >= this.topology.epoch) this.topology = fresh;
+        if (fresh.version >= this.topology.version) this.topology = fresh;
         return this.topology;
       })
       .finally(() => {
@@ -246,7 +246,7 @@ export class Client {
         continue;
       }
       if (res.status !== 307 && res.status !== 308) {
-        await this.noteEpoch(res);
+        await this.noteVersion(res);
         return res;
       }
       if (++hops > this.options.redirectHopsMax) {
@@ -275,13 +275,13 @@ export class Client {
   }
 
   /**
-   * A node routing by a newer epoch than ours means our topology is stale even though this
+   * A node routing by a newer metadata version than ours means our topology is stale even though this
    * request landed well; refresh before the next one goes astray. A failed refresh keeps the
    * old topology: this request has its answer, and the next one meets a redirect or an error.
    */
-  private async noteEpoch(res: TransportResponse): Promise<void> {
-    const epoch = Number(res.headers['x-epoch']);
-    if (Number.isSafeInteger(epoch) && epoch > this.topology.epoch) await this.refreshTopology().catch(() => this.topology);
+  private async noteVersion(res: TransportResponse): Promise<void> {
+    const version = Number(res.headers['x-version']);
+    if (Number.isSafeInteger(version) && version > this.topology.version) await this.refreshTopology().catch(() => this.topology);
   }
 
   private knows(address: string): boolean {

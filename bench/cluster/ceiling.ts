@@ -17,9 +17,9 @@ export interface Ceiling {
 export async function startCeiling(group: ProcessGroup, dir: string, processes: number, valueBytes: number, vnodes: number): Promise<Ceiling> {
   const addresses = (await freePorts(processes)).map((port) => `127.0.0.1:${port}`);
   const json: TopologyJson = {
-    epoch: 1,
+    version: 1,
     ring: { hash: 'xxhash64', placement: 'sectored', vnodes },
-    shards: addresses.map((address, i) => ({ name: shardName(i), leader: address, replicas: [] })),
+    shards: addresses.map((address, i) => ({ name: shardName(i), leader: address, replicas: [], term: 1 })),
   };
   const topologyPath = path.join(dir, 'ceiling-topology.json');
   await writeFile(topologyPath, JSON.stringify(json));

@@ -17,7 +17,7 @@ import type { FileSystem } from '../../engine/index.ts';
 import type { ControlOptions } from '../../protocol/control-options.ts';
 import { leaseWaitMs } from '../../protocol/control-options.ts';
 import { ClusterError, NotControllerError } from '../../protocol/errors.ts';
-import { CONTROL_STATE_TIMEOUT_MS } from '../limits.ts';
+import { CONTROL_STATE_TIMEOUT_MS, CONTROL_WATCHERS_MAX, ELECTION_RETRY_MS, STEP_DOWN_WAIT_MS } from '../limits.ts';
 import { errorFields, type Log } from '../log.ts';
 import type { Peers } from '../peers.ts';
 import { decodeMessages, RaftGroup, type SoftState } from '../raft/index.ts';
@@ -56,6 +56,8 @@ export class ControlPlane {
   /** While this member leads: its lease book, and whether its first read has confirmed it is up to date. */
   private leadership: { book: LeaseBook; ready: boolean } | undefined;
   private readonly electing = new Set<string>();
+  /** Per shard, when an election that found no candidate may be tried again, and how many have failed in a row. */
+  private readonly retryAt = new Map<string, { atMs: number; failures: number }>();
   private readonly waitMs: number;
   private stopped = false;
 
@@ -93,6 +95,19 @@ export class ControlPlane {
     await this.group.close();
   }
 
+  /**
+   * Before this member stops: if it leads, hands the Raft leadership to another controller and
+   * waits (briefly) until it has, so the group does not sit out an election timeout.
+   */
+  async stepDown(): Promise<void> {
+    if (this.group.softState.role !== 'leader') return;
+    const other = this.o.controllers.find((c) => c !== this.o.address);
+    if (!other) return;
+    this.group.transferLeadership(other);
+    const deadline = this.o.now() + STEP_DOWN_WAIT_MS;
+    while (this.group.softState.role === 'leader' && this.o.now() < deadline) await new Promise((resolve) => setTimeout(resolve, this.o.control.tickMs));
+  }
+
   /** The metadata as this member has applied it (it may lag the leader's by a heartbeat). */
   get metadata(): Metadata {
     return this.machine.metadata;
@@ -105,7 +120,7 @@ export class ControlPlane {
 
   /** The metadata once its version passes `after`, or as it is after `waitMs`. */
   watch(after: number, waitMs: number): Promise<Metadata> {
-    if (this.machine.metadata.version > after || waitMs <= 0 || this.stopped) return Promise.resolve(this.machine.metadata);
+    if (this.machine.metadata.version > after || waitMs <= 0 || this.stopped || this.watchers.size >= CONTROL_WATCHERS_MAX) return Promise.resolve(this.machine.metadata);
     return new Promise((resolve) => {
       const watcher: Watcher = { after, resolve, timer: setTimeout(() => this.unwatch(watcher), waitMs) };
       this.watchers.add(watcher);
@@ -215,7 +230,8 @@ export class ControlPlane {
     const now = this.o.now();
     for (const shard of this.machine.metadata.shards) {
       leadership.book.observe(shard, now);
-      if (!this.electing.has(shard.name) && leadership.book.remainingMs(shard, now) === 0) this.failOver(shard);
+      if (this.electing.has(shard.name) || (this.retryAt.get(shard.name)?.atMs ?? 0) > now) continue;
+      if (leadership.book.remainingMs(shard, now) === 0) this.failOver(shard);
     }
   }
 
@@ -232,11 +248,17 @@ export class ControlPlane {
     const answers = (await Promise.all(candidates.map((node) => this.askState(node, shard.name)))).filter((a): a is CandidateState => a !== undefined);
     const leader = chooseLeader(shard, answers);
     if (!leader) {
-      this.o.log('warn', 'shard leader lost its lease and no in-sync member answered; the shard takes no writes', {
-        shard: shard.name, leader: shard.leader, term: shard.term, inSync: shard.inSync, hint: 'restart a member, or POST /admin/promote?unclean=true on another (it can lose acknowledged writes)',
-      });
+      const failures = (this.retryAt.get(shard.name)?.failures ?? 0) + 1;
+      this.retryAt.set(shard.name, { atMs: this.o.now() + ELECTION_RETRY_MS, failures });
+      if (failures === 1 || failures % 30 === 0) {
+        this.o.log('warn', 'shard leader lost its lease and no in-sync member answered; the shard takes no writes', {
+          shard: shard.name, leader: shard.leader, term: shard.term, inSync: shard.inSync, attempts: failures,
+          hint: 'restart an in-sync member, or POST /admin/promote?unclean=true on another member (it can lose acknowledged writes)',
+        });
+      }
       return;
     }
+    this.retryAt.delete(shard.name);
     const metadata = await this.propose(electCommand(shard, leader), undefined);
     const elected = metadata.shards.find((s) => s.name === shard.name)!;
     this.o.log('info', 'elected a new shard leader', { shard: shard.name, leader, term: elected.term, previous: shard.leader, candidates: answers });

@@ -58,19 +58,21 @@ export interface CandidateState {
 }
 
 /**
- * The next leader of `shard`: among the in-sync members that answered (the old leader is not
- * asked: its lease ended), the one with the newest data: the highest data term, then the
- * highest sequence number (so the fewest acks=1 writes are lost). Undefined if none answered.
+ * The next leader of `shard`: among the in-sync members that answered, the one with the newest
+ * data: the highest data term, then the highest sequence number (so the fewest acks=1 writes are
+ * lost), then the old leader if it is among them (it lost only its lease: re-electing it under
+ * a new term is safe and moves nothing), then the lowest address. Undefined if none answered.
  */
 export function chooseLeader(shard: ShardMeta, answers: readonly CandidateState[]): string | undefined {
-  const eligible = answers.filter((a) => a.node !== shard.leader && shard.inSync.includes(a.node));
-  eligible.sort((a, b) => b.dataTerm - a.dataTerm || b.lastSequence - a.lastSequence || (a.node < b.node ? -1 : 1));
+  const eligible = answers.filter((a) => shard.inSync.includes(a.node));
+  const rank = (a: CandidateState) => (a.node === shard.leader ? 0 : 1);
+  eligible.sort((a, b) => b.dataTerm - a.dataTerm || b.lastSequence - a.lastSequence || rank(a) - rank(b) || (a.node < b.node ? -1 : 1));
   return eligible[0]?.node;
 }
 
-/** The in-sync members to ask before an election: all but the leader whose lease ended. */
+/** The members to ask before an election: the in-sync set, the old leader included (it may only have missed its renewals). */
 export function electionCandidates(shard: ShardMeta): string[] {
-  return shard.inSync.filter((n) => n !== shard.leader);
+  return [...shard.inSync];
 }
 
 /** The command electing `leader`: the in-sync set keeps the other members but the old leader. */

@@ -9,7 +9,7 @@
  */
 import { ClusterError } from '../../protocol/errors.ts';
 import type { StateMachine } from '../raft/index.ts';
-import { applyCommand, checkMetadata, EMPTY_METADATA, type Command, type CommandResult, type Metadata } from './metadata.ts';
+import { applyCommand, checkMetadata, EMPTY_METADATA, type Command, type CommandResult, type Metadata, type ShardMeta } from './metadata.ts';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -40,10 +40,10 @@ export function encodeMetadata(metadata: Metadata): Uint8Array {
 /** Checks metadata that came from a file or a peer; throws BAD_REQUEST naming what is wrong. */
 export function decodeMetadata(value: unknown, what: string): Metadata {
   const m = value as Partial<Metadata> | null;
+  const strings = (list: unknown) => Array.isArray(list) && list.every((n: unknown) => typeof n === 'string');
   const shape = m && typeof m === 'object' && Number.isSafeInteger(m.version) && m.version! >= 0 && Number.isInteger(m.vnodes) &&
-    Array.isArray(m.shards) && Array.isArray(m.unassigned) && m.unassigned.every((n) => typeof n === 'string') &&
-    m.shards.every((s) => s && typeof s.name === 'string' && typeof s.leader === 'string' && Number.isSafeInteger(s.term) &&
-      Array.isArray(s.members) && s.members.every((n) => typeof n === 'string') && Array.isArray(s.inSync) && s.inSync.every((n) => typeof n === 'string'));
+    Array.isArray(m.shards) && strings(m.unassigned) &&
+    m.shards.every((s: Partial<ShardMeta> | null) => s && typeof s.name === 'string' && typeof s.leader === 'string' && Number.isSafeInteger(s.term) && strings(s.members) && strings(s.inSync));
   if (!shape) throw new ClusterError('BAD_REQUEST', `${what}: not cluster metadata`);
   try {
     checkMetadata(m as Metadata);

@@ -22,7 +22,7 @@ import type { ControlOptions } from '../../protocol/control-options.ts';
 import { ClusterError } from '../../protocol/errors.ts';
 import type { Acks, ReplicationOptions } from '../../protocol/replication-options.ts';
 import { electCommand } from '../control/failover.ts';
-import type { MetadataClient } from '../control/metadata-client.ts';
+import type { Command } from '../control/metadata.ts';
 import { locateNode, type Metadata, type ShardMeta } from '../control/metadata.ts';
 import { TRANSFER_CATCH_UP_MS_MAX } from '../limits.ts';
 import { errorFields, type Log } from '../log.ts';
@@ -37,6 +37,15 @@ import { LeaderReplication, type StreamParams } from './leader.ts';
 import { writeNodeMeta, type NodeMeta } from './node-meta.ts';
 import type { RetentionLog } from './retention-log.ts';
 import { appendTerm } from './term-history.ts';
+
+/** What the node needs of the control plane (cluster/control/metadata-client.ts is the real one). */
+export interface ControlClient {
+  /** The newest metadata the node has seen. */
+  readonly metadata: Metadata;
+  propose(command: Command): Promise<Metadata>;
+  lease(shard: string, term: number): Promise<number>;
+  refresh(): void;
+}
 
 export interface ControllerOptions {
   address: string;
@@ -53,7 +62,7 @@ export interface ControllerOptions {
   frameBytesMax: number;
   batchOpsMax: number;
   peers: Peers;
-  client: MetadataClient;
+  client: ControlClient;
   log: Log;
   now?: () => number;
 }
@@ -111,6 +120,17 @@ export class ReplicationController {
     this.listeners.add(listener);
   }
 
+  /**
+   * Whether the node does its job now: the control plane has answered (committed metadata), and
+   * a leader holds its lease, a replica is not installing a snapshot. `waiting` says for what.
+   */
+  readiness(): { ready: boolean; waiting?: string } {
+    if (this.metadata.version === 0) return { ready: false, waiting: 'the control plane (no committed metadata yet)' };
+    if (this.state.role === 'leader' && !this.leader?.leaseValid()) return { ready: false, waiting: 'a lease from the control plane' };
+    if (this.follower?.isInstalling) return { ready: false, waiting: 'a snapshot install to finish' };
+    return { ready: true };
+  }
+
   /** Takes the role the initial metadata gives, and starts the periodic tasks. */
   async start(): Promise<void> {
     await this.run(() => this.adopt(this.metadata));
@@ -123,9 +143,9 @@ export class ReplicationController {
     }
   }
 
-  /** A newer committed metadata (from the control plane). */
-  onMetadata(metadata: Metadata): void {
-    void this.run(async () => {
+  /** A newer committed metadata (from the control plane); resolves once the node has taken the role it gives. */
+  onMetadata(metadata: Metadata): Promise<void> {
+    return this.run(async () => {
       if (metadata.version <= this.metadata.version && this.metadata.version > 0) return;
       await this.adopt(metadata);
     }).catch((error: unknown) => this.o.log('error', 'could not take the role the metadata gives', { version: metadata.version, ...errorFields(error) }));
@@ -269,24 +289,28 @@ export class ReplicationController {
     if (place && this.meta.shard !== null && place.shard.name !== this.meta.shard) {
       throw new ClusterError('CONFIG_INVALID', `the metadata puts ${this.o.address} in shard ${place.shard.name}, but its data belongs to shard ${this.meta.shard}`);
     }
-    if (!place) await this.beUnassigned();
-    else if (place.leads) await this.beLeader(place.shard);
-    else await this.beFollower(place.shard);
-    if (metadata.version > 0 && this.meta.metadata?.version !== metadata.version && this.placeChanged(metadata)) await this.saveMeta({ metadata });
+    // The node state caches the metadata when this node's place in it changed, in the same write as what the change implies.
+    const cache: Partial<NodeMeta> = metadata.version > 0 && this.placeChanged(metadata) ? { metadata } : {};
+    if (!place) await this.beUnassigned(cache);
+    else if (place.leads) await this.beLeader(place.shard, cache);
+    else await this.beFollower(place.shard, cache);
     this.publish(nodeStateFor(topologyOf(metadata), this.o.address, this.state.replicaReadable));
   }
 
-  private async beLeader(shard: ShardMeta): Promise<void> {
+  private async beLeader(shard: ShardMeta, cache: Partial<NodeMeta>): Promise<void> {
     const followers = shard.members.filter((n) => n !== this.o.address);
     const inSync = shard.inSync.filter((n) => n !== this.o.address);
-    if (this.leader && this.leader.term === shard.term) return this.leader.setMembers(followers, inSync);
+    if (this.leader && this.leader.term === shard.term) {
+      if (cache.metadata) await this.saveMeta(cache);
+      return this.leader.setMembers(followers, inSync);
+    }
     const inherited = this.follower?.retained();
     await this.follower?.stop();
     this.follower = undefined;
     this.leader?.stop();
     const lastSequence = this.o.holder.db.lastSequence;
     const history = (this.meta.history.at(-1)?.term ?? 0) < shard.term ? appendTerm(this.meta.history, shard.term, lastSequence) : this.meta.history;
-    await this.saveMeta({ shard: shard.name, history, dataTerm: shard.term });
+    await this.saveMeta({ ...cache, shard: shard.name, history, dataTerm: shard.term });
     this.o.holder.gate.open();
     this.leader = new LeaderReplication({
       db: this.o.holder.db, options: this.o.options, address: this.o.address, shard: shard.name, term: shard.term, history,
@@ -300,9 +324,9 @@ export class ReplicationController {
     this.o.log('info', 'leading the shard', { shard: shard.name, term: shard.term, lastSequence, inSync: shard.inSync });
   }
 
-  private async beFollower(shard: ShardMeta): Promise<void> {
+  private async beFollower(shard: ShardMeta, cache: Partial<NodeMeta>): Promise<void> {
     await this.stopLeading(shard.leader);
-    if (this.meta.shard !== shard.name) await this.saveMeta({ shard: shard.name });
+    if (this.meta.shard !== shard.name || cache.metadata) await this.saveMeta({ ...cache, shard: shard.name });
     if (this.follower) return this.follower.follow(shard.leader, shard.term);
     this.follower = new FollowerReplication({
       holder: this.o.holder, options: this.o.options, address: this.o.address, peers: this.o.peers, log: this.o.log,
@@ -315,10 +339,11 @@ export class ReplicationController {
     this.follower.start();
   }
 
-  private async beUnassigned(): Promise<void> {
+  private async beUnassigned(cache: Partial<NodeMeta>): Promise<void> {
     await this.stopLeading(undefined);
     await this.follower?.stop();
     this.follower = undefined;
+    if (cache.metadata) await this.saveMeta(cache);
     if (this.metadata.version > 0 && !this.metadata.unassigned.includes(this.o.address)) {
       this.o.client.propose({ type: 'register', node: this.o.address }).then(
         () => this.o.log('info', 'joined the cluster as an unassigned node; a shard add can name it'),
@@ -400,7 +425,7 @@ export class ReplicationController {
     return new ClusterError('NOT_LEADER', shard ? `${message}; ${shard.name} is led by ${shard.leader} at term ${shard.term}` : message);
   }
 
-  private async saveMeta(change: MetaChange & Partial<NodeMeta>): Promise<void> {
+  private async saveMeta(change: Partial<NodeMeta>): Promise<void> {
     const next = Object.freeze({ ...this.meta, ...change });
     await writeNodeMeta(this.o.fileSystem, this.o.dataDir, next);
     this.meta = next;

@@ -11,6 +11,8 @@
  * looks lagging, and one that stops applying looks older by the second even if few writes
  * arrive. A follower keeps up while it has a stream open and its lag is at most `lagMaxMs`
  * (Kafka's replica.lag.time.max.ms); a batch that is no longer retained counts as infinitely old.
+ * A stream that closed less than `graceMs` ago still counts as open, and so does one that a new
+ * leader has not seen yet in its first `graceMs`.
  */
 
 export interface FollowerStatus {
@@ -37,24 +39,34 @@ interface Follower {
   streamId: number | undefined;
   applied: number;
   reportedMs: number;
+  /** When its stream last closed (undefined while one is open). */
+  disconnectedMs: number | undefined;
   checkpoint: number | undefined;
 }
 
 export class FollowerTracker {
   private readonly followers = new Map<string, Follower>();
 
-  constructor(private readonly lagMaxMs: number) {}
+  /**
+   * `graceMs`: a follower whose stream closed less than this long ago (or that has not connected
+   * yet, within this long of `startMs`) still counts as keeping up, so a reconnect or a new
+   * leader's first moments do not shrink the in-sync set.
+   */
+  constructor(private readonly lagMaxMs: number, private readonly graceMs: number, private readonly startMs: number) {}
 
   /** A stream opened for `node`, which has applied up to `applied`. Replaces any older stream. */
   connect(node: string, streamId: number, applied: number, nowMs: number): void {
     const previous = this.followers.get(node);
-    this.followers.set(node, { streamId, applied: Math.max(applied, previous?.applied ?? 0), reportedMs: nowMs, checkpoint: previous?.checkpoint });
+    this.followers.set(node, { streamId, applied: Math.max(applied, previous?.applied ?? 0), reportedMs: nowMs, disconnectedMs: undefined, checkpoint: previous?.checkpoint });
   }
 
   /** A stream closed; ignored if a newer stream for the node has replaced it. */
-  disconnect(node: string, streamId: number): void {
+  disconnect(node: string, streamId: number, nowMs: number): void {
     const follower = this.followers.get(node);
-    if (follower?.streamId === streamId) follower.streamId = undefined;
+    if (follower?.streamId === streamId) {
+      follower.streamId = undefined;
+      follower.disconnectedMs = nowMs;
+    }
   }
 
   /** Forgets a node that is no longer a member of the shard. */
@@ -83,16 +95,18 @@ export class FollowerTracker {
 
   /** How long the oldest batch `node` has not applied has been committed; 0 if it has all. */
   lagMs(node: string, nowMs: number, clock: CommitClock): number {
-    const follower = this.followers.get(node);
-    if (!follower) return Infinity;
-    if (follower.applied >= clock.lastSeq) return 0;
-    const committed = clock.committedMsOf(follower.applied + 1);
+    const applied = this.followers.get(node)?.applied ?? 0;
+    if (applied >= clock.lastSeq) return 0;
+    const committed = clock.committedMsOf(applied + 1);
     return committed === undefined ? Infinity : Math.max(0, nowMs - committed);
   }
 
-  /** A stream open and a lag of at most lagMaxMs. */
+  /** A stream open (or closed within the grace) and a lag of at most lagMaxMs. */
   keepsUp(node: string, nowMs: number, clock: CommitClock): boolean {
-    return this.isConnected(node) && this.lagMs(node, nowMs, clock) <= this.lagMaxMs;
+    const follower = this.followers.get(node);
+    const since = follower ? follower.disconnectedMs : this.startMs;
+    const present = since === undefined || nowMs - since < this.graceMs;
+    return present && this.lagMs(node, nowMs, clock) <= this.lagMaxMs;
   }
 
   nodes(): string[] {

@@ -97,7 +97,7 @@ export class FollowerReplication {
     this.machine = new FollowerMachine({
       address, heartbeatIntervalMs: options.heartbeatIntervalMs, retentionBytesMax: options.retentionBytesMax, retentionBatchesMax: options.retentionBatchesMax,
       followerSync: options.followerSync, batchesPerRunMax: FOLLOWER_BATCHES_PER_RUN_MAX, checkpointKeepMs: CHECKPOINT_KEEP_MS, retryDelayMaxMs: FOLLOW_RETRY_DELAY_MS_MAX,
-    }, { applied: holder.db.lastSequence, dataTerm: meta.dataTerm, history: meta.history, leader: state.shard.leader, term: state.topology.term });
+    }, { applied: holder.db.lastSequence, dataTerm: meta.dataTerm, history: meta.history, leader: context.leader, term: context.term });
     this.loop = new ReadyLoop(this.machine, (ready) => this.carryOut(ready));
     this.ticker = setInterval(() => this.step({ type: 'tick' }), TICK_MS);
     this.ticker.unref();

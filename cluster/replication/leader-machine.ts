@@ -46,6 +46,7 @@ import type { Frame } from '../../protocol/frame-format.ts';
 import { FollowerTracker, type FollowerStatus } from './follower-tracker.ts';
 import type { LogLine, Refusal } from './machine-types.ts';
 import { RetentionLog } from './retention-log.ts';
+import { IN_SYNC_GRACE_MS_MAX } from '../limits.ts';
 import { planCatchUp, type TermEntry } from './term-history.ts';
 
 export interface LeaderMachineOptions {
@@ -63,6 +64,8 @@ export interface LeaderMachineOptions {
 }
 
 export interface LeaderInit {
+  /** When the leadership starts. */
+  nowMs: number;
   /** The engine's last sequence number now. */
   lastSeq: number;
   term: number;
@@ -167,7 +170,7 @@ export class LeaderMachine {
 
   constructor(private readonly options: LeaderMachineOptions, init: LeaderInit) {
     this.retention = init.inherited?.lastSeq === init.lastSeq ? init.inherited : new RetentionLog(init.lastSeq, options.retentionBytesMax, options.retentionBatchesMax);
-    this.tracker = new FollowerTracker(options.replicaLagMaxMs);
+    this.tracker = new FollowerTracker(options.replicaLagMaxMs, Math.min(options.replicaLagMaxMs, IN_SYNC_GRACE_MS_MAX), init.nowMs);
     this.term = init.term;
     this.history = init.history;
     this.followerSet = new Set(init.followers);
@@ -202,6 +205,7 @@ export class LeaderMachine {
       case 'wait':
         return this.wait(event.id, event.seq, 'write', nowMs);
       case 'read':
+        if (this.fenced) return this.fencedRefusal();
         if (!this.leaseValid(nowMs)) return this.leaseRefusal();
         return this.wait(event.id, event.seq, 'read', nowMs);
       case 'checkpoints':
@@ -250,7 +254,7 @@ export class LeaderMachine {
   /** Whether a write may be taken now: the lease holds, and for acks=all enough members are in sync. */
   checkWrite(acksAll: boolean, nowMs: number): Refusal | undefined {
     if (this.stopped) return refusal('NOT_LEADER', `${this.options.address} no longer leads at term ${this.term}`);
-    if (this.fenced) return refusal('NOT_LEADER', `${this.options.address} is handing its leadership over; retry at the new leader`);
+    if (this.fenced) return this.fencedRefusal();
     if (!this.leaseValid(nowMs)) return this.leaseRefusal();
     if (acksAll && this.inSync.size < this.options.minInsync) {
       return refusal('NOT_ENOUGH_REPLICAS', `acks=all needs ${this.options.minInsync} followers in the in-sync set (min_insync); it has ${this.inSync.size}; nothing was written`);
@@ -355,7 +359,7 @@ export class LeaderMachine {
     if (!s) return;
     this.sessions.delete(stream);
     s.releasePin?.();
-    this.tracker.disconnect(s.node, stream);
+    this.tracker.disconnect(s.node, stream, nowMs);
     this.log('debug', 'replication stream closed', { follower: s.node });
     this.maintainInSync(nowMs);
     this.settle(nowMs);
@@ -452,7 +456,7 @@ export class LeaderMachine {
     const leaseValid = this.leaseValid(nowMs);
     const still: Waiter[] = [];
     for (const w of this.waiters) {
-      if (w.kind === 'read' && !leaseValid) this.out.settled.push({ id: w.id, refusal: this.leaseRefusal() });
+      if (w.kind === 'read' && !leaseValid) this.out.settled.push({ id: w.id, refusal: this.fenced ? this.fencedRefusal() : this.leaseRefusal() });
       else if (hw >= w.seq && (w.kind === 'read' || this.inSync.size >= this.options.minInsync)) this.out.settled.push({ id: w.id });
       else if (w.kind === 'write' && this.inSync.size < this.options.minInsync && !this.proposal) {
         this.out.settled.push({ id: w.id, refusal: refusal('UNCONFIRMED', `the write at seq ${w.seq} is in the leader's log, but fewer than ${this.options.minInsync} followers stayed in the in-sync set to confirm it; not acknowledged`) });
@@ -505,6 +509,10 @@ export class LeaderMachine {
   private withSession(stream: number, change: (s: Session) => void): void {
     const s = this.sessions.get(stream);
     if (s) change(s);
+  }
+
+  private fencedRefusal(): Refusal {
+    return refusal('NOT_LEADER', `${this.options.address} is handing its leadership over; retry at the new leader`);
   }
 
   private leaseRefusal(): Refusal {

@@ -83,7 +83,7 @@ export class LeaderReplication {
       address: context.address, minInsync: options.minInsync, replicaLagMaxMs: options.replicaLagMaxMs, ackTimeoutMs: options.ackTimeoutMs,
       heartbeatIntervalMs: options.heartbeatIntervalMs, retentionBytesMax: options.retentionBytesMax, retentionBatchesMax: options.retentionBatchesMax,
       waitersMax: ACK_WAITERS_MAX, queuedBytesMax: STREAM_QUEUED_BYTES_MAX,
-    }, { lastSeq: db.lastSequence, term: context.term, history: context.history, followers: context.followers, inSync: context.inSync, inherited });
+    }, { nowMs: context.now(), lastSeq: db.lastSequence, term: context.term, history: context.history, followers: context.followers, inSync: context.inSync, inherited });
     this.loop = new ReadyLoop(this.machine, (ready) => this.carryOut(ready));
     // One synchronous step with the machine's creation: no commit falls between them.
     this.unsubscribe = db.onCommit((first, last, batch) => this.step({ type: 'commit', first, last, batch }));

@@ -15,10 +15,10 @@ const OUTSIDER = '10.9.9.9:9';
 const TOKEN = 'client-test-token-0123';
 const encoder = new TextEncoder();
 
-const topologyJson = (epoch = 1): TopologyJson => ({
-  epoch,
+const topologyJson = (version = 1): TopologyJson => ({
+  version,
   ring: { hash: 'xxhash64', placement: 'sectored', vnodes: 16 },
-  shards: [{ name: 'a', leader: A, replicas: [R] }, { name: 'b', leader: B, replicas: [] }],
+  shards: [{ name: 'a', leader: A, replicas: [R], term: 1 }, { name: 'b', leader: B, replicas: [], term: 1 }],
 });
 const topology = Topology.fromJson(topologyJson());
 const keyOn = (shard: string) => {
@@ -67,8 +67,8 @@ describe('Client', () => {
     assert.equal(sent.filter((s) => s.request.path === '/cluster').length, 2, 'topology fetched at connect and after the redirect');
   });
 
-  it('refreshes its topology when a node answers with a newer epoch', async () => {
-    const { transport, sent } = fake(() => ({ ...written(5), headers: { 'x-seq': '5', 'x-epoch': '2' } }));
+  it('refreshes its topology when a node answers with a newer metadata version', async () => {
+    const { transport, sent } = fake(() => ({ ...written(5), headers: { 'x-seq': '5', 'x-version': '2' } }));
     const client = await connect(transport);
     await client.put(keyOn('b'), 'v');
     assert.equal(sent.filter((s) => s.request.path === '/cluster').length, 2);

@@ -70,20 +70,26 @@ export class NodeProcess {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  /** Polls /healthz until it answers 200; fails early, with the node's log, if the node exits. */
+  /**
+   * Polls /healthz until the node says it is ready (the control plane answered; a leader holds
+   * its lease); fails early, with the node's log, if the node exits.
+   */
   async waitHealthy(): Promise<void> {
     const deadline = Date.now() + HEALTHY_WAIT_MS;
+    let last = 'no answer';
     while (Date.now() < deadline) {
       if (!this.running) throw new Error(`node ${this.address} exited before it was healthy:\n${this.stderrText}`);
       try {
         const res = await fetch(`http://${this.address}/healthz`, { signal: AbortSignal.timeout(2000) });
-        if (res.status === 200) return;
+        const body = await res.json() as { ready?: boolean; waiting?: string };
+        if (res.status === 200 && body.ready) return;
+        last = `${res.status}, waiting for ${body.waiting ?? '?'}`;
       } catch {
         // Not listening yet: poll again.
       }
       await delay(POLL_MS);
     }
-    throw new Error(`node ${this.address} not healthy within ${HEALTHY_WAIT_MS} ms:\n${this.stderrText}`);
+    throw new Error(`node ${this.address} not ready within ${HEALTHY_WAIT_MS} ms (${last}):\n${this.stderrText}`);
   }
 
   /** Sends `signal` and waits for the exit. */
@@ -125,6 +131,12 @@ export interface ClusterOptions {
   replicationToml?: string;
   /** Addresses to leave out at start (listed in the config, started later with `start`). */
   deferred?: (shard: ShardSpec) => string[];
+  /**
+   * Controller-only nodes (1, 3 or 5) to run the control plane, started first and listed as
+   * `controllers`: the shards' nodes can then be killed or started late without taking the
+   * control plane down. Without it, the config's default picks the controllers among the shards' nodes.
+   */
+  controllers?: number;
   env?: Record<string, string>;
 }
 
@@ -134,6 +146,8 @@ export interface TestCluster {
   dataDir(address: string): string;
   configPath: string;
   shards: ShardSpec[];
+  /** The controller-only nodes (empty unless `controllers` was asked for). */
+  controllers: string[];
   nodes: Map<string, NodeProcess>;
   /** Starts (or restarts) the node at `address` with its own data directory and waits until healthy. */
   start(address: string, env?: Record<string, string>): Promise<NodeProcess>;
@@ -150,17 +164,19 @@ export async function startCluster(options: ClusterOptions): Promise<TestCluster
     await rm(dir, { recursive: true, force: true });
   };
   const replicas = options.replicas ?? 0;
-  const ports = await freePorts(options.shards * (1 + replicas));
+  const controllerCount = options.controllers ?? 0;
+  const ports = await freePorts(options.shards * (1 + replicas) + controllerCount);
+  const controllers = ports.slice(options.shards * (1 + replicas)).map((port) => `127.0.0.1:${port}`);
   const shards: ShardSpec[] = Array.from({ length: options.shards }, (_, i) => ({
     name: `shard-${i}`,
     leader: `127.0.0.1:${ports[i * (1 + replicas)]}`,
     replicas: Array.from({ length: replicas }, (_, j) => `127.0.0.1:${ports[i * (1 + replicas) + 1 + j]}`),
   }));
   const configPath = path.join(dir, 'cluster.toml');
-  await writeFile(configPath, configToml(shards, options));
+  await writeFile(configPath, configToml(shards, controllers, options));
   const dataDir = (address: string) => path.join(dir, 'data', address.replace(':', '_'));
   const cluster: TestCluster = {
-    dir, configPath, shards, nodes, close, dataDir,
+    dir, configPath, shards, controllers, nodes, close, dataDir,
     async start(address, env = options.env ?? {}) {
       const node = NodeProcess.spawn(configPath, address, dataDir(address), env);
       nodes.set(address, node);
@@ -170,7 +186,7 @@ export async function startCluster(options: ClusterOptions): Promise<TestCluster
   };
   const deferred = new Set(shards.flatMap((s) => options.deferred?.(s) ?? []));
   try {
-    await Promise.all(shards.flatMap((s) => [s.leader, ...s.replicas]).filter((a) => !deferred.has(a)).map((a) => cluster.start(a)));
+    await Promise.all([...controllers, ...shards.flatMap((s) => [s.leader, ...s.replicas])].filter((a) => !deferred.has(a)).map((a) => cluster.start(a)));
   } catch (error) {
     await close();
     throw error;
@@ -178,8 +194,10 @@ export async function startCluster(options: ClusterOptions): Promise<TestCluster
   return cluster;
 }
 
-function configToml(shards: ShardSpec[], options: ClusterOptions): string {
-  const lines = ['[cluster]', 'vnodes = 64', options.clusterToml ?? '', ''];
+function configToml(shards: ShardSpec[], controllers: string[], options: ClusterOptions): string {
+  const lines = ['[cluster]', 'vnodes = 64', options.clusterToml ?? ''];
+  if (controllers.length > 0) lines.push(`controllers = [${controllers.map((c) => `"${c}"`).join(', ')}]`);
+  lines.push('');
   if (options.limitsToml) lines.push('[limits]', options.limitsToml, '');
   if (options.replicationToml) lines.push('[replication]', options.replicationToml, '');
   for (const s of shards) {

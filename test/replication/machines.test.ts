@@ -12,6 +12,7 @@ import type { TermEntry } from '../../cluster/replication/term-history.ts';
 import type { Refusal } from '../../cluster/replication/machine-types.ts';
 import { runDataDriven, type Case } from '../helpers/datadriven.ts';
 
+const list = (text: string | undefined): string[] => (text ? text.split(',') : []);
 const num = (c: Case, name: string, fallback?: number): number => {
   const text = c.named.get(name);
   if (text === undefined) {
@@ -67,7 +68,8 @@ function leaderReadyText(ready: LeaderReady): string[] {
     ...ready.snapshots.map((s) => `take snapshot for s${s.stream} (${s.node})`),
     ...ready.closes.map((s) => `close s${s}`),
     ...ready.settled.map((s) => `settle w${s.id} ${s.refusal ? `${s.refusal.code}: ${s.refusal.message}` : 'ack'}`),
-    ...ready.learnFrom.map((a) => `learn from ${a}`),
+    ...(ready.proposeInSync ? [`propose in-sync ${['L', ...ready.proposeInSync].join(',')}`] : []),
+    ...(ready.refreshMetadata ? ['refresh metadata'] : []),
     ...logText(ready.logs),
   ];
 }
@@ -80,7 +82,11 @@ function runLeader(path: string): void {
         address: 'L', minInsync: num(c, 'min-insync', 1), replicaLagMaxMs: num(c, 'lag-max', 100), ackTimeoutMs: num(c, 'ack-timeout', 1000),
         heartbeatIntervalMs: num(c, 'heartbeat', 50), retentionBytesMax: num(c, 'retention-bytes', 1 << 20), retentionBatchesMax: num(c, 'retention-batches', 1000),
         waitersMax: num(c, 'waiters', 100), queuedBytesMax: num(c, 'queued-bytes', 1 << 20),
-      }, { lastSeq: num(c, 'last', 0), term: num(c, 'term', 1), history: history(c.named.get('history') ?? '1@0') });
+      }, {
+        nowMs: num(c, 'at', 0), lastSeq: num(c, 'last', 0), term: num(c, 'term', 1), history: history(c.named.get('history') ?? '1@0'),
+        followers: list(c.named.get('followers') ?? 'a,b,c'), inSync: list(c.named.get('in-sync') ?? ''),
+      });
+      if (c.named.has('lease')) machine.step({ type: 'lease', untilMs: num(c, 'lease') }, 0);
       return `log ends at ${machine.retention.lastSeq}`;
     }
     const m = machine!;
@@ -115,22 +121,35 @@ function runLeader(path: string): void {
       case 'wait':
         refusal = m.step({ type: 'wait', id: num(c, 'id'), seq: num(c, 'seq') }, at(c));
         break;
-      case 'check-all-acks':
-        refusal = m.checkAllAcks(at(c));
+      case 'check-write':
+        refusal = m.checkWrite(c.args.includes('all'), at(c));
         if (!refusal) return 'ok';
+        break;
+      case 'read':
+        refusal = m.step({ type: 'read', id: num(c, 'id'), seq: num(c, 'seq') }, at(c));
+        break;
+      case 'members':
+        refusal = m.step({ type: 'members', followers: list(c.named.get('followers') ?? 'a,b,c'), inSync: list(c.named.get('in-sync')) }, at(c));
+        break;
+      case 'in-sync-failed':
+        refusal = m.step({ type: 'in-sync-failed', reason: 'refused' }, at(c));
+        break;
+      case 'lease':
+        refusal = m.step({ type: 'lease', untilMs: num(c, 'until') }, at(c));
+        break;
+      case 'fence':
+        refusal = m.step({ type: 'fence', on: !c.args.includes('off') }, at(c));
         break;
       case 'checkpoints':
         refusal = m.step({ type: 'checkpoints', seq: num(c, 'seq') }, at(c));
-        break;
-      case 'term':
-        refusal = m.step({ type: 'term', term: num(c, 'term'), history: history(c.named.get('history')) }, at(c));
         break;
       case 'tick':
       case 'stop':
         refusal = m.step({ type: c.command }, at(c));
         break;
       case 'status':
-        return m.followers(at(c)).map((f) => `${f.node}: ${f.connected ? 'connected' : 'disconnected'} applied=${f.applied} lag=${f.lagSeq} ${f.inSync ? 'in-sync' : 'out-of-sync'}`).concat(`waiting=${m.waitingWrites} retained from ${m.retention.servableFrom}`).join('\n');
+        return m.followers(at(c)).map((f) => `${f.node}: ${f.connected ? 'connected' : 'disconnected'} applied=${f.applied} lag=${f.lagSeq} ${f.keepingUp ? 'keeping up' : 'not keeping up'}${f.inSync ? ', in sync' : ''}`)
+          .concat(`in-sync set ${['L', ...m.inSyncFollowers()].join(',')}; high watermark ${m.highWatermark()}; waiting=${m.waitingWrites}; retained from ${m.retention.servableFrom}; lease ${m.leaseValid(at(c)) ? 'valid' : 'not valid'}`).join('\n');
       default:
         throw new Error(`line ${c.line}: unknown command ${c.command}`);
     }
@@ -191,8 +210,7 @@ function followerReadyText(ready: FollowerReady): string[] {
     ...ready.settled.map((s) => `settle w${s.id} ${s.ok ? 'applied' : 'not applied'}`),
     ...(ready.releaseCheckpoint ? ['release checkpoint'] : []),
     ...(ready.readable === undefined ? [] : [`readable ${ready.readable}`]),
-    ...ready.learnFrom.map((a) => `learn from ${a}`),
-    ...(ready.discover ? ['discover'] : []),
+    ...(ready.refreshMetadata ? ['refresh metadata'] : []),
     ...logText(ready.logs),
   ];
 }
