@@ -260,6 +260,7 @@ class Simulation {
       stateMachine: sm, random: seededRandom(this.options.seed * 1009 + incarnation * 31 + this.members.indexOf(m)), limits: this.limits,
       send: (messages) => { if (current() && m.group) this.network.send(m.id, messages, this.now); },
       onSoftState: (s) => { if (current() && s.role === 'leader') this.checker.leader(s.term, m.id); },
+      onFatal: (error) => this.fail(`${m.id} broke an invariant: ${error.stack ?? error.message}`),
     }).then(
       (group) => {
         m.opening = false;
