@@ -6,7 +6,10 @@
  *   - on NodeFileSystem in a temp dir (every acknowledged append fsynced, the leader and both
  *     followers sharing one disk).
  * Each proposal is a 100-byte command; a commit is counted when its promise resolves on the
- * leader, i.e. after a quorum persisted it and the leader applied it. Not run by npm test.
+ * leader, i.e. after a quorum persisted it and the leader applied it; latency is from propose to
+ * that. The log is compacted every 1,000 entries: MemoryFileSystem's sync copies the whole file
+ * (its crash model keeps a durable copy), which would otherwise grow without bound.
+ * Not run by npm test.
  *
  *   node --import tsx bench/raft.ts [--proposals N] [--dir DIR]
  */
@@ -54,14 +57,21 @@ async function run(label: string, fileSystem: () => FileSystem, root: string, in
   leader.campaign();
   while (leader.softState.role !== 'leader') await new Promise((resolve) => setTimeout(resolve, 5));
   let next = 0;
+  const latencies: number[] = [];
   const started = performance.now();
   await Promise.all(Array.from({ length: inFlight }, async () => {
-    while (next++ < total) await leader.propose(command);
+    while (next++ < total) {
+      const sent = performance.now();
+      await leader.propose(command);
+      latencies.push(performance.now() - sent);
+    }
   }));
   const seconds = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!.toFixed(2);
   clearInterval(ticker);
   for (const g of groups.values()) await g.close();
-  console.log(`  ${label.padEnd(16)} ${String(inFlight).padStart(3)} in flight: ${(total / seconds).toFixed(0).padStart(8)} commits/s`);
+  console.log(`  ${label.padEnd(16)} ${String(inFlight).padStart(3)} in flight: ${(total / seconds).toFixed(0).padStart(8)} commits/s, latency p50 ${at(0.5)} ms, p99 ${at(0.99)} ms`);
 }
 
 console.log(`raft: ${total} proposals of ${command.length} bytes through 3 members (node ${process.version})`);

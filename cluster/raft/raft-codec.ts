@@ -40,7 +40,15 @@ function toBody(m: Message): unknown[] {
   return [m.type, m.from, m.to, m.term, m.logTerm, m.index, m.commit, m.reject, m.rejectHint, m.context, entries, snapshot];
 }
 
-/** Encodes `messages` as one payload (any destinations; the transport usually groups by one). */
+/**
+ * Encodes `messages` as one payload (any destinations; the transport usually groups by one).
+ *
+ * @example
+ * ```ts
+ * const payload = encodeMessages(readyMessagesFor('n2'));   // one HTTP body to n2
+ * group.receive(decodeMessages(body, limits));                // on n2: BAD_MESSAGE if malformed
+ * ```
+ */
 export function encodeMessages(messages: readonly Message[]): Uint8Array {
   const bodies = messages.map((m) => packr.pack(toBody(m)) as Uint8Array);
   const total = PAYLOAD_HEADER_BYTES + bodies.reduce((n, b) => n + 4 + b.length, 0);

@@ -90,7 +90,15 @@ export const RAFT_LIMIT_RANGES: { readonly [K in NumericLimit]: readonly [number
   messageEntriesMax: [1, 10_000_000],
 };
 
-/** The defaults with `overrides` applied, checked: CONFIG_INVALID names the first bad field. */
+/**
+ * The defaults with `overrides` applied, checked: CONFIG_INVALID names the first bad field.
+ *
+ * @example
+ * ```ts
+ * const limits = validateRaftLimits({ electionTicks: 20 });   // at a 50 ms tick: 1–2 s
+ * validateRaftLimits({ heartbeatTicks: 0 });                  // throws CONFIG_INVALID
+ * ```
+ */
 export function validateRaftLimits(overrides: Partial<RaftLimits> = {}): Readonly<RaftLimits> {
   const limits: RaftLimits = { ...DEFAULT_RAFT_LIMITS, ...overrides };
   for (const key of Object.keys(overrides)) {

@@ -24,8 +24,10 @@
  *
  * Concurrency: requests and inputs are synchronous calls between the loop's awaits; the loop
  * awaits only storage. A failed storage call stops the group (`failure`): the owner must
- * restart the process, since the durable state is in doubt.
+ * restart the process, since the durable state is in doubt. A broken invariant stops it too
+ * and is rethrown to kill the process (`onFatal`).
  */
+import { AssertionError } from 'node:assert';
 import type { FileSystem } from '../../engine/index.ts';
 import { validateRaftLimits, type RaftLimits } from './raft-config.ts';
 import { RaftError } from './raft-errors.ts';
@@ -61,6 +63,12 @@ export interface RaftGroupOptions {
   limits?: Partial<RaftLimits>;
   /** Called with each change of role, leader or term. */
   onSoftState?: (state: SoftState) => void;
+  /**
+   * Called with a broken invariant (an AssertionError from the core or the storage) after the
+   * group has stopped. By default it is rethrown outside any promise, so the process dies, as a
+   * bug must stop it before it persists or sends anything wrong. Tests pass a recorder.
+   */
+  onFatal?: (error: Error) => void;
 }
 
 interface Waiter<T> {
@@ -112,7 +120,7 @@ export class RaftGroup {
   tick(): void {
     if (!this.running()) return;
     this.ticks++;
-    this.node.tick();
+    this.guard(() => this.node.tick());
     this.expire();
     this.kick();
   }
@@ -121,13 +129,25 @@ export class RaftGroup {
   receive(messages: Message | readonly Message[]): void {
     if (!this.running()) return;
     for (const m of Array.isArray(messages) ? messages : [messages as Message]) {
-      try {
-        this.node.step(m);
-      } catch (error) {
-        if ((error as RaftError).code !== 'BAD_MESSAGE') throw error;
-      }
+      this.guard(() => {
+        try {
+          this.node.step(m);
+        } catch (error) {
+          if ((error as RaftError).code !== 'BAD_MESSAGE') throw error;
+        }
+      });
     }
     this.kick();
+  }
+
+  /** Runs core code; a broken invariant stops the group and goes to onFatal. */
+  private guard(run: () => void): void {
+    if (!this.running()) return;
+    try {
+      run();
+    } catch (error) {
+      this.stop(error as Error);
+    }
   }
 
   /** Proposes a command; resolves with the state machine's result once applied here. */
@@ -237,10 +257,21 @@ export class RaftGroup {
         await this.maybeCompact();
       }
     } catch (error) {
-      this.failure = error as Error;
-      this.rejectAll(new RaftError('STOPPED', `raft group ${this.options.id}: stopped: ${(error as Error).message}`, { cause: error }));
-      this.storage.close();
+      this.stop(error as Error);
     }
+  }
+
+  /**
+   * Stops the group for good: a storage failure leaves the durable state in doubt, a broken
+   * invariant means a bug. Pending requests reject with STOPPED (outcome unknown).
+   */
+  private stop(error: Error): void {
+    this.failure = error;
+    this.rejectAll(new RaftError('STOPPED', `raft group ${this.options.id}: stopped: ${error.message}`, { cause: error }));
+    this.storage.close();
+    if (!(error instanceof AssertionError)) return;
+    const fatal = this.options.onFatal ?? ((e: Error) => queueMicrotask(() => { throw e; }));
+    fatal(error);
   }
 
   private async handleReady(rd: Ready): Promise<void> {

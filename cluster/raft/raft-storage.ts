@@ -56,7 +56,17 @@ export class RaftStorage {
 
   private constructor(private readonly fs: FileSystem, private readonly dir: string) {}
 
-  /** Opens (or creates) the state in `dir`, dropping a torn tail, and starts a new generation. */
+  /**
+   * Opens (or creates) the state in `dir`, dropping a torn tail, and starts a new generation.
+   *
+   * @example
+   * ```ts
+   * const storage = await RaftStorage.open(new NodeFileSystem(), './data/raft');
+   * if (storage.fresh) await storage.bootstrap(['n1', 'n2', 'n3']);
+   * const node = new RaftNode({ id: 'n1', random, state: storage.initialState() });
+   * await storage.save(node.ready());  // then send, apply, node.advance()
+   * ```
+   */
   static async open(fs: FileSystem, dir: string): Promise<RaftStorage> {
     const storage = new RaftStorage(fs, dir);
     fs.mkdirp(dir);

@@ -16,7 +16,7 @@
  *   stabilize [ID…] [msgs-only=true]  process-ready and deliver-msgs until nothing moves
  *   step ID                     input lines: messages to step into ID ("2->1 Vote term=3 last=5/2")
  *   propose ID DATA [size=N] / propose-membership ID add|remove NODE / read-index ID CTX
- *   transfer-leadership ID to=ID
+ *   transfer-leadership ID to=ID / report-unreachable ID to=ID
  *   compact ID INDEX            takes a snapshot at INDEX and compacts
  *   restart ID                  rebuilds the member from its storage (volatile state lost)
  *   partition A,B C,D / isolate ID / cut A->B / heal
@@ -65,6 +65,7 @@ export class InteractionEnv {
       case 'propose-membership': return this.request(() => `proposed at ${JSON.stringify(this.member(id).node.proposeMembership({ type: ids[1] as 'add' | 'remove', node: ids[2] ?? '' }))}`);
       case 'read-index': return this.request(() => { this.member(id).node.readIndex(ids[1] ?? ''); return 'ok'; });
       case 'transfer-leadership': return this.request(() => { this.member(id).node.transferLeadership(c.named.get('to') ?? ''); return 'ok'; });
+      case 'report-unreachable': this.member(id).node.reportUnreachable(c.named.get('to') ?? ''); return this.status(id);
       case 'compact': return this.compact(id, Number(ids[1]));
       case 'restart': return this.restart(id);
       case 'partition': return this.partition(ids.map((group) => group.split(',')));

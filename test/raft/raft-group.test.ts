@@ -42,6 +42,7 @@ class TestCluster {
   queue: Message[] = [];
   cut = new Set<string>();
   onSend: ((from: string, messages: Message[]) => void) | undefined;
+  fatal: Error[] = [];
 
   constructor(private readonly limits: Partial<RaftLimits> = {}) {}
 
@@ -51,6 +52,7 @@ class TestCluster {
       id, fileSystem: fs, dir: '/raft', initialVoters, stateMachine: machine, random: seededRandom(id.charCodeAt(1) * 97 + this.members.size),
       limits: { electionTicks: 10, ...this.limits },
       send: (messages) => { this.onSend?.(id, messages); this.queue.push(...messages); },
+      onFatal: (error) => this.fatal.push(error),
     });
     const member = { fs, group, machine };
     this.members.set(id, member);
@@ -192,6 +194,21 @@ test('a storage failure stops the group: pending requests reject with STOPPED an
   await proposal;
   assert.match(String(n1.group.failure), /EIO/);
   await assert.rejects(n1.group.propose(encoder.encode('b=2')), { code: 'STOPPED' });
+});
+
+test('a broken invariant stops the group and goes to onFatal (by default rethrown, killing the process)', async () => {
+  const cluster = new TestCluster();
+  await cluster.start('n1', ['n1', 'n2', 'n3']);
+  await cluster.start('n2', ['n1', 'n2', 'n3']);
+  await cluster.start('n3', ['n1', 'n2', 'n3']);
+  await cluster.elect('n1');
+  const n1 = cluster.member('n1').group;
+  // Another member claiming to lead the same term: Election Safety is broken.
+  n1.receive({ ...cluster.queue[0] ?? {}, type: MessageType.Append, from: 'n2', to: 'n1', term: n1.status().term, index: 0, logTerm: 0, commit: 0, entries: [], reject: false, rejectHint: 0, context: '' });
+  assert.equal(cluster.fatal.length, 1);
+  assert.match(cluster.fatal[0]!.message, /two leaders in one term/);
+  assert.equal(n1.failure, cluster.fatal[0]);
+  await assert.rejects(n1.propose(encoder.encode('a=1')), { code: 'STOPPED' });
 });
 
 test('limits are validated once: an unknown or out-of-range limit is CONFIG_INVALID naming it', () => {

@@ -125,18 +125,100 @@ interface Pending {
   allowed: string[];
 }
 
+type OpKind = 'append' | 'truncate' | 'commit' | 'compact' | 'install';
+
+/**
+ * The workload: random appends, truncations, commit-only hard states (not fsynced),
+ * compactions and leader snapshots, each applied to the model first, recording every state a
+ * crash may legitimately come back to (after each record it writes), then to the storage.
+ */
+class Workload {
+  readonly model = new Model();
+  /** States since the last fsync, oldest first. */
+  allowed = [this.model.text()];
+  readonly kinds: Record<OpKind, number> = { append: 0, truncate: 0, commit: 0, compact: 0, install: 0 };
+
+  constructor(private readonly storage: RaftStorage, private readonly random: () => number) {}
+
+  private note(): void {
+    this.allowed.push(this.model.text());
+  }
+
+  /** Runs one random operation; a synced one leaves only its final state allowed. */
+  async step(op: number): Promise<void> {
+    const { model } = this;
+    const roll = this.random();
+    const uncommitted = model.last() > model.hardState.commit;
+    const kind: OpKind | undefined = roll < 0.35 || model.last() === 0 ? 'append' : roll < 0.55 && uncommitted ? 'truncate'
+      : roll < 0.7 && uncommitted ? 'commit' : roll < 0.92 && model.hardState.commit > model.snapshot.index ? 'compact' : roll >= 0.92 ? 'install' : undefined;
+    if (!kind) return;
+    this.kinds[kind]++;
+    await this[kind](op);
+    if (kind !== 'commit') this.allowed = [model.text()];
+  }
+
+  private async append(op: number): Promise<void> {
+    const { model } = this;
+    const term = Math.max(model.hardState.term, 1);
+    const entries = Array.from({ length: 1 + Math.floor(this.random() * 3) }, (_, k) => entry(model.last() + 1 + k, term, `a${op}.${k}`));
+    model.entries.push(...entries);
+    this.note();
+    const commit = model.hardState.commit + Math.floor(this.random() * (model.last() - model.hardState.commit + 1));
+    model.hardState = { term, vote: 'n1', commit };
+    this.note();
+    await this.storage.save({ entries, hardState: model.hardState, mustSync: true });
+  }
+
+  private async truncate(op: number): Promise<void> {
+    const { model } = this;
+    const from = model.hardState.commit + 1 + Math.floor(this.random() * (model.last() - model.hardState.commit));
+    const entries = [entry(from, model.hardState.term + 1, `t${op}`)];
+    model.entries = model.entries.filter((e) => e.index < from).concat(entries);
+    this.note();
+    model.hardState = { term: model.hardState.term + 1, vote: 'n2', commit: model.hardState.commit };
+    this.note();
+    await this.storage.save({ entries, hardState: model.hardState, mustSync: true });
+  }
+
+  /** A commit-only change is written without an fsync: a crash may lose it. */
+  private async commit(): Promise<void> {
+    this.model.hardState = { ...this.model.hardState, commit: this.model.hardState.commit + 1 };
+    this.note();
+    await this.storage.save({ entries: [], hardState: this.model.hardState, mustSync: false });
+  }
+
+  private async compact(): Promise<void> {
+    const { model } = this;
+    const index = model.snapshot.index + 1 + Math.floor(this.random() * (model.hardState.commit - model.snapshot.index));
+    const snapshot = snapshotAt(index, model.termAt(index));
+    model.entries = model.entries.filter((e) => e.index > index);
+    model.snapshot = snapshot;
+    this.note();
+    await this.storage.compact(snapshot);
+  }
+
+  private async install(): Promise<void> {
+    const { model } = this;
+    const snapshot = snapshotAt(model.last() + 2, model.hardState.term + 1);
+    model.snapshot = snapshot;
+    model.entries = [];
+    model.hardState = { term: snapshot.term, vote: '', commit: snapshot.index };
+    this.note();
+    await this.storage.save({ snapshot, entries: [], hardState: model.hardState, mustSync: true });
+  }
+}
+
 test('every crash state while appending, truncating, compacting and installing snapshots reopens into a state the workload passed through since its last fsync', async (t) => {
   const seed = Number(process.env.RAFT_CRASH_SEED ?? 7);
-  const random = seededRandom(seed);
   const fs = new MemoryFileSystem();
-  const model = new Model();
-  let allowed = [model.text()];
   const pending: Pending[] = [];
+  let workload: Workload | undefined;
   let calls = 0;
   fs.fault = (op, path) => {
     calls++;
     if (!MUTATING.has(op)) return undefined;
-    VARIANTS.forEach((variant, k) => pending.push({ fs: fs.crash(seed * 7919 + calls * 3 + k, variant), at: `call ${calls}: ${op} ${path}`, allowed: [...allowed] }));
+    const allowed = workload ? [...workload.allowed] : [new Model().text()];
+    VARIANTS.forEach((variant, k) => pending.push({ fs: fs.crash(seed * 7919 + calls * 3 + k, variant), at: `call ${calls}: ${op} ${path}`, allowed }));
     return undefined;
   };
   let explored = 0;
@@ -151,60 +233,13 @@ test('every crash state while appending, truncating, compacting and installing s
   };
   const storage = await RaftStorage.open(fs, DIR);
   await drain();
-  const kinds = { append: 0, truncate: 0, commit: 0, compact: 0, install: 0 };
+  workload = new Workload(storage, seededRandom(seed));
   for (let op = 0; op < OPS; op++) {
-    const roll = random();
-    const term = model.hardState.term;
-    if (roll < 0.35 || model.last() === 0) {
-      kinds.append++;
-      const entries = Array.from({ length: 1 + Math.floor(random() * 3) }, (_, k) => entry(model.last() + 1 + k, Math.max(term, 1), `a${op}.${k}`));
-      model.entries.push(...entries);
-      const commit = model.hardState.commit + Math.floor(random() * (model.last() - model.hardState.commit + 1));
-      const hardState = { term: Math.max(term, 1), vote: 'n1', commit };
-      allowed.push(model.text());
-      model.hardState = hardState;
-      allowed.push(model.text());
-      await storage.save({ entries, hardState, mustSync: true });
-    } else if (roll < 0.55 && model.last() > model.hardState.commit) {
-      kinds.truncate++;
-      const from = model.hardState.commit + 1 + Math.floor(random() * (model.last() - model.hardState.commit));
-      const entries = [entry(from, term + 1, `t${op}`)];
-      const hardState = { term: term + 1, vote: 'n2', commit: model.hardState.commit };
-      model.entries = model.entries.filter((e) => e.index < from).concat(entries);
-      allowed.push(model.text());
-      model.hardState = hardState;
-      allowed.push(model.text());
-      await storage.save({ entries, hardState, mustSync: true });
-    } else if (roll < 0.7 && model.last() > model.hardState.commit) {
-      kinds.commit++; // a commit-only change is written without an fsync: it may be lost
-      model.hardState = { ...model.hardState, commit: model.hardState.commit + 1 };
-      allowed.push(model.text());
-      await storage.save({ entries: [], hardState: model.hardState, mustSync: false });
-      continue;
-    } else if (roll < 0.92 && model.hardState.commit > model.snapshot.index) {
-      kinds.compact++;
-      const index = model.snapshot.index + 1 + Math.floor(random() * (model.hardState.commit - model.snapshot.index));
-      const snapshot = snapshotAt(index, model.termAt(index));
-      model.entries = model.entries.filter((e) => e.index > index);
-      model.snapshot = snapshot;
-      allowed.push(model.text());
-      await storage.compact(snapshot);
-    } else if (roll >= 0.92) {
-      kinds.install++;
-      const snapshot = snapshotAt(model.last() + 2, term + 1);
-      model.snapshot = snapshot;
-      model.entries = [];
-      model.hardState = { term: term + 1, vote: '', commit: snapshot.index };
-      allowed.push(model.text());
-      await storage.save({ snapshot, entries: [], hardState: model.hardState, mustSync: true });
-    } else {
-      continue;
-    }
-    allowed = [model.text()]; // fsynced: nothing before this state may come back
+    await workload.step(op);
     await drain();
   }
   storage.close();
-  t.diagnostic(`${explored} crash states explored over ${calls} file-system calls (${JSON.stringify(kinds)})`);
+  t.diagnostic(`${explored} crash states explored over ${calls} file-system calls (${JSON.stringify(workload.kinds)})`);
   assert.ok(explored > OPS * VARIANTS.length, 'every operation must be crashed into');
-  assert.ok(Object.values(kinds).every((n) => n > 0), `the workload must do every kind of operation: ${JSON.stringify(kinds)}`);
+  assert.ok(Object.values(workload.kinds).every((n) => n > 0), `the workload must do every kind of operation: ${JSON.stringify(workload.kinds)}`);
 });

@@ -98,6 +98,7 @@ class Simulation {
   private readonly syncDelayMax: number;
   private now = 0;
   private healAt = Infinity;
+  private faultPhase = true;
   private violation: string | undefined;
   readonly stats: ScheduleStats = {
     steps: 0, highestTerm: 0, highestCommit: 0, crashes: 0, crashesMidWrite: 0, partitions: 0, transfers: 0,
@@ -145,6 +146,7 @@ class Simulation {
 
   async run(): Promise<ScheduleReport> {
     for (let k = 0; k < this.options.faultSteps && !this.violation; k++) await this.step(true);
+    this.faultPhase = false;
     this.network.heal();
     this.network.faults = { dropRate: 0, duplicateRate: 0, delayMax: 1 };
     for (const m of this.members) if (!m.group) m.restartAt = this.now;
@@ -245,6 +247,8 @@ class Simulation {
   private restart(m: Member): void {
     m.disk.fault = undefined;
     m.opening = true;
+    // Sometimes the machine dies again during recovery (open rewrites the state as a new generation).
+    if (this.faultPhase && m.incarnation > 0 && this.random() < this.rates.crash * 25) this.armCrash(m, 1 + Math.floor(this.random() * 8));
     const incarnation = m.incarnation;
     const current = () => m.incarnation === incarnation;
     const sm = new RegisterMachine({
@@ -260,6 +264,7 @@ class Simulation {
       stateMachine: sm, random: seededRandom(this.options.seed * 1009 + incarnation * 31 + this.members.indexOf(m)), limits: this.limits,
       send: (messages) => { if (current() && m.group) this.network.send(m.id, messages, this.now); },
       onSoftState: (s) => { if (current() && s.role === 'leader') this.checker.leader(s.term, m.id); },
+      onFatal: (error) => this.fail(`${m.id} broke an invariant: ${error.stack ?? error.message}`),
     }).then(
       (group) => {
         m.opening = false;
