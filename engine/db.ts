@@ -107,6 +107,8 @@ export class Db {
         const parsed = parseFileName(name);
         if (parsed && parsed.type !== 'lock') fs.remove(joinPath(dir, name));
       }
+      // Removed while still held: an opener that raced for the old file finds it replaced (fs/file-lock.ts).
+      fs.remove(joinPath(dir, 'LOCK'));
       await fs.syncDir(dir);
     } finally {
       lock.release();
