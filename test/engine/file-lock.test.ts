@@ -16,7 +16,7 @@ const ROUNDS = Number(process.env.LOCK_RACE_ROUNDS ?? 300);
 const CONTENDERS = 3;
 /** No process has this pid (Linux caps pids at 2^22), so a LOCK naming it is stale. */
 const DEAD_PID = 999_999_999;
-const contenderScript = new URL('../fixtures/lock-contender.ts', import.meta.url).pathname;
+const contenderScript = new URL('./lock-contender.ts', import.meta.url).pathname;
 
 interface Reply {
   round: number;
