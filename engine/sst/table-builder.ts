@@ -20,8 +20,8 @@
  * finish(), sorted. The table's bounds cover them: smallest is the lower of the first entry
  * and the first tombstone's start; largest the higher of the last entry and the furthest
  * tombstone end, which, being exclusive, is recorded with the trailer (SEQ_MAX, RangeDelete)
- * that sorts before every entry of that key (`isExclusiveBound`). A table may hold tombstones
- * and no entries.
+ * that sorts before every entry of that key (`isExclusiveBound`), unless it is the successor
+ * of a key (`upperBound`). A table may hold tombstones and no entries.
  */
 import { assert } from '../errors.ts';
 import type { WritableFile } from '../fs/file-system.ts';
@@ -48,6 +48,18 @@ import {
 } from './table-format.ts';
 import { encodeProperties, type TableProperties } from './table-properties.ts';
 import { crc32c } from '../util/crc32c.ts';
+
+/**
+ * The largest key a table holding `t` must claim. Keys below `end` are exactly the keys up to
+ * `end` without its last byte when that byte is 0x00 (`L ++ 0x00` is the successor of `L`, as
+ * compaction's cuts make), so that key is the bound, inclusive. Otherwise no key lies just
+ * below `end`, and the bound is `end` marked exclusive (see the file comment).
+ */
+function upperBound(t: RangeTombstone): InternalKey {
+  const end = t.end;
+  if (end.length > 0 && end[end.length - 1] === 0) return { userKey: end.slice(0, end.length - 1), seq: t.seq, kind: ValueKind.RangeDelete };
+  return { userKey: end.slice(), seq: SEQ_MAX, kind: ValueKind.RangeDelete };
+}
 
 /** Bytes collected before one append to the file. */
 const OUTPUT_BUFFER_BYTES = 64 * 1024;
@@ -214,7 +226,7 @@ export class TableBuilder {
     let largest = this.stats.entries > 0 ? this.lastInternalKey() : undefined;
     for (const t of this.rangeTombstones) {
       if (smallest === undefined || compareBytes(t.start, smallest.userKey) < 0) smallest = { userKey: t.start.slice(), seq: t.seq, kind: ValueKind.RangeDelete };
-      if (largest === undefined || compareBytes(t.end, largest.userKey) > 0) largest = { userKey: t.end.slice(), seq: SEQ_MAX, kind: ValueKind.RangeDelete };
+      if (largest === undefined || compareBytes(t.end, largest.userKey) > 0) largest = upperBound(t);
     }
     return [smallest!, largest!];
   }

@@ -11,6 +11,7 @@
 import { CorruptionError } from '../errors.ts';
 import { encodeInternalKey, TRAILER_BYTES, userKeyOf } from '../internal-key.ts';
 import { bytesEqual, compareBytes } from '../util/bytes.ts';
+import { isExclusiveBound, keySuccessor } from '../range-tombstones.ts';
 import { compareInternalRange } from './block.ts';
 import type { Block, BlockIterator } from './block.ts';
 import { bloomMayContain } from './bloom.ts';
@@ -157,10 +158,12 @@ function checkBoundsCover(reader: TableReader, order: KeyOrder, problem: Problem
   const { smallest, largest } = reader.properties;
   const below = (key: Uint8Array) => compareBytes(key, smallest.userKey) < 0;
   const above = (key: Uint8Array) => compareBytes(key, largest.userKey) > 0;
+  // An exclusive end may reach the bound; an inclusive bound L covers ends up to L ++ 0x00.
+  const endLimit = isExclusiveBound(largest) ? largest.userKey : keySuccessor(largest.userKey);
   if (order.first && below(userKeyOf(order.first))) problem('sst: the first key lies below the smallest key the properties name');
   if (order.has() && above(order.lastUserKey())) problem('sst: the last key lies above the largest key the properties name');
   for (const t of reader.rangeTombstones) {
-    if (below(t.start) || above(t.end)) problem(`sst: range tombstone at seq ${t.seq} lies outside the table's bounds`);
+    if (below(t.start) || compareBytes(t.end, endLimit) > 0) problem(`sst: range tombstone at seq ${t.seq} lies outside the table's bounds`);
   }
 }
 
