@@ -98,7 +98,7 @@ export class LsmTree {
   private compactionRunning = false;
   /** Set by a flush: the compaction loop must look again before it stops (L0 grew). */
   private compactionWanted = false;
-  /** Set when a table with range tombstones is added: look for tables they cover. */
+  /** Set when tables are added while some hold range tombstones: look for tables they cover. */
   private coveredTablesWanted = false;
   /**
    * Where compactions run when not here; undefined for a file system only this thread sees,
@@ -576,7 +576,9 @@ export class LsmTree {
     await this.manifest.append(edit);
     for (const [level, key] of edit.compactPointers ?? []) this.compactPointers.set(level, key);
     this.version = next;
-    if ((edit.newFiles ?? []).some(([, f]) => (f.rangeTombstones ?? 0) > 0)) this.coveredTablesWanted = true;
+    // A new table may hold tombstones, or sit under old ones; snapshots released since may
+    // unblock a drop. Looking costs a walk over the tables holding tombstones.
+    if (next.hasRangeTombstones && (edit.newFiles ?? []).length > 0) this.coveredTablesWanted = true;
   }
 
   /**
