@@ -117,10 +117,11 @@ export class DbIterator {
       let value: Uint8Array | undefined;
       let seq = 0;
       while (it.valid() && bytesEqual(it.userKey(), key)) {
-        if (it.seq() <= this.seq) {
+        const entrySeq = it.seq();
+        if (entrySeq <= this.seq) {
           kind = it.kind();
           value = it.value();
-          seq = it.seq();
+          seq = entrySeq;
         }
         it.prev();
       }

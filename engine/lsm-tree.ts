@@ -48,6 +48,7 @@ import { pendingCompactionBytes, pickCompaction, pickCoveredTables, planFor, typ
 import { FragmentedTombstones, type RangeTombstone } from './range-tombstones.ts';
 import type { Bounds } from './db-iterator.ts';
 import { walkBatch } from './write-batch.ts';
+import { ValueKind } from './internal-key.ts';
 
 /** How long one write group is delayed once L0 reaches the slowdown trigger. */
 const SLOWDOWN_DELAY_MS = 1;
@@ -98,6 +99,8 @@ export class LsmTree {
   private compactionRunning = false;
   /** Set by a flush: the compaction loop must look again before it stops (L0 grew). */
   private compactionWanted = false;
+  /** Whether `mem` or an `imm` memtable holds range tombstones: one field for get() to read. */
+  private memtablesHoldRangeTombstones = false;
   /** Set when tables are added while some hold range tombstones: look for tables they cover. */
   private coveredTablesWanted = false;
   /**
@@ -215,9 +218,14 @@ export class LsmTree {
 
   /** Whether any memtable or table holds a range tombstone (otherwise reads skip the checks). */
   private mayHoldRangeTombstones(): boolean {
-    if (this.mem.rangeTombstones.length > 0 || this.version.hasRangeTombstones) return true;
-    for (const mem of this.imm) if (mem.rangeTombstones.length > 0) return true;
-    return false;
+    return this.memtablesHoldRangeTombstones || this.version.hasRangeTombstones;
+  }
+
+  /** Recomputes `memtablesHoldRangeTombstones` after the memtables changed. */
+  private noteMemtableTombstones(): void {
+    let any = this.mem.rangeTombstones.length > 0;
+    for (const mem of this.imm) any ||= mem.rangeTombstones.length > 0;
+    this.memtablesHoldRangeTombstones = any;
   }
 
   /**
@@ -383,6 +391,7 @@ export class LsmTree {
     let count = 0;
     const first = walkBatch(record, fileName, (seq, kind, keyAt, keyLength, valueAt, valueLength) => {
       mem.addFrom(record, keyAt, keyLength, seq, kind, record, valueAt, valueLength);
+      if (kind === ValueKind.RangeDelete) this.memtablesHoldRangeTombstones = true;
       count++;
     });
     this.lastSequence = first + count - 1;
@@ -468,6 +477,7 @@ export class LsmTree {
       await this.logAndApply({ newFiles: metas.map((m) => [0, m]), logNumber });
     });
     this.imm.pop();
+    this.noteMemtableTombstones();
     this.counters.flushes++;
     for (const m of metas) this.counters.flushBytes += m.fileBytes;
     this.finishOutputs(metas);
