@@ -602,8 +602,9 @@ export class LsmTree {
 
   /**
    * Flushes every frozen memtable, then compacts level by level until all data is in one
-   * level; resolves once the replaced files are deleted, so their space is free (but for
-   * files an open iterator or snapshot's version still pins: they go when it is released).
+   * level, and rewrites that level's tables still holding tombstones; resolves once the
+   * replaced files are deleted, so their space is free (but for files an open iterator or
+   * snapshot's version still pins: they go when it is released).
    */
   async compactRange(): Promise<void> {
     await this.flushes.run(async () => {
@@ -625,7 +626,28 @@ export class LsmTree {
         await this.compact(planFor(this.version, level, [...files], 0), false);
       });
     }
+    await this.rewriteBottomTombstones();
     await this.fs.drain();
+  }
+
+  /**
+   * The last step of compactRange: tables of the deepest level that still hold tombstones (kept
+   * for a snapshot when they reached the bottom) are rewritten in place, one at a time, so what
+   * no reader needs any more goes. One table at a time: its output stays within its key range,
+   * so the level's tables stay disjoint.
+   */
+  private async rewriteBottomTombstones(): Promise<void> {
+    const level = this.deepestLevel();
+    if (level === 0) return;
+    for (const file of [...this.version.levels[level]!]) {
+      if (file.tombstones === 0 && (file.rangeTombstones ?? 0) === 0) continue;
+      await this.compactions.run(async () => {
+        this.checkNotClosing();
+        if (this.backgroundError) throw this.backgroundError;
+        if (!this.version.levels[level]!.includes(file)) return;
+        await this.compact({ level, inputs: [file], nextInputs: [], outputLevel: level, score: 0 }, false);
+      });
+    }
   }
 
   private checkNotClosing(): void {

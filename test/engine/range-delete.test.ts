@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Db, MemoryFileSystem, type Snapshot } from '../../engine/index.ts';
+import { TableReader } from '../../engine/sst/table-reader.ts';
 import { walFileName } from '../../engine/version/file-meta.ts';
 
 const text = (b: Uint8Array | undefined) => (b === undefined ? undefined : new TextDecoder().decode(b));
@@ -189,4 +190,37 @@ test('bad ranges are INVALID_ARGUMENT with a one-line message naming what was wr
   assert.equal(db.lastSequence, 0, 'nothing was written');
   await db.close();
   await assert.rejects(db.deleteRange({ gte: 'a', lt: 'b' }), (err: Error & { code?: string }) => err.code === 'DB_CLOSED');
+});
+
+test('a memtable holding only a range delete flushes to a table of tombstones alone, which reads, verifies and compacts', async () => {
+  const fileSystem = new MemoryFileSystem();
+  const db = await filled(fileSystem);
+  await db.compactRange();
+  const snapshot = db.snapshot(); // keeps the tombstone from being dropped at the bottom
+  await db.deleteRange({ gte: key(50), lt: key(120) });
+  await db.put(key(100), 'again');
+  await db.compactRange();
+  await checkReads(db, 'after compacting a tombstone-only flush');
+  assert.equal(text(await db.get(key(60), { snapshot })), 'v60');
+  assert.ok((await db.verify()).ok);
+  snapshot.release();
+  await db.close();
+  const reopened = await Db.open('/db', { fileSystem, ...TINY });
+  await checkReads(reopened, 'reopened');
+  await reopened.close();
+
+  const onlyFs = new MemoryFileSystem();
+  const only = await Db.open('/only', { fileSystem: onlyFs, ...TINY });
+  const empty = only.snapshot(); // at seq 0: keeps the tombstone through the compaction
+  await only.deleteRange({ gte: 'a', lt: 'b' });
+  await only.compactRange(); // flushes a table with no entries, then compacts it into L1
+  const [table] = onlyFs.list('/only').filter((n) => n.endsWith('.sst'));
+  const reader = TableReader.open(onlyFs.openReadable(`/only/${table}`), 0);
+  assert.deepEqual([reader.properties.entries, reader.rangeTombstones.length], [0, 1], 'a table of one tombstone and no entries');
+  assert.deepEqual(await scan(only), []);
+  assert.ok((await only.verify()).ok);
+  empty.release();
+  await only.compactRange(); // now every read point sees it, at the bottom: dropped
+  assert.deepEqual(onlyFs.list('/only').filter((n) => n.endsWith('.sst')), []);
+  await only.close();
 });
