@@ -11,7 +11,7 @@
  * ```
  */
 export { Db, type DbOpenOptions, type WriteOptions, type ReadOptions, type CommitListener } from './db.ts';
-export type { BatchOperation, IteratorOptions, KeyLike } from './db-arguments.ts';
+export type { BatchOperation, IteratorOptions, KeyLike, KeyRange } from './db-arguments.ts';
 export type { EntryIterator, Entry } from './entry-iterator.ts';
 export { Snapshot } from './snapshot.ts';
 export type { LsmVerifyReport } from './lsm-tree.ts';
