@@ -115,7 +115,8 @@ export class LeaderReplication {
   confirm(seq: number, acks: Acks): Promise<void> {
     if (acks === 'all') return this.waitFor('wait', seq);
     if (acks === 1 && !this.machine.leaseValid(this.context.now())) {
-      return Promise.reject(new ClusterError('LEASE_EXPIRED', `the write at seq ${seq} is in this node's log, but its lease lapsed before it was acknowledged; not acknowledged`));
+      // In the log already: not LEASE_EXPIRED (which promises nothing was written) but UNCONFIRMED.
+      return Promise.reject(new ClusterError('UNCONFIRMED', `the write at seq ${seq} is in this node's log, but its lease lapsed before it was acknowledged; it may or may not survive`));
     }
     return Promise.resolve();
   }
