@@ -102,7 +102,7 @@ async function main(): Promise<void> {
   control?.start();
   await controller.start();
   client.start();
-  if (config.token === undefined) log('warn', 'no token set: /internal/ and /admin/ routes are open to anyone who can connect');
+  if (config.token === undefined && !isLoopbackHost(args.bind)) log('warn', 'no token set: /internal/ and /admin/ routes are open to anyone who can connect');
   if (!isLoopbackHost(parseAddress(address)!.host) && isLoopbackHost(args.bind)) {
     log('warn', 'the configured address is not loopback but the node binds loopback; pass --bind to be reachable', { bind: args.bind });
   }

@@ -159,6 +159,8 @@ export class FollowerMachine {
   private connection: 'idle' | 'connecting' | 'open' = 'idle';
   /** A disconnect was asked for and has not happened yet. */
   private dropping = false;
+  /** Whether a stream ever opened: before the first, a refused connection is the leader still starting. */
+  private everConnected = false;
   private session: Session | undefined;
   private leaderSeqValue = 0;
   private failures = 0;
@@ -192,6 +194,7 @@ export class FollowerMachine {
         this.tick(nowMs);
         break;
       case 'connected':
+        this.everConnected = true;
         this.connection = 'open';
         this.lastDataMs = nowMs;
         this.counters.connections++;
@@ -331,7 +334,9 @@ export class FollowerMachine {
       this.failures++;
       // Damage is always worth a line; ordinary reconnects are logged on the 1st and every 20th.
       if (!this.stopped && (corrupt || this.failures === 1 || this.failures % 20 === 0)) {
-        this.log(corrupt ? 'error' : 'warn', corrupt ? 'replication stream carried damaged data; reconnecting' : 'replication stream failed; reconnecting', { leader: this.leader, failures: this.failures, error });
+        // Before the first stream, a refusal is most likely the leader still starting: not worth a warning yet.
+        const level = corrupt ? 'error' : this.everConnected || this.failures >= 20 ? 'warn' : 'info';
+        this.log(level, corrupt ? 'replication stream carried damaged data; reconnecting' : 'replication stream failed; reconnecting', { leader: this.leader, failures: this.failures, error });
       }
       // A leader that stays away may have been replaced while this node was not told.
       if (this.failures % 5 === 0) this.out.refreshMetadata = true;

@@ -74,6 +74,7 @@ export class LeaderReplication {
   private readonly ticker: NodeJS.Timeout;
   private readonly leaseTimer: NodeJS.Timeout;
   private leaseFailures = 0;
+  private leaseGranted = false;
   private nextId = 1;
 
   /** `inherited`: the retention log this node kept as a follower, used if it ends where the engine does. */
@@ -151,10 +152,13 @@ export class LeaderReplication {
     try {
       const leaseMs = await this.context.control.lease(this.context.shard, this.context.term);
       this.leaseFailures = 0;
+      this.leaseGranted = true;
       this.step({ type: 'lease', untilMs: askedMs + leaseMs });
     } catch (error) {
       if ((error as ClusterError).code === 'STALE_TERM') this.context.control.refresh();
-      if (this.leaseFailures++ % 20 === 0) this.context.log('warn', 'lease not renewed', { shard: this.context.shard, term: this.context.term, failures: this.leaseFailures, error: (error as Error).message });
+      // Before the first grant, failures are the control plane still starting: a warning only if they go on.
+      const level = this.leaseGranted || this.leaseFailures >= 20 ? 'warn' : 'debug';
+      if (this.leaseFailures++ % 20 === 0) this.context.log(level, 'lease not renewed', { shard: this.context.shard, term: this.context.term, failures: this.leaseFailures, error: (error as Error).message });
     }
   }
 
