@@ -29,7 +29,9 @@ export interface NodeState {
 
 /** The topology a metadata version shows: each shard's leader, replicas and term. */
 export function topologyOf(metadata: Metadata): Topology {
-  return Topology.of(metadata.version, metadata.shards.map((s) => ({ name: s.name, leader: s.leader, replicas: s.members.filter((m) => m !== s.leader), term: s.term })), metadata.vnodes);
+  const shards = metadata.shards.map((s) => ({ name: s.name, leader: s.leader, replicas: s.members.filter((m) => m !== s.leader), term: s.term }));
+  const migration = metadata.migration && { to: [...metadata.migration.to], moves: metadata.migration.moves.map((m) => ({ giver: m.giver, receiver: m.receiver, state: m.state })) };
+  return Topology.of(metadata.version, shards, metadata.vnodes, metadata.ring, migration ?? undefined);
 }
 
 /** The state of the node at `address` in `topology`. */

@@ -16,7 +16,8 @@
  * ```
  */
 export { Ring, hash64, vnodeLabel, type Hash64 } from './ring.ts';
-export { Topology, type ShardInfo, type Role, type TopologyJson } from './topology.ts';
+export { Topology, type ShardInfo, type Role, type TopologyJson, type MigrationJson } from './topology.ts';
+export { Placement, moveFilter, type MoveState, type MoveView, type Owner } from './placement.ts';
 export { parseConfig, defaultControllers, type ClusterConfig, type ShardConfig, type AuthScope } from './config.ts';
 export { loadConfig } from './load-config.ts';
 export { parseAddress, formatAddress, canonicalAddress, isLoopbackHost, type Address } from './address.ts';

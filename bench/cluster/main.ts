@@ -71,7 +71,7 @@ async function main(): Promise<number> {
     say(`bench:cluster: ${options.shards} shards x (1 leader + ${options.replicas} replicas), ${options.connections} connections, ${options.seconds} s per run${options.quick ? ' (quick)' : ''}`);
     if (options.profileDir) await mkdir(options.profileDir, { recursive: true });
     cluster = await startLocalCluster(group, { shards: options.shards, replicas: options.replicas, logLevel: options.nodeLogLevel, profileDir: options.profileDir && path.resolve(options.profileDir) });
-    const ceiling = await startCeiling(group, cluster.dir, options.ceilingProcesses, options.valueBytes, cluster.topology.toJson().ring.vnodes);
+    const ceiling = await startCeiling(group, cluster.dir, options.ceilingProcesses, options.valueBytes, cluster.topology.vnodes);
     await loadKeys(cluster, options);
     const rows = await runAll(options, cluster, ceiling, group);
     await writeResults(options, startedAt, rows);

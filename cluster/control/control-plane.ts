@@ -204,7 +204,7 @@ export class ControlPlane {
       this.group.read().then(() => {
         if (this.leadership?.book !== book) return;
         this.leadership.ready = true;
-        if (this.machine.metadata.version === 0) void this.bootstrap();
+        if (this.machine.metadata.shards.length === 0) void this.bootstrap();
       }, (error: unknown) => this.o.log('debug', 'first read as control-plane leader failed', errorFields(error)));
     } else if (this.leadership) {
       this.leadership = undefined;
@@ -226,7 +226,7 @@ export class ControlPlane {
     this.group.tick();
     const leadership = this.leadership;
     if (!leadership?.ready) return;
-    if (this.machine.metadata.version === 0) return void this.bootstrap();
+    if (this.machine.metadata.shards.length === 0) return void this.bootstrap();
     const now = this.o.now();
     for (const shard of this.machine.metadata.shards) {
       leadership.book.observe(shard, now);

@@ -20,7 +20,7 @@ it('routes every request in testdata/routing.txt as written there', () => {
         });
         const config = parseConfig(`[cluster]\nvnodes = ${c.named.get('vnodes') ?? 128}\n${shards.join('')}`, { source: 'routing.txt' });
         topology = Topology.fromConfig(config);
-        return `version ${topology.version}, ${topology.shards.length} shards, ${topology.ring.vnodes} vnodes`;
+        return `version ${topology.version}, ${topology.shards.length} shards, ${topology.vnodes} vnodes`;
       }
       case 'owner':
         return c.args.map((k) => `${k} -> ${topology!.shardOf(encoder.encode(k)).name}`).join('\n');
