@@ -10,6 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Snapshot } from '../engine/index.ts';
 import { bearerMatches } from './auth.ts';
 import { CONTROL_HANDLERS } from './api-control.ts';
+import { MIGRATION_HANDLERS } from './api-migration.ts';
 import { REPLICATION_HANDLERS } from './api-replication.ts';
 import { decodeBatch } from '../protocol/batch-codec.ts';
 import { hasUnreadBody } from './body.ts';
@@ -97,6 +98,7 @@ const HANDLERS: { readonly [K in RouteKind]: Handler<K> } = {
   },
   ...REPLICATION_HANDLERS,
   ...CONTROL_HANDLERS,
+  ...MIGRATION_HANDLERS,
 };
 
 function acksOf(api: ApiOptions, mode: WriteMode) {
@@ -167,7 +169,10 @@ async function serveScan(api: ApiOptions, ex: Exchange, route: Extract<Route, { 
   let more = false;
   await readOn(api, ex, async (snapshot) => {
     // One entry past the limit tells whether there is more without a second request.
-    for await (const entry of api.store.iterator({ ...route.range, limit: route.limit + 1, ...(snapshot && { snapshot }) })) {
+    // Keys this shard does not own (a migration's copies, before or after it) are not shown.
+    const mine = ex.state.shard?.name;
+    for await (const entry of api.store.iterator({ ...route.range, ...(snapshot && { snapshot }) })) {
+      if (ex.state.topology.ownerOf(entry[0]).shard !== mine) continue;
       if (entries.length === route.limit || bytes >= api.limits.scanBytesMax) {
         more = true;
         break;

@@ -43,6 +43,9 @@ export const ROUTES = {
   promote: { method: 'POST', path: '/admin/promote', access: 'admin', params: ['unclean'] },
   transfer: { method: 'POST', path: '/admin/transfer', access: 'admin', params: ['to'] },
   'anti-entropy-run': { method: 'POST', path: '/admin/anti-entropy', access: 'admin', params: [] },
+  'migration-stream': { method: 'GET', path: '/internal/migration/stream', access: 'internal', params: ['id', 'receiver', 'from'] },
+  'shard-add': { method: 'POST', path: '/admin/shard/add', access: 'admin', params: [] },
+  'shard-remove': { method: 'POST', path: '/admin/shard/remove', access: 'admin', params: [] },
 } as const satisfies Record<string, RouteSpec>;
 
 export type RouteKind = keyof typeof ROUTES;

@@ -24,7 +24,7 @@ export { parseAddress, formatAddress, canonicalAddress, isLoopbackHost, type Add
 export { percentDecode, percentEncode } from './percent.ts';
 export { encodeBatch, decodeBatch, type BatchOp } from './batch-codec.ts';
 export { encodeScanPage, decodeScanPage, type ScanPage, type Encoding } from './scan-codec.ts';
-export { encodeFrame, encodePreamble, FrameDecoder, checkFrame, type Frame, type TermEntry } from './frame-format.ts';
+export { encodeFrame, encodePreamble, FrameDecoder, checkFrame, type Frame, type TermEntry, type MovedOp } from './frame-format.ts';
 export { parseAcks, DEFAULT_REPLICATION, type Acks, type ReplicationOptions } from './replication-options.ts';
 export { DEFAULT_CONTROL, leaseWaitMs, type ControlOptions } from './control-options.ts';
 export { ClusterError, MethodNotAllowedError, configError, STATUS_BY_CODE, statusOf, type ClusterErrorCode, type EngineErrorCode, type WireErrorCode } from './errors.ts';

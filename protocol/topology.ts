@@ -26,10 +26,17 @@ export interface ShardInfo {
 
 export type Role = 'leader' | 'replica';
 
-/** A migration as clients see it: the ring it leads to, and where each move stands. */
+/**
+ * A migration as clients see it: the ring it leads to, and where each move stands. Routing
+ * uses `to` and each move's giver, receiver and state; the rest is for operators (`through`:
+ * the giver's sequence number up to which the receiver holds the moving keys durably).
+ */
 export interface MigrationJson {
+  id?: number;
+  kind?: 'add' | 'remove';
+  shard?: string;
   to: string[];
-  moves: { giver: string; receiver: string; state: MoveState }[];
+  moves: { giver: string; receiver: string; state: MoveState; through?: number; cleaned?: boolean }[];
 }
 
 /** The wire form sent by `GET /cluster`; documented in docs/api.md. */

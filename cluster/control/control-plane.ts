@@ -142,6 +142,7 @@ export class ControlPlane {
   async propose(command: Command, from: string | undefined): Promise<Metadata> {
     const leadership = this.requireLeader();
     if (command.type === 'elect' || command.type === 'set-in-sync') this.checkProposer(command, from, leadership.book);
+    if (command.type === 'move') this.checkMoveProposer(command, from);
     const result = await this.group.propose(encodeCommand(command)) as CommandResult;
     if (!result.ok) throw refusalError(result);
     return result.metadata;
@@ -192,6 +193,16 @@ export class ControlPlane {
     if (remaining > 0) {
       throw new ClusterError('NOT_PROMOTABLE', `${shard.leader} leads ${shard.name} at term ${shard.term} and may hold a lease for ${remaining} ms more; promote again after that, or ask the leader for a handover (POST /admin/transfer)`);
     }
+  }
+
+  /**
+   * A move's copy steps come from the receiving shard's leader, its cleanup from the giving
+   * shard's: a deposed leader still running its loop must not step a move it no longer drives.
+   */
+  private checkMoveProposer(command: Extract<Command, { type: 'move' }>, from: string | undefined): void {
+    const name = command.step === 'cleaned' ? command.giver : command.receiver;
+    const shard = this.machine.metadata.shards.find((s) => s.name === name);
+    if (shard && from !== shard.leader) throw new ClusterError('STALE_TERM', `only the leader of ${name} (${shard.leader}) takes a move's ${command.step} step, not ${from ?? 'an unnamed node'}`);
   }
 
   private softState(state: SoftState): void {

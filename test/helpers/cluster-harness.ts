@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { freePorts } from './free-ports.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const HEALTHY_WAIT_MS = 30_000;
+const HEALTHY_WAIT_MS = 90_000;
 const EXIT_WAIT_MS = 20_000;
 const POLL_MS = 50;
 
