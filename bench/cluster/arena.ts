@@ -43,8 +43,15 @@ export interface Arena {
   ceiling: Ceiling;
 }
 
-/** Something to undo at the end, also on Ctrl-C and on error; the caller runs them newest first. */
+/** Something to undo at the end, also on Ctrl-C and on error; `runClosers` runs them newest first. */
 export type Closer = () => Promise<void>;
+
+/** Runs and removes every closer in `closers`, newest first; a failing one is reported and the rest still run. */
+export async function runClosers(closers: Closer[], report: (line: string) => void): Promise<void> {
+  for (let close = closers.pop(); close; close = closers.pop()) {
+    await close().catch((error: unknown) => report(`cleanup failed: ${(error as Error).stack ?? String(error)}`));
+  }
+}
 
 /** The loopback arena: the cluster and the ceiling as children on 127.0.0.1; `closers` gets what undoes it. */
 export async function startLoopbackArena(options: BenchOptions, closers: Closer[]): Promise<Arena> {

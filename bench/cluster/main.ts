@@ -17,7 +17,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { loadKeys, settle, startLoopbackArena, type Arena, type Closer } from './arena.ts';
+import { loadKeys, runClosers, settle, startLoopbackArena, type Arena, type Closer } from './arena.ts';
 import { renderChart } from './chart.ts';
 import { runClient } from './client-load.ts';
 import { hostsArenaUnavailable, startHostsArena } from './hosts-arena.ts';
@@ -28,7 +28,7 @@ import type { ProcessGroup } from './processes.ts';
 import { runRaw } from './raw-load.ts';
 import type { RunFigures } from './recorder.ts';
 import { findRedis, REDIS_MISSING, type RedisTools } from './redis-server.ts';
-import { checkTargets, cpuTable, hostsTable, machineInfo, markdownTable, resultDocument, targetLines, type Row, type TargetCheck } from './report.ts';
+import { checkTargets, cpuTable, hostsTable, machineInfo, markdownTable, medianRound, resultDocument, targetLines, type Row, type TargetCheck } from './report.ts';
 import { runVersusRedis, type VersusReport } from './versus-redis.ts';
 import { checkVersusTargets, crossoverTable, versusCpuTable, versusTable } from './versus-report.ts';
 import { rawTargets, runnable, WORKLOADS, type Workload } from './workloads.ts';
@@ -62,11 +62,7 @@ async function main(): Promise<number> {
   if (!redis && options.redis === 'auto') say(`bench:cluster: ${REDIS_MISSING}; running the rest without it`);
   const closers: Closer[] = [];
   let cleaning: Promise<void> | undefined;
-  const cleanup = () => (cleaning ??= (async () => {
-    for (const close of closers.reverse()) {
-      await close().catch((error: unknown) => say(`bench:cluster: cleanup failed: ${(error as Error).stack ?? String(error)}`));
-    }
-  })());
+  const cleanup = () => (cleaning ??= runClosers(closers, (line) => say(`bench:cluster: ${line}`)));
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       say(`bench:cluster: ${signal}; stopping every child process`);
@@ -93,16 +89,27 @@ async function main(): Promise<number> {
   }
 }
 
+/** The cluster's workloads on each network; its processes are stopped before it returns, so they do not idle through the Redis comparison. */
 async function runCluster(context: MeasureContext & { groups: ProcessGroup[] }, options: BenchOptions, closers: Closer[]): Promise<Row[]> {
   say(`bench:cluster: ${options.shards} shards x (1 leader + ${options.replicas} replicas), ${options.connections} connections, ${options.seconds} s per run${options.quick ? ' (quick)' : ''}${options.hosts ? ', on loopback and across hosts' : ''}`);
-  const arenas = [await startLoopbackArena(options, closers)];
-  if (options.hosts) arenas.push(await startHostsArena(options, closers));
-  context.groups.push(...arenas.map((a) => a.group));
-  for (const arena of arenas) {
-    const seconds = await loadKeys(arena.cluster, options.keys, options.valueBytes, options.seed);
-    say(`  loaded ${options.keys.toLocaleString('en-US')} keys of ${options.valueBytes} bytes in ${seconds.toFixed(1)} s (${arena.network})`);
+  const own: Closer[] = [];
+  closers.push(() => runClosers(own, say));
+  try {
+    const arenas = [await startLoopbackArena(options, own)];
+    if (options.hosts) arenas.push(await startHostsArena(options, own));
+    context.groups.push(...arenas.map((a) => a.group));
+    for (const arena of arenas) {
+      const seconds = await loadKeys(arena.cluster, options.keys, options.valueBytes, options.seed);
+      say(`  loaded ${options.keys.toLocaleString('en-US')} keys of ${options.valueBytes} bytes in ${seconds.toFixed(1)} s (${arena.network})`);
+    }
+    return await runAll(context, options, arenas);
+  } catch (error) {
+    for (const failure of context.groups.flatMap((g) => g.failures())) say(failure);
+    throw error;
+  } finally {
+    await runClosers(own, say);
+    context.groups.splice(0, context.groups.length);
   }
-  return runAll(context, options, arenas);
 }
 
 async function runVersus(context: MeasureContext & { groups: ProcessGroup[] }, options: BenchOptions, redis: RedisTools, closers: Closer[]): Promise<VersusReport> {
@@ -110,7 +117,10 @@ async function runVersus(context: MeasureContext & { groups: ProcessGroup[] }, o
   return runVersusRedis(context, options, redis, closers);
 }
 
-/** Each workload and mode, on each network in turn: ours, then the ceiling. */
+/**
+ * Each workload and mode, on each network in turn: ours, then the ceiling; `--rounds` times
+ * over, the round with the median ratio standing for each network.
+ */
 async function runAll(context: MeasureContext, options: BenchOptions, arenas: readonly Arena[]): Promise<Row[]> {
   const allKeys = permutation(options.keys, new Random(options.seed));
   const sides = arenas.map((arena) => ({
@@ -126,16 +136,20 @@ async function runAll(context: MeasureContext, options: BenchOptions, arenas: re
       continue;
     }
     for (const mode of options.modes) {
-      for (const { arena, ours, bare } of sides) {
-        const mine = await measureSide(context, options, arena, workload, mode, ours, allKeys);
-        const theirs = await measureSide(context, options, arena, workload, mode, bare, allKeys);
-        const failures = arena.group.failures();
-        if (failures.length > 0) throw new Error(`a child process died during ${name} (${mode}, ${arena.network}):\n${failures.join('\n')}`);
-        const row: Row = { network: arena.network, workload: name, title: workload.title, mode, ours: mine, ceiling: theirs, ratio: theirs.opsPerSec === 0 ? 0 : mine.opsPerSec / theirs.opsPerSec };
-        rows.push(row);
-        say(`  ${name} (${mode}, ${arena.network}): ours ${Math.round(mine.opsPerSec)} ops/s p99 ${(mine.latencyUs.p99 / 1000).toFixed(2)} ms, ceiling ${Math.round(theirs.opsPerSec)} ops/s: ${row.ratio.toFixed(2)}x${mine.failed > 0 ? `, ${mine.failed} failed` : ''}`);
-        if (workload.readShare < 1) await settle(arena.cluster);
+      const rounds = sides.map((): Row[] => []);
+      for (let round = 0; round < options.rounds; round++) {
+        for (const [i, { arena, ours, bare }] of sides.entries()) {
+          const mine = await measureSide(context, options, arena, workload, mode, ours, allKeys);
+          const theirs = await measureSide(context, options, arena, workload, mode, bare, allKeys);
+          const failures = arena.group.failures();
+          if (failures.length > 0) throw new Error(`a child process died during ${name} (${mode}, ${arena.network}):\n${failures.join('\n')}`);
+          const row: Row = { network: arena.network, workload: name, title: workload.title, mode, ours: mine, ceiling: theirs, ratio: theirs.opsPerSec === 0 ? 0 : mine.opsPerSec / theirs.opsPerSec, ratios: [] };
+          rounds[i]!.push(row);
+          say(`  ${name} (${mode}, ${arena.network}${options.rounds > 1 ? `, round ${round + 1}` : ''}): ours ${Math.round(mine.opsPerSec)} ops/s p99 ${(mine.latencyUs.p99 / 1000).toFixed(2)} ms, ceiling ${Math.round(theirs.opsPerSec)} ops/s: ${row.ratio.toFixed(2)}x${mine.failed > 0 ? `, ${mine.failed} failed` : ''}`);
+          if (workload.readShare < 1) await settle(arena.cluster);
+        }
       }
+      rows.push(...rounds.map((r) => medianRound(r)));
     }
   }
   return rows;

@@ -41,6 +41,8 @@ export interface BenchOptions {
   batchSizes: number[];
   /** Also run every workload with one network namespace per node (test/hosts), beside the loopback run. */
   hosts: boolean;
+  /** Times each comparison runs in turn (ours, ceiling, Redis; each network); the median round's ratio is reported. */
+  rounds: number;
 }
 
 /** A run also stops after this many operations per measured second, whatever its time. */
@@ -60,6 +62,7 @@ export const REDIS_PIPELINE_DEPTH = 16;
 export const BATCH_SIZES_DEFAULT = [16, 32, 64, 128, 256, 512];
 /** A batch holds at most what a node accepts by default (cluster.toml's `[limits] batch_ops_max`). */
 export const BATCH_OPS_MAX = DEFAULT_LIMITS.batchOpsMax;
+export const ROUNDS_MAX = 20;
 /** A progress line at most this often during a run. */
 export const PROGRESS_INTERVAL_MS = 2000;
 
@@ -70,13 +73,15 @@ const QUICK = { seconds: 1.2, warmupSeconds: 0.4, keys: 20_000 };
 export const USAGE = `usage: npm run bench:cluster -- [--quick] [--shards N] [--replicas N] [--connections N]
   [--seconds S] [--warmup S] [--keys N] [--value-bytes N] [--workloads ${WORKLOAD_NAMES.join(',')}]
   [--modes raw,client] [--ceiling-processes N] [--out DIR] [--profile DIR] [--node-log-level LEVEL] [--seed N]
-  [--redis | --no-redis] [--redis-only] [--batch-sizes ${BATCH_SIZES_DEFAULT.join(',')}] [--hosts]
+  [--redis | --no-redis] [--redis-only] [--batch-sizes ${BATCH_SIZES_DEFAULT.join(',')}] [--rounds N] [--hosts]
 
   --redis          compare with Redis (one-node cluster vs redis-server, same connections and value size);
                    fails if redis-server or redis-benchmark is missing. Default: when both are on PATH
   --no-redis       skip the Redis comparison
   --redis-only     run only the Redis comparison, not the cluster workloads
-  --batch-sizes    operations per POST /batch tried, in order, until ours passes Redis -P ${REDIS_PIPELINE_DEPTH} (ops/s)
+  --batch-sizes    operations per POST /batch tried, smallest first, until ours passes Redis -P ${REDIS_PIPELINE_DEPTH} (ops/s)
+  --rounds N       run each comparison N times in turn (ours, ceiling, Redis; on each network) and report
+                   the round with the median ratio, with the range of the rounds (default 1)
   --hosts          also run the workloads with one network namespace per node (traffic over veth links),
                    reported beside the loopback run; needs root and iproute2's ip, exits 2 where it cannot`;
 
@@ -106,6 +111,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       'redis-only': { type: 'boolean', default: false },
       'batch-sizes': { type: 'string', default: BATCH_SIZES_DEFAULT.join(',') },
       hosts: { type: 'boolean', default: false },
+      rounds: { type: 'string', default: '1' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -135,6 +141,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     redisOnly: values['redis-only'],
     batchSizes: batchSizes(values['batch-sizes']),
     hosts: values.hosts,
+    rounds: integer('--rounds', values.rounds, 1, ROUNDS_MAX),
   };
 }
 

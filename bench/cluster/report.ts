@@ -17,8 +17,23 @@ export interface Row {
   mode: Mode;
   ours: RunFigures;
   ceiling: RunFigures;
-  /** ours.opsPerSec / ceiling.opsPerSec */
+  /** ours.opsPerSec / ceiling.opsPerSec, of the median round */
   ratio: number;
+  /** Every round's ratio, in the order run (`--rounds`; one without it). */
+  ratios: number[];
+}
+
+/** `0.42x`, or with rounds `0.42x (0.39-0.47 over 3 rounds)`. */
+export function ratioText(ratio: number, ratios: readonly number[]): string {
+  if (ratios.length < 2) return `${ratio.toFixed(2)}x`;
+  return `${ratio.toFixed(2)}x (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)} over ${ratios.length} rounds)`;
+}
+
+/** The round with the median ratio (the lower one of an even count), carrying every round's ratio. */
+export function medianRound<T extends { ratio: number }>(rounds: readonly T[]): T & { ratios: number[] } {
+  if (rounds.length === 0) throw new Error('medianRound needs at least one round');
+  const median = [...rounds].sort((a, b) => a.ratio - b.ratio)[Math.floor((rounds.length - 1) / 2)]!;
+  return { ...median, ratios: rounds.map((r) => r.ratio) };
 }
 
 export interface TargetCheck {
@@ -56,7 +71,7 @@ export function markdownTable(rows: readonly Row[]): string {
   for (const r of rows) {
     const l = r.ours.latencyUs;
     const c = r.ceiling.latencyUs;
-    lines.push(`| ${r.title} | ${r.mode} | ${ops(r.ours.opsPerSec)} | ${ms(l.p50)} / ${ms(l.p99)} / ${ms(l.p999)} | ${ops(r.ceiling.opsPerSec)} | ${ms(c.p50)} / ${ms(c.p99)} / ${ms(c.p999)} | ${r.ratio.toFixed(2)}x | ${failedText(r.ours)} |`);
+    lines.push(`| ${r.title} | ${r.mode} | ${ops(r.ours.opsPerSec)} | ${ms(l.p50)} / ${ms(l.p99)} / ${ms(l.p999)} | ${ops(r.ceiling.opsPerSec)} | ${ms(c.p50)} / ${ms(c.p99)} / ${ms(c.p999)} | ${ratioText(r.ratio, r.ratios)} | ${failedText(r.ours)} |`);
   }
   return lines.join('\n');
 }
@@ -96,7 +111,7 @@ export function hostsTable(rows: readonly Row[]): string {
     const l = rows.find((r) => r.network === 'loopback' && r.workload === h.workload && r.mode === h.mode);
     if (!l) continue;
     const per = (a: number, b: number) => (b === 0 ? '-' : `${(a / b).toFixed(2)}x`);
-    lines.push(`| ${h.title} | ${h.mode} | ${ops(l.ours.opsPerSec)} | ${l.ratio.toFixed(2)}x | ${ms(l.ours.latencyUs.p99)} | ${ops(h.ours.opsPerSec)} | ${h.ratio.toFixed(2)}x | ${ms(h.ours.latencyUs.p99)} | ${per(h.ours.opsPerSec, l.ours.opsPerSec)} | ${per(h.ceiling.opsPerSec, l.ceiling.opsPerSec)} |`);
+    lines.push(`| ${h.title} | ${h.mode} | ${ops(l.ours.opsPerSec)} | ${ratioText(l.ratio, l.ratios)} | ${ms(l.ours.latencyUs.p99)} | ${ops(h.ours.opsPerSec)} | ${ratioText(h.ratio, h.ratios)} | ${ms(h.ours.latencyUs.p99)} | ${per(h.ours.opsPerSec, l.ours.opsPerSec)} | ${per(h.ceiling.opsPerSec, l.ceiling.opsPerSec)} |`);
   }
   return lines.join('\n');
 }

@@ -16,7 +16,9 @@
  * (`probeMultiGet`) and measured the same way once a node serves them.
  *
  * Each pair runs ours then Redis, one after the other, after the same quiet wait; ratios are
- * ours / Redis in operations per second. Between them, for every pair but the durable one,
+ * ours / Redis in operations per second. With `--rounds N` a pair runs N times in turn and the
+ * round with the median ratio stands for it, with every round's ratio beside it: on a machine
+ * others share, load that comes and goes moves one round, not the median. Between them, for every pair but the durable one,
  * the ceiling: one bare node:http server (ceiling-server.ts) under ours' exact load, which
  * says how much of the gap is Node's HTTP and the load generator rather than the store (it
  * answers a multi-get with no values, so for reads it is a bound, not a twin).
@@ -32,6 +34,7 @@ import { OPS_PER_SECOND_MAX, REDIS_PIPELINE_DEPTH, type BenchOptions } from './o
 import { ProcessGroup } from './processes.ts';
 import { runRaw } from './raw-load.ts';
 import type { RunFigures } from './recorder.ts';
+import { medianRound, ratioText } from './report.ts';
 import { RedisLoad, type RedisRun } from './redis-load.ts';
 import { startRedis, type RedisServer, type RedisTools } from './redis-server.ts';
 import { batchWorkload, multiGetRequest, SINGLE_NODE, type Workload } from './workloads.ts';
@@ -54,20 +57,24 @@ export interface VersusRow {
   /** The bare server under ours' load; none for the durable pair (it has nothing to fsync). */
   ceiling: VersusSide | undefined;
   redis: VersusSide & { command: string };
-  /** ours.opsPerSec / redis.opsPerSec */
+  /** ours.opsPerSec / redis.opsPerSec, of the median round */
   ratio: number;
+  /** Every round's ratio, in the order run. */
+  ratios: number[];
 }
 
 export interface CrossoverStep {
   batchOps: number;
   ours: VersusSide;
+  /** Redis -P 16 in the same (median) round. */
+  redisOpsPerSec: number;
   ratio: number;
+  ratios: number[];
 }
 
-/** Ours with growing batches against one Redis `-P 16` figure. */
+/** Ours with growing batches, each against Redis `-P 16` in the same rounds. */
 export interface Crossover {
   kind: 'put' | 'get';
-  redisOpsPerSec: number;
   steps: CrossoverStep[];
   /** The smallest batch size at which ours passed Redis, if one did. */
   passedAt: number | undefined;
@@ -75,6 +82,8 @@ export interface Crossover {
 
 export interface VersusReport {
   redisVersion: string;
+  /** Rounds per comparison (`--rounds`). */
+  rounds: number;
   rows: VersusRow[];
   crossovers: Crossover[];
   /** Comparisons that could not run, each with why (one line). */
@@ -116,39 +125,67 @@ export async function runVersusRedis(context: MeasureContext & { groups: Process
 async function compareAll(bench: Bench): Promise<VersusReport> {
   const rows: VersusRow[] = [];
   const skipped: string[] = [];
-  rows.push(await pair(bench, 'GET', SINGLE_NODE.get, 'get', 1, 'GET'));
-  rows.push(await pair(bench, 'PUT vs SET', SINGLE_NODE.put, 'set', 1, 'SET, appendfsync no'));
-  await bench.redis.command('CONFIG', 'SET', 'appendfsync', 'always');
-  rows.push(await pair(bench, 'durable PUT vs SET', SINGLE_NODE['put-sync'], 'set', 1, 'SET, appendfsync always', false));
-  await bench.redis.command('CONFIG', 'SET', 'appendfsync', 'no');
   const depth = REDIS_PIPELINE_DEPTH;
-  const batchPut = await pair(bench, `batch of ${depth} puts vs SET -P ${depth}`, batchWorkload('put', depth), 'set', depth, `SET -P ${depth}, appendfsync no`);
+  rows.push(await pair(bench, 'GET', SINGLE_NODE.get, redisLoad(bench, 'get', 1), 'GET'));
+  rows.push(await pair(bench, 'PUT vs SET', SINGLE_NODE.put, redisLoad(bench, 'set', 1), 'SET, appendfsync no'));
+  await bench.redis.command('CONFIG', 'SET', 'appendfsync', 'always');
+  rows.push(await pair(bench, 'durable PUT vs SET', SINGLE_NODE['put-sync'], redisLoad(bench, 'set', 1), 'SET, appendfsync always', false));
+  await bench.redis.command('CONFIG', 'SET', 'appendfsync', 'no');
+  const setPipelined = redisLoad(bench, 'set', depth);
+  const batchPut = await pair(bench, `batch of ${depth} puts vs SET -P ${depth}`, batchWorkload('put', depth), setPipelined, `SET -P ${depth}, appendfsync no`);
   rows.push(batchPut);
-  const crossovers = [await crossover(bench, 'put', batchPut)];
+  const crossovers = [await crossover(bench, 'put', batchPut, setPipelined)];
   const refused = await probeMultiGet(bench.ours.address, bench.ours.keys);
   if (refused === undefined) {
-    const batchGet = await pair(bench, `multi-get of ${depth} vs GET -P ${depth}`, batchWorkload('get', depth), 'get', depth, `GET -P ${depth}`);
+    const getPipelined = redisLoad(bench, 'get', depth);
+    const batchGet = await pair(bench, `multi-get of ${depth} vs GET -P ${depth}`, batchWorkload('get', depth), getPipelined, `GET -P ${depth}`);
     rows.push(batchGet);
-    crossovers.push(await crossover(bench, 'get', batchGet));
+    crossovers.push(await crossover(bench, 'get', batchGet, getPipelined));
   } else {
     skipped.push(`batch reads (multi-get of ${depth} vs GET -P ${depth}): ${refused}. Needs a route that reads many keys in one request (bench/cluster/workloads.ts, multiGetRequest, says the shape expected)`);
     bench.context.say(`  skipping batch reads: ${refused}`);
   }
-  return { redisVersion: redisVersion(bench.tools), rows, crossovers, skipped };
+  return { redisVersion: redisVersion(bench.tools), rounds: bench.options.rounds, rows, crossovers, skipped };
 }
 
-/** Ours on `workload`, the ceiling on the same (unless `withCeiling` is false), then Redis on `test` pipelined `pipeline` deep. */
-async function pair(bench: Bench, what: string, workload: Workload, test: RedisRun['test'], pipeline: number, redisTitle: string, withCeiling = true): Promise<VersusRow> {
-  const ours = await runHttp(bench, workload, 'ours');
-  const ceiling = withCeiling ? await runHttp(bench, workload, 'ceiling') : undefined;
-  const { options, context, group, redis } = bench;
-  const load = new RedisLoad({ benchmark: bench.tools.benchmark, port: redis.port, test, connections: options.connections, valueBytes: options.valueBytes, keys: options.keys, pipeline });
-  const label = `${what} (Redis)`;
-  const figures = await measure(context, group, label, (seconds) => load.load(seconds), options.seconds, Math.max(REDIS_WARMUP_SECONDS_MIN, options.warmupSeconds));
-  const theirs = { title: redisTitle, command: load.commandLine, opsPerRequest: 1, figures, opsPerSec: figures.opsPerSec };
-  const row: VersusRow = { what, ours, ceiling, redis: theirs, ratio: theirs.opsPerSec === 0 ? 0 : ours.opsPerSec / theirs.opsPerSec };
-  context.say(`  ${what}: ours ${Math.round(ours.opsPerSec)} ops/s${ceiling ? `, ceiling ${Math.round(ceiling.opsPerSec)} ops/s` : ''}, Redis ${Math.round(theirs.opsPerSec)} ops/s: ${row.ratio.toFixed(2)}x${ours.figures.failed > 0 ? `, ${ours.figures.failed} failed` : ''}`);
+function redisLoad(bench: Bench, test: RedisRun['test'], pipeline: number): RedisLoad {
+  const { options, redis } = bench;
+  return new RedisLoad({ benchmark: bench.tools.benchmark, port: redis.port, test, connections: options.connections, valueBytes: options.valueBytes, keys: options.keys, pipeline });
+}
+
+interface Round {
+  ours: VersusSide;
+  ceiling: VersusSide | undefined;
+  redis: VersusSide;
+  ratio: number;
+}
+
+/**
+ * `--rounds` rounds of ours on `workload`, the ceiling on the same (unless `withCeiling` is
+ * false), then Redis; the round with the median ratio stands for all, with every round's ratio.
+ */
+async function rounds(bench: Bench, label: string, workload: Workload, load: RedisLoad, withCeiling: boolean): Promise<Round & { ratios: number[] }> {
+  const done: Round[] = [];
+  for (let round = 0; round < bench.options.rounds; round++) {
+    const ours = await runHttp(bench, workload, 'ours');
+    const ceiling = withCeiling ? await runHttp(bench, workload, 'ceiling') : undefined;
+    const redis = await runRedis(bench, label, load);
+    done.push({ ours, ceiling, redis, ratio: redis.opsPerSec === 0 ? 0 : ours.opsPerSec / redis.opsPerSec });
+  }
+  return medianRound(done);
+}
+
+async function pair(bench: Bench, what: string, workload: Workload, load: RedisLoad, redisTitle: string, withCeiling = true): Promise<VersusRow> {
+  const { ours, ceiling, redis, ratio, ratios } = await rounds(bench, what, workload, load, withCeiling);
+  const row: VersusRow = { what, ours, ceiling, redis: { ...redis, title: redisTitle, command: load.commandLine }, ratio, ratios };
+  bench.context.say(`  ${what}: ours ${Math.round(ours.opsPerSec)} ops/s${ceiling ? `, ceiling ${Math.round(ceiling.opsPerSec)} ops/s` : ''}, Redis ${Math.round(redis.opsPerSec)} ops/s: ${ratioText(ratio, ratios)}${ours.figures.failed > 0 ? `, ${ours.figures.failed} failed` : ''}`);
   return row;
+}
+
+async function runRedis(bench: Bench, what: string, load: RedisLoad): Promise<VersusSide> {
+  const { options, context, group } = bench;
+  const figures = await measure(context, group, `${what} (Redis)`, (seconds) => load.load(seconds), options.seconds, Math.max(REDIS_WARMUP_SECONDS_MIN, options.warmupSeconds));
+  return { title: load.commandLine, opsPerRequest: 1, figures, opsPerSec: figures.opsPerSec };
 }
 
 /** `workload` over raw HTTP on the one node (`ours`) or on the bare server (`ceiling`). */
@@ -164,18 +201,21 @@ async function runHttp(bench: Bench, workload: Workload, side: 'ours' | 'ceiling
   return { title: workload.title, opsPerRequest, figures, opsPerSec: figures.opsPerSec * opsPerRequest };
 }
 
-/** Batches of `--batch-sizes` operations, smallest first, until ours passes Redis -P 16; the pair's run stands for its own size. */
-async function crossover(bench: Bench, kind: 'put' | 'get', measured: VersusRow): Promise<Crossover> {
-  const redisOpsPerSec = measured.redis.opsPerSec;
+/**
+ * Batches of `--batch-sizes` operations, smallest first, each against Redis -P 16 again (the
+ * same rounds as a pair), until ours passes it; the pair's own rounds stand for its size.
+ */
+async function crossover(bench: Bench, kind: 'put' | 'get', measured: VersusRow, load: RedisLoad): Promise<Crossover> {
   const steps: CrossoverStep[] = [];
   for (const batchOps of bench.options.batchSizes) {
-    const ours = batchOps === measured.ours.opsPerRequest ? measured.ours : await runHttp(bench, batchWorkload(kind, batchOps), 'ours');
-    const ratio = redisOpsPerSec === 0 ? 0 : ours.opsPerSec / redisOpsPerSec;
-    steps.push({ batchOps, ours, ratio });
-    bench.context.say(`  crossover (${kind}): ${batchOps} a batch, ${Math.round(ours.opsPerSec)} ops/s: ${ratio.toFixed(2)}x Redis -P ${REDIS_PIPELINE_DEPTH}`);
-    if (ratio >= 1) return { kind, redisOpsPerSec, steps, passedAt: batchOps };
+    const step = batchOps === measured.ours.opsPerRequest
+      ? { ours: measured.ours, redis: measured.redis, ratio: measured.ratio, ratios: measured.ratios }
+      : await rounds(bench, `${kind}s, ${batchOps} a batch, vs ${load.commandLine}`, batchWorkload(kind, batchOps), load, false);
+    steps.push({ batchOps, ours: step.ours, redisOpsPerSec: step.redis.opsPerSec, ratio: step.ratio, ratios: step.ratios });
+    bench.context.say(`  crossover (${kind}): ${batchOps} a batch, ${Math.round(step.ours.opsPerSec)} ops/s, Redis -P ${REDIS_PIPELINE_DEPTH} ${Math.round(step.redis.opsPerSec)} ops/s: ${ratioText(step.ratio, step.ratios)}`);
+    if (step.ratio >= 1) return { kind, steps, passedAt: batchOps };
   }
-  return { kind, redisOpsPerSec, steps, passedAt: undefined };
+  return { kind, steps, passedAt: undefined };
 }
 
 /** Undefined if the node answers a multi-get of one loaded key with 2xx; else what it answered, in one line. */

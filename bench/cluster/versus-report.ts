@@ -5,7 +5,7 @@
  */
 import { REDIS_PIPELINE_DEPTH } from './options.ts';
 import type { RunFigures } from './recorder.ts';
-import type { TargetCheck } from './report.ts';
+import { ratioText, type TargetCheck } from './report.ts';
 import type { VersusReport, VersusSide } from './versus-redis.ts';
 
 /** Issue 19's floors, ours / Redis in operations per second (same run). */
@@ -30,7 +30,7 @@ export function versusTable(report: VersusReport): string {
     const o = r.ours.figures.latencyUs;
     const t = r.redis.figures.latencyUs;
     const bare = r.ceiling ? `${ops(r.ceiling.opsPerSec)} | ${(r.ceiling.opsPerSec / r.redis.opsPerSec).toFixed(2)}x` : '- | -';
-    lines.push(`| ${r.what} | ${r.ours.title} | ${ops(r.ours.opsPerSec)} | ${ms(o.p50)} / ${ms(o.p99)} | ${r.redis.title} | ${ops(r.redis.opsPerSec)} | ${ms(t.p50)} / ${ms(t.p99)} | **${r.ratio.toFixed(2)}x** | ${bare} |`);
+    lines.push(`| ${r.what} | ${r.ours.title} | ${ops(r.ours.opsPerSec)} | ${ms(o.p50)} / ${ms(o.p99)} | ${r.redis.title} | ${ops(r.redis.opsPerSec)} | ${ms(t.p50)} / ${ms(t.p99)} | **${ratioText(r.ratio, r.ratios)}** | ${bare} |`);
   }
   return lines.join('\n');
 }
@@ -51,13 +51,13 @@ export function versusCpuTable(report: VersusReport): string {
 
 export function crossoverTable(report: VersusReport): string {
   const lines = [
-    `| batch of | operations per batch | ours ops/s | requests/s | p50 / p99 ms a request | ours / Redis -P ${REDIS_PIPELINE_DEPTH} |`,
-    '|---|---:|---:|---:|---:|---:|',
+    `| batch of | operations per batch | ours ops/s | requests/s | p50 / p99 ms a request | Redis -P ${REDIS_PIPELINE_DEPTH} ops/s | ours / Redis |`,
+    '|---|---:|---:|---:|---:|---:|---:|',
   ];
   for (const c of report.crossovers) {
     for (const s of c.steps) {
       const l = s.ours.figures.latencyUs;
-      lines.push(`| ${c.kind}s | ${s.batchOps} | ${ops(s.ours.opsPerSec)} | ${ops(s.ours.figures.opsPerSec)} | ${ms(l.p50)} / ${ms(l.p99)} | ${s.ratio.toFixed(2)}x |`);
+      lines.push(`| ${c.kind}s | ${s.batchOps} | ${ops(s.ours.opsPerSec)} | ${ops(s.ours.figures.opsPerSec)} | ${ms(l.p50)} / ${ms(l.p99)} | ${ops(s.redisOpsPerSec)} | ${ratioText(s.ratio, s.ratios)} |`);
     }
   }
   return lines.join('\n');

@@ -15,6 +15,7 @@ import { decodeBatch, DEFAULT_LIMITS } from '../../cluster/index.ts';
 import { BATCH_SIZES_DEFAULT, parseBenchArgs, USAGE } from '../../bench/cluster/options.ts';
 import { parseRedisCsv, requestsFor } from '../../bench/cluster/redis-load.ts';
 import { encodeCommand, findRedis, redisKey } from '../../bench/cluster/redis-server.ts';
+import { medianRound, ratioText } from '../../bench/cluster/report.ts';
 import { batchPutRequest, batchWorkload, multiGetRequest, SINGLE_NODE, writePath } from '../../bench/cluster/workloads.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -64,6 +65,17 @@ test('a redis-benchmark run is sized from the last rate, within a floor and the 
   assert.equal(requestsFor(1, 10_000_000), 500_000);
 });
 
+test('a ratio over rounds is shown with the range of the rounds, a single round without one', () => {
+  assert.equal(ratioText(0.4213, [0.4213]), '0.42x');
+  assert.equal(ratioText(0.42, [0.47, 0.42, 0.39]), '0.42x (0.39-0.47 over 3 rounds)');
+});
+
+test('the round with the median ratio stands for the rounds, the lower of two middles when they are even', () => {
+  assert.deepEqual(medianRound([{ id: 'a', ratio: 0.5 }, { id: 'b', ratio: 0.2 }, { id: 'c', ratio: 0.3 }]), { id: 'c', ratio: 0.3, ratios: [0.5, 0.2, 0.3] });
+  assert.equal(medianRound([{ id: 'a', ratio: 0.5 }, { id: 'b', ratio: 0.2 }]).id, 'b');
+  assert.throws(() => medianRound([]), /at least one round/);
+});
+
 test('keys and commands are written the way redis-benchmark and RESP write them', () => {
   assert.equal(redisKey(42), 'key:000000000042');
   assert.equal(encodeCommand(['SET', 'k', 'vé']), '*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\nvé\r\n');
@@ -95,11 +107,14 @@ test('the Redis and hosts flags parse, default to Redis when present and no host
   assert.equal(parseBenchArgs(['--redis-only']).redis, 'on');
   assert.equal(parseBenchArgs(['--hosts']).hosts, true);
   assert.deepEqual(parseBenchArgs(['--batch-sizes', '64,16,16']).batchSizes, [16, 64]);
+  assert.equal(defaults.rounds, 1);
+  assert.equal(parseBenchArgs(['--rounds', '3']).rounds, 3);
+  assert.throws(() => parseBenchArgs(['--rounds', '0']), /--rounds must be a number from 1/);
   assert.throws(() => parseBenchArgs(['--redis', '--no-redis']), /contradict/);
   assert.throws(() => parseBenchArgs(['--redis-only', '--hosts']), /contradict|measure nothing/);
   assert.throws(() => parseBenchArgs(['--batch-sizes', '0']), /--batch-sizes must be a number from 1/);
   assert.throws(() => parseBenchArgs(['--help']), (error: Error) => error.message === USAGE);
-  for (const flag of ['--redis', '--no-redis', '--redis-only', '--batch-sizes', '--hosts']) assert.ok(USAGE.includes(flag), `--help names ${flag}`);
+  for (const flag of ['--redis', '--no-redis', '--redis-only', '--batch-sizes', '--rounds', '--hosts']) assert.ok(USAGE.includes(flag), `--help names ${flag}`);
 });
 
 /** Runs the benchmark's entry point and returns its exit status and stderr. */
