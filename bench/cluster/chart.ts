@@ -1,7 +1,8 @@
 /**
- * The cluster benchmark as an SVG chart: for each workload and mode, two horizontal bars on
- * one linear scale, distribKV's ops/s and the bare server's (the ceiling), with the ratio and
- * both p99 latencies written beside them. Hand-written SVG, no dependencies.
+ * The cluster benchmark as an SVG chart: for each workload and mode (and network, with
+ * `--hosts`), two horizontal bars on one linear scale, distribKV's ops/s and the bare server's
+ * (the ceiling), with the ratio and both p99 latencies written beside them. Hand-written SVG,
+ * no dependencies.
  */
 import type { Row } from './report.ts';
 
