@@ -14,7 +14,8 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 
 const STOP_WAIT_MS = 10_000;
-const HEALTHY_WAIT_MS = 30_000;
+/** Nine processes starting at once on a shared 2-core machine: one node alone took 7 s at a load average of 40. */
+const HEALTHY_WAIT_MS = 90_000;
 const POLL_MS = 50;
 const STDERR_BYTES_MAX = 16 * 1024;
 /** /proc/<pid>/stat counts CPU time in clock ticks; 100 per second on Linux everywhere that matters. */
