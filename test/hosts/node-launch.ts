@@ -30,7 +30,7 @@ export interface ConfigSpec {
 
 /** The cluster.toml every node of a harness cluster reads. */
 export function clusterConfigText(spec: ConfigSpec): string {
-  const lines = ['[cluster]', 'vnodes = 64', `token = ${JSON.stringify(spec.token)}`, `auth = ${JSON.stringify(spec.auth)}`, spec.clusterToml ?? '', ''];
+  const lines = ['[cluster]', 'vnodes = 64', `token = ${JSON.stringify(spec.token)}`, `internal_token = ${JSON.stringify(`${spec.token}-internal`)}`, `auth = ${JSON.stringify(spec.auth)}`, spec.clusterToml ?? '', ''];
   if (spec.limitsToml) lines.push('[limits]', spec.limitsToml, '');
   if (spec.replicationToml) lines.push('[replication]', spec.replicationToml, '');
   for (const s of spec.shards) {
@@ -54,6 +54,6 @@ export function nodeCommand(launch: NodeLaunch): { command: string; args: string
   return {
     command: process.execPath,
     args: ['--import', 'tsx', 'cluster/node.ts', '--config', launch.configPath, '--node', launch.address, '--data', launch.dataDir, '--bind', launch.bindHost, '--log-level', launch.logLevel],
-    env: { DISTRIBKV_TOKEN: '' },
+    env: { DISTRIBKV_TOKEN: '', DISTRIBKV_INTERNAL_TOKEN: '' },
   };
 }
