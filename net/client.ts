@@ -104,7 +104,7 @@ const DEFAULTS = {
 const encoder = new TextEncoder();
 
 /** 503 codes by which a node promises it did nothing with the request (docs/api.md), so a retry cannot apply it twice. */
-const REFUSED_RETRYABLE: ReadonlySet<string> = new Set(['MIGRATING', 'NOT_LEADER', 'LEASE_EXPIRED', 'NOT_ENOUGH_REPLICAS']);
+const REFUSED_RETRYABLE: ReadonlySet<string> = new Set(['MIGRATING', 'NOT_LEADER', 'LEASE_EXPIRED', 'NOT_ENOUGH_REPLICAS', 'SHUTTING_DOWN']);
 const REFUSED_RETRY_DELAY_MS_MAX = 500;
 
 export class Client {

@@ -199,6 +199,9 @@ function parseLimits(raw: Record<string, unknown>, source: string): Limits {
 function parseReplication(raw: Record<string, unknown>, source: string): ReplicationOptions {
   const options: ReplicationOptions = { ...DEFAULT_REPLICATION };
   for (const [key, value] of Object.entries(raw)) {
+    if (key === 'topology_check_interval_ms') {
+      throw configError(`${source}: replication.topology_check_interval_ms is gone: leaders no longer poll for a newer topology, the control plane tells them (docs/control-plane.md); remove the line`);
+    }
     const name = REPLICATION_KEYS[key];
     if (!name) throw configError(`${source}: unknown key replication.${key}; known: ${Object.keys(REPLICATION_KEYS).join(', ')}`);
     if (name === 'acksDefault') {

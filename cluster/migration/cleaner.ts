@@ -21,6 +21,7 @@ import { KEY_BYTES_MAX } from '../../protocol/limits.ts';
 import { ClusterError } from '../../protocol/errors.ts';
 import { moveFilter } from '../../protocol/placement.ts';
 import type { Command, Metadata } from '../control/metadata.ts';
+import { MIGRATION_CLEANUP_RETRY_MS } from '../limits.ts';
 import { errorFields, type Log } from '../log.ts';
 import type { WriteGate } from '../replication/write-gate.ts';
 import { deleteMatching } from './delete-matching.ts';
@@ -46,6 +47,7 @@ export class MigrationCleaner {
 
   constructor(private readonly ctx: CleanerContext) {}
 
+  /** Cleans what the metadata says is done and not cleaned; call on every new metadata. */
   update(): void {
     if (this.stopped) return;
     if (this.running) {
@@ -53,7 +55,11 @@ export class MigrationCleaner {
       return;
     }
     this.running = this.clean()
-      .catch((error: unknown) => this.ctx.log('warn', 'migration cleanup failed; it runs again on the next metadata', errorFields(error)))
+      .catch((error: unknown) => {
+        this.ctx.log('warn', 'migration cleanup failed; it runs again in a moment', errorFields(error));
+        // No newer metadata may ever come (the failed step was the last one): retry on a timer too.
+        setTimeout(() => this.update(), MIGRATION_CLEANUP_RETRY_MS).unref();
+      })
       .finally(() => {
         this.running = undefined;
         if (this.again) {

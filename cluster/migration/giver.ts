@@ -81,7 +81,7 @@ export async function streamMove(ctx: GiverContext, res: ServerResponse, writeHe
     let lastSentMs = ctx.now();
     while (!out.closed) {
       const now = currentMove(ctx.metadata(), migration.id, move);
-      if (!now || now.state === 'done' || ctx.leader.term !== term || ctx.leader.isStopped) break;
+      if (!now || now.state === 'done' || ctx.leader.isStopped) break;
       if (now.state === 'cutover' && !fenced) {
         fenced = true;
         await out.send({ type: 'fenced', term, seq: await fence(ctx) });

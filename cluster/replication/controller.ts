@@ -4,9 +4,11 @@
  * metadata gives this node (LeaderReplication or FollowerReplication). Every role change comes
  * from the control plane's metadata (`onMetadata`); the node never decides its role itself.
  *
- * Order of a role change, always: persist what it implies (a new leader records where its term
- * starts in the shard's history), then publish the new NodeState, then start or stop the role's
- * machinery. A deposed leader refuses writes (the write gate shuts) from the moment it knows.
+ * Order of a role change, always: the write gate's ownership fence for the new metadata first
+ * (synchronously), then persist what the change implies (a new leader records where its term
+ * starts in the shard's history), start or stop the role's machinery, and publish the new
+ * NodeState last. A deposed leader refuses writes (the write gate shuts) from the moment it
+ * knows.
  *
  * Operator actions go through the control plane too: a promotion is an election this node
  * proposes (the control plane checks the in-sync set and the old leader's lease); a handover
