@@ -83,7 +83,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const cluster = await LocalCluster.start({ shards: SHARDS, replicas: REPLICAS, controllers: options.controllers, controlToml: options.controlToml });
   say(`cluster of ${cluster.addresses.length} nodes ready in ${Date.now() - started} ms (controllers ${options.controllers}: ${cluster.controllers.join(', ')})`);
   try {
-    await waitWhole(cluster);
+    await cluster.waitWhole(HEAL_WAIT_MS);
     const seeds = cluster.shards.flatMap((s) => [s.leader, ...s.replicas]);
     const connect: Connect = (o) => Client.connect(seeds, o);
     const load = await Workload.start(connect, {
@@ -97,7 +97,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       await load.waitForProgress({ acknowledged: 50 }, 'writes acknowledged before the first kill');
       await chaos.run(options.seconds * 1000);
       await chaos.settled();
-      await waitWhole(cluster);
+      await cluster.waitWhole(HEAL_WAIT_MS);
       // Every shard takes writes again, so every failover has its first acknowledgement.
       await load.waitForProgress({ acknowledged: 50 }, 'writes acknowledged once the cluster is whole again');
     } finally {
@@ -263,25 +263,6 @@ async function healthOf(node: string): Promise<{ ready: boolean; role: string; t
   } catch {
     return undefined;
   }
-}
-
-/** Waits until every node runs and every shard's committed in-sync set holds all its members. */
-async function waitWhole(cluster: LocalCluster): Promise<void> {
-  const deadline = Date.now() + HEAL_WAIT_MS;
-  let last = '';
-  while (Date.now() < deadline) {
-    const metadata = await cluster.metadata().catch((error: unknown) => {
-      last = (error as Error).message;
-      return undefined;
-    });
-    if (metadata) {
-      const short = metadata.shards.filter((s) => !s.members.every((m) => s.inSync.includes(m) && cluster.running(m)));
-      if (short.length === 0 && cluster.addresses.every((a) => cluster.running(a))) return;
-      last = short.map((s) => `${s.name} in sync: ${s.inSync.join(', ')}`).join('; ');
-    }
-    await delay(ELIGIBLE_POLL_MS);
-  }
-  throw new Error(`chaos: the cluster was not whole again within ${HEAL_WAIT_MS} ms (${last})`);
 }
 
 /** Every shard must get a few of the load's keys, or its failovers go unseen. */

@@ -9,8 +9,8 @@
  * elections and the nodes' role changes from their JSON log lines (`logLines`).
  *
  * Why not test/helpers/cluster-harness.ts's startCluster: its nodes must be ready within 30 s,
- * and twelve nodes starting at once on two busy cores took 65 s here; this harness waits
- * START_WAIT_MS, keeps every process a node address ever had (a restarted node's earlier
+ * and twelve nodes starting at once on two busy cores took 65-100 s here; this harness waits
+ * READY_WAIT_MS (test/helpers/wait-ready.ts), keeps every process a node address ever had (a restarted node's earlier
  * lines stay readable), and reads the committed metadata from the controllers.
  *
  * Cleanup: `close()` kills every node and removes the directory; a synchronous exit cleanup
@@ -28,13 +28,15 @@ import { defaultControllers } from '../../protocol/config.ts';
 import { NodeProcess } from '../helpers/cluster-harness.ts';
 import { onExitCleanup } from '../helpers/exit-cleanup.ts';
 import { freePorts } from '../helpers/free-ports.ts';
+import { parseLogLines, type LogLine } from '../helpers/log-lines.ts';
+import { READY_WAIT_MS, waitReady } from '../helpers/wait-ready.ts';
 import { clusterConfigText, nodeCommand, type ShardLayout } from '../hosts/node-launch.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-/** Bound on a node becoming ready (first start of many nodes at once on two busy cores). */
-export const START_WAIT_MS = 180_000;
-const POLL_MS = 100;
 const PROBE_TIMEOUT_MS = 2_000;
+const WHOLE_POLL_MS = 200;
+
+export type { LogLine };
 
 export type ControllerPlacement = 'dedicated' | 'colocated';
 
@@ -47,14 +49,6 @@ export interface LocalClusterOptions {
   controlToml?: string;
   /** The nodes' --log-level; default info (the tests read role changes from the log). */
   logLevel?: string;
-}
-
-/** One JSON log line of a node, with the address of the node that wrote it and its time in ms since the epoch. */
-export interface LogLine {
-  node: string;
-  timeMs: number;
-  message: string;
-  fields: Record<string, unknown>;
 }
 
 export class LocalCluster {
@@ -127,7 +121,7 @@ export class LocalCluster {
   }
 
   /** Starts (or restarts) the node at `address` on its data directory; resolves once it is ready. */
-  async startNode(address: string, waitMs = START_WAIT_MS): Promise<NodeProcess> {
+  async startNode(address: string, waitMs = READY_WAIT_MS): Promise<NodeProcess> {
     assert.ok(!this.running(address), `local cluster: the node at ${address} is still running`);
     const launch = nodeCommand({ configPath: this.configPath, address, dataDir: this.dataDir(address), bindHost: '127.0.0.1', logLevel: this.logLevel });
     const child = spawn(launch.command, launch.args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...launch.env } });
@@ -147,11 +141,13 @@ export class LocalCluster {
     return this.node(address).stop('SIGTERM');
   }
 
-  /** The committed metadata, as the first controller that answers has applied it. */
+  /**
+   * The committed metadata: the newest version any running controller answers with (one that
+   * was stopped or cut off answers with what it had applied then, so the highest version wins).
+   */
   async metadata(): Promise<Metadata> {
     const failures: string[] = [];
-    for (const controller of this.controllers) {
-      if (!this.running(controller)) continue;
+    const answers = await Promise.all(this.controllers.filter((c) => this.running(c)).map(async (controller) => {
       try {
         const res = await fetch(`http://${controller}/internal/meta?after=0&wait_ms=0`, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
         if (res.status === 200) return await res.json() as Metadata;
@@ -159,14 +155,34 @@ export class LocalCluster {
       } catch (error) {
         failures.push(`${controller}: ${(error as Error).message}`);
       }
-    }
-    throw new Error(`local cluster: no controller answered GET /internal/meta (${failures.join('; ') || 'none running'})`);
+      return undefined;
+    }));
+    const newest = answers.reduce<Metadata | undefined>((best, m) => (m && (!best || m.version > best.version) ? m : best), undefined);
+    if (!newest) throw new Error(`local cluster: no controller answered GET /internal/meta (${failures.join('; ') || 'none running'})`);
+    return newest;
   }
 
   async shardMeta(name: string): Promise<ShardMeta> {
     const shard = (await this.metadata()).shards.find((s) => s.name === name);
     if (!shard) throw new Error(`local cluster: the metadata has no shard ${name}`);
     return shard;
+  }
+
+  /** Waits until every node runs and every shard's committed in-sync set holds all its members. */
+  async waitWhole(waitMs = READY_WAIT_MS): Promise<void> {
+    const deadline = Date.now() + waitMs;
+    let last = '';
+    while (Date.now() < deadline) {
+      try {
+        const short = (await this.metadata()).shards.filter((s) => !s.members.every((m) => s.inSync.includes(m) && this.running(m)));
+        if (short.length === 0 && this.addresses.every((a) => this.running(a))) return;
+        last = short.map((s) => `${s.name} in sync: ${s.inSync.join(', ')}`).join('; ');
+      } catch (error) {
+        last = (error as Error).message;
+      }
+      await delay(WHOLE_POLL_MS);
+    }
+    throw new Error(`local cluster: not whole again within ${waitMs} ms (${last})`);
   }
 
   /** Every JSON line the nodes at `addresses` (default: all) have logged, in each node's order. */
@@ -189,39 +205,4 @@ export class LocalCluster {
       this.unregister();
     }
   }
-}
-
-/** Polls /healthz until the node says it is ready; fails early, with its log, if it exits. */
-export async function waitReady(node: NodeProcess, waitMs = START_WAIT_MS): Promise<void> {
-  const deadline = Date.now() + waitMs;
-  let last = 'no answer';
-  while (Date.now() < deadline) {
-    if (!node.running) throw new Error(`node ${node.address} exited before it was ready:\n${node.stderr.slice(-4000)}`);
-    try {
-      const res = await fetch(`http://${node.address}/healthz`, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
-      const body = await res.json() as { ready?: boolean; waiting?: string };
-      if (res.status === 200 && body.ready) return;
-      last = `${res.status}, waiting for ${body.waiting ?? '?'}`;
-    } catch {
-      // Not listening yet, or too busy to answer in time: poll again.
-    }
-    await delay(POLL_MS);
-  }
-  throw new Error(`node ${node.address} not ready within ${waitMs} ms (${last}):\n${node.stderr.slice(-4000)}`);
-}
-
-/** The JSON lines of a node's stderr (other lines, e.g. a stack trace, are skipped). */
-export function parseLogLines(node: string, text: string): LogLine[] {
-  const out: LogLine[] = [];
-  for (const line of text.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    try {
-      const { time, message, ...fields } = JSON.parse(line) as { time?: string; message?: string };
-      const timeMs = Date.parse(time ?? '');
-      if (typeof message === 'string' && Number.isFinite(timeMs)) out.push({ node, timeMs, message, fields });
-    } catch {
-      // A line cut off by kill -9: nothing to read in it.
-    }
-  }
-  return out;
 }

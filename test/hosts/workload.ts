@@ -40,7 +40,9 @@ import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import { checkLinearizable, findLostWrites, History, type LinearizabilityResult, type LostWrite, type Value } from '../checker/index.ts';
 import { seededRandom } from '../../engine/fs/memory-file-system.ts';
-import { HttpTransport, type Client, type Transport } from '../../net/index.ts';
+import { percentEncode } from '../../protocol/index.ts';
+import { ClientError, HttpTransport, type Client, type Transport, type TransportResponse } from '../../net/index.ts';
+import { expectStatus } from '../../net/response.ts';
 import { RecordingTransport } from '../helpers/recording-transport.ts';
 import { findTermConflicts, unlabelled, type Acknowledgement, type TermConflict } from './acknowledgements.ts';
 import { formatTimeline, NemesisLog } from './nemesis-log.ts';
@@ -112,6 +114,16 @@ export interface WorkloadReport {
   explain(): string;
 }
 
+/** What a node answered a direct write: its status (undefined: no answer), code (`ACKNOWLEDGED` for a 204, `REDIRECTED` for a 307) and message, and `X-Term`. */
+export interface DirectAnswer {
+  status: number | undefined;
+  code: string;
+  message: string;
+  term: number | undefined;
+  invokeTime: number;
+  time: number;
+}
+
 /** Connects one routing client with the options given (`transport`, `retriesMax: 0`) and the caller's own (seeds, token). */
 export type Connect = (options: { transport: Transport; retriesMax: number }) => Promise<Client>;
 
@@ -131,6 +143,7 @@ export class Workload {
   private readonly workers: Worker[];
   private stopped = false;
   private ended = false;
+  private directWrites = 0;
   private readonly done: Promise<void>;
 
   private constructor(workers: Worker[], options: Workload['options']) {
@@ -212,6 +225,50 @@ export class Workload {
       counts: this.counts(), errors: new Map(this.errors), finalValues, lost, linearizability,
       acknowledgements: this.acknowledgements, termConflicts, unlabelled: missing, summary, explain,
     };
+  }
+
+  /**
+   * One acks=all write of a workload key sent straight to `address` on `transport` (no routing,
+   * no redirect followed), recorded like the workers' writes: in the History, and as an
+   * acknowledgement if answered 204. For asking one node, e.g. a deposed leader, what it does.
+   */
+  async directWrite(transport: Transport, address: string, key: string, headers: Record<string, string> = {}): Promise<DirectAnswer> {
+    assert.ok(this.keys.includes(key), `workload: ${key} is not one of its keys`);
+    const value = `d-${++this.directWrites}`;
+    const op = this.history.invoke('direct', { type: 'write', key, value });
+    const invokeTime = this.history.events.at(-1)!.time;
+    let res: TransportResponse;
+    try {
+      res = await transport.request(address, { method: 'PUT', path: `/kv/${percentEncode(new TextEncoder().encode(key))}?acks=all`, headers: { ...headers, 'Content-Type': 'application/octet-stream' }, body: new TextEncoder().encode(value) });
+    } catch (error) {
+      const code = this.noteError(new ClientError('UNAVAILABLE', (error as Error).message, { cause: error }));
+      this.history.info(op, code);
+      return { status: undefined, code, message: (error as Error).message, term: undefined, invokeTime, time: this.history.events.at(-1)!.time };
+    }
+    const term = Number(res.headers['x-term'] ?? NaN);
+    const answer = { status: res.status, term: Number.isSafeInteger(term) ? term : undefined, invokeTime, message: '' };
+    if (res.status === 204) {
+      this.history.ok(op);
+      const time = this.history.events.at(-1)!.time;
+      this.acknowledgements.push({ id: op, key, value, node: address, shard: res.headers['x-shard'], term: answer.term, invokeTime, time });
+      return { ...answer, code: 'ACKNOWLEDGED', time };
+    }
+    if (res.status === 307 || res.status === 308) {
+      // Not followed: the node sent the write elsewhere without making it.
+      const code = this.noteError(new ClientError('REDIRECTED', `redirected to ${res.headers['location']}`, { status: res.status }));
+      this.history.fail(op, code);
+      return { ...answer, code, message: `to ${res.headers['location']}`, time: this.history.events.at(-1)!.time };
+    }
+    let refusal: unknown;
+    try {
+      expectStatus(res, 204);
+    } catch (error) {
+      refusal = error;
+    }
+    const code = this.noteError(refusal);
+    if (certainlyNotApplied(refusal)) this.history.fail(op, code);
+    else this.history.info(op, code);
+    return { ...answer, code, message: (refusal as Error).message, time: this.history.events.at(-1)!.time };
   }
 
   private async readFinalValues(connect: Connect): Promise<Map<string, Value>> {

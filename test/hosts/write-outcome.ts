@@ -21,11 +21,13 @@ export function certainlyNotApplied(error: unknown): boolean {
   return connectionCode(error) === 'ECONNREFUSED';
 }
 
-/** `NOT_LEADER`, `UNAVAILABLE ECONNREFUSED`, or the message of an error that is not the client's. */
+/** `NOT_LEADER`, `UNAVAILABLE ECONNREFUSED`, `BAD_RESPONSE 502`, or the message of an error that is not the client's. */
 export function codeOf(error: unknown): string {
   if (error instanceof ClientError) {
     const cause = connectionCode(error);
-    return cause ? `${error.code} ${cause}` : error.code;
+    if (cause) return `${error.code} ${cause}`;
+    // A status the API does not document for the request says more than the client's code.
+    return error.code === 'BAD_RESPONSE' && error.status !== undefined ? `${error.code} ${error.status}` : error.code;
   }
   return (error as Error).message;
 }
