@@ -48,6 +48,8 @@ export interface ChaosOptions {
   controlToml?: string;
   /** Progress lines as the run goes (default: none). */
   progress?: (line: string) => void;
+  /** For each failover slower than this, the nodes' log lines from its kill to its first acknowledged write go in the report. */
+  explainSlowerMs?: number;
 }
 
 export const CHAOS_DEFAULTS = {
@@ -64,6 +66,10 @@ export interface ChaosReport {
   parts: { lease: Spread; metadata: Spread; grant: Spread; clients: Spread };
   /** Every broken promise, one line each; empty for a passing run. */
   violations: string[];
+  /** The timelines of the failovers slower than `explainSlowerMs`. */
+  explanations: string[];
+  /** What the nodes logged at level error (cluster.errorsLogged()): not a violation of the issue's promises, but never expected. */
+  errorsLogged: string;
 }
 
 const SHARDS = 3;
@@ -123,8 +129,14 @@ function report(options: ChaosOptions, cluster: LocalCluster, chaos: Killer, wor
   if (workload.unlabelled.length > 0) violations.push(`${workload.unlabelled.length} writes acknowledged without X-Shard or X-Term`);
   if (failovers.length === 0) violations.push('no leader was killed: the run proved nothing about failover (run longer)');
   for (const f of failovers) if (f.unavailableMs === undefined) violations.push(`${f.kill.shard} took no write at a term above ${f.kill.term} after its leader ${f.kill.node} was killed`);
+  const slower = options.explainSlowerMs;
+  const explanations = slower === undefined ? [] : failovers.filter((f) => (f.unavailableMs ?? Infinity) > slower).map((f) => {
+    const from = f.kill.time + performance.timeOrigin;
+    const to = (f.firstAck?.time ?? f.kill.time + 60_000) + performance.timeOrigin;
+    return `${describeFailover(f)}; the nodes logged:\n${cluster.timeline(from, to)}`;
+  });
   return {
-    options, loadMs, workload, failovers, violations,
+    options, loadMs, workload, failovers, violations, explanations, errorsLogged: cluster.errorsLogged(),
     unavailability: spread(failovers.map((f) => f.unavailableMs)),
     parts: {
       lease: spread(failovers.map((f) => f.parts.leaseMs)),
@@ -148,9 +160,20 @@ export function formatReport(r: ChaosReport): string[] {
     `  elected -> new leader leading (metadata): ${formatSpread(r.parts.metadata)}`,
     `  leading -> ready (its first lease): ${formatSpread(r.parts.grant)}`,
     `  ready -> first acknowledged write (clients): ${formatSpread(r.parts.clients)}`,
+    ...r.failovers.map((f) => `  ${describeFailover(f)}`),
     `errors seen by the load: ${errors}`,
+    `errors the nodes logged: ${r.errorsLogged}`,
+    ...r.explanations,
     r.violations.length === 0 ? 'verdict: PASS (0 lost, linearizable, one node per shard and term)' : `verdict: FAIL\n${r.violations.map((v) => `  violation: ${v}`).join('\n')}`,
   ];
+}
+
+/** `shard-1: kill -9 of A at term 3, B elected at term 4, unavailable 2345 ms (lease 1700, metadata 50, grant 100, clients 495 ms)`. */
+function describeFailover(f: FailoverTiming): string {
+  const ms = (v: number | undefined) => (v === undefined ? '?' : String(Math.round(v)));
+  const p = f.parts;
+  return `${f.kill.shard}: kill -9 of ${f.kill.node} at term ${f.kill.term}, ${f.elected ? `${f.elected.node} elected at term ${f.elected.term}` : 'no election seen'}, ` +
+    `unavailable ${ms(f.unavailableMs)} ms (lease ${ms(p.leaseMs)}, metadata ${ms(p.metadataMs)}, grant ${ms(p.grantMs)}, clients ${ms(p.clientsMs)} ms)`;
 }
 
 /** The report's figures as one JSON object (for the CI test and for scripts). */
@@ -161,7 +184,7 @@ export function reportJson(r: ChaosReport): Record<string, unknown> {
     linearizable: r.workload.linearizability.verdict, termConflicts: r.workload.termConflicts.length,
     failovers: r.failovers.length, unavailability: r.unavailability, parts: r.parts,
     perFailover: r.failovers.map((f) => ({ shard: f.kill.shard, node: f.kill.node, term: f.kill.term, newLeader: f.elected?.node, unavailableMs: f.unavailableMs, ...f.parts })),
-    violations: r.violations,
+    violations: r.violations, errorsLogged: r.errorsLogged,
   };
 }
 

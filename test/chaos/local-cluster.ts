@@ -15,10 +15,12 @@
  *
  * Cleanup: `close()` kills every node and removes the directory; a synchronous exit cleanup
  * (test/helpers/exit-cleanup.ts) does the same if the process ends first (Ctrl-C included).
+ * With CHAOS_LOG_DIR set, `close()` first writes every node's whole log there, one file per
+ * process (`<address>-<n>.log`), for reading a failure afterwards.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -35,6 +37,7 @@ import { clusterConfigText, nodeCommand, type ShardLayout } from '../hosts/node-
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const PROBE_TIMEOUT_MS = 2_000;
 const WHOLE_POLL_MS = 200;
+const TIMELINE_LINES_MAX = 150;
 
 export type { LogLine };
 
@@ -168,6 +171,16 @@ export class LocalCluster {
     return shard;
   }
 
+  /** `<count> × <message>: <error>; …` for the lines the nodes logged at level error (none in a healthy run), or `none`. */
+  errorsLogged(): string {
+    const counts = new Map<string, number>();
+    for (const l of this.logLines().filter((x) => x.fields['level'] === 'error')) {
+      const what = `${l.message}: ${String(l.fields['error'] ?? '').slice(0, 120)}`;
+      counts.set(what, (counts.get(what) ?? 0) + 1);
+    }
+    return counts.size === 0 ? 'none' : [...counts].sort((a, b) => b[1] - a[1]).map(([what, n]) => `${n} × ${what}`).join('; ');
+  }
+
   /** Waits until every node runs and every shard's committed in-sync set holds all its members. */
   async waitWhole(waitMs = READY_WAIT_MS): Promise<void> {
     const deadline = Date.now() + waitMs;
@@ -182,7 +195,13 @@ export class LocalCluster {
       }
       await delay(WHOLE_POLL_MS);
     }
-    throw new Error(`local cluster: not whole again within ${waitMs} ms (${last})`);
+    throw new Error(`local cluster: not whole again within ${waitMs} ms (${last}); the nodes logged meanwhile:\n${this.timeline(deadline - waitMs)}`);
+  }
+
+  /** The nodes' log lines from `sinceMs` to `untilMs` (ms since the epoch), merged in time order, at most `linesMax` (the last ones): for failure messages. */
+  timeline(sinceMs: number, untilMs = Infinity, linesMax = TIMELINE_LINES_MAX): string {
+    const lines = this.logLines().filter((l) => l.timeMs >= sinceMs && l.timeMs <= untilMs).sort((a, b) => a.timeMs - b.timeMs).slice(-linesMax);
+    return lines.map((l) => `${new Date(l.timeMs).toISOString().slice(11, 23)} ${l.node} ${String(l.fields['level'])} ${l.message} ${JSON.stringify(omit(l.fields, ['level', 'pid'])).slice(0, 300)}`).join('\n');
   }
 
   /** Every JSON line the nodes at `addresses` (default: all) have logged, in each node's order. */
@@ -200,9 +219,18 @@ export class LocalCluster {
     this.closed = true;
     try {
       await Promise.all([...this.processes.values()].flat().map((p) => p.kill()));
+      const logDir = process.env['CHAOS_LOG_DIR'];
+      if (logDir) {
+        mkdirSync(logDir, { recursive: true });
+        for (const [address, list] of this.processes) list.forEach((p, i) => writeFileSync(path.join(logDir, `${address.replace(':', '_')}-${i}.log`), p.stderr));
+      }
     } finally {
       rmSync(this.dir, { recursive: true, force: true });
       this.unregister();
     }
   }
+}
+
+function omit(fields: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(fields).filter(([k]) => !keys.includes(k)));
 }

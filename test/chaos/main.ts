@@ -1,6 +1,7 @@
 /**
- * `npm run chaos -- --seconds S [--seed N] [--controllers dedicated|colocated] [--kill-every-ms MS] [--json]`:
- * the chaos run of chaos-run.ts, printed. Exit code 0 when no promise was broken, 1 on any
+ * `npm run chaos -- --seconds S [--seed N] [--controllers dedicated|colocated] [--kill-every-ms MS] [--explain-slower-ms MS] [--json]`:
+ * the chaos run of chaos-run.ts, printed; `--explain-slower-ms` adds, for each failover slower
+ * than that, every node's log lines from the kill to the first acknowledged write. Exit code 0 when no promise was broken, 1 on any
  * violation (a lost acknowledged write, a non-linearizable key, two nodes acknowledging for one
  * shard at one term, a failover that never ended, no failover at all), 2 on bad arguments.
  * With `--json` the last line is the report's figures as one JSON object.
@@ -8,7 +9,7 @@
 import { parseArgs } from 'node:util';
 import { CHAOS_DEFAULTS, formatReport, reportJson, runChaos } from './chaos-run.ts';
 
-const USAGE = 'usage: npm run chaos -- --seconds S [--seed N] [--controllers dedicated|colocated] [--kill-every-ms MS] [--json]';
+const USAGE = 'usage: npm run chaos -- --seconds S [--seed N] [--controllers dedicated|colocated] [--kill-every-ms MS] [--explain-slower-ms MS] [--json]';
 /** A chaos run of more than a day is a typo. */
 const SECONDS_MAX = 86_400;
 
@@ -27,7 +28,10 @@ function numberArg(name: string, text: string | undefined, fallback: number, min
 let values;
 try {
   ({ values } = parseArgs({
-    options: { seconds: { type: 'string' }, seed: { type: 'string' }, controllers: { type: 'string' }, 'kill-every-ms': { type: 'string' }, json: { type: 'boolean', default: false } },
+    options: {
+      seconds: { type: 'string' }, seed: { type: 'string' }, controllers: { type: 'string' }, 'kill-every-ms': { type: 'string' },
+      'explain-slower-ms': { type: 'string' }, json: { type: 'boolean', default: false },
+    },
     strict: true,
   }));
 } catch (error) {
@@ -43,6 +47,7 @@ const report = await runChaos({
   controllers,
   killEveryMs: numberArg('kill-every-ms', values['kill-every-ms'], CHAOS_DEFAULTS.killEveryMs, 100, 600_000),
   progress: (line) => process.stdout.write(`${line}\n`),
+  explainSlowerMs: values['explain-slower-ms'] === undefined ? undefined : numberArg('explain-slower-ms', values['explain-slower-ms'], 0, 0, 3_600_000),
 });
 process.stdout.write(`${formatReport(report).join('\n')}\n`);
 if (values.json) process.stdout.write(`${JSON.stringify(reportJson(report))}\n`);

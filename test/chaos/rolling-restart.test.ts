@@ -74,6 +74,7 @@ test('a rolling restart of every node with SIGTERM, one at a time, fails no acks
   t.diagnostic(`${report.summary}; ${Math.round((Date.now() - started) / 1000)} s for ${c.addresses.length} restarts`);
   t.diagnostic(`handovers: ${handovers.join('; ')}`);
   t.diagnostic(`failed attempts the retries absorbed: ${refusals}`);
+  t.diagnostic(`errors the nodes logged: ${c.errorsLogged()}`);
 
   assert.equal(report.counts.writesFailed, 0, `writes that failed after 10 s of retries (${refusals})`);
   assert.ok(handovers.length >= c.shards.length, `every shard handed over at least once (${handovers.length} handovers)`);
