@@ -10,6 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Snapshot } from '../engine/index.ts';
 import { bearerMatches } from './auth.ts';
 import { CONTROL_HANDLERS } from './api-control.ts';
+import { MIGRATION_HANDLERS } from './api-migration.ts';
 import { REPLICATION_HANDLERS } from './api-replication.ts';
 import { decodeBatch } from '../protocol/batch-codec.ts';
 import { hasUnreadBody } from './body.ts';
@@ -54,13 +55,24 @@ function failed(api: ApiOptions, ex: Exchange, error: unknown): void {
   sendError(ex.res, error, ex.context);
 }
 
+/**
+ * Who may call what (docs/security.md): /internal/ routes only the nodes, with the internal
+ * credential; admin routes the operators' token or a node's credential; data routes anyone, or
+ * the token under `auth = "all"`. An unset credential opens its routes (a one-machine cluster:
+ * node.ts refuses to listen beyond loopback without one).
+ */
 function checkToken(api: ApiOptions, path: string, header: string | undefined): void {
-  if (api.token === undefined) return;
   const access = accessOf(path);
-  const needed = access === 'internal' || access === 'admin' || (api.authScope === 'all' && access !== 'public');
-  if (needed && !bearerMatches(header, api.token)) {
-    throw new ClusterError('UNAUTHORIZED', 'this route needs "Authorization: Bearer <token>" with the cluster token');
+  if (access === 'internal') {
+    if (api.internalToken !== undefined && !bearerMatches(header, api.internalToken)) {
+      throw new ClusterError('UNAUTHORIZED', 'this route is for the cluster\'s nodes: it needs "Authorization: Bearer <internal token>"');
+    }
+    return;
   }
+  const needed = access === 'admin' || (api.authScope === 'all' && access !== 'public');
+  if (!needed || api.token === undefined) return;
+  const admitted = bearerMatches(header, api.token) || (access === 'admin' && api.internalToken !== undefined && bearerMatches(header, api.internalToken));
+  if (!admitted) throw new ClusterError('UNAUTHORIZED', 'this route needs "Authorization: Bearer <token>" with the cluster token');
 }
 
 /** One handler per route of routes.ts; a route without one does not compile. */
@@ -97,6 +109,7 @@ const HANDLERS: { readonly [K in RouteKind]: Handler<K> } = {
   },
   ...REPLICATION_HANDLERS,
   ...CONTROL_HANDLERS,
+  ...MIGRATION_HANDLERS,
 };
 
 function acksOf(api: ApiOptions, mode: WriteMode) {
@@ -167,7 +180,10 @@ async function serveScan(api: ApiOptions, ex: Exchange, route: Extract<Route, { 
   let more = false;
   await readOn(api, ex, async (snapshot) => {
     // One entry past the limit tells whether there is more without a second request.
-    for await (const entry of api.store.iterator({ ...route.range, limit: route.limit + 1, ...(snapshot && { snapshot }) })) {
+    // Keys this shard does not own (a migration's copies, before or after it) are not shown.
+    const mine = ex.state.shard?.name;
+    for await (const entry of api.store.iterator({ ...route.range, ...(snapshot && { snapshot }) })) {
+      if (ex.state.topology.ownerOf(entry[0]).shard !== mine) continue;
       if (entries.length === route.limit || bytes >= api.limits.scanBytesMax) {
         more = true;
         break;

@@ -64,7 +64,7 @@ export function sendError(res: ServerResponse, error: unknown, context: Response
   if (error instanceof MethodNotAllowedError) headers['Allow'] = error.allow.join(', ');
   if (code === 'UNAUTHORIZED') headers['WWW-Authenticate'] = 'Bearer realm="distribkv"';
   if (error instanceof NotControllerError && error.leader) headers['X-Controller-Leader'] = error.leader;
-  if (code === 'OVERLOADED' || code === 'WRITE_STALLED' || code === 'NOT_ENOUGH_REPLICAS' || code === 'LEASE_EXPIRED') headers['Retry-After'] = '1';
+  if (code === 'OVERLOADED' || code === 'WRITE_STALLED' || code === 'NOT_ENOUGH_REPLICAS' || code === 'LEASE_EXPIRED' || code === 'MIGRATING') headers['Retry-After'] = '1';
   if (code === 'SHUTTING_DOWN') headers['Connection'] = 'close';
   for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
   sendJson(res, status, { code, message }, context);

@@ -94,3 +94,16 @@ export const RAFT_BODY_BYTES_MAX = 64 * 1024 * 1024;
 export const STEP_DOWN_WAIT_MS = 2_000;
 /** A graceful handover waits this long at most for its target to catch up. */
 export const TRANSFER_CATCH_UP_MS_MAX = 10_000;
+
+// ---- Migrations (cluster/migration/) ------------------------------------------------------
+
+/** Bytes of keys and values in one snapshot chunk or `moved` frame of a migration stream. */
+export const MIGRATION_CHUNK_BYTES = 256 * 1024;
+/** How often a migration stream looks for newly committed batches, and a receiver or giver for its next step. */
+export const MIGRATION_POLL_MS = 20;
+/** A receiver proposes cutover once it is at most this many of the giver's sequence numbers behind. */
+export const MIGRATION_CUTOVER_LAG_MAX = 256;
+/** A receiver records its durable progress in the metadata at most this often. */
+export const MIGRATION_PROGRESS_MS = 2_000;
+/** Ops per batch when a receiver or giver deletes its copies of moving keys. */
+export const MIGRATION_DELETE_BATCH_OPS = 1_000;

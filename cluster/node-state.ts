@@ -29,7 +29,10 @@ export interface NodeState {
 
 /** The topology a metadata version shows: each shard's leader, replicas and term. */
 export function topologyOf(metadata: Metadata): Topology {
-  return Topology.of(metadata.version, metadata.shards.map((s) => ({ name: s.name, leader: s.leader, replicas: s.members.filter((m) => m !== s.leader), term: s.term })), metadata.vnodes);
+  const shards = metadata.shards.map((s) => ({ name: s.name, leader: s.leader, replicas: s.members.filter((m) => m !== s.leader), term: s.term }));
+  const m = metadata.migration;
+  const migration = m && { id: m.id, kind: m.kind, shard: m.shard, to: [...m.to], moves: m.moves.map((x) => ({ giver: x.giver, receiver: x.receiver, state: x.state, through: x.through, cleaned: x.cleaned })) };
+  return Topology.of(metadata.version, shards, metadata.vnodes, metadata.ring, migration ?? undefined);
 }
 
 /** The state of the node at `address` in `topology`. */

@@ -51,7 +51,10 @@ export type Route =
   | { kind: 'anti-entropy-hashes' }
   | { kind: 'promote'; unclean: boolean }
   | { kind: 'transfer'; to: string | undefined }
-  | { kind: 'anti-entropy-run' };
+  | { kind: 'anti-entropy-run' }
+  | { kind: 'migration-stream'; id: number; receiver: string; from: number }
+  | { kind: 'shard-add' }
+  | { kind: 'shard-remove' };
 
 /** Splits a raw request target into path and query (without the `?`). */
 export function splitUrl(url: string): { path: string; query: string } {
@@ -89,6 +92,9 @@ const BUILDERS: { readonly [K in RouteKind]: (input: RouteInput) => Extract<Rout
   promote: ({ params }) => ({ kind: 'promote', unclean: flag(params, 'unclean') }),
   transfer: ({ params }) => ({ kind: 'transfer', to: addressParam(params, 'to') }),
   'anti-entropy-run': () => ({ kind: 'anti-entropy-run' }),
+  'migration-stream': ({ params }) => parseMigrationQuery(params),
+  'shard-add': () => ({ kind: 'shard-add' }),
+  'shard-remove': () => ({ kind: 'shard-remove' }),
 };
 
 /**
@@ -124,6 +130,14 @@ function parseStreamQuery(params: Map<string, string>): Extract<Route, { kind: '
   const address = canonicalAddress(new TextDecoder().decode(percentDecode(node, 'node')));
   if (!address) throw new ClusterError('BAD_QUERY', `node must be host:port, got ${JSON.stringify(clip(node))}`);
   return { kind: 'replication-stream', node: address, from: need('from'), term: need('term'), dataTerm: need('data_term') };
+}
+
+function parseMigrationQuery(params: Map<string, string>): Extract<Route, { kind: 'migration-stream' }> {
+  const id = sequenceParam(params, 'id');
+  const from = sequenceParam(params, 'from');
+  const receiver = params.get('receiver');
+  if (id === undefined || from === undefined || receiver === undefined) throw new ClusterError('BAD_QUERY', 'id, receiver and from are required: the migration, the receiving shard, the first sequence number it needs (0: a snapshot)');
+  return { kind: 'migration-stream', id, from, receiver: new TextDecoder().decode(percentDecode(receiver, 'receiver')) };
 }
 
 /** A `host:port`-valued parameter (percent-decoded, canonical), or undefined if absent. */

@@ -14,6 +14,12 @@
  * briefly, then redirects to the leader, so the client always reads its own writes.
  * Writes take `acks` (0, 1 or 'all'; docs/replication.md says what each can lose).
  *
+ * A request a node refuses with a 503 that promises nothing was done (REFUSED_RETRYABLE: its
+ * key is in a shard migration's cutover, the shard is between leaders, or its leader is
+ * waiting for a lease or for followers) is retried whatever the method, with backoff, for up to
+ * `refusedRetryMsMax`, routed afresh each time: the caller sees a migration or a failover only
+ * as a slower request. UNCONFIRMED (the write may have been made) is never retried.
+ *
  * A request that fails to connect is retried (`retriesMax`, backoff from `retryDelayMs`)
  * when it is idempotent: GET, PUT and DELETE. POST /batch is not retried: a batch whose
  * reply was lost may have been applied, and the caller is the one to decide.
@@ -74,6 +80,8 @@ export interface ClientOptions {
   redirectHopsMax?: number;
   retriesMax?: number;
   retryDelayMs?: number;
+  /** How long a request refused with one of REFUSED_RETRYABLE is retried before the error reaches the caller (0: not retried; default 0 when `retriesMax` is 0). */
+  refusedRetryMsMax?: number;
   requestTimeoutMs?: number;
   responseBytesMax?: number;
   /** Entries asked for per scan page. */
@@ -86,6 +94,7 @@ const DEFAULTS = {
   redirectHopsMax: 5,
   retriesMax: 3,
   retryDelayMs: 50,
+  refusedRetryMsMax: 10_000,
   requestTimeoutMs: 30_000,
   responseBytesMax: 64 * 1024 * 1024,
   scanPageEntries: 1000,
@@ -93,6 +102,10 @@ const DEFAULTS = {
 
 
 const encoder = new TextEncoder();
+
+/** 503 codes by which a node promises it did nothing with the request (docs/api.md), so a retry cannot apply it twice. */
+const REFUSED_RETRYABLE: ReadonlySet<string> = new Set(['MIGRATING', 'NOT_LEADER', 'LEASE_EXPIRED', 'NOT_ENOUGH_REPLICAS']);
+const REFUSED_RETRY_DELAY_MS_MAX = 500;
 
 export class Client {
   private topology: Topology;
@@ -115,6 +128,8 @@ export class Client {
     const seeds = addresses.map((a) => canonicalAddress(a) ?? invalid(`not a host:port address: ${JSON.stringify(a)}`));
     if (seeds.length === 0) invalid('Client.connect needs at least one address');
     const resolved = { ...DEFAULTS, ...definedOnly(options), token: options.token, acks: options.acks };
+    // `retriesMax: 0` asks for no retries: of refusals too, unless their bound is given.
+    if (options.retriesMax === 0 && options.refusedRetryMsMax === undefined) resolved.refusedRetryMsMax = 0;
     if (resolved.readFrom !== 'leader' && resolved.readFrom !== 'replica') invalid(`readFrom must be 'leader' or 'replica', got ${JSON.stringify(resolved.readFrom)}`);
     const transport = options.transport ?? new HttpTransport({
       requestTimeoutMs: resolved.requestTimeoutMs,
@@ -216,6 +231,28 @@ export class Client {
     return this.refreshing;
   }
 
+  /**
+   * An admin request (POST, JSON body) to the first node that answers; resolves to its JSON
+   * answer. Not retried once a node answered: an admin command may have taken effect.
+   */
+  async admin(path: string, body: Record<string, unknown>): Promise<unknown> {
+    const headers = { ...authHeaders(this.options.token), 'Content-Type': 'application/json' };
+    const failures: string[] = [];
+    for (const address of new Set([...this.topology.addresses(), ...this.seeds])) {
+      let res: TransportResponse;
+      try {
+        res = await this.transport.request(address, { method: 'POST', path, headers, body: encoder.encode(JSON.stringify(body)) });
+      } catch (error) {
+        if (!(error instanceof ConnectionError)) throw error;
+        failures.push(`${address}: ${error.message}`);
+        continue;
+      }
+      expectStatus(res, 200);
+      return JSON.parse(Buffer.from(res.body).toString('utf8'));
+    }
+    throw new ClientError('UNAVAILABLE', `no node answered POST ${path} (${failures.join('; ')})`);
+  }
+
   close(): void {
     this.transport.close();
   }
@@ -226,6 +263,8 @@ export class Client {
     let path = exchange.path;
     let hops = 0;
     let retries = 0;
+    let refusals = 0;
+    let refusedSince: number | undefined;
     const headers: Record<string, string> = { ...authHeaders(this.options.token) };
     if (exchange.contentType) headers['Content-Type'] = exchange.contentType;
     for (;;) {
@@ -244,6 +283,16 @@ export class Client {
         address = exchange.target(this.topology);
         path = exchange.path;
         continue;
+      }
+      if (res.status === 503 && REFUSED_RETRYABLE.has(errorCode(res) ?? '')) {
+        refusedSince ??= performance.now();
+        if (performance.now() - refusedSince < this.options.refusedRetryMsMax) {
+          await delay(Math.min(this.options.retryDelayMs * 2 ** refusals++, REFUSED_RETRY_DELAY_MS_MAX));
+          await this.refreshTopology().catch(() => this.topology);
+          address = exchange.target(this.topology);
+          path = exchange.path;
+          continue;
+        }
       }
       if (res.status !== 307 && res.status !== 308) {
         await this.noteVersion(res);

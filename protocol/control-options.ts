@@ -5,9 +5,10 @@
  * Raft runs on ticks of `tick_ms`: a follower that hears no leader for `election_ticks` (to twice
  * that, at random) campaigns; a leader sends heartbeats every `heartbeat_ticks`. A shard leader
  * holds a lease of `lease_ms`, asked for again every `lease_renew_ms`; the control plane elects
- * a new leader for a shard only once `lease_ms × (1 + 2 × clock_drift_percent / 100)` has passed
- * since it last granted one (or since it became the control plane's leader), so a leader whose
- * clock runs a little slow still stops before anyone else starts.
+ * a new leader for a shard only once `lease_ms × (1 + d) / (1 − d)` (d = clock_drift_percent / 100)
+ * has passed since it last granted one (or since it became the control plane's leader), so a
+ * leader whose clock runs slow by d still stops before anyone else starts, even if the
+ * controller's runs fast by d.
  */
 export interface ControlOptions {
   tickMs: number;
@@ -47,9 +48,14 @@ export const CONTROL_KEYS: Readonly<Record<string, keyof ControlOptions>> = {
   clock_drift_percent: 'clockDriftPercent',
 };
 
-/** How long after its last grant (or its own election) the control plane waits before electing a new shard leader. */
+/**
+ * How long after its last grant (or its own election) the control plane waits before electing a
+ * new shard leader: the lease as the slowest leader clock could stretch it, read on the fastest
+ * controller clock (docs/failover.md has the arithmetic).
+ */
 export function leaseWaitMs(options: Pick<ControlOptions, 'leaseMs' | 'clockDriftPercent'>): number {
-  return Math.ceil(options.leaseMs * (1 + (2 * options.clockDriftPercent) / 100));
+  const drift = options.clockDriftPercent / 100;
+  return Math.ceil((options.leaseMs * (1 + drift)) / (1 - drift));
 }
 
 /** Relations between settings that ranges alone cannot check; a message per broken one. */

@@ -64,6 +64,14 @@ export type ClusterErrorCode =
   | 'LEASE_EXPIRED'
   /** A replication stream or report from a node that is not a member of the shard. */
   | 'NOT_A_MEMBER'
+  /** A shard add or remove while another migration is under way. */
+  | 'MIGRATION_UNDER_WAY'
+  /** A migration step for a migration that is not the one under way. */
+  | 'STALE_MIGRATION'
+  /** A shard add naming a node that has not joined. */
+  | 'UNKNOWN_NODE'
+  /** A write to a key whose shard is handing it to another (cutover): retry in a moment, at the owner. */
+  | 'MIGRATING'
   /** A replication frame or persisted node state failed its checksum or shape check. */
   | 'CORRUPTION'
   | 'INTERNAL';
@@ -148,6 +156,10 @@ export const STATUS_BY_CODE = Object.freeze({
   NOT_CONTROLLER: 503,
   LEASE_EXPIRED: 503,
   NOT_A_MEMBER: 403,
+  MIGRATION_UNDER_WAY: 409,
+  STALE_MIGRATION: 409,
+  UNKNOWN_NODE: 409,
+  MIGRATING: 503,
   INVALID_ARGUMENT: 400,
   CORRUPTION: 500,
   IO_ERROR: 500,

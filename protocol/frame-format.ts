@@ -51,7 +51,18 @@ export type Frame =
   /** The snapshot is complete: `count` entries at `seq`; the log resumes at seq + 1. */
   | { type: 'snapshot-end'; term: number; seq: number; count: number }
   /** Anti-entropy: the follower pins a snapshot here, exactly after applying `seq`. */
-  | { type: 'checkpoint'; term: number; seq: number };
+  | { type: 'checkpoint'; term: number; seq: number }
+  /**
+   * Migration streams (docs/resharding.md): the giver's ops on moving keys, in log order, up to
+   * its sequence number `through`, each as [kind, key, value] (kind 1 put, 0 delete; value empty
+   * for a delete). `ops` may be empty: the receiver then only learns how far it is.
+   */
+  | { type: 'moved'; term: number; through: number; ops: MovedOp[] }
+  /** Migration streams: the giver takes no more writes to the moving keys; all of them are at or below `seq`. */
+  | { type: 'fenced'; term: number; seq: number };
+
+/** One op on a moving key: [kind (1 put, 0 delete), key, value]. */
+export type MovedOp = [number, Uint8Array, Uint8Array];
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
 const encoder = new TextEncoder();
@@ -186,7 +197,11 @@ export function checkFrame(value: unknown): Frame {
         return seqLike(f['leaderSeq']);
       case 'snapshot-begin':
       case 'checkpoint':
+      case 'fenced':
         return seqLike(f['seq']);
+      case 'moved':
+        return seqLike(f['through']) && Array.isArray(f['ops']) &&
+          (f['ops'] as unknown[]).every((op) => Array.isArray(op) && op.length === 3 && (op[0] === 0 || op[0] === 1) && bytesLike(op[1]) && bytesLike(op[2]));
       case 'snapshot-chunk':
         return Array.isArray(f['entries']) && f['entries'].length % 2 === 0 && f['entries'].every(bytesLike);
       case 'snapshot-end':

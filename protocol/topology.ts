@@ -13,6 +13,7 @@ import { canonicalAddress } from './address.ts';
 import type { ClusterConfig } from './config.ts';
 import { ClusterError } from './errors.ts';
 import { SHARDS_MAX, VNODES_MAX, VNODES_MIN } from './limits.ts';
+import { Placement, type MoveState, type MoveView, type Owner } from './placement.ts';
 import { Ring } from './ring.ts';
 
 export interface ShardInfo {
@@ -25,24 +26,43 @@ export interface ShardInfo {
 
 export type Role = 'leader' | 'replica';
 
+/**
+ * A migration as clients see it: the ring it leads to, and where each move stands. Routing
+ * uses `to` and each move's giver, receiver and state; the rest is for operators (`through`:
+ * the giver's sequence number up to which the receiver holds the moving keys durably).
+ */
+export interface MigrationJson {
+  id?: number;
+  kind?: 'add' | 'remove';
+  shard?: string;
+  to: string[];
+  moves: { giver: string; receiver: string; state: MoveState; through?: number; cleaned?: boolean }[];
+}
+
 /** The wire form sent by `GET /cluster`; documented in docs/api.md. */
 export interface TopologyJson {
   version: number;
-  ring: { hash: 'xxhash64'; placement: 'sectored'; vnodes: number };
+  /** `shards`: the shards on the ring (all of them unless a shard is being added). */
+  ring: { hash: 'xxhash64'; placement: 'sectored'; vnodes: number; shards?: string[] };
   shards: { name: string; leader: string; replicas: string[]; term: number }[];
+  migration?: MigrationJson;
 }
 
 export class Topology {
   /** The metadata version this topology shows (0: cluster.toml's, not yet committed). */
   readonly version: number;
   readonly shards: readonly ShardInfo[];
-  readonly ring: Ring;
+  readonly placement: Placement;
   private readonly byName: ReadonlyMap<string, ShardInfo>;
+  private readonly ringShards: readonly string[];
+  private readonly migration: MigrationJson | undefined;
 
-  private constructor(version: number, shards: readonly ShardInfo[], vnodes: number) {
+  private constructor(version: number, shards: readonly ShardInfo[], vnodes: number, ringShards?: readonly string[], migration?: MigrationJson) {
     this.version = version;
     this.shards = shards;
-    this.ring = Ring.build(shards.map((s) => s.name), vnodes);
+    this.ringShards = ringShards ?? shards.map((s) => s.name);
+    this.migration = migration;
+    this.placement = new Placement(Ring.build(this.ringShards, vnodes), migration && Ring.build(migration.to, vnodes), migration?.moves ?? []);
     this.byName = new Map(shards.map((s) => [s.name, s]));
   }
 
@@ -52,8 +72,8 @@ export class Topology {
   }
 
   /** A topology at `version` (the node builds it from the committed metadata). */
-  static of(version: number, shards: readonly ShardInfo[], vnodes: number): Topology {
-    return new Topology(version, Object.freeze(shards.map((s) => Object.freeze({ ...s, replicas: Object.freeze([...s.replicas]) }))), vnodes);
+  static of(version: number, shards: readonly ShardInfo[], vnodes: number, ringShards?: readonly string[], migration?: MigrationJson): Topology {
+    return new Topology(version, Object.freeze(shards.map((s) => Object.freeze({ ...s, replicas: Object.freeze([...s.replicas]) }))), vnodes, ringShards, migration);
   }
 
   /** Validates `GET /cluster` JSON; a bad document is a BAD_REQUEST-coded error naming the field. */
@@ -80,7 +100,16 @@ export class Topology {
       if (!Number.isSafeInteger(s.term) || s.term < 1) fail(`shards[${i}].term must be a positive integer`);
       return Object.freeze({ name: s.name, leader: leader!, replicas: Object.freeze(replicas), term: s.term });
     });
-    return new Topology(json.version!, Object.freeze(shards), vnodes);
+    const ringShards = ring!.shards ?? shards.map((s) => s.name);
+    if (!Array.isArray(ringShards) || ringShards.length === 0 || !ringShards.every((n) => names.has(n))) fail('ring.shards must name shards of the topology');
+    const migration = json.migration;
+    if (migration !== undefined) {
+      const known = (n: unknown) => typeof n === 'string' && names.has(n);
+      const ok = migration && Array.isArray(migration.to) && migration.to.length > 0 && migration.to.every(known) && Array.isArray(migration.moves) &&
+        migration.moves.every((m) => m && known(m.giver) && known(m.receiver) && ['copy', 'cutover', 'done'].includes(m.state));
+      if (!ok) fail('migration must be {to: [shard names], moves: [{giver, receiver, state}]}');
+    }
+    return new Topology(json.version!, Object.freeze(shards), vnodes, ringShards, migration);
   }
 
   /** Whether two topologies say the same thing (same version, shards, leaders, replicas and terms). */
@@ -90,7 +119,16 @@ export class Topology {
 
   /** The shard that owns `key`. */
   shardOf(key: Uint8Array): ShardInfo {
-    return this.byName.get(this.ring.shardOf(key))!;
+    return this.byName.get(this.placement.ownerOf(key).shard)!;
+  }
+
+  /** The owner of `key`, and the move it belongs to if it is moving. */
+  ownerOf(key: Uint8Array): Owner {
+    return this.placement.ownerOf(key);
+  }
+
+  get vnodes(): number {
+    return this.placement.vnodes;
   }
 
   shard(name: string): ShardInfo | undefined {
@@ -114,8 +152,9 @@ export class Topology {
   toJson(): TopologyJson {
     return {
       version: this.version,
-      ring: { hash: 'xxhash64', placement: 'sectored', vnodes: this.ring.vnodes },
+      ring: { hash: 'xxhash64', placement: 'sectored', vnodes: this.placement.vnodes, ...(this.ringShards.length !== this.shards.length && { shards: [...this.ringShards] }) },
       shards: this.shards.map((s) => ({ name: s.name, leader: s.leader, replicas: [...s.replicas], term: s.term })),
+      ...(this.migration && { migration: { to: [...this.migration.to], moves: this.migration.moves.map((m) => ({ ...m })) } }),
     };
   }
 }

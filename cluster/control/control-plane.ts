@@ -142,6 +142,7 @@ export class ControlPlane {
   async propose(command: Command, from: string | undefined): Promise<Metadata> {
     const leadership = this.requireLeader();
     if (command.type === 'elect' || command.type === 'set-in-sync') this.checkProposer(command, from, leadership.book);
+    if (command.type === 'move') this.checkMoveProposer(command, from);
     const result = await this.group.propose(encodeCommand(command)) as CommandResult;
     if (!result.ok) throw refusalError(result);
     return result.metadata;
@@ -194,6 +195,16 @@ export class ControlPlane {
     }
   }
 
+  /**
+   * A move's copy steps come from the receiving shard's leader, its cleanup from the giving
+   * shard's: a deposed leader still running its loop must not step a move it no longer drives.
+   */
+  private checkMoveProposer(command: Extract<Command, { type: 'move' }>, from: string | undefined): void {
+    const name = command.step === 'cleaned' ? command.giver : command.receiver;
+    const shard = this.machine.metadata.shards.find((s) => s.name === name);
+    if (shard && from !== shard.leader) throw new ClusterError('STALE_TERM', `only the leader of ${name} (${shard.leader}) takes a move's ${command.step} step, not ${from ?? 'an unnamed node'}`);
+  }
+
   private softState(state: SoftState): void {
     if (state.role === 'leader' && state.leader === this.o.address) {
       if (this.leadership) return;
@@ -204,7 +215,7 @@ export class ControlPlane {
       this.group.read().then(() => {
         if (this.leadership?.book !== book) return;
         this.leadership.ready = true;
-        if (this.machine.metadata.version === 0) void this.bootstrap();
+        if (this.machine.metadata.shards.length === 0) void this.bootstrap();
       }, (error: unknown) => this.o.log('debug', 'first read as control-plane leader failed', errorFields(error)));
     } else if (this.leadership) {
       this.leadership = undefined;
@@ -226,7 +237,7 @@ export class ControlPlane {
     this.group.tick();
     const leadership = this.leadership;
     if (!leadership?.ready) return;
-    if (this.machine.metadata.version === 0) return void this.bootstrap();
+    if (this.machine.metadata.shards.length === 0) return void this.bootstrap();
     const now = this.o.now();
     for (const shard of this.machine.metadata.shards) {
       leadership.book.observe(shard, now);

@@ -18,7 +18,7 @@ export function encodeCommand(command: Command): Uint8Array {
   return encoder.encode(JSON.stringify(command));
 }
 
-const COMMAND_TYPES: ReadonlySet<string> = new Set(['bootstrap', 'elect', 'set-in-sync', 'register']);
+const COMMAND_TYPES: ReadonlySet<string> = new Set(['bootstrap', 'elect', 'set-in-sync', 'register', 'shard-add', 'shard-remove', 'move']);
 
 export function decodeCommand(data: Uint8Array): Command {
   let value: unknown;
@@ -42,7 +42,7 @@ export function decodeMetadata(value: unknown, what: string): Metadata {
   const m = value as Partial<Metadata> | null;
   const strings = (list: unknown) => Array.isArray(list) && list.every((n: unknown) => typeof n === 'string');
   const shape = m && typeof m === 'object' && Number.isSafeInteger(m.version) && m.version! >= 0 && Number.isInteger(m.vnodes) &&
-    Array.isArray(m.shards) && strings(m.unassigned) &&
+    Array.isArray(m.shards) && strings(m.unassigned) && strings(m.ring) && (m.migration === null || (typeof m.migration === 'object' && Array.isArray(m.migration.moves) && strings(m.migration.to))) &&
     m.shards.every((s: Partial<ShardMeta> | null) => s && typeof s.name === 'string' && typeof s.leader === 'string' && Number.isSafeInteger(s.term) && strings(s.members) && strings(s.inSync));
   if (!shape) throw new ClusterError('BAD_REQUEST', `${what}: not cluster metadata`);
   try {

@@ -25,6 +25,10 @@ import { electCommand } from '../control/failover.ts';
 import type { Command } from '../control/metadata.ts';
 import { locateNode, type Metadata, type ShardMeta } from '../control/metadata.ts';
 import { TRANSFER_CATCH_UP_MS_MAX } from '../limits.ts';
+import { MigrationCleaner } from '../migration/cleaner.ts';
+import { streamMove, type MoveStreamParams } from '../migration/giver.ts';
+import { MigrationReceiver } from '../migration/receiver.ts';
+import { ownershipFence } from '../routing.ts';
 import { errorFields, type Log } from '../log.ts';
 import { nodeStateFor, topologyOf, type NodeState } from '../node-state.ts';
 import type { Peers } from '../peers.ts';
@@ -94,6 +98,8 @@ export class ReplicationController {
   private readonly listeners = new Set<(state: NodeState) => void>();
   private readonly timers: NodeJS.Timeout[] = [];
   private pass: Promise<PassReport> | undefined;
+  /** A leader's part in a migration: copying keys into its shard, cleaning up the ones it gave. */
+  private migration: { receiver: MigrationReceiver; cleaner: MigrationCleaner } | undefined;
   private stopped = false;
   private readonly now: () => number;
 
@@ -126,6 +132,7 @@ export class ReplicationController {
    */
   readiness(): { ready: boolean; waiting?: string } {
     if (this.metadata.version === 0) return { ready: false, waiting: 'the control plane (no committed metadata yet)' };
+    if (this.state.role === 'unassigned' && !this.metadata.unassigned.includes(this.o.address)) return { ready: false, waiting: 'its registration as an unassigned node' };
     if (this.state.role === 'leader' && !this.leader?.leaseValid()) return { ready: false, waiting: 'a lease from the control plane' };
     if (this.follower?.isInstalling) return { ready: false, waiting: 'a snapshot install to finish' };
     return { ready: true };
@@ -167,7 +174,7 @@ export class ReplicationController {
   /** Waits until the write at `seq` is confirmed as `acks` asks; throws if leadership or the lease was lost first. */
   async confirmWrite(seq: number, acks: Acks): Promise<void> {
     const leader = this.leader;
-    if (!leader) throw this.notLeader(`the write at seq ${seq} is in this node's log, but the node lost its leadership before acknowledging it`);
+    if (!leader) throw new ClusterError('UNCONFIRMED', `the write at seq ${seq} is in this node's log, but the node lost its leadership before acknowledging it; it may or may not survive`);
     await leader.confirm(seq, acks);
   }
 
@@ -195,6 +202,16 @@ export class ReplicationController {
 
   serveStream(res: ServerResponse, params: StreamParams, writeHead: () => void): Promise<void> {
     return this.requireLeader().serveStream(res, params, writeHead);
+  }
+
+  /** Streams a migration's moving keys to the receiving shard's leader (cluster/migration/giver.ts). */
+  serveMigration(res: ServerResponse, params: MoveStreamParams, writeHead: () => void): Promise<void> {
+    const leader = this.requireLeader();
+    const shard = this.myShard().name;
+    return streamMove({
+      address: this.o.address, db: this.o.holder.db, leader, gate: this.o.holder.gate, shard,
+      metadata: () => this.metadata, heartbeatIntervalMs: this.o.options.heartbeatIntervalMs, log: this.o.log, now: this.now,
+    }, res, writeHead, params);
   }
 
   report(node: string, term: number, applied: number, checkpoint: number | undefined): void {
@@ -236,6 +253,11 @@ export class ReplicationController {
     });
   }
 
+  /** An operator's metadata command (a shard add or remove), passed to the control plane. */
+  proposeAdmin(command: Extract<Command, { type: 'shard-add' | 'shard-remove' }>): Promise<Metadata> {
+    return this.o.client.propose(command);
+  }
+
   /** Runs an anti-entropy pass now (one at a time); leader only. */
   antiEntropy(): Promise<PassReport> {
     const leader = this.requireLeader();
@@ -266,6 +288,7 @@ export class ReplicationController {
       readable: this.state.replicaReadable,
       ...(this.leader && { leader: { ...this.leader.status(), leaseValid: this.leader.leaseValid() } }),
       ...(this.follower && { follower: this.follower.status() }),
+      ...(this.migration && { migration: { receiving: this.migration.receiver.status(), keysCleaned: this.migration.cleaner.deleted } }),
     };
   }
 
@@ -284,17 +307,22 @@ export class ReplicationController {
   /** Becomes what `metadata` says this node is. Runs under `serial`. */
   private async adopt(metadata: Metadata): Promise<void> {
     if (this.stopped) return;
-    this.metadata = metadata;
     const place = locateNode(metadata, this.o.address);
     if (place && this.meta.shard !== null && place.shard.name !== this.meta.shard) {
       throw new ClusterError('CONFIG_INVALID', `the metadata puts ${this.o.address} in shard ${place.shard.name}, but its data belongs to shard ${this.meta.shard}`);
     }
+    this.metadata = metadata;
+    const next = nodeStateFor(topologyOf(metadata), this.o.address, this.state.replicaReadable);
+    // In the same tick as the metadata: a migration step it takes is in force at the gate before anything acts on it.
+    this.o.holder.gate.setFence(place ? ownershipFence(next) : undefined);
     // The node state caches the metadata when this node's place in it changed, in the same write as what the change implies.
     const cache: Partial<NodeMeta> = metadata.version > 0 && this.placeChanged(metadata) ? { metadata } : {};
     if (!place) await this.beUnassigned(cache);
     else if (place.leads) await this.beLeader(place.shard, cache);
     else await this.beFollower(place.shard, cache);
-    this.publish(nodeStateFor(topologyOf(metadata), this.o.address, this.state.replicaReadable));
+    this.publish({ ...next, replicaReadable: this.state.replicaReadable });
+    this.migration?.receiver.update();
+    this.migration?.cleaner.update();
   }
 
   private async beLeader(shard: ShardMeta, cache: Partial<NodeMeta>): Promise<void> {
@@ -321,6 +349,13 @@ export class ReplicationController {
         refresh: () => this.o.client.refresh(),
       },
     }, inherited);
+    const leader = this.leader;
+    const context = { shard: shard.name, db: () => this.o.holder.db, gate: this.o.holder.gate, metadata: () => this.metadata, log: this.o.log };
+    const propose = (command: Command) => this.o.client.propose(command);
+    this.migration = {
+      receiver: new MigrationReceiver({ ...context, address: this.o.address, leader, peers: this.o.peers, propose, frameBytesMax: this.o.frameBytesMax, now: this.now }),
+      cleaner: new MigrationCleaner({ ...context, propose }),
+    };
     this.o.log('info', 'leading the shard', { shard: shard.name, term: shard.term, lastSequence, inSync: shard.inSync });
   }
 
@@ -344,6 +379,7 @@ export class ReplicationController {
     await this.follower?.stop();
     this.follower = undefined;
     if (cache.metadata) await this.saveMeta(cache);
+    if (this.metadata.version > 0 && this.meta.shard !== null) await this.leaveShard();
     if (this.metadata.version > 0 && !this.metadata.unassigned.includes(this.o.address)) {
       this.o.client.propose({ type: 'register', node: this.o.address }).then(
         () => this.o.log('info', 'joined the cluster as an unassigned node; a shard add can name it'),
@@ -352,11 +388,28 @@ export class ReplicationController {
     }
   }
 
+  /**
+   * The committed metadata took this node out of its shard (the shard was removed; its keys
+   * live on other shards now): empty the engine, so the node can join another shard later.
+   * The install mark makes the wipe crash-safe (open-node.ts opens a marked engine empty).
+   */
+  private async leaveShard(): Promise<void> {
+    const shard = this.meta.shard;
+    await this.saveMeta({ installing: true });
+    await this.o.holder.wipe();
+    await this.saveMeta({ shard: null, history: [], dataTerm: 0, installing: false });
+    this.o.log('info', 'left the shard and emptied the engine; a shard add can name this node', { shard });
+  }
+
   /** Stops leading (if it did): no client write may reach the engine; the ones already there finish first. */
   private async stopLeading(newLeader: string | undefined): Promise<void> {
     if (!this.leader) return;
     this.leader.stop();
     this.leader = undefined;
+    // Their loops end at their next step; the shut gate refuses any write they still try.
+    void this.migration?.receiver.stop();
+    void this.migration?.cleaner.stop();
+    this.migration = undefined;
     this.o.holder.gate.shut(() => this.notLeader(`${this.o.address} no longer leads${newLeader ? `; its shard's leader is ${newLeader}` : ''}`));
     await this.o.holder.gate.settled();
     this.o.log('info', 'stopped leading the shard', { newLeader: newLeader ?? null });

@@ -394,6 +394,9 @@ export class FollowerMachine {
         return session.snapshot || session.snapshotDone ? 'a second snapshot-begin' : undefined;
       case 'snapshot-chunk':
         return session.snapshot ? undefined : 'a snapshot chunk without snapshot-begin';
+      case 'moved':
+      case 'fenced':
+        return `a migration frame (${frame.type}) on a replication stream`;
       case 'snapshot-end': {
         const s = session.snapshot;
         if (!s || s.seq !== frame.seq || s.count !== frame.count) {

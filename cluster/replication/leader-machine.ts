@@ -532,8 +532,9 @@ function refusal(code: ClusterErrorCode, message: string): Refusal {
   return { code, message };
 }
 
+/** A write already in the log when leadership ended: it may survive (the new leader may have it), so not NOT_LEADER, which promises nothing was written. */
 function notLeader(seq: number): Refusal {
-  return refusal('NOT_LEADER', `the write at seq ${seq} is in this node's log, but the node lost its leadership before it was confirmed; not acknowledged`);
+  return refusal('UNCONFIRMED', `the write at seq ${seq} is in this node's log, but the node lost its leadership before it was confirmed; it may or may not survive`);
 }
 
 function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {

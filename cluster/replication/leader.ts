@@ -229,6 +229,10 @@ export class LeaderReplication {
     this.step({ type: 'fence', on: false });
   }
 
+  get isStopped(): boolean {
+    return this.machine.isStopped;
+  }
+
   /** Whether the lease holds now. */
   leaseValid(): boolean {
     return this.machine.leaseValid(this.context.now());

@@ -14,8 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { freePorts } from './free-ports.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const HEALTHY_WAIT_MS = 30_000;
-const EXIT_WAIT_MS = 20_000;
+const HEALTHY_WAIT_MS = 90_000;
+const EXIT_WAIT_MS = 90_000;
 const POLL_MS = 50;
 
 export interface ShardSpec {
@@ -45,7 +45,7 @@ export class NodeProcess {
     const child = spawn(
       process.execPath,
       ['--import', 'tsx', 'cluster/node.ts', '--config', configPath, '--node', address, '--data', dataDir, ...extraArgs],
-      { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, DISTRIBKV_TOKEN: '', ...env } },
+      { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, DISTRIBKV_TOKEN: '', DISTRIBKV_INTERNAL_TOKEN: '', ...env } },
     );
     return new NodeProcess(address, dataDir, child);
   }

@@ -34,7 +34,7 @@ import { fileURLToPath } from 'node:url';
 import { decodeScanPage, percentEncode } from '../../cluster/index.ts';
 import type { Metadata, ShardMeta } from '../../cluster/control/metadata.ts';
 import { defaultControllers } from '../../protocol/config.ts';
-import { Client, type ClientOptions } from '../../net/index.ts';
+import { Client, HttpTransport, type ClientOptions } from '../../net/index.ts';
 import { NodeProcess } from '../helpers/cluster-harness.ts';
 import { onExitCleanup } from '../helpers/exit-cleanup.ts';
 import { waitReady } from '../helpers/wait-ready.ts';
@@ -43,9 +43,11 @@ import { CLUSTER_TOKEN, START_WAIT_MS } from './constants.ts';
 import { ip } from './ip-command.ts';
 import { HostNetwork } from './host-network.ts';
 import { HostRelay } from './host-relay.ts';
-import { clusterConfigText, nodeCommand, type ShardLayout } from './node-launch.ts';
+import { clusterConfigText, internalTokenOf, nodeCommand, type ShardLayout } from './node-launch.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** A controller that is cut off or stopped costs a metadata read this long. */
+const INTERNAL_REQUEST_TIMEOUT_MS = 4_000;
 
 export interface HostClusterOptions {
   shards?: number;
@@ -80,6 +82,10 @@ export class HostCluster {
   readonly network: HostNetwork;
   readonly shards: ShardLayout[];
   readonly token = CLUSTER_TOKEN;
+  /** The nodes' own credential (node-launch.ts), for the internal routes the harness reads. */
+  readonly internalToken = internalTokenOf(CLUSTER_TOKEN);
+  /** For the harness's own internal requests (the metadata). */
+  private readonly internal = new HttpTransport({ requestTimeoutMs: INTERNAL_REQUEST_TIMEOUT_MS, responseBytesMax: 1 << 20, socketsPerNodeMax: 2 });
   readonly dir: string;
   readonly configPath: string;
   readonly nodes = new Map<string, NodeProcess>();
@@ -192,16 +198,16 @@ export class HostCluster {
   }
 
   /**
-   * The committed metadata: the newest version any controller host answers with (through
-   * `client`, with the token). A controller cut off from the others answers too, with what it
-   * had applied when it was cut off, so the highest version wins.
+   * The committed metadata: the newest version any controller host answers with (asked with
+   * the nodes' internal credential, which /internal/meta needs). A controller cut off from the
+   * others answers too, with what it had applied when it was cut off, so the highest version wins.
    */
-  async metadata(client: Client): Promise<Metadata> {
+  async metadata(): Promise<Metadata> {
     const failures: string[] = [];
+    const headers = { Authorization: `Bearer ${this.internalToken}` };
     const answers = await Promise.all(this.controllerHosts.map(async (host) => {
-      const address = this.addressOf(host);
       try {
-        const res = await client.send({ method: 'GET', path: '/internal/meta?after=0&wait_ms=0', target: () => address }, true);
+        const res = await this.internal.request(this.addressOf(host), { method: 'GET', path: '/internal/meta?after=0&wait_ms=0', headers });
         if (res.status === 200) return JSON.parse(Buffer.from(res.body).toString()) as Metadata;
         failures.push(`${host}: ${res.status}`);
       } catch (error) {
@@ -215,22 +221,22 @@ export class HostCluster {
   }
 
   /** A shard as the committed metadata has it now (its leader, term, members, in-sync set). */
-  async shardMeta(client: Client, shard = this.shards[0]!.name): Promise<ShardMeta> {
-    const found = (await this.metadata(client)).shards.find((s) => s.name === shard);
+  async shardMeta(shard = this.shards[0]!.name): Promise<ShardMeta> {
+    const found = (await this.metadata()).shards.find((s) => s.name === shard);
     if (!found) throw new Error(`host cluster: the metadata has no shard ${JSON.stringify(shard)}`);
     return found;
   }
 
   /** The host that leads `shard` now, by the committed metadata. */
-  async leaderOf(client: Client, shard = this.shards[0]!.name): Promise<string> {
-    return this.hostOf((await this.shardMeta(client, shard)).leader);
+  async leaderOf(shard = this.shards[0]!.name): Promise<string> {
+    return this.hostOf((await this.shardMeta(shard)).leader);
   }
 
   /** Waits until every shard's committed in-sync set holds all its members, and its leader holds a lease. */
   async waitAllInSync(client: Client, timeoutMs = START_WAIT_MS): Promise<void> {
     for (const shard of this.shards) {
       await waitFor(`every member of ${shard.name} in its committed in-sync set, under a leader with a lease`, async () => {
-        const meta = await this.shardMeta(client, shard.name);
+        const meta = await this.shardMeta(shard.name);
         if (!meta.members.every((m) => meta.inSync.includes(m))) return false;
         return (await this.state(client, this.hostOf(meta.leader))).replication.leader?.leaseValid === true;
       }, timeoutMs);
@@ -241,7 +247,7 @@ export class HostCluster {
   async waitCaughtUp(client: Client, timeoutMs = START_WAIT_MS): Promise<void> {
     for (const shard of this.shards) {
       await waitFor(`the members of ${shard.name} caught up with its leader`, async () => {
-        const meta = await this.shardMeta(client, shard.name);
+        const meta = await this.shardMeta(shard.name);
         const leader = await this.state(client, this.hostOf(meta.leader));
         const others = await Promise.all(meta.members.filter((m) => m !== meta.leader).map((a) => this.state(client, this.hostOf(a))));
         return others.every((r) => r.lastSequence === leader.lastSequence);
@@ -274,6 +280,7 @@ export class HostCluster {
       await Promise.all([...this.nodes.values()].map((n) => n.kill()));
       await Promise.all([...this.relays.values()].map((r) => r.close()));
     } finally {
+      this.internal.close();
       await this.network.destroy();
       rmSync(this.dir, { recursive: true, force: true });
       this.unregister();

@@ -57,7 +57,7 @@ test('a leader cut off from the controller majority stops acknowledging within i
   const connect: Connect = (o) => c.connect({ ...o, requestTimeoutMs: REQUEST_TIMEOUT_MS });
   const load = await Workload.start(connect, { workers: 4, keys: 6, seed: 3, opsMax: 1_000_000, durationMsMax: 20 * 60_000, requestTimeoutMs: REQUEST_TIMEOUT_MS });
   const transport = new HttpTransport({ requestTimeoutMs: 10_000, responseBytesMax: 1 << 20, socketsPerNodeMax: 2 });
-  const old = await c.shardMeta(probe!);
+  const old = await c.shardMeta();
   const oldLeader = c.hostOf(old.leader);
   const answers: DirectAnswer[] = [];
   let cutAt = Infinity;
@@ -76,7 +76,7 @@ test('a leader cut off from the controller majority stops acknowledging within i
     cutAt = nemesis.log.events.at(-1)!.time;
     t.diagnostic(`${oldLeader} (leader of ${old.name} at term ${old.term}) cut off from ${c.controllerHosts.join(', ')}`);
     await waitFor('the controllers to elect another leader', async () => {
-      const now = await c.shardMeta(probe!);
+      const now = await c.shardMeta();
       return now.term > old.term && now.leader !== old.leader;
     }, WAIT_MS);
     electedSeenAt = performance.now();
@@ -88,9 +88,9 @@ test('a leader cut off from the controller majority stops acknowledging within i
     transport.close();
     await nemesis.healAll();
   }
-  const now = await c.shardMeta(probe!);
+  const now = await c.shardMeta();
   await waitFor(`${oldLeader} back in the in-sync set, as a follower`, async () => {
-    const meta = await c.shardMeta(probe!);
+    const meta = await c.shardMeta();
     return meta.leader !== old.leader && meta.inSync.includes(old.leader);
   }, WAIT_MS);
   await load.waitForProgress({ acknowledged: 30 }, 'writes acknowledged after healing', WAIT_MS);

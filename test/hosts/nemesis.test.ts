@@ -80,7 +80,7 @@ interface Phase {
 /** The committed in-sync set lost each of `out` (whoever leads). */
 function outOfSync(...out: ((r: Roles) => string)[]): (r: Roles) => Promise<void> {
   return (r) => waitFor(`the committed in-sync set without ${out.map((f) => f(r)).join(' and ')}`, async () => {
-    const meta = await cluster!.shardMeta(probe!);
+    const meta = await cluster!.shardMeta();
     return out.every((f) => !meta.inSync.includes(cluster!.addressOf(f(r))));
   });
 }
@@ -88,7 +88,7 @@ function outOfSync(...out: ((r: Roles) => string)[]): (r: Roles) => Promise<void
 /** The committed in-sync set lost a member, or the shard failed over: whichever the fault brings. */
 function degraded(r: Roles): Promise<void> {
   return waitFor('the shard to drop a member from its in-sync set or fail over', async () => {
-    const meta = await cluster!.shardMeta(probe!);
+    const meta = await cluster!.shardMeta();
     return meta.term > r.term || meta.inSync.length < meta.members.length;
   });
 }
@@ -96,7 +96,7 @@ function degraded(r: Roles): Promise<void> {
 /** The control plane elected another leader, at a later term. */
 function failedOver(r: Roles): Promise<void> {
   return waitFor(`a leader other than ${r.leader} at a term above ${r.term}`, async () => {
-    const meta = await cluster!.shardMeta(probe!);
+    const meta = await cluster!.shardMeta();
     return meta.term > r.term && meta.leader !== cluster!.addressOf(r.leader);
   });
 }
@@ -193,7 +193,7 @@ function schedule(): Phase[] {
 }
 
 async function rolesNow(): Promise<Roles> {
-  const meta = await cluster!.shardMeta(probe!);
+  const meta = await cluster!.shardMeta();
   const [a, b] = meta.members.filter((m) => m !== meta.leader).map((m) => cluster!.hostOf(m)).sort();
   return { leader: cluster!.hostOf(meta.leader), replicas: [a!, b!], term: meta.term };
 }

@@ -40,7 +40,7 @@ export interface ConfigSpec {
 export function clusterConfigText(spec: ConfigSpec): string {
   const lines = ['[cluster]', 'vnodes = 64'];
   if (spec.controllers) lines.push(`controllers = [${spec.controllers.map((c) => JSON.stringify(c)).join(', ')}]`);
-  if (spec.token !== undefined) lines.push(`token = ${JSON.stringify(spec.token)}`);
+  if (spec.token !== undefined) lines.push(`token = ${JSON.stringify(spec.token)}`, `internal_token = ${JSON.stringify(internalTokenOf(spec.token))}`);
   if (spec.auth !== undefined) lines.push(`auth = ${JSON.stringify(spec.auth)}`);
   lines.push(spec.clusterToml ?? '', '');
   if (spec.limitsToml) lines.push('[limits]', spec.limitsToml, '');
@@ -50,6 +50,11 @@ export function clusterConfigText(spec: ConfigSpec): string {
     lines.push('[[shards]]', `name = ${JSON.stringify(s.name)}`, `leader = ${JSON.stringify(s.leader)}`, `replicas = [${s.replicas.map((r) => JSON.stringify(r)).join(', ')}]`, '');
   }
   return lines.join('\n');
+}
+
+/** The nodes' own credential beside a harness token (it must differ from the token). */
+export function internalTokenOf(token: string): string {
+  return `${token}-internal`;
 }
 
 export interface NodeLaunch {
@@ -67,6 +72,6 @@ export function nodeCommand(launch: NodeLaunch): { command: string; args: string
   return {
     command: process.execPath,
     args: ['--import', 'tsx', 'cluster/node.ts', '--config', launch.configPath, '--node', launch.address, '--data', launch.dataDir, '--bind', launch.bindHost, '--log-level', launch.logLevel],
-    env: { DISTRIBKV_TOKEN: '' },
+    env: { DISTRIBKV_TOKEN: '', DISTRIBKV_INTERNAL_TOKEN: '' },
   };
 }

@@ -50,11 +50,11 @@ test('clients that still reach a leader deposed behind a partition find the new 
   let recovered: Error | undefined;
   try {
     await load.waitForProgress({ acknowledged: 30 }, 'writes acknowledged before the partition', WAIT_MS);
-    const old = await c.shardMeta(probe!);
+    const old = await c.shardMeta();
     const oldLeader = c.hostOf(old.leader);
     await nemesis.split([oldLeader], c.hostNames.filter((h) => h !== oldLeader));
     await waitFor('the majority to elect another leader', async () => {
-      const now = await c.shardMeta(probe!);
+      const now = await c.shardMeta();
       return now.term > old.term && now.leader !== old.leader;
     }, WAIT_MS);
     recovered = await load.waitForProgress({ acknowledged: 20 }, `writes acknowledged through the new leader while ${oldLeader} is cut off`, RECOVERY_MS).then(() => undefined, (error: Error) => error);

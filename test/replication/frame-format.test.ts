@@ -94,7 +94,7 @@ describe('replication frames', () => {
   });
 
   it('refuse a stream without the preamble, an oversize length, and payloads of the wrong shape', () => {
-    assert.ok(corruption(() => decodeAll(Buffer.concat([bytes(0x44, 0x4b, 0x56, 0x52, 0x45, 0x50, 0x4c, 0x02), encodeFrame(FRAMES[2]!)]))), 'version 2');
+    assert.ok(corruption(() => decodeAll(Buffer.concat([bytes(0x44, 0x4b, 0x56, 0x52, 0x45, 0x50, 0x4c, 0x01), encodeFrame(FRAMES[2]!)]))), 'version 1 (epochs, before terms)');
     const oversize = Buffer.concat([encodePreamble(), bytes(0, 0, 0x20, 0, 0, 0, 0, 0)]);
     assert.ok(corruption(() => decodeAll(oversize)), 'a length over the limit is refused before waiting for it');
     const packr = new Packr({ useRecords: false });

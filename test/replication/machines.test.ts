@@ -56,6 +56,10 @@ function frameText(frame: Frame): string {
       return `snapshot-end term=${frame.term} seq=${frame.seq} count=${frame.count}`;
     case 'checkpoint':
       return `checkpoint term=${frame.term} seq=${frame.seq}`;
+    case 'moved':
+      return `moved term=${frame.term} through=${frame.through} ops=${frame.ops.length}`;
+    case 'fenced':
+      return `fenced term=${frame.term} seq=${frame.seq}`;
   }
 }
 
