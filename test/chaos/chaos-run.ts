@@ -79,6 +79,8 @@ const HEAL_WAIT_MS = 180_000;
 const PROBE_WAIT_MS = 60_000;
 const PROBE_POLL_MS = 50;
 const ELIGIBLE_POLL_MS = 200;
+/** Before the load: the metadata unchanged this long (a start on a busy machine may churn terms). */
+const SETTLED_QUIET_MS = 3_000;
 /** Keys each shard must get, so every failover is seen by the load. */
 const KEYS_PER_SHARD_MIN = 3;
 
@@ -89,7 +91,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const cluster = await LocalCluster.start({ shards: SHARDS, replicas: REPLICAS, controllers: options.controllers, controlToml: options.controlToml });
   say(`cluster of ${cluster.addresses.length} nodes ready in ${Date.now() - started} ms (controllers ${options.controllers}: ${cluster.controllers.join(', ')})`);
   try {
-    await cluster.waitWhole(HEAL_WAIT_MS);
+    await cluster.waitSettled(SETTLED_QUIET_MS, HEAL_WAIT_MS);
     const seeds = cluster.shards.flatMap((s) => [s.leader, ...s.replicas]);
     const connect: Connect = (o) => Client.connect(seeds, o);
     const load = await Workload.start(connect, {

@@ -171,6 +171,30 @@ export class LocalCluster {
     return shard;
   }
 
+  /**
+   * Waits until the cluster is whole (waitWhole) and its metadata has not changed for `quietMs`:
+   * no election, no in-sync change. A start or a restart on a busy machine can churn terms for
+   * a while; a test that times a step waits for this before the step, so each step's failures
+   * are its own.
+   */
+  async waitSettled(quietMs: number, waitMs = READY_WAIT_MS): Promise<void> {
+    const deadline = Date.now() + waitMs;
+    let version = -1;
+    let since = Date.now();
+    while (Date.now() < deadline) {
+      await this.waitWhole(Math.max(1, deadline - Date.now()));
+      const now = (await this.metadata()).version;
+      if (now !== version) {
+        version = now;
+        since = Date.now();
+      } else if (Date.now() - since >= quietMs) {
+        return;
+      }
+      await delay(WHOLE_POLL_MS);
+    }
+    throw new Error(`local cluster: the metadata kept changing for ${waitMs} ms (version ${version}); the nodes logged:\n${this.timeline(deadline - waitMs)}`);
+  }
+
   /** `<count> × <message>: <error>; …` for the lines the nodes logged at level error (none in a healthy run), or `none`. */
   errorsLogged(): string {
     const counts = new Map<string, number>();

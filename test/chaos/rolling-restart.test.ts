@@ -2,9 +2,10 @@
  * A rolling restart (issue 14): every node of a 3-shard cluster (a leader and 2 replicas each;
  * the control plane on the config's default, the first three shard nodes, as cluster.toml
  * deploys it), one at a time, stopped with SIGTERM and started again, under an acks=all load.
- * Before the next node goes, the restarted one must be ready and every shard's committed
- * in-sync set whole again (a restart that left a shard short would make the next one a
- * different test).
+ * Before the load starts and before the next node goes, the cluster must be settled: every
+ * node ready, every shard's committed in-sync set whole, and the metadata unchanged for 3 s (a
+ * restart that left a shard short, or a start still churning terms on a busy machine, would
+ * make the next step a different test), as an operator waits for health between steps.
  *
  * What the client may retry (the load's writers, test/hosts/workload.ts, `writeRetryMsMax`):
  * any write that was not acknowledged, for up to 10 s, as a new write of a new value, after a
@@ -28,6 +29,8 @@ import { Workload, type Connect } from '../hosts/workload.ts';
 import { LocalCluster } from './local-cluster.ts';
 
 const WAIT_MS = 180_000;
+/** Before the load and between restarts: the metadata unchanged this long (no election, no in-sync change). */
+const QUIET_MS = 3_000;
 const ACKS_BETWEEN_RESTARTS = 20;
 /** Codes a write attempt may fail with during a graceful restart (then retried); anything else is a bug. */
 const EXPECTED_REFUSALS = /^(NOT_LEADER|LEASE_EXPIRED|SHUTTING_DOWN|NOT_ENOUGH_REPLICAS|UNCONFIRMED|UNAVAILABLE( \w+)?)$/;
@@ -38,7 +41,7 @@ after(() => cluster?.close());
 test('a rolling restart of every node with SIGTERM, one at a time, fails no acks=all write the client retries and loses none', { timeout: 30 * 60_000 }, async (t) => {
   cluster = await LocalCluster.start({ shards: 3, replicas: 2, controllers: 'colocated' });
   const c = cluster;
-  await c.waitWhole(WAIT_MS);
+  await c.waitSettled(QUIET_MS, WAIT_MS);
   const seeds = c.shards.flatMap((s) => [s.leader, ...s.replicas]);
   const connect: Connect = (o) => Client.connect(seeds, o);
   const load = await Workload.start(connect, {
@@ -62,7 +65,7 @@ test('a rolling restart of every node with SIGTERM, one at a time, fails no acks
         handovers.push(`${shard.name}: ${address} -> ${next.leader} (term ${next.term})`);
       }
       await c.startNode(address);
-      await c.waitWhole(WAIT_MS);
+      await c.waitSettled(QUIET_MS, WAIT_MS);
       await load.waitForProgress({ acknowledged: ACKS_BETWEEN_RESTARTS }, `writes acknowledged after restarting ${address}`, WAIT_MS);
       t.diagnostic(`restarted ${address}${led.length > 0 ? ` (led ${led.map((s) => s.name).join(', ')})` : ''}: ${Math.round((Date.now() - started) / 1000)} s; ${JSON.stringify(load.counts())}`);
     }
