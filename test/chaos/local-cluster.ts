@@ -38,6 +38,8 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const PROBE_TIMEOUT_MS = 2_000;
 const WHOLE_POLL_MS = 200;
 const TIMELINE_LINES_MAX = 150;
+/** A failure's timeline starts this long before the wait that failed (what led to it). */
+const TIMELINE_BEFORE_MS = 30_000;
 
 export type { LogLine };
 
@@ -219,7 +221,7 @@ export class LocalCluster {
       }
       await delay(WHOLE_POLL_MS);
     }
-    throw new Error(`local cluster: not whole again within ${waitMs} ms (${last}); the nodes logged meanwhile:\n${this.timeline(deadline - waitMs)}`);
+    throw new Error(`local cluster: not whole again within ${waitMs} ms (${last}); the nodes logged since shortly before:\n${this.timeline(deadline - waitMs - TIMELINE_BEFORE_MS)}`);
   }
 
   /** The nodes' log lines from `sinceMs` to `untilMs` (ms since the epoch), merged in time order, at most `linesMax` (the last ones): for failure messages. */
