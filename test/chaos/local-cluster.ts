@@ -8,8 +8,8 @@
  * command line and config text, at log level info: the tests read the control plane's
  * elections and the nodes' role changes from their JSON log lines (`logLines`).
  *
- * Why not test/helpers/cluster-harness.ts's startCluster: its nodes must be ready within 30 s,
- * and twelve nodes starting at once on two busy cores took 65-100 s here; this harness waits
+ * Why not test/helpers/cluster-harness.ts's startCluster: its nodes must be ready within 90 s,
+ * and twelve nodes starting at once on two busy cores took 65-180 s here; this harness waits
  * READY_WAIT_MS (test/helpers/wait-ready.ts), keeps every process a node address ever had (a restarted node's earlier
  * lines stay readable), and reads the committed metadata from the controllers.
  *

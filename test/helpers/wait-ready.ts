@@ -1,14 +1,14 @@
 /**
  * Waiting for a node process to be ready, with a bound fit for many nodes starting at once on
- * a busy two-core machine (cluster-harness.ts's `waitHealthy` allows 30 s; twelve nodes
- * starting together there took 65-100 s). Ready is /healthz's `ready`: the control plane has
- * answered and, on a leader, the lease holds.
+ * a busy two-core machine (cluster-harness.ts's `waitHealthy` allows 90 s; twelve nodes
+ * starting together took 65-180 s here at load averages of 20-50). Ready is /healthz's
+ * `ready`: the control plane has answered and, on a leader, the lease holds.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { NodeProcess } from './cluster-harness.ts';
 
 /** Bound on a node becoming ready. */
-export const READY_WAIT_MS = 180_000;
+export const READY_WAIT_MS = 300_000;
 const POLL_MS = 100;
 const PROBE_TIMEOUT_MS = 2_000;
 /** Lines of the node's log shown when it fails to become ready. */
