@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Db } from '../../engine/index.ts';
 import { Client } from '../../net/index.ts';
-import { startCluster, type TestCluster } from '../helpers/cluster-harness.ts';
+import { CONTROL_TOML_STEADY, startCluster, type TestCluster } from '../helpers/cluster-harness.ts';
 import { rawRequest } from '../helpers/http.ts';
 import { nodeView, scanAll, waitCaughtUp, waitFor, waitInSync } from './nodes.ts';
 
@@ -29,7 +29,7 @@ describe('anti-entropy', () => {
   });
 
   before(async () => {
-    cluster = await startCluster({ shards: 1, replicas: 1, replicationToml: REPLICATION });
+    cluster = await startCluster({ shards: 1, replicas: 1, controlToml: CONTROL_TOML_STEADY, replicationToml: REPLICATION });
     leader = cluster.shards[0]!.leader;
     follower = cluster.shards[0]!.replicas[0]!;
     await waitInSync(leader, 1);
