@@ -87,14 +87,16 @@ export function noCandidateReports(controllers: Iterable<NodeProcess>, shard: st
 
 /**
  * POST /admin/promote (`unclean` or not) on `node` until the old leader's lease has certainly
- * ended: NOT_PROMOTABLE (the lease may still hold) is waited out; any other refusal throws.
+ * ended: NOT_PROMOTABLE (the lease may still hold) is waited out (`onRefused` counts it); any
+ * other refusal throws.
  */
-export async function promoteOnceLeaseEnded(node: string, unclean: boolean): Promise<ElectionReport> {
+export async function promoteOnceLeaseEnded(node: string, unclean: boolean, onRefused: () => void = () => {}): Promise<ElectionReport> {
   const deadline = Date.now() + WAIT_MS;
   for (;;) {
     const res = await requestPromote(node, unclean);
     const stillLeased = res.status === 409 && (res.json() as { code?: string }).code === 'NOT_PROMOTABLE';
     if (!stillLeased || Date.now() > deadline) return electionOf(res, `${unclean ? 'unclean ' : ''}promotion of ${node}`);
+    onRefused();
     await delay(50);
   }
 }
