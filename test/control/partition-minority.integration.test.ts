@@ -19,9 +19,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { findLostWrites, History } from '../checker/index.ts';
+import { findLostWrites } from '../checker/index.ts';
 import { CONTROL_TOML_FAILOVER } from '../helpers/cluster-harness.ts';
-import { acknowledgingNodesByTerm, recordedPut, type Ack } from '../helpers/recorded-put.ts';
+import { acknowledgingNodesByTerm, TargetedLoad } from '../helpers/recorded-put.ts';
 import { hostsUnavailable } from '../hosts/capability.ts';
 import { countOutcomes, currentLeader, waitElection } from '../replication/failover.ts';
 import { nodeView, scanAll, waitCaughtUp, waitFor, waitInSync } from '../replication/nodes.ts';
@@ -49,62 +49,45 @@ after(() => cluster?.close());
 test('the old leader cut off with one follower acknowledges nothing the new leader lacks, and no term has two acknowledging nodes', { skip }, async (t) => {
   const { leader: old, controllers } = cluster!;
   const [kept, other] = cluster!.replicas as [string, string];
-  const history = new History();
-  const acks: Ack[] = [];
-  const targets: string[] = Array.from({ length: WORKERS }, () => old);
-  const refusedByOld = new Map<string, number>();
-  const deadline = Date.now() + LOAD_MS_MAX;
-  let started = 0;
-  let stopped = false;
-  const worker = async (id: number) => {
-    for (let i = 0; !stopped && started < WRITES_MAX && Date.now() < deadline; i++) {
-      started++;
-      const node = targets[id]!;
-      const outcome = await recordedPut(history, id, node, `m-w${id}-${String(i).padStart(6, '0')}`);
-      if (outcome.ack) acks.push(outcome.ack);
-      else if (node === old) refusedByOld.set(outcome.code!, (refusedByOld.get(outcome.code!) ?? 0) + 1);
-    }
-  };
-  const load = Promise.all(Array.from({ length: WORKERS }, (_, id) => worker(id)));
-  const ackedBy = (node: string) => acks.filter((a) => a.node === node).length;
+  const load = new TargetedLoad({ workers: WORKERS, target: old, writesMax: WRITES_MAX, durationMsMax: LOAD_MS_MAX, prefix: 'm' });
   const waitAcks = (what: string, node: string, more: number) => {
-    const target = ackedBy(node) + more;
-    return waitFor(what, () => ackedBy(node) >= target);
+    const target = load.ackedBy(node) + more;
+    return waitFor(what, () => load.ackedBy(node) >= target);
   };
   try {
     await waitAcks('writes acknowledged before the partition', old, 200);
     const cutAt = performance.now();
     await cluster!.partition([[old, kept], [other, ...controllers]]);
-    const ackedBeforeCut = ackedBy(old);
+    const ackedBeforeCut = load.ackedBy(old);
 
     const election = await waitElection([other, ...controllers], SHARD, 1);
     const electedAt = performance.now();
     assert.deepEqual({ leader: election.leader, term: election.term }, { leader: other, term: 2 }, 'the majority side elects its follower');
     // Half the load follows the new leader; half keeps writing to the cut-off old one.
-    for (let id = 0; id < WORKERS; id += 2) targets[id] = other;
+    load.retarget(other, (id) => id % 2 === 0);
     await waitAcks('writes acknowledged by the new leader', other, 200);
-    const oldAcks = acks.filter((a) => a.node === old);
-    const lastOldAckMs = Math.max(...oldAcks.map((a) => a.invokedAt)) - cutAt;
-    assert.ok((refusedByOld.get('LEASE_EXPIRED') ?? 0) > 0, `the cut-off leader refused writes for want of a lease (it answered ${JSON.stringify(Object.fromEntries(refusedByOld))})`);
+    const refusedByOld = Object.fromEntries(load.refusals.get(old) ?? []);
+    assert.ok(load.refusedBy(old, 'LEASE_EXPIRED') > 0, `the cut-off leader refused writes for want of a lease (it answered ${JSON.stringify(refusedByOld)})`);
 
     await cluster!.heal();
     await waitFor('the old leader to learn it was deposed', async () => (await nodeView(old)).role === 'replica');
-    for (let id = 0; id < WORKERS; id++) targets[id] = other;
+    load.retarget(other);
     await waitAcks('writes acknowledged after healing', other, 100);
-    stopped = true;
-    await load;
+    await load.stop();
 
     await waitCaughtUp(old, other);
     await waitCaughtUp(kept, other);
     const finalData = await scanAll(other);
-    const lost = findLostWrites(history.events, finalData);
-    const byTerm = acknowledgingNodesByTerm(acks);
+    const lost = findLostWrites(load.history.events, finalData);
+    const byTerm = acknowledgingNodesByTerm(load.acks);
+    const oldAcks = load.acks.filter((a) => a.node === old);
+    const lastOldAckMs = Math.max(...oldAcks.map((a) => a.invokedAt)) - cutAt;
     const lateAcks = oldAcks.filter((a) => a.invokedAt > electedAt);
-    const outcomes = countOutcomes(history.events);
+    const outcomes = countOutcomes(load.history.events);
     t.diagnostic(
       `${outcomes.ok} acks=all writes acknowledged, ${outcomes.fail} refused, ${outcomes.info} unknown; by the old leader ${oldAcks.length} ` +
-        `(${oldAcks.length - ackedBeforeCut} completed after the cut, the last one sent ${Math.round(lastOldAckMs)} ms after it), by the new one ${ackedBy(other)}; ` +
-        `the old leader's refusals ${JSON.stringify(Object.fromEntries(refusedByOld))}; election seen ${Math.round(electedAt - cutAt)} ms after the cut; ` +
+        `(${oldAcks.length - ackedBeforeCut} completed after the cut, the last one sent ${Math.round(lastOldAckMs)} ms after it), by the new one ${load.ackedBy(other)}; ` +
+        `the old leader's refusals ${JSON.stringify(refusedByOld)}; election seen ${Math.round(electedAt - cutAt)} ms after the cut; ` +
         `acknowledging nodes per term ${JSON.stringify([...byTerm].map(([term, s]) => [term, [...s]]))}; lost ${lost.length}`,
     );
     assert.deepEqual(lost, [], 'acknowledged writes were lost');
@@ -113,8 +96,7 @@ test('the old leader cut off with one follower acknowledges nothing the new lead
     assert.deepEqual(await scanAll(old), finalData, 'the old leader, rejoined, holds the new leader\'s data');
     assert.deepEqual(await scanAll(kept), finalData, 'so does the follower it kept');
   } finally {
-    stopped = true;
     await cluster!.heal();
-    await load;
+    await load.stop();
   }
 });

@@ -9,7 +9,7 @@
  * (UNCONFIRMED, NOT_LEADER, OVERLOADED, a connection error, a timeout) is info, unknown.
  */
 import http from 'node:http';
-import type { History } from '../checker/index.ts';
+import { History } from '../checker/index.ts';
 
 const REQUEST_TIMEOUT_MS = 10_000;
 const REFUSED_BEFORE_WRITING: ReadonlySet<string> = new Set(['NOT_ENOUGH_REPLICAS', 'LEASE_EXPIRED']);
@@ -81,4 +81,70 @@ function put(address: string, key: string, value: string): Promise<{ status: num
     req.on('error', reject);
     req.end(value);
   });
+}
+
+export interface TargetedLoadOptions {
+  workers: number;
+  /** Where every worker writes at first; `retarget` moves them. */
+  target: string;
+  writesMax: number;
+  durationMsMax: number;
+  /** Key prefix. */
+  prefix: string;
+}
+
+/**
+ * A bounded acks=all load for partition tests: `workers` loops of `recordedPut`, each to the
+ * node the test currently points it at (a worker moves to its new target with its next write).
+ * Records the history, every acknowledgement with its term, and the error codes per node.
+ */
+export class TargetedLoad {
+  readonly history = new History();
+  readonly acks: Ack[] = [];
+  /** Per node, how many writes it answered with each error code. */
+  readonly refusals = new Map<string, Map<string, number>>();
+  readonly done: Promise<void>;
+  private readonly targets: string[];
+  private stopped = false;
+  private started = 0;
+
+  constructor(private readonly o: TargetedLoadOptions) {
+    this.targets = Array.from({ length: o.workers }, () => o.target);
+    const deadline = Date.now() + o.durationMsMax;
+    this.done = Promise.all(this.targets.map((_, id) => this.worker(id, deadline))).then(() => undefined);
+  }
+
+  /** Points the workers for which `pick(id)` is true at `node`. */
+  retarget(node: string, pick: (worker: number) => boolean = () => true): void {
+    for (let id = 0; id < this.targets.length; id++) if (pick(id)) this.targets[id] = node;
+  }
+
+  ackedBy(node: string): number {
+    return this.acks.filter((a) => a.node === node).length;
+  }
+
+  /** How many writes `node` answered with `code`. */
+  refusedBy(node: string, code: string): number {
+    return this.refusals.get(node)?.get(code) ?? 0;
+  }
+
+  /** Stops every worker after its current write; resolves when they have. */
+  stop(): Promise<void> {
+    this.stopped = true;
+    return this.done;
+  }
+
+  private async worker(id: number, deadline: number): Promise<void> {
+    for (let i = 0; !this.stopped && this.started < this.o.writesMax && Date.now() < deadline; i++) {
+      this.started++;
+      const node = this.targets[id]!;
+      const outcome = await recordedPut(this.history, id, node, `${this.o.prefix}-w${id}-${String(i).padStart(6, '0')}`);
+      if (outcome.ack) this.acks.push(outcome.ack);
+      else {
+        const codes = this.refusals.get(node) ?? new Map<string, number>();
+        codes.set(outcome.code!, (codes.get(outcome.code!) ?? 0) + 1);
+        this.refusals.set(node, codes);
+      }
+    }
+  }
 }

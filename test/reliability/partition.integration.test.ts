@@ -17,11 +17,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { findLostWrites, History } from '../checker/index.ts';
+import { findLostWrites } from '../checker/index.ts';
 import { CONTROL_TOML_FAILOVER, startCluster, type TestCluster } from '../helpers/cluster-harness.ts';
 import { countOutcomes, waitElection } from '../replication/failover.ts';
 import { nodeView, scanAll, waitCaughtUp, waitFor, waitInSync } from '../replication/nodes.ts';
-import { acknowledgingNodesByTerm, recordedPut, type Ack } from '../helpers/recorded-put.ts';
+import { acknowledgingNodesByTerm, TargetedLoad } from '../helpers/recorded-put.ts';
 
 const REPLICATION = ['min_insync = 1', 'replica_lag_max_ms = 1000', 'heartbeat_interval_ms = 100', 'ack_timeout_ms = 3000'].join('\n');
 const SHARD = 'shard-0';
@@ -48,29 +48,11 @@ before(async () => {
 after(() => cluster?.close());
 
 test('under delay, cuts and a partition of the leader, no acknowledged write is lost and each term has one acknowledging node', async (t) => {
-  const history = new History();
-  const acks: Ack[] = [];
-  /** Where each worker sends its writes: the leader as the test knows it (directly, not through its proxy). */
-  const targets: string[] = Array.from({ length: WORKERS }, () => leaderDirect);
-  const leaseRefusals: number[] = [];
-  const deadline = Date.now() + LOAD_MS_MAX;
-  let started = 0;
-  let stopped = false;
-  const worker = async (id: number) => {
-    for (let i = 0; !stopped && started < WRITES_MAX && Date.now() < deadline; i++) {
-      started++;
-      const node = targets[id]!;
-      const key = `p-w${id}-${String(i).padStart(6, '0')}`;
-      const outcome = await recordedPut(history, id, node, key);
-      if (outcome.ack) acks.push(outcome.ack);
-      if (outcome.code === 'LEASE_EXPIRED' && node === leaderDirect) leaseRefusals.push(performance.now());
-    }
-  };
-  const load = Promise.all(Array.from({ length: WORKERS }, (_, id) => worker(id)));
-  const ackedBy = (node: string) => acks.filter((a) => a.node === node).length;
+  // The load reaches the leader directly, not through its proxy.
+  const load = new TargetedLoad({ workers: WORKERS, target: leaderDirect, writesMax: WRITES_MAX, durationMsMax: LOAD_MS_MAX, prefix: 'p' });
   const waitAcks = (what: string, node: string, more: number) => {
-    const target = ackedBy(node) + more;
-    return waitFor(what, () => ackedBy(node) >= target);
+    const target = load.ackedBy(node) + more;
+    return waitFor(what, () => load.ackedBy(node) >= target);
   };
   const proxies = [cluster!.proxies.get(leader)!, ...cluster!.controllerProxies.values()];
   try {
@@ -82,42 +64,41 @@ test('under delay, cuts and a partition of the leader, no acknowledged write is 
     await waitAcks('writes acknowledged after a cut', leaderDirect, 100);
 
     for (const p of proxies) p.partition();
-    const ackedBeforePartition = ackedBy(leaderDirect);
+    const ackedBeforePartition = load.ackedBy(leaderDirect);
     const election = await waitElection([...replicas, ...cluster!.controllers], SHARD, 1);
     const electedAt = performance.now();
     assert.ok(replicas.includes(election.leader), `a follower on the majority side was elected, not ${election.leader}`);
     assert.equal(election.term, 2);
     // Half the load follows the new leader; half keeps writing to the isolated old one.
-    for (let id = 0; id < WORKERS; id += 2) targets[id] = election.leader;
+    load.retarget(election.leader, (id) => id % 2 === 0);
     await waitAcks('writes acknowledged by the new leader', election.leader, 200);
-    const ackedByOldInPartition = ackedBy(leaderDirect) - ackedBeforePartition;
-    assert.ok(leaseRefusals.length > 0, 'the isolated leader refused writes for want of a lease');
+    const ackedByOldInPartition = load.ackedBy(leaderDirect) - ackedBeforePartition;
+    const refusedByOld = Object.fromEntries(load.refusals.get(leaderDirect) ?? []);
+    assert.ok(load.refusedBy(leaderDirect, 'LEASE_EXPIRED') > 0, `the isolated leader refused writes for want of a lease (it answered ${JSON.stringify(refusedByOld)})`);
 
     for (const p of proxies) p.heal();
     await waitFor('the old leader to learn it was deposed', async () => (await nodeView(leaderDirect)).role === 'replica');
-    for (let id = 0; id < WORKERS; id++) targets[id] = election.leader;
+    load.retarget(election.leader);
     await waitAcks('writes acknowledged after healing', election.leader, 100);
-    stopped = true;
-    await load;
+    await load.stop();
 
     await waitCaughtUp(leaderDirect, election.leader);
     const finalData = await scanAll(election.leader);
-    const lost = findLostWrites(history.events, finalData);
-    const byTerm = acknowledgingNodesByTerm(acks);
-    const lateAcks = acks.filter((a) => a.node === leaderDirect && a.invokedAt > electedAt);
-    const outcomes = countOutcomes(history.events);
+    const lost = findLostWrites(load.history.events, finalData);
+    const byTerm = acknowledgingNodesByTerm(load.acks);
+    const lateAcks = load.acks.filter((a) => a.node === leaderDirect && a.invokedAt > electedAt);
+    const outcomes = countOutcomes(load.history.events);
     t.diagnostic(
-      `${outcomes.ok} writes acknowledged, ${outcomes.fail} refused, ${outcomes.info} unknown (${ackedBy(leaderDirect)} acknowledged by the first leader, ${ackedByOldInPartition} of them once partitioned; ` +
-        `${ackedBy(election.leader)} by the new one); acknowledging nodes per term: ${JSON.stringify([...byTerm].map(([term, s]) => [term, [...s]]))}; ` +
-        `lease refusals by the old leader: ${leaseRefusals.length}; lost ${lost.length}; the leader's proxy forwarded ${proxies[0]!.bytesForwarded} bytes over ${proxies[0]!.connections} connections`,
+      `${outcomes.ok} writes acknowledged, ${outcomes.fail} refused, ${outcomes.info} unknown (${load.ackedBy(leaderDirect)} acknowledged by the first leader, ${ackedByOldInPartition} of them once partitioned; ` +
+        `${load.ackedBy(election.leader)} by the new one); acknowledging nodes per term: ${JSON.stringify([...byTerm].map(([term, s]) => [term, [...s]]))}; ` +
+        `the old leader's refusals ${JSON.stringify(refusedByOld)}; lost ${lost.length}; the leader's proxy forwarded ${proxies[0]!.bytesForwarded} bytes over ${proxies[0]!.connections} connections`,
     );
     assert.deepEqual(lost, [], 'acknowledged writes were lost');
     for (const [term, nodes] of byTerm) assert.equal(nodes.size, 1, `term ${term} had ${nodes.size} acknowledging nodes: ${[...nodes].join(', ')}`);
     assert.deepEqual(lateAcks, [], 'the old leader acknowledged writes sent after the new leader was elected');
     assert.deepEqual(await scanAll(leaderDirect), finalData, 'the old leader, rejoined, holds the new leader\'s data');
   } finally {
-    stopped = true;
     for (const p of proxies) p.heal();
-    await load;
+    await load.stop();
   }
 });
