@@ -278,7 +278,7 @@ export async function startCluster(options: ClusterOptions): Promise<TestCluster
   try {
     for (const address of proxied) {
       const port = portOf(address);
-      proxies.set(address, await TcpProxy.start({ host: PROXY_HOST, port }, { host: PROXIED_BIND_HOST, port }));
+      proxies.set(moved(address), await TcpProxy.start({ host: PROXY_HOST, port }, { host: PROXIED_BIND_HOST, port }));
     }
     if (viaProxies.size > 0) {
       for (const c of controllers) controllerProxies.set(c, await TcpProxy.start({ host: PROXY_HOST, port: portOf(c) }, { host: '127.0.0.1', port: portOf(c) }));
