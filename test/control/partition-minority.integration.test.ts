@@ -86,7 +86,7 @@ test('the old leader cut off with one follower acknowledges nothing the new lead
     const outcomes = countOutcomes(load.history.events);
     t.diagnostic(
       `${outcomes.ok} acks=all writes acknowledged, ${outcomes.fail} refused, ${outcomes.info} unknown; by the old leader ${oldAcks.length} ` +
-        `(${oldAcks.length - ackedBeforeCut} completed after the cut, the last one sent ${Math.round(lastOldAckMs)} ms after it), by the new one ${load.ackedBy(other)}; ` +
+        `(${oldAcks.length - ackedBeforeCut} completed after the cut; the last one was sent ${Math.abs(Math.round(lastOldAckMs))} ms ${lastOldAckMs < 0 ? 'before' : 'after'} it), by the new one ${load.ackedBy(other)}; ` +
         `the old leader's refusals ${JSON.stringify(refusedByOld)}; election seen ${Math.round(electedAt - cutAt)} ms after the cut; ` +
         `acknowledging nodes per term ${JSON.stringify([...byTerm].map(([term, s]) => [term, [...s]]))}; lost ${lost.length}`,
     );
