@@ -67,6 +67,9 @@ describe('failovers in one shard, then another, then the first again', () => {
       t.diagnostic(`failover ${step + 1}: ${name} from ${previous.leader} to ${election.leader} at term ${election.term}; candidates ${JSON.stringify(record?.candidates)}`);
 
       for (const [shard, list] of keys) {
+        // acks=all waits for (min_insync =) one follower in the committed in-sync set: a new
+        // leader's followers may have to reconnect and be committed back into it first.
+        await waitInSync((await shardView(live(), shard)).leader, 1);
         const seq = await client!.put(list[step]!, `after-failover-${step + 1}`, { acks: 'all' });
         assert.ok(seq > 0, `${shard} took an acks=all write after failover ${step + 1}`);
       }
