@@ -27,34 +27,30 @@ export interface Candidate {
   lastSequence: number;
 }
 
-/** The shard `name` as the first of `observers` that answers routes by it. */
+/** The shard `name` as the freshest view among `observers` shows it (the highest metadata version that answers). */
 export async function shardView(observers: readonly string[], name: string): Promise<ShardView> {
-  let last: unknown;
-  for (const address of observers) {
-    try {
-      const shard = (await clusterView(address)).shards.find((s) => s.name === name);
-      if (shard) return shard;
-    } catch (error) {
-      last = error;
-    }
-  }
-  throw new Error(`no observer (${observers.join(', ')}) shows shard ${name}: ${(last as Error | undefined)?.message ?? 'not in their view'}`);
+  const views = await Promise.all(observers.map((address) => clusterView(address).catch((error: unknown) => error as Error)));
+  const answered = views.filter((v): v is { version: number; shards: ShardView[] } => !(v instanceof Error));
+  const freshest = answered.sort((a, b) => b.version - a.version)[0]?.shards.find((s) => s.name === name);
+  if (freshest) return freshest;
+  const errors = views.filter((v) => v instanceof Error).map((e) => (e as Error).message);
+  throw new Error(`no observer (${observers.join(', ')}) shows shard ${name}${errors.length > 0 ? `: ${errors.join('; ')}` : ''}`);
 }
 
 /**
- * Waits until some node of `observers` routes `shard` to a leader at a term past `after`, and
- * that leader is ready (it holds its lease); returns the leader and its term.
+ * Waits until the freshest view among `observers` routes `shard` to a leader at a term past
+ * `after`, and that leader is ready (it holds its lease); returns the leader and its term.
  */
 export async function waitElection(observers: readonly string[], shard: string, after: number): Promise<Election> {
-  const elected = await waitForValue(`a leader of ${shard} elected past term ${after} (observed on ${observers.join(', ')})`, async () => {
-    for (const address of observers) {
-      const s = (await clusterView(address).catch(() => undefined))?.shards.find((x) => x.name === shard);
-      if (s && s.term > after) return { shard, leader: s.leader, term: s.term };
-    }
-    return undefined;
-  });
-  await waitLeading(elected.leader, shard, elected.term);
-  return elected;
+  for (;;) {
+    const elected = await waitForValue(`a leader of ${shard} elected past term ${after} (observed on ${observers.join(', ')})`, async () => {
+      const s = await shardView(observers, shard);
+      return s.term > after ? { shard, leader: s.leader, term: s.term } : undefined;
+    });
+    // A leader elected and deposed at once (its lease not taken in time) is passed over for the next.
+    if (await leading(elected.leader, shard, elected.term)) return elected;
+    after = elected.term;
+  }
 }
 
 /** The leader of `shard` now (as `observers` route by it), once it holds its lease. */
@@ -63,12 +59,20 @@ export async function currentLeader(observers: readonly string[], shard: string)
 }
 
 /** Waits until `leader` says it leads `shard` at `term` and holds its lease (it takes writes). */
-export function waitLeading(leader: string, shard: string, term: number): Promise<void> {
-  return waitFor(`${leader} leading ${shard} at term ${term} with a lease`, async () => {
+export async function waitLeading(leader: string, shard: string, term: number): Promise<void> {
+  if (!(await leading(leader, shard, term))) throw new Error(`${leader} did not lead ${shard} at term ${term} with a lease within ${WAIT_MS} ms`);
+}
+
+/** Whether `leader` comes to lead `shard` at `term` with a lease (within WAIT_MS); false once it is past that term. */
+async function leading(leader: string, shard: string, term: number): Promise<boolean> {
+  let answer = false;
+  await waitFor(`${leader} leading ${shard} at term ${term} with a lease`, async () => {
     const res = await rawRequest(leader, 'GET', '/healthz');
     const body = res.json() as { ready?: boolean; role?: string; shard?: string; term?: number };
-    return res.status === 200 && body.ready === true && body.role === 'leader' && body.shard === shard && body.term === term;
+    answer = res.status === 200 && body.ready === true && body.role === 'leader' && body.shard === shard && body.term === term;
+    return answer || (body.term ?? 0) > term;
   });
+  return answer;
 }
 
 /** What the control plane logged when it elected `term`'s leader of `shard` (found on whichever controller led then). */
