@@ -51,6 +51,8 @@ describe('failovers in one shard, then another, then the first again', () => {
   /** Every node running now. */
   const live = () => [...cluster!.nodes.values()].filter((n) => n.running).map((n) => n.address);
   const members = () => cluster!.shards.flatMap((s) => [s.leader, ...s.replicas]);
+  /** Each shard's term, from the freshest view. */
+  const terms = async () => Object.fromEntries(await Promise.all(cluster!.shards.map(async (s) => [s.name, (await shardView(live(), s.name)).term])));
 
   it('elects a new leader each time, every shard takes acks=all writes after each, and no caught-up follower is snapshotted', async (t) => {
     // Followers that will never restart keep their counters; a restarted node counts from its start.
@@ -58,10 +60,12 @@ describe('failovers in one shard, then another, then the first again', () => {
     for (const node of members()) snapshotsBefore.set(node, (await nodeView(node)).replication.follower?.snapshotsInstalled ?? 0);
     const restarted = new Set<string>();
     for (const [step, name] of FAILOVERS.entries()) {
+      const termsBefore = await terms();
       const previous = await shardView(live(), name);
       await cluster!.nodes.get(previous.leader)!.kill();
       const election = await waitElection(live(), name, previous.term);
       assert.equal(election.term, previous.term + 1, `${name}'s term moves by one`);
+      assert.deepEqual(await terms(), { ...termsBefore, [name]: election.term }, 'the other shards\' terms do not move');
       assert.notEqual(election.leader, previous.leader);
       const record = electionRecord(cluster!.controllers.map((c) => cluster!.nodes.get(c)!), name, election.term);
       t.diagnostic(`failover ${step + 1}: ${name} from ${previous.leader} to ${election.leader} at term ${election.term}; candidates ${JSON.stringify(record?.candidates)}`);
@@ -79,8 +83,7 @@ describe('failovers in one shard, then another, then the first again', () => {
       assert.equal((await nodeView(previous.leader)).replication.follower?.leader, election.leader);
     }
 
-    const terms = new Map((await Promise.all(cluster!.shards.map((s) => shardView(live(), s.name)))).map((s) => [s.name, s.term]));
-    assert.deepEqual(Object.fromEntries(terms), { 'shard-0': 3, 'shard-1': 2, 'shard-2': 1 }, 'each shard\'s term counts its own failovers only');
+    assert.deepEqual(await terms(), { 'shard-0': 3, 'shard-1': 2, 'shard-2': 1 }, 'each shard\'s term counts its own failovers only');
     for (const shard of cluster!.shards) {
       const now = await shardView(live(), shard.name);
       await waitInSync(now.leader, 2);
