@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Client } from '../../net/index.ts';
 import { CONTROL_TOML_FAILOVER, startCluster, type TestCluster } from '../helpers/cluster-harness.ts';
-import { currentLeader, electionRecord, shardView, waitElection } from '../replication/failover.ts';
+import { currentLeader, shardView, waitElection, waitElectionRecord } from '../replication/failover.ts';
 import { nodeView, scanAll, waitCaughtUp, waitInSync } from '../replication/nodes.ts';
 
 const REPLICATION = ['heartbeat_interval_ms = 100'].join('\n');
@@ -67,7 +67,7 @@ describe('failovers in one shard, then another, then the first again', () => {
       assert.equal(election.term, previous.term + 1, `${name}'s term moves by one`);
       assert.deepEqual(await terms(), { ...termsBefore, [name]: election.term }, 'the other shards\' terms do not move');
       assert.notEqual(election.leader, previous.leader);
-      const record = electionRecord(cluster!.controllers.map((c) => cluster!.nodes.get(c)!), name, election.term);
+      const record = await waitElectionRecord(cluster!.controllers.map((c) => cluster!.nodes.get(c)!), name, election.term);
       t.diagnostic(`failover ${step + 1}: ${name} from ${previous.leader} to ${election.leader} at term ${election.term}; candidates ${JSON.stringify(record?.candidates)}`);
 
       for (const [shard, list] of keys) {

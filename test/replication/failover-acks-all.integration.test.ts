@@ -22,7 +22,7 @@ import { findLostWrites } from '../checker/index.ts';
 import { Client } from '../../net/index.ts';
 import { CONTROL_TOML_FAILOVER, startCluster, type NodeProcess, type TestCluster } from '../helpers/cluster-harness.ts';
 import { rawRequest } from '../helpers/http.ts';
-import { countOutcomes, currentLeader, electionRecord, noCandidateReports, uncleanFailover, waitElection } from './failover.ts';
+import { countOutcomes, currentLeader, waitElectionRecord, noCandidateReports, uncleanFailover, waitElection } from './failover.ts';
 import { nodeView, scanAll, waitCaughtUp, waitFor, waitInSync } from './nodes.ts';
 import { startWriteLoad } from './write-load.ts';
 
@@ -68,8 +68,7 @@ describe('failover under an acks=all write load', () => {
     second = election.leader;
     assert.equal(election.term, 2);
     assert.ok(replicas.includes(second), `the new leader ${second} is one of the replicas`);
-    const record = electionRecord(controllers(), SHARD, 2);
-    assert.ok(record, 'the control plane logged the election');
+    const record = await waitElectionRecord(controllers(), SHARD, 2);
     assert.equal(record.previous, first);
     const best = Math.max(...record.candidates.map((c) => c.lastSequence));
     assert.equal(record.candidates.find((c) => c.node === second)?.lastSequence, best, `elected the candidate that applied the most: ${JSON.stringify(record.candidates)}`);

@@ -75,7 +75,15 @@ async function leading(leader: string, shard: string, term: number): Promise<boo
   return answer;
 }
 
-/** What the control plane logged when it elected `term`'s leader of `shard` (found on whichever controller led then). */
+/**
+ * What the control plane logged when it elected `term`'s leader of `shard`, waiting for the line
+ * (it travels on the controller's stderr, which may lag the HTTP answers the test saw).
+ */
+export function waitElectionRecord(controllers: readonly NodeProcess[], shard: string, term: number) {
+  return waitForValue(`the control plane's log of ${shard}'s election at term ${term}`, () => electionRecord(controllers, shard, term));
+}
+
+/** What the control plane logged when it elected `term`'s leader of `shard` (found on whichever controller led then), if it has arrived. */
 export function electionRecord(controllers: Iterable<NodeProcess>, shard: string, term: number): { leader: string; previous: string; candidates: Candidate[] } | undefined {
   for (const node of controllers) {
     const line = node.logs('elected a new shard leader').find((l) => l['shard'] === shard && l['term'] === term);
