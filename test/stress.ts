@@ -2,8 +2,8 @@
  * Long runs of the reliability suite: `npm run stress -- --minutes N` repeats the tests in
  * test/reliability/, the namespaced cluster under the nemesis (test/hosts/nemesis.test.ts,
  * skipped where namespaces cannot be made) and 20 kills of the control plane's leader
- * (test/control/controller-failover.integration.test.ts) with larger knobs and fresh seeds until N minutes
- * are up, and prints a summary. Beside them, for the whole time, it runs the Raft simulator
+ * (test/control/controller-failover.integration.test.ts) with larger knobs and fresh seeds
+ * until N minutes are up, and prints a summary. Beside them, for the whole time, it runs the Raft simulator
  * (`npm run sim`) in batches of fresh seeds, 3 and 5 voters in turn. It stops at the first
  * failure and prints the seeds to replay it.
  */
