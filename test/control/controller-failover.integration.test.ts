@@ -17,7 +17,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
-import { CONTROL_TOML_FAILOVER, startCluster, type TestCluster } from '../helpers/cluster-harness.ts';
+import { startCluster, type TestCluster } from '../helpers/cluster-harness.ts';
 import { rawRequest } from '../helpers/http.ts';
 import { clusterView, waitFor, waitForValue, type ControlView } from '../replication/nodes.ts';
 
@@ -25,6 +25,12 @@ const KILLS = Number(process.env['CONTROLLER_KILLS'] ?? 5);
 /** Between two proposals of the loop that waits for the new leader. */
 const PROPOSE_RETRY_MS = 5;
 const COMMIT_WAIT_MS = 60_000;
+/**
+ * The Raft group runs with the default ticks, so the election times are the defaults'; the
+ * shard's lease is longer than the default (as in cluster-harness.ts's CONTROL_TOML_FAILOVER),
+ * so that a machine starved of CPU does not turn a slow renewal into a shard failover.
+ */
+const CONTROL_TOML = ['lease_ms = 3000', 'lease_renew_ms = 500'].join('\n');
 
 interface Metadata {
   version: number;
@@ -35,7 +41,7 @@ let cluster: TestCluster | undefined;
 
 before(async () => {
   assert.ok(Number.isInteger(KILLS) && KILLS >= 1 && KILLS <= 1000, `CONTROLLER_KILLS must be 1-1000, got ${process.env['CONTROLLER_KILLS']}`);
-  cluster = await startCluster({ shards: 1, controllers: 3, controlToml: CONTROL_TOML_FAILOVER });
+  cluster = await startCluster({ shards: 1, controllers: 3, controlToml: CONTROL_TOML });
 });
 
 after(() => cluster?.close());
