@@ -107,3 +107,5 @@ export const MIGRATION_CUTOVER_LAG_MAX = 256;
 export const MIGRATION_PROGRESS_MS = 2_000;
 /** Ops per batch when a receiver or giver deletes its copies of moving keys. */
 export const MIGRATION_DELETE_BATCH_OPS = 1_000;
+/** A giver's cleanup that failed (its leadership or the control plane was away) is tried again after this long. */
+export const MIGRATION_CLEANUP_RETRY_MS = 1_000;

@@ -354,7 +354,7 @@ export class ReplicationController {
     const propose = (command: Command) => this.o.client.propose(command);
     this.migration = {
       receiver: new MigrationReceiver({ ...context, address: this.o.address, leader, peers: this.o.peers, propose, frameBytesMax: this.o.frameBytesMax, now: this.now }),
-      cleaner: new MigrationCleaner({ ...context, propose }),
+      cleaner: new MigrationCleaner({ ...context, leader, propose }),
     };
     this.o.log('info', 'leading the shard', { shard: shard.name, term: shard.term, lastSequence, inSync: shard.inSync });
   }
