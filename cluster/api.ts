@@ -55,13 +55,24 @@ function failed(api: ApiOptions, ex: Exchange, error: unknown): void {
   sendError(ex.res, error, ex.context);
 }
 
+/**
+ * Who may call what (docs/security.md): /internal/ routes only the nodes, with the internal
+ * credential; admin routes the operators' token or a node's credential; data routes anyone, or
+ * the token under `auth = "all"`. An unset credential opens its routes (a one-machine cluster:
+ * node.ts refuses to listen beyond loopback without one).
+ */
 function checkToken(api: ApiOptions, path: string, header: string | undefined): void {
-  if (api.token === undefined) return;
   const access = accessOf(path);
-  const needed = access === 'internal' || access === 'admin' || (api.authScope === 'all' && access !== 'public');
-  if (needed && !bearerMatches(header, api.token)) {
-    throw new ClusterError('UNAUTHORIZED', 'this route needs "Authorization: Bearer <token>" with the cluster token');
+  if (access === 'internal') {
+    if (api.internalToken !== undefined && !bearerMatches(header, api.internalToken)) {
+      throw new ClusterError('UNAUTHORIZED', 'this route is for the cluster\'s nodes: it needs "Authorization: Bearer <internal token>"');
+    }
+    return;
   }
+  const needed = access === 'admin' || (api.authScope === 'all' && access !== 'public');
+  if (!needed || api.token === undefined) return;
+  const admitted = bearerMatches(header, api.token) || (access === 'admin' && api.internalToken !== undefined && bearerMatches(header, api.internalToken));
+  if (!admitted) throw new ClusterError('UNAUTHORIZED', 'this route needs "Authorization: Bearer <token>" with the cluster token');
 }
 
 /** One handler per route of routes.ts; a route without one does not compile. */

@@ -19,7 +19,10 @@ import type { TurnQueue } from './turn-queue.ts';
 export interface ApiOptions {
   store: Store;
   limits: Readonly<Limits>;
+  /** Opens admin routes, and data routes under `auth = "all"`. */
   token: string | undefined;
+  /** Opens /internal/ routes (config.internalToken, else the token). */
+  internalToken: string | undefined;
   authScope: AuthScope;
   log: Log;
   /** Acks, leader and replica reads, and the internal and admin routes of replication. */

@@ -29,10 +29,6 @@ export const PEER_REQUEST_TIMEOUT_MS = 60_000;
 export const STREAM_CONNECT_TIMEOUT_MS = 5_000;
 /** A follower's position report must be answered within this long. */
 export const REPORT_TIMEOUT_MS = 5_000;
-/** Asking a peer for its topology or its state. */
-export const TOPOLOGY_FETCH_TIMEOUT_MS = 1_000;
-/** Pushing a new topology to a peer after a promotion. */
-export const TOPOLOGY_PUSH_TIMEOUT_MS = 2_000;
 /** Entries a shard's term history may hold when it arrives from a peer or from disk. */
 export const TERM_HISTORY_ENTRIES_MAX = 100_000;
 
@@ -107,5 +103,5 @@ export const MIGRATION_CUTOVER_LAG_MAX = 256;
 export const MIGRATION_PROGRESS_MS = 2_000;
 /** Ops per batch when a receiver or giver deletes its copies of moving keys. */
 export const MIGRATION_DELETE_BATCH_OPS = 1_000;
-/** A giver's cleanup that failed (its leadership or the control plane was away) is tried again after this long. */
+/** How soon a giver's cleanup that failed (its leadership lapsed, or its `cleaned` step met a control-plane election) runs again. */
 export const MIGRATION_CLEANUP_RETRY_MS = 1_000;

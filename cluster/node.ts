@@ -3,17 +3,18 @@
  *
  *   node --import tsx cluster/node.ts --config cluster.toml --node 127.0.0.1:7001 [--data DIR] [--bind HOST] [--log-level LEVEL]
  *
- * Finds this node's shard and role from its address in the config (or from the newer topology
- * it persisted after a promotion, replication/reconcile.ts), opens its engine in `<data>/db`,
- * asks the other nodes whether a newer epoch exists (so a deposed leader learns it before it
- * takes a single write), starts replicating, serves HTTP, and on SIGTERM or SIGINT stops
- * replication, drains requests and closes the engine before exiting 0.
+ * Opens its engine in `<data>/db` and its node state (open-node.ts), runs the control plane if
+ * it is one of `cluster.controllers`, and takes the role the committed metadata gives it
+ * (cluster.toml's shape, at version 0, until the control plane answers; a node whose address no
+ * shard has joins as unassigned); serves HTTP. On SIGTERM or SIGINT a shard leader hands its
+ * shard over to an in-sync follower, a controller leader steps down, then requests drain and
+ * the engine closes before exiting 0.
  * Exit codes: 0 clean stop, 1 runtime failure, 2 bad config or arguments.
  *
  * Logs JSON lines on stderr at `--log-level` (else $DISTRIBKV_LOG_LEVEL, else info; log.ts).
  *
- * Binds 127.0.0.1 unless `--bind` says otherwise: a node holds data and, without a token,
- * open internal routes, so exposing it must be a decision.
+ * Binds 127.0.0.1 unless `--bind` says otherwise, and refuses any other address without
+ * credentials (protected mode): a node holds data, and its internal routes speak for the cluster.
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -75,6 +76,20 @@ function parseNodeArgs(argv: string[]): NodeArgs {
 }
 
 /** The default data directory: one per node, so leader and replica on one machine never share. */
+/** What the nodes present to each other: the internal token, else the token (docs/security.md). */
+function internalCredential(config: ClusterConfig): string | undefined {
+  return config.internalToken ?? config.token;
+}
+
+/**
+ * Protected mode: a node reachable beyond this machine must not open its admin and internal
+ * routes to anyone who connects. Without credentials it listens on loopback only.
+ */
+function checkProtectedMode(config: ClusterConfig, bind: string): void {
+  if (isLoopbackHost(bind) || config.token !== undefined) return;
+  throw new ClusterError('CONFIG_INVALID', `refusing to listen on ${bind} without credentials (protected mode): set cluster.token and cluster.internal_token in ${config.source} (or DISTRIBKV_TOKEN and DISTRIBKV_INTERNAL_TOKEN); a cluster without them is for one machine, on 127.0.0.1`);
+}
+
 function defaultDataDir(shard: string, node: string): string {
   return path.join('data', shard, node.replace(/[^A-Za-z0-9.-]/g, '_'));
 }
@@ -88,6 +103,7 @@ async function main(): Promise<void> {
   const config = await loadConfig(args.config);
   log('debug', 'config loaded', { file: args.config, node: args.node, limits: config.limits, replication: config.replication, control: config.control, controllers: config.controllers, shards: config.shards.length, authScope: config.authScope });
   const address = args.node;
+  checkProtectedMode(config, args.bind);
   const configured = Topology.fromConfig(config).locate(address);
   const dataDir = args.data ?? defaultDataDir(configured?.shard.name ?? 'unassigned', address);
   const port = parseAddress(address)!.port;
@@ -102,7 +118,6 @@ async function main(): Promise<void> {
   control?.start();
   await controller.start();
   client.start();
-  if (config.token === undefined && !isLoopbackHost(args.bind)) log('warn', 'no token set: /internal/ and /admin/ routes are open to anyone who can connect');
   if (!isLoopbackHost(parseAddress(address)!.host) && isLoopbackHost(args.bind)) {
     log('warn', 'the configured address is not loopback but the node binds loopback; pass --bind to be reachable', { bind: args.bind });
   }
@@ -120,7 +135,7 @@ interface NodeParts {
 
 /** Builds the node's parts around its opened engine: the control plane (on a controller), the metadata link, replication, the server. */
 async function assemble(config: ClusterConfig, address: string, dataDir: string, holder: DbHolder, meta: NodeMeta): Promise<NodeParts> {
-  const peers = Peers.overHttp(config.token);
+  const peers = Peers.overHttp(internalCredential(config));
   const bootstrap = bootstrapCommand(config);
   const control = config.controllers.includes(address)
     ? await ControlPlane.open({
@@ -144,7 +159,7 @@ async function assemble(config: ClusterConfig, address: string, dataDir: string,
     replication: () => replicationOf.figures(),
   });
   const server = new NodeServer({
-    state: controller.nodeState, store: holder.store, limits, token: config.token, authScope: config.authScope, log, replication: controller, metrics,
+    state: controller.nodeState, store: holder.store, limits, token: config.token, internalToken: internalCredential(config), authScope: config.authScope, log, replication: controller, metrics,
     control, metadata: () => client.metadata,
   });
   controller.onState((next) => server.setState(next));

@@ -1,6 +1,7 @@
 /**
- * Node-to-node calls, over the one network seam (net/transport.ts): replication streams and
- * reports, topology fetches and pushes, anti-entropy. Every call carries the cluster's internal
+ * Node-to-node calls, over the one network seam (net/transport.ts): replication and migration
+ * streams, position reports, the control plane's Raft messages, metadata watches, proposals
+ * and leases, anti-entropy. Every call carries the cluster's internal
  * credential, has a timeout, reads at most PEER_RESPONSE_BYTES_MAX of answer, and speaks JSON;
  * a stream gets a connection of its own.
  */

@@ -34,6 +34,7 @@ export interface NodeServerOptions {
   store: Store;
   limits: Readonly<Limits>;
   token: string | undefined;
+  internalToken: string | undefined;
   authScope: AuthScope;
   log: Log;
   replication: ReplicationController;
@@ -70,6 +71,7 @@ export class NodeServer {
       store: options.store,
       limits: options.limits,
       token: options.token,
+      internalToken: options.internalToken,
       authScope: options.authScope,
       log: options.log,
       replication: options.replication,

@@ -104,8 +104,11 @@ const DEFAULTS = {
 const encoder = new TextEncoder();
 
 /** 503 codes by which a node promises it did nothing with the request (docs/api.md), so a retry cannot apply it twice. */
-const REFUSED_RETRYABLE: ReadonlySet<string> = new Set(['MIGRATING', 'NOT_LEADER', 'LEASE_EXPIRED', 'NOT_ENOUGH_REPLICAS']);
+const REFUSED_RETRYABLE: ReadonlySet<string> = new Set(['MIGRATING', 'NOT_LEADER', 'LEASE_EXPIRED', 'NOT_ENOUGH_REPLICAS', 'SHUTTING_DOWN']);
 const REFUSED_RETRY_DELAY_MS_MAX = 500;
+/** Nodes asked at once for the topology, and how long the rest get once one answered. */
+const TOPOLOGY_ASK_MAX = 16;
+const TOPOLOGY_GRACE_MS = 200;
 
 export class Client {
   private topology: Topology;
@@ -338,22 +341,43 @@ export class Client {
   }
 }
 
-async function fetchTopology(transport: Transport, addresses: readonly string[], headers: Record<string, string>): Promise<Topology> {
+/**
+ * The newest topology the nodes know: GET /cluster of up to TOPOLOGY_ASK_MAX nodes at once,
+ * the highest version among the answers. Not the first answer: a deposed leader cut off from
+ * the control plane still answers, with the topology that names it. Once one node answered,
+ * the others get TOPOLOGY_GRACE_MS more (a node that does not answer at all must not hold the
+ * refresh for a whole request timeout).
+ */
+function fetchTopology(transport: Transport, addresses: readonly string[], headers: Record<string, string>): Promise<Topology> {
+  const targets = [...new Set(addresses)].slice(0, TOPOLOGY_ASK_MAX);
   const failures: string[] = [];
   let refusal: ClientError | undefined;
-  for (const address of new Set(addresses)) {
-    try {
-      const res = await transport.request(address, { method: 'GET', path: '/cluster', headers });
-      expectStatus(res, 200);
-      return Topology.fromJson(JSON.parse(Buffer.from(res.body).toString('utf8')));
-    } catch (error) {
-      // A node that answered with an error (e.g. UNAUTHORIZED) says more than one that did not answer.
-      if (error instanceof ClientError && error.status !== undefined) refusal ??= error;
-      failures.push(`${address}: ${(error as { code?: string }).code ?? 'ERROR'}: ${(error as Error).message}`);
+  let best: Topology | undefined;
+  let pending = targets.length;
+  return new Promise((resolve, reject) => {
+    let grace: NodeJS.Timeout | undefined;
+    const finish = () => {
+      clearTimeout(grace);
+      if (best) return resolve(best);
+      const message = `no node answered GET /cluster (${failures.join('; ')})`;
+      reject(new ClientError(refusal?.code ?? 'UNAVAILABLE', message, { status: refusal?.status }));
+    };
+    if (pending === 0) return finish();
+    for (const address of targets) {
+      transport.request(address, { method: 'GET', path: '/cluster', headers }).then((res) => {
+        expectStatus(res, 200);
+        const topology = Topology.fromJson(JSON.parse(Buffer.from(res.body).toString('utf8')));
+        if (!best || topology.version > best.version) best = topology;
+        grace ??= setTimeout(finish, TOPOLOGY_GRACE_MS);
+      }).catch((error: unknown) => {
+        // A node that answered with an error (e.g. UNAUTHORIZED) says more than one that did not answer.
+        if (error instanceof ClientError && error.status !== undefined) refusal ??= error;
+        failures.push(`${address}: ${(error as { code?: string }).code ?? 'ERROR'}: ${(error as Error).message}`);
+      }).finally(() => {
+        if (--pending === 0) finish();
+      });
     }
-  }
-  const message = `no node answered GET /cluster (${failures.join('; ')})`;
-  throw new ClientError(refusal?.code ?? 'UNAVAILABLE', message, { status: refusal?.status });
+  });
 }
 
 function pickReader(topology: Topology, key: Uint8Array, readReplica: boolean): string {

@@ -44,7 +44,6 @@ export type ClusterErrorCode =
   /** This node does not lead the shard (any more); for a write, it is in this node's log and may or may not survive. */
   | 'NOT_LEADER'
   /** A node-to-node message carries an older epoch than the receiver's; the sender must refresh. */
-  | 'STALE_EPOCH'
   /** /admin/promote on a node that cannot be promoted (already the leader, or mid-snapshot). */
   | 'NOT_PROMOTABLE'
   /** A follower has no checkpoint snapshot at the sequence number an anti-entropy pass asks about. */
@@ -145,7 +144,6 @@ export const STATUS_BY_CODE = Object.freeze({
   NOT_ENOUGH_REPLICAS: 503,
   UNCONFIRMED: 503,
   NOT_LEADER: 503,
-  STALE_EPOCH: 409,
   NOT_PROMOTABLE: 409,
   NO_CHECKPOINT: 409,
   STALE_TERM: 409,

@@ -4,7 +4,7 @@
  * with a worked example, is in docs/replication.md ("The stream").
  *
  *   stream   := preamble frame*
- *   preamble := "DKVREPL" version:u8                      8 bytes; version = 1
+ *   preamble := "DKVREPL" version:u8                      8 bytes; version = 2 (1 carried epochs)
  *   frame    := length:u32le checksum:u32le payload[length]
  *   checksum := crc32c(payload)                           Castagnoli, as in the WAL
  *   payload  := one msgpack map, a Frame below

@@ -154,7 +154,7 @@ export class Topology {
       version: this.version,
       ring: { hash: 'xxhash64', placement: 'sectored', vnodes: this.placement.vnodes, ...(this.ringShards.length !== this.shards.length && { shards: [...this.ringShards] }) },
       shards: this.shards.map((s) => ({ name: s.name, leader: s.leader, replicas: [...s.replicas], term: s.term })),
-      ...(this.migration && { migration: { to: [...this.migration.to], moves: this.migration.moves.map((m) => ({ ...m })) } }),
+      ...(this.migration && { migration: { ...this.migration, to: [...this.migration.to], moves: this.migration.moves.map((m) => ({ ...m })) } }),
     };
   }
 }

@@ -245,7 +245,9 @@ function move(m: Metadata, c: Extract<Command, { type: 'move' }>): Change {
     next = { ...current, cleaned: true };
   } else {
     if (current.state !== NEXT_STEP[c.step]) return refuse('NO_CHANGE', `move ${c.giver} → ${c.receiver} is ${current.state}, not ${NEXT_STEP[c.step]}`);
-    next = { ...current, state: c.step };
+    // `done` carries the giver's sequence number the receiver holds the keys through: record it.
+    const through = c.step === 'done' && c.through !== undefined && Number.isSafeInteger(c.through) && c.through > current.through ? c.through : current.through;
+    next = { ...current, state: c.step, through };
   }
   const moves = migration.moves.map((x) => (x === current ? Object.freeze(next) : x));
   if (!moves.every((x) => x.state === 'done' && x.cleaned)) return { ...m, migration: Object.freeze({ ...migration, moves: Object.freeze(moves) }) };

@@ -58,6 +58,7 @@ export class MigrationCleaner {
 
   constructor(private readonly ctx: CleanerContext) {}
 
+  /** Cleans what the metadata says is done and not cleaned; call on every new metadata. */
   update(): void {
     if (this.retired) return;
     if (this.running) {

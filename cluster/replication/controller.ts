@@ -4,9 +4,11 @@
  * metadata gives this node (LeaderReplication or FollowerReplication). Every role change comes
  * from the control plane's metadata (`onMetadata`); the node never decides its role itself.
  *
- * Order of a role change, always: persist what it implies (a new leader records where its term
- * starts in the shard's history), then publish the new NodeState, then start or stop the role's
- * machinery. A deposed leader refuses writes (the write gate shuts) from the moment it knows.
+ * Order of a role change, always: the write gate's ownership fence for the new metadata first
+ * (synchronously), then persist what the change implies (a new leader records where its term
+ * starts in the shard's history), start or stop the role's machinery, and publish the new
+ * NodeState last. A deposed leader refuses writes (the write gate shuts) from the moment it
+ * knows.
  *
  * Operator actions go through the control plane too: a promotion is an election this node
  * proposes (the control plane checks the in-sync set and the old leader's lease); a handover
@@ -95,6 +97,7 @@ export class ReplicationController {
   private leader: LeaderReplication | undefined;
   private follower: FollowerReplication | undefined;
   private serial: Promise<unknown> = Promise.resolve();
+  private saves: Promise<void> = Promise.resolve();
   private readonly listeners = new Set<(state: NodeState) => void>();
   private readonly timers: NodeJS.Timeout[] = [];
   private pass: Promise<PassReport> | undefined;
@@ -478,10 +481,19 @@ export class ReplicationController {
     return new ClusterError('NOT_LEADER', shard ? `${message}; ${shard.name} is led by ${shard.leader} at term ${shard.term}` : message);
   }
 
-  private async saveMeta(change: Partial<NodeMeta>): Promise<void> {
-    const next = Object.freeze({ ...this.meta, ...change });
-    await writeNodeMeta(this.o.fileSystem, this.o.dataDir, next);
-    this.meta = next;
+  /**
+   * Saves a change to the node state. Saves come from role changes (under `serial`) and from
+   * the follower's work (not under it), so they queue here: each applies its change to the
+   * state as the previous save left it, and one temp file is never written by two at once.
+   */
+  private saveMeta(change: Partial<NodeMeta>): Promise<void> {
+    const save = this.saves.then(async () => {
+      const next = Object.freeze({ ...this.meta, ...change });
+      await writeNodeMeta(this.o.fileSystem, this.o.dataDir, next);
+      this.meta = next;
+    });
+    this.saves = save.catch(() => undefined);
+    return save;
   }
 
   private publish(state: NodeState): void {

@@ -391,7 +391,11 @@ export class LeaderMachine {
 
   private wait(id: number, seq: number, kind: Waiter['kind'], nowMs: number): Refusal | undefined {
     if (this.stopped) return kind === 'write' ? notLeader(seq) : refusal('NOT_LEADER', `${this.options.address} no longer leads at term ${this.term}`);
-    if (this.waiters.length >= this.options.waitersMax) return refusal('OVERLOADED', `${this.options.waitersMax} writes and reads already wait for the in-sync set`);
+    if (this.waiters.length >= this.options.waitersMax) {
+      // A write is in the log already: not OVERLOADED, which promises nothing was done.
+      const busy = `${this.options.waitersMax} writes and reads already wait for the in-sync set`;
+      return kind === 'write' ? refusal('UNCONFIRMED', `the write at seq ${seq} is in the leader's log, but ${busy}; it may or may not survive`) : refusal('OVERLOADED', busy);
+    }
     this.waiters.push({ id, seq, deadlineMs: nowMs + this.options.ackTimeoutMs, kind });
     this.settle(nowMs);
     return undefined;

@@ -48,6 +48,12 @@ describe('parseConfig', () => {
     assert.equal(parse(`[replication]\nacks = 0\n${SHARD}`).replication.acksDefault, 0);
   });
 
+  it('takes the internal token from DISTRIBKV_INTERNAL_TOKEN over the file, apart from the token', () => {
+    const config = parseConfig(`[cluster]\nauth = "all"\ntoken = "client-token-0123456789"\ninternal_token = "file-internal-0123456789"\n${SHARD}`, { source: 'test.toml', envInternalToken: 'env-internal-0123456789' });
+    assert.equal(config.token, 'client-token-0123456789');
+    assert.equal(config.internalToken, 'env-internal-0123456789');
+  });
+
   it('takes the token from DISTRIBKV_TOKEN over the file', () => {
     const config = parse(`[cluster]\ntoken = "file-token-0123456789"\n${SHARD}`, 'env-token-0123456789');
     assert.equal(config.token, 'env-token-0123456789');
@@ -69,6 +75,10 @@ describe('parseConfig', () => {
     ['vnodes not an integer', `[cluster]\nvnodes = "many"\n${SHARD}`, /cluster\.vnodes .* got "many"/],
     ['a short token', `[cluster]\ntoken = "short"\n${SHARD}`, /cluster\.token must be 16-1024 bytes, got 5/],
     ['auth "all" without a token', `[cluster]\nauth = "all"\n${SHARD}`, /needs a token/],
+    ['auth "all" without an internal token', `[cluster]\nauth = "all"\ntoken = "client-token-0123456789"\n${SHARD}`, /cluster\.auth = "all" hands the token to clients, so the nodes need their own credential: set cluster\.internal_token or DISTRIBKV_INTERNAL_TOKEN/],
+    ['an internal token equal to the token', `[cluster]\ntoken = "same-token-0123456789"\ninternal_token = "same-token-0123456789"\n${SHARD}`, /cluster\.internal_token must differ from cluster\.token/],
+    ['a short internal token', `[cluster]\ninternal_token = "short"\n${SHARD}`, /cluster\.internal_token must be 16-1024 bytes, got 5/],
+    ['the topology check of round 1', `[replication]\ntopology_check_interval_ms = 2000\n${SHARD}`, /replication\.topology_check_interval_ms is gone: .*remove the line/],
     ['an unknown auth scope', `[cluster]\nauth = "some"\n${SHARD}`, /cluster\.auth must be "internal" or "all", got "some"/],
     ['a misspelt cluster key', `[cluster]\nvnode = 8\n${SHARD}`, /unknown key cluster\.vnode/],
     ['a misspelt shard key', '[[shards]]\nname = "a"\nleader = "h:1"\nreplica = []\n', /unknown key shards\[0\]\.replica/],
