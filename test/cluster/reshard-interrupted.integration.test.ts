@@ -38,10 +38,10 @@ import { checkPlacement, type Expectation, type MetaJson } from '../helpers/plac
  */
 const MODE = process.env['RESHARD_INTERRUPTED'] ?? 'short';
 const LONG = MODE === 'long';
-const SEEDED_KEYS = LONG ? 16_000 : 6_000;
-/** Large enough values that a move's snapshot takes several chunks (MIGRATION_CHUNK_BYTES), so a kill can land inside it. */
-const SEED_VALUE_BYTES = 512;
-const SEED_BATCH_OPS = 400;
+/** 8 MB either way, so a move's snapshot takes about ten chunks (MIGRATION_CHUNK_BYTES) and a kill can land inside it; fewer keys check faster. */
+const SEEDED_KEYS = LONG ? 16_000 : 4_000;
+const SEED_VALUE_BYTES = LONG ? 512 : 2_048;
+const SEED_BATCH_OPS = 100;
 const WAIT_MS = 120_000;
 /** A run whose killed node waits for the migration's end restarts it anyway after this long (it may have been the shard's only in-sync member). */
 const LATE_RESTART_AFTER_MS = 30_000;
