@@ -103,5 +103,5 @@ export const MIGRATION_CUTOVER_LAG_MAX = 256;
 export const MIGRATION_PROGRESS_MS = 2_000;
 /** Ops per batch when a receiver or giver deletes its copies of moving keys. */
 export const MIGRATION_DELETE_BATCH_OPS = 1_000;
-/** How soon a giver's cleanup that failed (say, its `cleaned` step met a control-plane election) runs again. */
+/** How soon a giver's cleanup that failed (its leadership lapsed, or its `cleaned` step met a control-plane election) runs again. */
 export const MIGRATION_CLEANUP_RETRY_MS = 1_000;

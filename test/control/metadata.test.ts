@@ -4,7 +4,7 @@
  * Regenerate with: REWRITE=1 node --import tsx --test test/control/metadata.test.ts
  */
 import { describe, it } from 'node:test';
-import { applyCommand, EMPTY_METADATA, type Command, type Metadata } from '../../cluster/control/metadata.ts';
+import { applyCommand, EMPTY_METADATA, type Command, type Metadata, type MoveStep } from '../../cluster/control/metadata.ts';
 import { runDataDriven, type Case } from '../helpers/datadriven.ts';
 
 const list = (text: string | undefined) => (text ? text.split(',') : []);
@@ -43,7 +43,7 @@ function command(c: Case): Command {
     case 'move': {
       const [giver, receiver] = c.args[0]!.split('->');
       const through = c.named.get('through');
-      return { type: 'move', id: Number(c.named.get('id')), giver: giver!, receiver: receiver!, step: c.named.get('step') as 'progress', ...(through !== undefined && { through: Number(through) }) };
+      return { type: 'move', id: Number(c.named.get('id')), giver: giver!, receiver: receiver!, step: c.named.get('step') as MoveStep, term: Number(c.named.get('term')), ...(through !== undefined && { through: Number(through) }) };
     }
     default:
       throw new Error(`unknown command ${c.command}`);
