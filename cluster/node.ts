@@ -39,7 +39,7 @@ import { NodeFileSystem } from '../engine/index.ts';
 const RAFT_DIR = 'raft';
 import { NodeServer } from './server.ts';
 import { EventLog, recordingLog } from './events.ts';
-import { checkDataDir, checkPort, describeStartFailure } from './start-checks.ts';
+import { argumentProblem, checkDataDir, checkPort, describeStartFailure } from './start-checks.ts';
 import { Topology } from '../protocol/topology.ts';
 
 const USAGE = `usage: node --import tsx cluster/node.ts --config FILE --node HOST:PORT [--data DIR] [--bind HOST] [--log-level ${LOG_LEVELS.join('|')}]`;
@@ -77,7 +77,7 @@ function parseNodeArgs(argv: string[]): NodeArgs {
       allowPositionals: false,
     }));
   } catch (error) {
-    throw usageError((error as Error).message);
+    throw usageError(argumentProblem(error));
   }
   if (values.help) {
     process.stdout.write(`${HELP}\n`);

@@ -21,6 +21,14 @@ export class StartError extends Error {
   }
 }
 
+/**
+ * node:util parseArgs's complaint as one line: its messages run over lines (the problem, then
+ * advice such as `--flag=-5` for a value starting with a dash), and each line counts.
+ */
+export function argumentProblem(error: unknown): string {
+  return (error as Error).message.split('\n').map((line) => line.trim().replace(/\.$/, '')).filter(Boolean).join('; ');
+}
+
 /** Whether `host:port` can be listened on now (nothing else holds the port). */
 export function portFree(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -19,7 +19,7 @@ import { parseAddress } from '../protocol/address.ts';
 import type { ClusterConfig } from '../protocol/config.ts';
 import { loadConfig } from '../protocol/load-config.ts';
 import { Topology, type TopologyJson } from '../protocol/topology.ts';
-import { portFree } from './start-checks.ts';
+import { argumentProblem, portFree } from './start-checks.ts';
 
 const USAGE = 'usage: npm start [-- --config FILE] [--data DIR] [--restart [--restart-delay-ms MS]]';
 const READY_WAIT_MS = 60_000;
@@ -62,7 +62,7 @@ function parseOptions(argv: string[]): Options {
       strict: true, allowPositionals: false,
     }));
   } catch (error) {
-    fail(`${(error as Error).message}; ${USAGE}`, 2);
+    fail(`${argumentProblem(error)}; ${USAGE}`, 2);
   }
   if (values.help) {
     process.stdout.write(`${USAGE}\nRuns every node of the config on this machine, prints the live topology, and supervises them (docs/operations.md).\n`);

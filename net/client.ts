@@ -45,7 +45,7 @@ import { KEY_BYTES_MAX } from '../protocol/limits.ts';
 import { percentEncode } from '../protocol/percent.ts';
 import type { Acks } from '../protocol/replication-options.ts';
 import { Topology } from '../protocol/topology.ts';
-import { ClientError, ConnectionError } from './errors.ts';
+import { ClientError, ConnectionError, unreachableReason } from './errors.ts';
 import { mergeSorted } from './merge.ts';
 import { scanShard, type ScanOptions } from './scan.ts';
 import { errorCode, expectStatus, type Exchange } from './response.ts';
@@ -369,7 +369,7 @@ async function fetchTopology(transport: Transport, addresses: readonly string[],
     } catch (error) {
       // A node that answered with an error (e.g. UNAUTHORIZED) says more than one that did not answer.
       if (error instanceof ClientError && error.status !== undefined) refusal ??= error;
-      failures.push(`${address}: ${(error as { code?: string }).code ?? 'ERROR'}: ${(error as Error).message}`);
+      failures.push(error instanceof ConnectionError ? `${address} ${unreachableReason(error)}` : `${address}: ${(error as { code?: string }).code ?? 'ERROR'}: ${(error as Error).message}`);
     }
   }
   const message = `no node answered GET /cluster (${failures.join('; ')})`;

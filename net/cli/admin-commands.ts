@@ -58,7 +58,7 @@ export const keyslot: Command = {
 };
 
 export const shard: Command = {
-  name: 'shard', synopsis: 'shard add NAME --leader ADDR [--replicas ADDR,…] | shard remove NAME', summary: 'add or remove a shard (moves keys live)', arity: [2, 2],
+  name: 'shard', synopsis: 'shard add|remove NAME', summary: 'add or remove a shard (moves keys live)', arity: [2, 2],
   options: { leader: { type: 'string' }, replicas: { type: 'string' } },
   details: `shard add NAME --leader ADDR [--replicas ADDR,…]
     adds a shard of nodes started beforehand as spares (cluster/node.ts --node ADDR with an address

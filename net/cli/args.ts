@@ -65,7 +65,8 @@ export function parseCommandLine(argv: string[], commands: ReadonlyMap<string, C
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true, tokens: true });
   } catch (error) {
-    throw new UsageError((error as Error).message.replace(/\. To specify a positional argument.*$/, ''));
+    // Node's messages may run on over lines with advice for programmers; the first says what is wrong.
+    throw new UsageError((error as Error).message.split('\n')[0]!.replace(/\. To specify a positional argument.*$/, ''));
   }
   const [name, ...args] = parsed.positionals;
   const spec = name === undefined ? undefined : commands.get(name);

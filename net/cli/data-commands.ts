@@ -20,7 +20,8 @@ export const get: Command = {
   name: 'get', synopsis: 'get KEY', summary: 'print a key\'s value', arity: [1, 1], options: READ_OPTIONS,
   details: `Prints KEY's value (its bytes, as stored) on stdout; exit 1 if there is no such key.\n${READ_HELP}`,
   async run({ args, values, client }) {
-    const value = await (await client()).get(args[0]!, readOptionsOf(values));
+    const read = readOptionsOf(values);
+    const value = await (await client()).get(args[0]!, read);
     if (value === undefined) {
       process.stderr.write(`kv: not found: ${args[0]}\n`);
       return 1;
@@ -66,7 +67,7 @@ export const del: Command = {
 };
 
 export const scan: Command = {
-  name: 'scan', synopsis: 'scan [--gte KEY] [--lt KEY] [--limit N]', summary: 'print keys and values in key order, across shards', arity: [0, 0],
+  name: 'scan', synopsis: 'scan [--gte K] [--lt K]', summary: 'print keys and values in key order, across shards', arity: [0, 0],
   options: { ...RANGE_OPTIONS, ...READ_OPTIONS },
   details: `Prints "key<TAB>value" lines in key order, merged across every shard (kv export for NDJSON).\n${RANGE_HELP}\n${READ_HELP}`,
   async run({ values, client }) {

@@ -22,7 +22,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 const encoder = new TextEncoder();
 
 export const exportKeys: Command = {
-  name: 'export', synopsis: 'export [--gte KEY] [--lt KEY] [--limit N]', summary: 'write keys and values as NDJSON (for import)', arity: [0, 0],
+  name: 'export', synopsis: 'export [--gte K] [--lt K]', summary: 'write keys and values as NDJSON (for import)', arity: [0, 0],
   options: { ...RANGE_OPTIONS, ...READ_OPTIONS },
   details: `Writes every key in the range, in key order, as one JSON object per line on stdout:
   {"key": "user:1", "value": "Ada"}       ("key_base64"/"value_base64" for bytes that are not UTF-8)
