@@ -40,8 +40,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 // Each from its own module, not protocol/index.ts: the CLI's bundle then leaves out what only
 // nodes use (the replication frames and their msgpack), and starts faster.
 import { canonicalAddress } from '../protocol/address.ts';
-import { encodeBatch, type BatchOp } from '../protocol/batch-codec.ts';
-import { KEY_BYTES_MAX } from '../protocol/limits.ts';
+import { encodeBatch, encodeGetBatch, type BatchOp } from '../protocol/batch-codec.ts';
+import { DEFAULT_LIMITS, KEY_BYTES_MAX } from '../protocol/limits.ts';
+import { decodeMultiGet } from '../protocol/multi-get-codec.ts';
 import { percentEncode } from '../protocol/percent.ts';
 import type { Acks } from '../protocol/replication-options.ts';
 import { Topology } from '../protocol/topology.ts';
@@ -119,6 +120,9 @@ const encoder = new TextEncoder();
 /** 503 codes by which a node promises it did nothing with the request (docs/api.md), so a retry cannot apply it twice. */
 const REFUSED_RETRYABLE: ReadonlySet<string> = new Set(['MIGRATING', 'NOT_LEADER', 'LEASE_EXPIRED', 'NOT_ENOUGH_REPLICAS', 'SHUTTING_DOWN']);
 const REFUSED_RETRY_DELAY_MS_MAX = 500;
+/** Nodes asked at once for the topology, and how long the rest get once one answered. */
+const TOPOLOGY_ASK_MAX = 16;
+const TOPOLOGY_GRACE_MS = 200;
 
 export class Client {
   private topology: Topology;
@@ -172,6 +176,40 @@ export class Client {
     if (res.status === 404 && errorCode(res) === 'KEY_NOT_FOUND') return undefined;
     expectStatus(res, 200);
     return res.body;
+  }
+
+  /**
+   * Reads many keys: one POST /batch of gets per shard (per `DEFAULT_LIMITS.batchOpsMax` keys),
+   * sent at once. Values come back in the order of `keys`, undefined where a key has none; each
+   * shard's values are of one point in its log, different shards' are not of one point.
+   */
+  async getMany(keys: readonly KeyLike[], options: ReadOptions = {}): Promise<(Uint8Array | undefined)[]> {
+    const all = keys.map(keyBytes);
+    const fromReplica = (options.readFrom ?? (options.readReplica ? 'replica' : this.options.readFrom)) === 'replica';
+    const groups = new Map<string, number[]>();
+    all.forEach((key, i) => {
+      const shard = this.topology.shardOf(key).name;
+      const group = groups.get(shard) ?? groups.set(shard, []).get(shard)!;
+      group.push(i);
+    });
+    const out: (Uint8Array | undefined)[] = new Array(all.length);
+    const requests: Promise<void>[] = [];
+    for (const [shard, indexes] of groups) {
+      for (let at = 0; at < indexes.length; at += DEFAULT_LIMITS.batchOpsMax) {
+        const part = indexes.slice(at, at + DEFAULT_LIMITS.batchOpsMax);
+        const partKeys = part.map((i) => all[i]!);
+        const minSeq = this.lastSeqByShard.get(shard);
+        const query = fromReplica ? `?read=replica${minSeq === undefined ? '' : `&min_seq=${minSeq}`}` : '';
+        requests.push(
+          this.send({ method: 'POST', path: `/batch${query}`, body: encodeGetBatch(partKeys), contentType: 'application/json', target: (t) => pickReader(t, partKeys[0]!, fromReplica) }, true).then((res) => {
+            expectStatus(res, 200);
+            decodeMultiGet(res.body, partKeys.length).forEach((value, j) => (out[part[j]!] = value));
+          }),
+        );
+      }
+    }
+    await Promise.all(requests);
+    return out;
   }
 
   /** Resolves to the write's sequence number on its shard (undefined with acks: 0, which has none). */
@@ -358,22 +396,43 @@ export class Client {
   }
 }
 
-async function fetchTopology(transport: Transport, addresses: readonly string[], headers: Record<string, string>): Promise<Topology> {
+/**
+ * The newest topology the nodes know: GET /cluster of up to TOPOLOGY_ASK_MAX nodes at once,
+ * the highest version among the answers. Not the first answer: a deposed leader cut off from
+ * the control plane still answers, with the topology that names it. Once one node answered,
+ * the others get TOPOLOGY_GRACE_MS more (a node that does not answer at all must not hold the
+ * refresh for a whole request timeout).
+ */
+function fetchTopology(transport: Transport, addresses: readonly string[], headers: Record<string, string>): Promise<Topology> {
+  const targets = [...new Set(addresses)].slice(0, TOPOLOGY_ASK_MAX);
   const failures: string[] = [];
   let refusal: ClientError | undefined;
-  for (const address of new Set(addresses)) {
-    try {
-      const res = await transport.request(address, { method: 'GET', path: '/cluster', headers });
-      expectStatus(res, 200);
-      return Topology.fromJson(JSON.parse(Buffer.from(res.body).toString('utf8')));
-    } catch (error) {
-      // A node that answered with an error (e.g. UNAUTHORIZED) says more than one that did not answer.
-      if (error instanceof ClientError && error.status !== undefined) refusal ??= error;
-      failures.push(error instanceof ConnectionError ? `${address} ${unreachableReason(error)}` : `${address}: ${(error as { code?: string }).code ?? 'ERROR'}: ${(error as Error).message}`);
+  let best: Topology | undefined;
+  let pending = targets.length;
+  return new Promise((resolve, reject) => {
+    let grace: NodeJS.Timeout | undefined;
+    const finish = () => {
+      clearTimeout(grace);
+      if (best) return resolve(best);
+      const message = `no node answered GET /cluster (${failures.join('; ')})`;
+      reject(new ClientError(refusal?.code ?? 'UNAVAILABLE', message, { status: refusal?.status }));
+    };
+    if (pending === 0) return finish();
+    for (const address of targets) {
+      transport.request(address, { method: 'GET', path: '/cluster', headers }).then((res) => {
+        expectStatus(res, 200);
+        const topology = Topology.fromJson(JSON.parse(Buffer.from(res.body).toString('utf8')));
+        if (!best || topology.version > best.version) best = topology;
+        grace ??= setTimeout(finish, TOPOLOGY_GRACE_MS);
+      }).catch((error: unknown) => {
+        // A node that answered with an error (e.g. UNAUTHORIZED) says more than one that did not answer.
+        if (error instanceof ClientError && error.status !== undefined) refusal ??= error;
+        failures.push(error instanceof ConnectionError ? `${address} ${unreachableReason(error)}` : `${address}: ${(error as { code?: string }).code ?? 'ERROR'}: ${(error as Error).message}`);
+      }).finally(() => {
+        if (--pending === 0) finish();
+      });
     }
-  }
-  const message = `no node answered GET /cluster (${failures.join('; ')})`;
-  throw new ClientError(refusal?.code ?? 'UNAVAILABLE', message, { status: refusal?.status });
+  });
 }
 
 function pickReader(topology: Topology, key: Uint8Array, readReplica: boolean): string {

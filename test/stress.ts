@@ -1,8 +1,10 @@
 /**
  * Long runs of the reliability suite: `npm run stress -- --minutes N` repeats the tests in
- * test/reliability/ and the namespaced cluster under the nemesis (test/hosts/nemesis.test.ts,
- * skipped where namespaces cannot be made) with larger knobs and fresh seeds until N minutes
- * are up, and prints a summary. Beside them, for the whole time, it runs the Raft simulator
+ * test/reliability/, the namespaced cluster under the nemesis (test/hosts/nemesis.test.ts,
+ * skipped where namespaces cannot be made), the chaos run (test/chaos/chaos.test.ts: kill -9
+ * of shard leaders for 2 minutes) and 20 kills of the control plane's leader
+ * (test/control/controller-failover.integration.test.ts) with larger knobs and fresh seeds
+ * until N minutes are up, and prints a summary. Beside them, for the whole time, it runs the Raft simulator
  * (`npm run sim`) in batches of fresh seeds, 3 and 5 voters in turn. It stops at the first
  * failure and prints the seeds to replay it.
  */
@@ -33,15 +35,18 @@ while (Date.now() < deadline) {
     HOSTS_ROUNDS: '3',
     HOSTS_PHASE_ACKS: '200',
     HOSTS_SEED: seed,
+    CHAOS_SECONDS: '120',
+    CHAOS_SEED: seed,
+    CONTROLLER_KILLS: '20',
   };
-  const files = ['test/reliability/', 'test/engine/model.test.ts', 'test/hosts/nemesis.test.ts'];
+  const files = ['test/reliability/', 'test/engine/model.test.ts', 'test/hosts/nemesis.test.ts', 'test/chaos/chaos.test.ts', 'test/control/controller-failover.integration.test.ts'];
   // Asynchronous, so the simulator batches keep running beside it.
   const run = await new Promise<{ status: number | null }>((resolve) => {
     spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=dot', ...expand(files)], { env, stdio: 'inherit' }).on('close', (status) => resolve({ status }));
   });
   rounds++;
   if (run.status !== 0) {
-    console.error(`stress: round ${rounds} failed (seed ${seed}); replay with KILL9_SEED=${seed} CRASH_EXPLORER_SEED=${seed} MODEL_SEED=${seed} HOSTS_SEED=${seed} HOSTS_ROUNDS=3 HOSTS_PHASE_ACKS=200`);
+    console.error(`stress: round ${rounds} failed (seed ${seed}); replay with KILL9_SEED=${seed} CRASH_EXPLORER_SEED=${seed} MODEL_SEED=${seed} HOSTS_SEED=${seed} HOSTS_ROUNDS=3 HOSTS_PHASE_ACKS=200 CHAOS_SEED=${seed} CHAOS_SECONDS=120`);
     process.exit(1);
   }
   console.log(`stress: round ${rounds} passed (seed ${seed}); ${Math.max(0, Math.round((deadline - Date.now()) / 1000))} s left`);

@@ -130,7 +130,7 @@ export class ControlPlane {
   /** The metadata as of now, confirmed with a quorum (linearizable). Leader only. */
   async read(): Promise<Metadata> {
     this.requireLeader();
-    await asCluster(this.group.read());
+    await asCluster(this.group.read(), 'read');
     return this.machine.metadata;
   }
 
@@ -143,7 +143,7 @@ export class ControlPlane {
     const leadership = this.requireLeader();
     if (command.type === 'elect' || command.type === 'set-in-sync') this.checkProposer(command, from, leadership.book);
     if (command.type === 'move') this.checkMoveProposer(command, from);
-    const result = await asCluster(this.group.propose(encodeCommand(command))) as CommandResult;
+    const result = await asCluster(this.group.propose(encodeCommand(command)), 'propose') as CommandResult;
     if (!result.ok) throw refusalError(result);
     return result.metadata;
   }
@@ -152,7 +152,7 @@ export class ControlPlane {
   async grantLease(shard: string, node: string, term: number): Promise<number> {
     const leadership = this.requireLeader();
     // Confirms with a quorum that this member still leads: a deposed controller grants nothing.
-    await asCluster(this.group.read());
+    await asCluster(this.group.read(), 'read');
     const current = this.machine.metadata.shards.find((s) => s.name === shard);
     if (!current) throw new ClusterError('UNKNOWN_SHARD', `no shard ${JSON.stringify(shard)}`);
     if (current.leader !== node || current.term !== term) {
@@ -270,6 +270,11 @@ export class ControlPlane {
       return;
     }
     this.retryAt.delete(shard.name);
+    if (leader === shard.leader && answers.length === 1) {
+      this.leadership?.book.restart(shard, this.o.now());
+      this.o.log('info', 'shard leader lost its lease but is the only member that can lead; waiting for it to renew, no new term', { shard: shard.name, leader, term: shard.term });
+      return;
+    }
     const metadata = await this.propose(electCommand(shard, leader), undefined);
     const elected = metadata.shards.find((s) => s.name === shard.name)!;
     this.o.log('info', 'elected a new shard leader', { shard: shard.name, leader, term: elected.term, previous: shard.leader, candidates: answers });
@@ -306,15 +311,17 @@ export class ControlPlane {
 /**
  * Raft's failures as the cluster's error codes, so a node knows what to do with them: not the
  * leader, or dropped before the log → NOT_CONTROLLER (nothing done; ask the leader, named when
- * known); outcome unknown (leadership lost, timed out, stopped) → UNCONFIRMED; too busy →
- * OVERLOADED (nothing done). Anything else is a bug and stays as it is (INTERNAL).
+ * known); outcome unknown (leadership lost, timed out, stopped) → UNCONFIRMED for a proposal,
+ * NOT_CONTROLLER for a read (which changes nothing, so there is no outcome to be unsure of);
+ * too busy → OVERLOADED (nothing done). Anything else is a bug and stays as it is (INTERNAL).
  */
-async function asCluster<T>(pending: Promise<T>): Promise<T> {
+async function asCluster<T>(pending: Promise<T>, what: 'read' | 'propose'): Promise<T> {
   try {
     return await pending;
   } catch (error) {
     if (!(error instanceof RaftError)) throw error;
     if (error.code === 'NOT_LEADER' || error.code === 'PROPOSAL_DROPPED') throw new NotControllerError(`the control plane did not take it: ${error.message}`, error.leaderHint || undefined);
+    if (outcomeUnknown(error) && what === 'read') throw new NotControllerError(`the control plane could not confirm its leadership: ${error.message}`, undefined);
     if (outcomeUnknown(error)) throw new ClusterError('UNCONFIRMED', `the control plane may or may not have committed it: ${error.message}`, { cause: error });
     if (error.code === 'OVERLOADED') throw new ClusterError('OVERLOADED', `the control plane is busy: ${error.message}`, { cause: error });
     throw error;

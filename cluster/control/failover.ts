@@ -38,6 +38,15 @@ export class LeaseBook {
     if (!known || known.term !== shard.term || known.node !== shard.leader) this.terms.set(shard.name, { node: shard.leader, term: shard.term, atMs: nowMs });
   }
 
+  /**
+   * Gives the shard's current leader a fresh window to ask for its lease, as if its term began
+   * now: when it is the only member that could lead, electing it again under a new term would
+   * only make it rebuild its leadership (and, on a slow machine, miss the next window too).
+   */
+  restart(shard: ShardMeta, nowMs: number): void {
+    this.terms.set(shard.name, { node: shard.leader, term: shard.term, atMs: nowMs });
+  }
+
   /** How much longer the shard's current leader may hold a lease (0: it has certainly ended). */
   remainingMs(shard: ShardMeta, nowMs: number): number {
     let since = this.sinceMs;

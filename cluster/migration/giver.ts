@@ -100,9 +100,10 @@ export async function streamMove(ctx: GiverContext, res: ServerResponse, writeHe
         }
         cursor = entry.last + 1;
       }
-      // Ops go at once; a bare advance of `through` once per heartbeat interval.
+      // Ops go at once; a bare advance of `through` once per heartbeat interval, or at once after
+      // the fence (the receiver waits for it to pass the fence before it can take the keys).
       const idle = ctx.now() - lastSentMs >= ctx.heartbeatIntervalMs;
-      if (ops.length > 0 || (cursor - 1 > throughSent && idle)) {
+      if (ops.length > 0 || (cursor - 1 > throughSent && (idle || fenced))) {
         await out.send({ type: 'moved', term, through: cursor - 1, ops });
         throughSent = cursor - 1;
         lastSentMs = ctx.now();

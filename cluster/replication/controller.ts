@@ -97,6 +97,7 @@ export class ReplicationController {
   private leader: LeaderReplication | undefined;
   private follower: FollowerReplication | undefined;
   private serial: Promise<unknown> = Promise.resolve();
+  private saves: Promise<void> = Promise.resolve();
   private readonly listeners = new Set<(state: NodeState) => void>();
   private readonly timers: NodeJS.Timeout[] = [];
   private pass: Promise<PassReport> | undefined;
@@ -480,10 +481,19 @@ export class ReplicationController {
     return new ClusterError('NOT_LEADER', shard ? `${message}; ${shard.name} is led by ${shard.leader} at term ${shard.term}` : message);
   }
 
-  private async saveMeta(change: Partial<NodeMeta>): Promise<void> {
-    const next = Object.freeze({ ...this.meta, ...change });
-    await writeNodeMeta(this.o.fileSystem, this.o.dataDir, next);
-    this.meta = next;
+  /**
+   * Saves a change to the node state. Saves come from role changes (under `serial`) and from
+   * the follower's work (not under it), so they queue here: each applies its change to the
+   * state as the previous save left it, and one temp file is never written by two at once.
+   */
+  private saveMeta(change: Partial<NodeMeta>): Promise<void> {
+    const save = this.saves.then(async () => {
+      const next = Object.freeze({ ...this.meta, ...change });
+      await writeNodeMeta(this.o.fileSystem, this.o.dataDir, next);
+      this.meta = next;
+    });
+    this.saves = save.catch(() => undefined);
+    return save;
   }
 
   private publish(state: NodeState): void {

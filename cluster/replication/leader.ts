@@ -74,6 +74,7 @@ export class LeaderReplication {
   private readonly ticker: NodeJS.Timeout;
   private readonly leaseTimer: NodeJS.Timeout;
   private leaseFailures = 0;
+  private renewing = false;
   private leaseGranted = false;
   private nextId = 1;
 
@@ -148,6 +149,9 @@ export class LeaderReplication {
   private async renewLease(): Promise<void> {
     // A leader handing over lets its lease run out: the control plane may then elect anyone.
     if (this.machine.isStopped || this.machine.isFenced) return;
+    // One renewal at a time: a slow control plane must not collect a pile of them from each leader.
+    if (this.renewing) return;
+    this.renewing = true;
     const askedMs = this.context.now();
     try {
       const leaseMs = await this.context.control.lease(this.context.shard, this.context.term);
@@ -159,6 +163,8 @@ export class LeaderReplication {
       // Before the first grant, failures are the control plane still starting: a warning only if they go on.
       const level = this.leaseGranted || this.leaseFailures >= 20 ? 'warn' : 'debug';
       if (this.leaseFailures++ % 20 === 0) this.context.log(level, 'lease not renewed', { shard: this.context.shard, term: this.context.term, failures: this.leaseFailures, error: (error as Error).message });
+    } finally {
+      this.renewing = false;
     }
   }
 

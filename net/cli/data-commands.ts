@@ -89,12 +89,14 @@ ${WRITE_HELP}`,
     const options = writeOptionsOf(values);
     const bytes = args[0] === '-' ? await readStdin() : await readBatchFile(args[0]!);
     if (bytes.length > BATCH_FILE_BYTES_MAX) throw new UsageError(`${args[0]}: ${bytes.length} bytes; a batch is at most ${BATCH_FILE_BYTES_MAX}`, 'batch');
-    let ops;
+    let decoded;
     try {
-      ops = decodeBatch(bytes, DEFAULT_LIMITS);
+      decoded = decodeBatch(bytes, DEFAULT_LIMITS);
     } catch (error) {
       throw new UsageError(`${args[0]}: ${(error as Error).message}`, 'batch');
     }
+    if (decoded.kind === 'read') throw new UsageError(`${args[0]}: a batch of gets; kv batch applies puts and deletes (kv get KEY reads a key)`, 'batch');
+    const { ops } = decoded;
     const c = await client();
     const operations = ops.map((op) => (op.type === 'put' ? { type: 'put' as const, key: op.key, value: op.value } : { type: 'del' as const, key: op.key }));
     if (options.acks === 0) {

@@ -55,6 +55,7 @@ interface Fixture {
   aFile: string;
   badJson: string;
   badNdjson: string;
+  getBatch: string;
   tokenFile: string;
   cluster: string;
   deadNode: string;
@@ -103,6 +104,7 @@ const CASES: Case[] = [
   { name: 'kv shard add without a leader', program: 'kv', args: (f) => ['--cluster', f.cluster, 'shard', 'add', 's9'], code: 2, says: /shard add needs --leader/ },
   { name: 'kv batch of a file that does not exist', program: 'kv', args: (f) => ['--cluster', f.cluster, 'batch', f.missing], code: 2, says: /cannot read .*ENOENT/ },
   { name: 'kv batch of a file that is not a batch', program: 'kv', args: (f) => ['--cluster', f.cluster, 'batch', f.badJson], code: 2, says: /is not UTF-8 JSON|unknown field/ },
+  { name: 'kv batch of a file of gets', program: 'kv', args: (f) => ['--cluster', f.cluster, 'batch', f.getBatch], code: 2, says: /a batch of gets; kv batch applies puts and deletes/ },
   { name: 'kv import of a file with a line that is not JSON', program: 'kv', args: (f) => ['--cluster', f.cluster, 'import', f.badNdjson], code: 2, says: /line 2 is not JSON/ },
   { name: 'kv get of a key that does not exist', program: 'kv', args: (f) => ['--cluster', f.cluster, 'get', 'no-such-key'], code: 1, says: /not found: no-such-key/ },
   { name: 'kv transfer of a shard that does not exist', program: 'kv', args: (f) => ['--cluster', f.cluster, 'transfer', 's9'], code: 2, says: /no shard "s9"; the shards are shard-0/ },
@@ -156,6 +158,7 @@ before(async () => {
     dir, missing: path.join(dir, 'missing'), badToml: path.join(dir, 'bad.toml'), epochToml: path.join(dir, 'epoch.toml'),
     busyToml: path.join(dir, 'busy.toml'), busyNode: `127.0.0.1:${busyPort}`, freeToml: path.join(dir, 'free.toml'), freeNode: `127.0.0.1:${freePort}`,
     lockedData: path.join(dir, 'locked'), aFile: path.join(dir, 'a-file'), badJson: path.join(dir, 'bad.json'), badNdjson: path.join(dir, 'bad.ndjson'),
+    getBatch: path.join(dir, 'gets.json'),
     tokenFile: path.join(dir, 'token'), cluster: '', deadNode: `127.0.0.1:${deadPort}`,
   };
   await writeFile(fixture.badToml, '[cluster\nvnodes = 1\n');
@@ -164,6 +167,7 @@ before(async () => {
   await writeFile(fixture.freeToml, toml(fixture.freeNode));
   await writeFile(fixture.aFile, 'not a table, not a directory\n'.repeat(10));
   await writeFile(fixture.badJson, '{"ops": [{"type": "put", "key": "a", "valu": "1"}]}');
+  await writeFile(fixture.getBatch, '{"ops": [{"type": "get", "key": "a"}]}');
   await writeFile(fixture.badNdjson, '{"key": "a", "value": "1"}\n{"key": "b", value}\n');
   locked = await Db.open(path.join(fixture.lockedData, 'db'));
   cluster = await startCluster({ shards: 1 });
