@@ -11,12 +11,15 @@
  * whose engine this test holds open, and a one-node cluster for the CLI's runtime refusals.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Db } from '../../engine/index.ts';
+import { Db, NodeFileSystem } from '../../engine/index.ts';
+import { ValueKind } from '../../engine/internal-key.ts';
+import { TableBuilder } from '../../engine/sst/table-builder.ts';
 import { startCluster, type TestCluster } from '../helpers/cluster-harness.ts';
 import { freePorts } from '../helpers/free-ports.ts';
 import { ROOT, runKv, runNode, type CommandResult } from '../helpers/run-command.ts';
@@ -216,4 +219,20 @@ describe('bad input to each user-facing command', () => {
       assert.equal(result.stderr, '');
     });
   }
+
+  it('sst-dump --keys into head -n 1 ends quietly when head closes the pipe: exit 0, nothing on stderr', async () => {
+    // Far more output than a pipe holds, so the tool is still writing when head has gone.
+    const table = path.join(fixture.dir, '000009.sst');
+    const file = new NodeFileSystem().createWritable(table);
+    const builder = new TableBuilder(file, { blockBytes: 4096 });
+    for (let i = 0; i < 20_000; i++) builder.add(new TextEncoder().encode(`key:${String(i).padStart(6, '0')}`), i + 1, ValueKind.Put, new TextEncoder().encode('value'));
+    builder.finish();
+    file.close();
+    const script = 'set -o pipefail; node --import tsx engine/tools/sst-dump.ts --keys "$1" | head -n 1';
+    const { stdout, stderr } = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) => {
+      execFile('bash', ['-c', script, 'bash', table], { cwd: ROOT, timeout: TOOL_WAIT_MS }, (error, out, err) => (error ? reject(new Error(`${error.message}; stderr: ${err}`)) : resolve({ stdout: out, stderr: err })));
+    });
+    assert.equal(stdout.split('\n').length, 2, stdout);
+    assert.equal(stderr, '');
+  });
 });
