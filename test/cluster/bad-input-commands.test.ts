@@ -12,6 +12,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -234,5 +235,19 @@ describe('bad input to each user-facing command', () => {
     });
     assert.equal(stdout.split('\n').length, 2, stdout);
     assert.equal(stderr, '');
+  });
+
+  // util-linux's script(1) gives the CLI a terminal for its stdin, as a user typing the command has.
+  const noScript = existsSync('/usr/bin/script') ? false : 'no /usr/bin/script (util-linux) to give the CLI a terminal';
+  it('kv put KEY without a value, on a terminal, says what is missing instead of waiting: exit 2', { skip: noScript }, async () => {
+    const command = `${JSON.stringify(process.execPath)} ${JSON.stringify(path.join(ROOT, 'bin', 'kv'))} --cluster ${fixture.cluster} put some-key`;
+    const result = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
+      execFile('/usr/bin/script', ['-qec', command, '/dev/null'], { cwd: ROOT, timeout: TOOL_WAIT_MS }, (error, out) => {
+        if (error && error.killed) reject(new Error(`still waiting after ${TOOL_WAIT_MS} ms: ${out}`));
+        else resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, out });
+      });
+    });
+    assert.match(result.out, /^kv: put needs a VALUE, or the value on stdin \(kv put KEY < FILE\); see kv put --help\r?\n$/);
+    assert.equal(result.code, 2);
   });
 });

@@ -2,7 +2,7 @@
  * The CLI (bin/kv, the bundled build) against a real cluster of one shard (a leader and a
  * replica) and a controller-only node: writes with acks and sync, replica reads with min_seq,
  * batches, import and export, keyslot, a handover with transfer, and `kv status`, whose rows come
- * from each node and show a killed node as down with the reason.
+ * from each node and show a killed node as down with the reason (as `kv cluster` does).
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -115,5 +115,8 @@ describe('the CLI against a real cluster', () => {
     const line = table.stdout.split('\n').find((l) => l.startsWith(replicaNow.address));
     assert.match(line ?? '', /down \(refused\)$/, table.stdout);
     assert.match(table.stdout, /^NODE +SHARD +ROLE +CONTROL +TERM +LAST SEQ +LAG OPS +LAG MS +IN SYNC +KEYS~ +DISK +UP +HEALTH$/m);
+    // kv cluster, the topology's view, also says why the node is down (not "fetch failed").
+    const topology = ok(await kv(['cluster']));
+    assert.match(topology.stdout, new RegExp(`${replicaNow.address.replace(/\./g, '\\.')} +\\d* *down \\(refused\\)$`, 'm'), topology.stdout);
   });
 });
