@@ -18,7 +18,7 @@ import { quietOnClosedStdout } from './output.ts';
 import { status } from './status.ts';
 import { exportKeys, importKeys } from './transfer-commands.ts';
 
-const COMMANDS: ReadonlyMap<string, Command> = new Map(
+export const COMMANDS: ReadonlyMap<string, Command> = new Map(
   [get, put, del, scan, batch, importKeys, exportKeys, keyslot, cluster, status, shard, transfer, promote].map((c) => [c.name, c]),
 );
 

@@ -19,6 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Db, NodeFileSystem } from '../../engine/index.ts';
+import { COMMANDS } from '../../net/cli/main.ts';
 import { ValueKind } from '../../engine/internal-key.ts';
 import { TableBuilder } from '../../engine/sst/table-builder.ts';
 import { startCluster, type TestCluster } from '../helpers/cluster-harness.ts';
@@ -235,6 +236,17 @@ describe('bad input to each user-facing command', () => {
     });
     assert.equal(stdout.split('\n').length, 2, stdout);
     assert.equal(stderr, '');
+  });
+
+  it('every kv command has --help: its usage on stdout, exit 0, and kv --help lists it', async () => {
+    const overall = await runKv(['--help'], { timeoutMs: TOOL_WAIT_MS });
+    for (const name of COMMANDS.keys()) {
+      const result = await runKv([name, '--help'], { timeoutMs: TOOL_WAIT_MS });
+      assert.equal(result.code, 0, `${name}: ${result.stderr}`);
+      assert.equal(result.stderr, '', name);
+      assert.match(result.stdout, new RegExp(`^usage: kv ${name}\\b`), name);
+      assert.match(overall.stdout, new RegExp(`^  ${name}\\b`, 'm'), `kv --help lists ${name}`);
+    }
   });
 
   // util-linux's script(1) gives the CLI a terminal for its stdin, as a user typing the command has.
