@@ -23,6 +23,8 @@ import type { ReplicationController } from './replication/controller.ts';
 import type { ControlPlane } from './control/control-plane.ts';
 import type { Metadata } from './control/metadata.ts';
 import type { Store } from './store.ts';
+import type { EventLog } from './events.ts';
+import type { Peers } from './peers.ts';
 import { TurnQueue } from './turn-queue.ts';
 import { accessOf, ROUTES } from './routes.ts';
 import { splitUrl } from './request.ts';
@@ -43,6 +45,9 @@ export interface NodeServerOptions {
   control: ControlPlane | undefined;
   /** The metadata this node knows. */
   metadata(): Metadata;
+  controllers: readonly string[];
+  events: EventLog;
+  peers: Peers;
 }
 
 export class NodeServer {
@@ -78,6 +83,9 @@ export class NodeServer {
       metrics: options.metrics,
       control: options.control,
       metadata: options.metadata,
+      controllers: options.controllers,
+      events: options.events,
+      peers: options.peers,
       writes: new TurnQueue(),
       state: () => this.state,
       status: () => ({ listening: this.boundAddress(), inflight: this.inflight, internalInflight: this.internalInflight, draining: this.draining }),

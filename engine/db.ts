@@ -310,6 +310,7 @@ export class Db {
     return {
       lastSequence: tree.lastSequence,
       levels: tree.levelSummary(),
+      keysEstimate: tree.keysEstimate(),
       memtableBytes: tree.mem.bytes,
       immutableMemtables: tree.imm.length,
       liveSnapshots: this.snapshots.size,

@@ -699,5 +699,16 @@ export class LsmTree {
   levelSummary(): Array<{ level: number; files: number; bytes: number }> {
     return this.version.levels.map((files, level) => ({ level, files: files.length, bytes: this.version.levelBytes(level) }));
   }
+
+  /**
+   * Live keys, estimated as RocksDB's `estimate-num-keys` does: entries in the memtables and
+   * tables, less two per point tombstone (it hides one entry and is one). Overwritten keys not
+   * yet compacted away count more than once; range deletions are not subtracted.
+   */
+  keysEstimate(): number {
+    let entries = this.mem.count + this.imm.reduce((n, m) => n + m.count, 0);
+    for (const files of this.version.levels) for (const f of files) entries += f.entries - 2 * f.tombstones;
+    return Math.max(0, entries);
+  }
 }
 

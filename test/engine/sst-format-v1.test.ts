@@ -53,5 +53,5 @@ test('sst-dump reads a version 1 table and flags a flipped byte in it', () => {
   const bytes = fs.peek('/db/000007.sst');
   bytes[20] = bytes[20]! ^ 1;
   fs.poke('/db/000007.sst', bytes);
-  assert.equal(runSstDump(['--verify', '/db/000007.sst'], fs, () => {}), 2);
+  assert.equal(runSstDump(['--verify', '/db/000007.sst'], fs, () => {}), 3);
 });
