@@ -384,9 +384,10 @@ export class LsmTree {
 
   /**
    * Applies a committed batch to the memtable straight from its encoded WAL record, which the
-   * memtable keeps: no per-op views or objects (see write-batch.ts, walkBatch).
+   * memtable keeps: no per-op views or objects (see write-batch.ts, walkBatch). Returns the
+   * record's first sequence number.
    */
-  applyRecord(record: Uint8Array, fileName: string, userBytes: number): void {
+  applyRecord(record: Uint8Array, fileName: string, userBytes: number): number {
     const mem = this.mem;
     let count = 0;
     const first = walkBatch(record, fileName, (seq, kind, keyAt, keyLength, valueAt, valueLength) => {
@@ -399,6 +400,7 @@ export class LsmTree {
     // still carry it, so the flush that retires its WAL records it in the MANIFEST.
     if (this.lastSequence > this.mem.seqMax) this.mem.seqMax = this.lastSequence;
     this.counters.userBytes += userBytes;
+    return first;
   }
 
   // ---- background work ----
