@@ -77,6 +77,7 @@ function shippedOpTooLarge(index: number, kind: ValueKind, keyLength: number, va
 
 /** Where the copies get() returns come from (see util/byte-slab.ts). */
 const valueCopies = new ByteSlab();
+const copyValue = (value: Uint8Array) => valueCopies.copy(value);
 
 /** A group is cut at this many bytes of ops so one huge queue does not make one huge record. */
 const GROUP_BYTES_MAX = 1024 * 1024;
@@ -216,22 +217,21 @@ export class Db {
 
   /**
    * The values of `keys`, in order (undefined where absent or deleted), all read at one
-   * sequence number (the snapshot's, if given). One call and one promise for the lot: the
-   * reads are synchronous inside, so a batch costs no per-key promise. At most batchOpsMax keys.
+   * sequence number (the snapshot's, if given), the one of the call. One call and one promise
+   * for the lot; a large batch's table lookups are shared with the read thread (options.ts,
+   * readThread; read/get-many.ts). At most batchOpsMax keys.
    */
   async getMany(keys: readonly KeyLike[], options?: ReadOptions): Promise<Array<Uint8Array | undefined>> {
     this.checkOpen();
     const userKeys = checkKeys(keys, this.options);
     const seq = this.snapshots.resolve(options?.snapshot, this.tree.lastSequence);
-    const out: Array<Uint8Array | undefined> = new Array(userKeys.length);
-    for (let i = 0; i < userKeys.length; i++) out[i] = this.valueAt(userKeys[i]!, seq);
-    return out;
+    return this.tree.getMany(userKeys, seq, copyValue);
   }
 
   /** A copy of the value of `userKey` at `seq`, or undefined if absent or deleted. */
   private valueAt(userKey: Uint8Array, seq: number): Uint8Array | undefined {
     const entry = this.tree.get(userKey, seq);
-    return entry?.kind === ValueKind.Put ? valueCopies.copy(entry.value) : undefined;
+    return entry?.kind === ValueKind.Put ? copyValue(entry.value) : undefined;
   }
 
   /** Pins reads to the current state until `release()`. */
@@ -359,6 +359,8 @@ export class Db {
       threadCompactions: c.threadCompactions,
       compactionThread: tree.usesCompactionThread,
       compactionThreadError: tree.compactionThreadError,
+      readThread: tree.readThread !== undefined,
+      readThreadError: tree.readThreadError,
       trivialMoves: c.trivialMoves,
       tablesDroppedByRangeDeletes: c.tablesDroppedByRangeDeletes,
       stallMs: c.stallMs,
