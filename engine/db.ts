@@ -218,8 +218,8 @@ export class Db {
   /**
    * The values of `keys`, in order (undefined where absent or deleted), all read at one
    * sequence number (the snapshot's, if given), the one of the call. One call and one promise
-   * for the lot; a large batch's table lookups are shared with the read thread (options.ts,
-   * readThread; read/get-many.ts). At most batchOpsMax keys.
+   * for the lot; with `readThread` on, a large batch's table lookups are shared with the read
+   * thread (read/get-many.ts). At most batchOpsMax keys.
    */
   async getMany(keys: readonly KeyLike[], options?: ReadOptions): Promise<Array<Uint8Array | undefined>> {
     this.checkOpen();

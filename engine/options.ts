@@ -56,9 +56,11 @@ export interface DbOptions {
   compactionThread: boolean;
   /**
    * Split a large getMany's table lookups between this thread and a read thread (default
-   * true), as classic-level's getMany runs on libuv's thread pool: a batch then uses two cores.
-   * Only on the real file system. With it on, the two threads share `blockCacheBytes` half
-   * and half, and the read thread keeps up to half of `tableCacheFilesMax` tables open besides
+   * false), as classic-level's getMany runs on libuv's thread pool. Only on the real file
+   * system. It takes about half of a batch off the event loop, but costs about 25% more CPU
+   * in all (docs/decisions.md): turn it on when a core is otherwise idle, not on a machine
+   * whose cores are already busy. With it on, the two threads share `blockCacheBytes` half and
+   * half, and the read thread keeps up to half of `tableCacheFilesMax` tables open besides
    * this thread's (it reads the upper half of each batch's keys).
    */
   readThread: boolean;
@@ -86,7 +88,7 @@ export const DEFAULT_OPTIONS: Readonly<DbOptions> = Object.freeze({
   bloomBitsPerKey: 10,
   writeQueueMax: 100_000,
   compactionThread: true,
-  readThread: true,
+  readThread: false,
 });
 
 /** Absolute bounds on the options themselves, so a typo cannot ask for 1 TiB of memtable. */

@@ -19,6 +19,8 @@ import { tempDir } from '../helpers/child.ts';
 
 /** Small sizes so a few thousand writes make tables in several levels. */
 const SMALL = { memtableBytes: 32 * 1024, tableBytesTarget: 16 * 1024, levelOneBytes: 64 * 1024, blockBytes: 1024 };
+/** The read thread is opt-in (options.ts). */
+const WITH_THREAD = { ...SMALL, readThread: true };
 const KEYS = 4000;
 
 const key = (i: number) => `key-${String(i).padStart(6, '0')}`;
@@ -26,7 +28,7 @@ const text = (b: Uint8Array | undefined) => (b === undefined ? undefined : new T
 
 /** A database with every fourth key deleted, every third overwritten, and the newest writes still in the memtable. */
 async function filled(path: string, seed: number): Promise<{ db: Db; model: Map<string, string> }> {
-  const db = await Db.open(path, SMALL);
+  const db = await Db.open(path, WITH_THREAD);
   const model = new Map<string, string>();
   const random = seededRandom(seed);
   for (let i = 0; i < KEYS; i += 100) {
@@ -152,7 +154,7 @@ test('a corrupt block read on the read thread rejects getMany with a CorruptionE
   bytes[10] = bytes[10]! ^ 0x40; // inside the first data block
   writeFileSync(last, bytes);
 
-  const db = await Db.open(dir.path, SMALL);
+  const db = await Db.open(dir.path, WITH_THREAD);
   try {
     const all = [...model.keys()].sort();
     await assert.rejects(db.getMany(all), (err: unknown) => {
@@ -173,13 +175,13 @@ test('a corrupt block read on the read thread rejects getMany with a CorruptionE
   }
 });
 
-test('with readThread off, or on a memory file system, getMany reads on the event loop alone', async (t) => {
+test('by default, or on a memory file system even when asked for, getMany reads on the event loop alone', async (t) => {
   const dir = tempDir('read-thread-off');
   t.after(() => dir.remove());
-  const off = await Db.open(dir.path, { readThread: false });
+  const off = await Db.open(dir.path);
   assert.equal(off.stats().readThread, false);
   await off.close();
-  const memory = await Db.open('/db', { fileSystem: new MemoryFileSystem(), ...SMALL });
+  const memory = await Db.open('/db', { fileSystem: new MemoryFileSystem(), ...WITH_THREAD });
   try {
     assert.equal(memory.stats().readThread, false);
     const keys = Array.from({ length: 500 }, (_, i) => key(i));
