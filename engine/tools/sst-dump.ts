@@ -5,7 +5,7 @@
  *
  * Prints the footer, the properties, the range tombstones, the index (separator keys and block
  * handles), a filter summary and each block's checksum status. `--keys` also prints every entry (key as UTF-8
- * when printable, else hex; seq; kind; value length). `--verify` runs TableReader.verify and
+ * when printable, else hex; seq; kind; value length). `--verify` runs verifyTable (sst/table-verify.ts) and
  * reports every damaged block.
  *
  * Exit codes (tool-shell.ts): 0 fine, 1 an I/O error, 2 bad usage, 3 corruption found (by
@@ -23,6 +23,7 @@ import { bloomFilterInfo } from '../sst/bloom.ts';
 import type { BlockHandle } from '../sst/table-format.ts';
 import { TABLE_MAGIC } from '../sst/table-format.ts';
 import { TableReader } from '../sst/table-reader.ts';
+import { verifyTable } from '../sst/table-verify.ts';
 
 const USAGE = 'usage: sst-dump [--keys] [--verify] FILE.sst';
 
@@ -89,7 +90,7 @@ function dumpTable(reader: TableReader, options: DumpOptions, print: (line: stri
   printFilter(reader, print);
   printBlocks(reader, options, print);
   if (!options.verify) return EXIT_OK;
-  const report = reader.verify();
+  const report = verifyTable(reader);
   if (report.ok) {
     print(`verify: ok (${report.blocks.length} blocks, ${report.entries} entries)`);
     return EXIT_OK;
