@@ -145,7 +145,11 @@ function handleAppendResponse(r: Raft, m: Message): void {
     }
     return;
   }
-  raftAssert(m.index <= r.log.lastIndex(), () => `raft ${r.id}: ${m.from} acknowledged ${m.index}, past the leader's last index ${r.log.lastIndex()}`);
+  // An acknowledgement past our last index cannot answer anything this leader sent: it comes
+  // from another incarnation (a member that lost a log we never saw, or a process of another
+  // cluster now at a reused address). Counting it could commit entries we do not hold; crashing
+  // on it would let any sender stop the control plane. It is dropped.
+  if (m.index > r.log.lastIndex()) return;
   if (!progress.maybeUpdate(m.index)) return;
   if (progress.state === 'probe') progress.becomeReplicate();
   else if (progress.state === 'snapshot' && progress.match + 1 >= r.log.firstIndex()) {
