@@ -135,10 +135,11 @@ describe('a three-shard cluster with one replica per shard', () => {
     assert.ok(seq > 0);
     assert.equal(Buffer.from((await client!.get(keys[1]!))!).toString(), 'b');
     const body = JSON.stringify({ ops: [{ type: 'put', key: keys[2], value: 'c' }] });
-    const res = await rawRequest(topology.shards[0]!.leader, 'POST', '/batch', { body });
+    const headers = { 'Content-Type': 'application/json' };
+    const res = await rawRequest(topology.shards[0]!.leader, 'POST', '/batch', { headers, body });
     assert.equal(res.status, 307);
     assert.equal(res.headers['location'], `http://${shard.leader}/batch`);
-    assert.equal((await rawRequest(shard.leader, 'POST', '/batch', { body })).status, 204);
+    assert.equal((await rawRequest(shard.leader, 'POST', '/batch', { headers, body })).status, 204);
   });
 });
 

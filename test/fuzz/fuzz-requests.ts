@@ -208,35 +208,35 @@ function malformedArb(): fc.Arbitrary<FuzzRequest> {
   const target = `/kv/${WILD_PREFIX}m`;
   const cases: fc.Arbitrary<[string, string]>[] = [
     fc.constantFrom<[string, string]>(
-      ['GET', `GET ${target}\r\nHost: fuzz\r\n\r\n`],
-      ['GET', `GET ${target} HTTP/9.9\r\nHost: fuzz\r\n\r\n`],
-      ['GET', `GET ${target} HTTP/1.1\nHost: fuzz\n\n`],
-      ['GET', `GET  ${target}  HTTP/1.1\r\nHost: fuzz\r\n\r\n`],
+      ['GET', `GET ${target}\r\nHost: localhost\r\n\r\n`],
+      ['GET', `GET ${target} HTTP/9.9\r\nHost: localhost\r\n\r\n`],
+      ['GET', `GET ${target} HTTP/1.1\nHost: localhost\n\n`],
+      ['GET', `GET  ${target}  HTTP/1.1\r\nHost: localhost\r\n\r\n`],
       ['GET', `GET ${target} HTTP/1.1\r\nHost fuzz\r\n\r\n`],
-      ['GET', `GET ${target} HTTP/1.1\r\nHost: fuzz\r\nBad Name: x\r\n\r\n`],
-      ['GET', `GET ${target} HTTP/1.1\r\nHost: fuzz\r\nX: a\r\n folded\r\n\r\n`],
-      ['GET', `GET ${target} HTTP/1.1\r\nHost: fuzz\r\nX: a\x00b\r\n\r\n`],
-      ['GET', `GET ${target} HTTP/1.1\r\nHost: fuzz\r\nHost: other\r\n\r\n`],
-      ['GET', `GET ${target} HTTP/1.1\r\nHost: fuzz\r\nX-Big: ${'b'.repeat(70 * 1024)}\r\n\r\n`],
-      ['GET', `GET ${target} HTTP/1.1\r\nHost: fuzz\r\n${Array.from({ length: 3000 }, (_, i) => `X-${i}: ${i}\r\n`).join('')}\r\n`],
+      ['GET', `GET ${target} HTTP/1.1\r\nHost: localhost\r\nBad Name: x\r\n\r\n`],
+      ['GET', `GET ${target} HTTP/1.1\r\nHost: localhost\r\nX: a\r\n folded\r\n\r\n`],
+      ['GET', `GET ${target} HTTP/1.1\r\nHost: localhost\r\nX: a\x00b\r\n\r\n`],
+      ['GET', `GET ${target} HTTP/1.1\r\nHost: localhost\r\nHost: other\r\n\r\n`],
+      ['GET', `GET ${target} HTTP/1.1\r\nHost: localhost\r\nX-Big: ${'b'.repeat(70 * 1024)}\r\n\r\n`],
+      ['GET', `GET ${target} HTTP/1.1\r\nHost: localhost\r\n${Array.from({ length: 3000 }, (_, i) => `X-${i}: ${i}\r\n`).join('')}\r\n`],
       ['GET', '\r\n\r\n\r\n'],
       ['GET', 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'],
       ['GET', `\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03`],
-      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: fuzz\r\nContent-Length: abc\r\n\r\nabc`],
-      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: fuzz\r\nContent-Length: -1\r\n\r\nabc`],
-      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: fuzz\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd`],
-      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: fuzz\r\nContent-Length: 99999999999999999999\r\n\r\nabc`],
-      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: fuzz\r\nContent-Length: 1e3\r\n\r\nabc`],
-      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: fuzz\r\nContent-Length:  3 \r\n\r\nabc`],
-      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: fuzz\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n`],
-      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: fuzz\r\nTransfer-Encoding: gzip\r\n\r\nabc`],
-      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: fuzz\r\nTransfer-Encoding: chunked, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n`],
-      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: fuzz\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n`],
-      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: fuzz\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n0\r\nTrailer: x\r\n\r\n`],
-      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: fuzz\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\nabc`],
-      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: fuzz\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcdef\r\n0\r\n\r\n`],
-      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: fuzz\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\nabc\r\n0\r\n\r\n`],
-      ['POST', `POST /batch HTTP/1.1\r\nHost: fuzz\r\nContent-Length: 5000\r\n\r\n{"ops":[`],
+      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: localhost\r\nContent-Length: abc\r\n\r\nabc`],
+      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: localhost\r\nContent-Length: -1\r\n\r\nabc`],
+      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd`],
+      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 99999999999999999999\r\n\r\nabc`],
+      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1e3\r\n\r\nabc`],
+      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: localhost\r\nContent-Length:  3 \r\n\r\nabc`],
+      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n`],
+      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip\r\n\r\nabc`],
+      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n`],
+      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n`],
+      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n0\r\nTrailer: x\r\n\r\n`],
+      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\nabc`],
+      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcdef\r\n0\r\n\r\n`],
+      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\nabc\r\n0\r\n\r\n`],
+      ['POST', `POST /batch HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5000\r\n\r\n{"ops":[`],
     ),
     // Any request line at all, from random bytes.
     fc.uint8Array({ minLength: 1, maxLength: 80 }).map((b): [string, string] => ['GET', `${latin1(b)}\r\n\r\n`]),
@@ -244,9 +244,9 @@ function malformedArb(): fc.Arbitrary<FuzzRequest> {
     // Never inside the target (so a surviving PUT still writes under fuzz/w/) nor the Host
     // line (a request without Host is a known deviation, tested on its own).
     fc.tuple(fc.nat(), fc.nat(255)).map(([at, byte]): [string, string] => {
-      const good = `PUT ${target} HTTP/1.1\r\nHost: fuzz\r\nContent-Length: 3\r\n\r\nabc`;
-      const host = good.indexOf('Host: fuzz\r\n');
-      const kept = (i: number) => (i >= 4 && i < 4 + target.length) || (i >= host && i < host + 'Host: fuzz\r\n'.length);
+      const good = `PUT ${target} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\n\r\nabc`;
+      const host = good.indexOf('Host: localhost\r\n');
+      const kept = (i: number) => (i >= 4 && i < 4 + target.length) || (i >= host && i < host + 'Host: localhost\r\n'.length);
       const positions = Array.from({ length: good.length - 3 }, (_, i) => i).filter((i) => !kept(i));
       const i = positions[at % positions.length]!;
       return ['PUT', good.slice(0, i) + String.fromCharCode(byte) + good.slice(i + 1)];
@@ -272,7 +272,7 @@ const chunkSplitsArb = fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { ma
  * would wait for the rest, so the client half-closes).
  */
 function framed(method: string, target: string, headers: readonly (readonly [string, string])[], body: string, framing: BodyFraming, splits: readonly number[], bytesMax: number): Omit<FuzzRequest, 'family'> {
-  const lines = [`${method} ${target} ${HTTP_VERSION}`, 'Host: fuzz', ...headers.map(([n, v]) => `${n}: ${v}`)];
+  const lines = [`${method} ${target} ${HTTP_VERSION}`, 'Host: localhost', ...headers.map(([n, v]) => `${n}: ${v}`)];
   let payload = body;
   if (framing === 'length') lines.push(`Content-Length: ${body.length}`);
   else if (framing === 'short') lines.push(`Content-Length: ${Math.floor(body.length / 2)}`);
