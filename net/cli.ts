@@ -10,14 +10,17 @@
  *   cluster              the topology as a table, with each node's health
  *
  * Finds the cluster from --cluster HOST:PORT[,HOST:PORT…], else from the addresses in
- * --config (default cluster.toml). The token comes from --token, DISTRIBKV_TOKEN or the config.
+ * --config (default cluster.toml). The token comes from DISTRIBKV_TOKEN, else the file
+ * --token-file names (its first line), else the config; never from the command line, where
+ * every user of the machine can read it in the process list (`--token` is refused).
  * Exit codes: 0 done, 1 failed (or key not found), 2 bad usage.
  */
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { loadConfig, Topology } from '../protocol/index.ts';
 import { Client, ClientError } from './index.ts';
 
-const USAGE = `usage: kv [--cluster HOST:PORT,…] [--config FILE] [--token TOKEN] <command>
+const USAGE = `usage: [DISTRIBKV_TOKEN=…] kv [--cluster HOST:PORT,…] [--config FILE] [--token-file FILE] <command>
   get KEY | put KEY [VALUE] | del KEY | cluster
   scan [--gte KEY] [--gt KEY] [--lt KEY] [--lte KEY] [--limit N]`;
 
@@ -26,6 +29,8 @@ class UsageError extends Error {}
 const OPTIONS = {
   cluster: { type: 'string' },
   config: { type: 'string', default: 'cluster.toml' },
+  'token-file': { type: 'string' },
+  /** Refused, with a message: a token in argv is in the process list. */
   token: { type: 'string' },
   gt: { type: 'string' },
   gte: { type: 'string' },
@@ -49,6 +54,9 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return values.help ? 0 : 2;
   }
+  if (values.token !== undefined) {
+    throw new UsageError('--token would show the token to every user of this machine (ps); set DISTRIBKV_TOKEN or pass --token-file FILE');
+  }
   const [command, ...args] = positionals;
   const client = await connect(values);
   try {
@@ -60,7 +68,7 @@ async function main(argv: string[]): Promise<number> {
 
 async function connect(values: Values): Promise<Client> {
   let addresses: string[];
-  let token = values.token ?? process.env['DISTRIBKV_TOKEN'];
+  let token = process.env['DISTRIBKV_TOKEN'] || (values['token-file'] === undefined ? undefined : await readTokenFile(values['token-file']));
   if (values.cluster) {
     addresses = values.cluster.split(',').filter(Boolean);
   } else {
@@ -69,6 +77,19 @@ async function connect(values: Values): Promise<Client> {
     token ??= config.token;
   }
   return Client.connect(addresses, { token: token || undefined });
+}
+
+/** The first line of a token file, without its line end. */
+async function readTokenFile(file: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`--token-file ${JSON.stringify(file)}: ${(error as Error).message}`);
+  }
+  const token = text.split(/\r?\n/, 1)[0]!.trim();
+  if (token === '') throw new UsageError(`--token-file ${JSON.stringify(file)} is empty`);
+  return token;
 }
 
 async function run(client: Client, command: string, args: string[], values: Values): Promise<number> {
