@@ -16,8 +16,8 @@ import { findLostWrites } from '../checker/index.ts';
 import { Client } from '../../net/index.ts';
 import { startCluster, type TestCluster } from '../helpers/cluster-harness.ts';
 import { rawRequest } from '../helpers/http.ts';
-import { countOutcomes, promoteMostUpToDate } from './failover.ts';
-import { nodeView, scanAll, waitCaughtUp, waitFor, waitInSync } from './nodes.ts';
+import { countOutcomes, LOAD_DURATION_MS_MAX, promoteMostUpToDate, waitForLoad } from './failover.ts';
+import { nodeView, scanAll, waitCaughtUp, waitInSync } from './nodes.ts';
 import { startWriteLoad } from './write-load.ts';
 
 const REPLICATION = ['min_insync = 1', 'replica_lag_max_ms = 2000', 'heartbeat_interval_ms = 100'].join('\n');
@@ -44,8 +44,8 @@ describe('failover under an acks=1 write load', () => {
   it('reports how many acknowledged writes a kill of the leader loses', async (t) => {
     const client = await Client.connect([first], { retriesMax: 0 });
     clients.push(client);
-    const load = startWriteLoad({ client, workers: 16, writesMax: 40_000, durationMsMax: 20_000, acks: 1, prefix: 'r1' });
-    await waitFor(`${ACKED_BEFORE_KILL} acknowledged writes`, () => load.acknowledged() >= ACKED_BEFORE_KILL, 15_000).catch(() => undefined);
+    const load = startWriteLoad({ client, workers: 16, writesMax: 40_000, durationMsMax: LOAD_DURATION_MS_MAX, acks: 1, prefix: 'r1' });
+    await waitForLoad(load, `${ACKED_BEFORE_KILL} acknowledged writes`, () => load.acknowledged() >= ACKED_BEFORE_KILL);
     await cluster!.nodes.get(first)!.kill();
     await load.done;
 
@@ -71,12 +71,12 @@ describe('failover under an acks=1 write load', () => {
   it('loses what a leader acknowledged alone, and that leader, back, drops it', async (t) => {
     const client = await Client.connect([second], { retriesMax: 0 });
     clients.push(client);
-    const load = startWriteLoad({ client, workers: 16, writesMax: 40_000, durationMsMax: 20_000, acks: 1, prefix: 'r2' });
-    await waitFor('500 acknowledged writes', () => load.acknowledged() >= 500, 15_000).catch(() => undefined);
+    const load = startWriteLoad({ client, workers: 16, writesMax: 40_000, durationMsMax: LOAD_DURATION_MS_MAX, acks: 1, prefix: 'r2' });
+    await waitForLoad(load, '500 acknowledged writes', () => load.acknowledged() >= 500);
     const replicas = [first, ...cluster!.shards[0]!.replicas.filter((r) => r !== second)];
     await Promise.all(replicas.map((r) => cluster!.nodes.get(r)!.kill()));
     const ackedAtKill = load.acknowledged();
-    await waitFor(`${ACKED_ALONE} writes acknowledged by the lone leader`, () => load.acknowledged() >= ackedAtKill + ACKED_ALONE, 15_000).catch(() => undefined);
+    await waitForLoad(load, `${ACKED_ALONE} writes acknowledged by the lone leader`, () => load.acknowledged() >= ackedAtKill + ACKED_ALONE);
     await cluster!.nodes.get(second)!.kill();
     await load.done;
     const ackedAlone = load.acknowledged() - ackedAtKill;

@@ -17,12 +17,12 @@ import { findLostWrites } from '../checker/index.ts';
 import { Client } from '../../net/index.ts';
 import { startCluster, type TestCluster } from '../helpers/cluster-harness.ts';
 import { rawRequest } from '../helpers/http.ts';
-import { countOutcomes, promoteMostUpToDate } from './failover.ts';
-import { nodeView, scanAll, waitCaughtUp, waitFor, waitInSync } from './nodes.ts';
+import { countOutcomes, LOAD_DURATION_MS_MAX, promoteMostUpToDate, waitForLoad } from './failover.ts';
+import { nodeView, scanAll, waitCaughtUp, waitInSync } from './nodes.ts';
 import { startWriteLoad } from './write-load.ts';
 
 const REPLICATION = ['min_insync = 1', 'replica_lag_max_ms = 2000', 'heartbeat_interval_ms = 100'].join('\n');
-/** The first leader is killed once this many writes are acknowledged (or the load's time is up). */
+/** The first leader is killed once this many writes are acknowledged. */
 const ACKED_BEFORE_KILL = 2000;
 /** In round 2, writes refused or unconfirmed with the replicas dead before the leader dies. */
 const REFUSED_BEFORE_KILL = 200;
@@ -46,8 +46,8 @@ describe('failover under an acks=all write load', () => {
   it('keeps every acknowledged write when the leader is killed and the most up-to-date replica promoted', async (t) => {
     const client = await Client.connect([first], { retriesMax: 0 });
     clients.push(client);
-    const load = startWriteLoad({ client, workers: 8, writesMax: 20_000, durationMsMax: 20_000, acks: 'all', prefix: 'r1' });
-    await waitFor(`${ACKED_BEFORE_KILL} acknowledged writes`, () => load.acknowledged() >= ACKED_BEFORE_KILL, 15_000).catch(() => undefined);
+    const load = startWriteLoad({ client, workers: 8, writesMax: 20_000, durationMsMax: LOAD_DURATION_MS_MAX, acks: 'all', prefix: 'r1' });
+    await waitForLoad(load, `${ACKED_BEFORE_KILL} acknowledged writes`, () => load.acknowledged() >= ACKED_BEFORE_KILL);
     await cluster!.nodes.get(first)!.kill();
     await load.done;
 
@@ -70,7 +70,7 @@ describe('failover under an acks=all write load', () => {
       assert.equal(res.headers['location'], `http://${second}/kv/fenced-${acks}?acks=${acks}`);
       assert.equal(res.headers['x-epoch'], '2');
     }
-    const batch = await rawRequest(first, 'POST', '/batch', { body: JSON.stringify({ ops: [{ type: 'put', key: 'fenced-batch', value: 'x' }] }) });
+    const batch = await rawRequest(first, 'POST', '/batch', { headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ ops: [{ type: 'put', key: 'fenced-batch', value: 'x' }] }) });
     assert.equal(batch.status, 307);
     assert.equal((await nodeView(first)).role, 'replica');
   });
@@ -90,13 +90,13 @@ describe('failover under an acks=all write load', () => {
   it('acknowledges nothing while no replica is in sync, and loses nothing it acknowledged', async (t) => {
     const client = await Client.connect([second], { retriesMax: 0 });
     clients.push(client);
-    const load = startWriteLoad({ client, workers: 8, writesMax: 20_000, durationMsMax: 20_000, acks: 'all', prefix: 'r2' });
-    await waitFor('500 acknowledged writes', () => load.acknowledged() >= 500, 15_000).catch(() => undefined);
+    const load = startWriteLoad({ client, workers: 8, writesMax: 20_000, durationMsMax: LOAD_DURATION_MS_MAX, acks: 'all', prefix: 'r2' });
+    await waitForLoad(load, '500 acknowledged writes', () => load.acknowledged() >= 500);
     const replicas = [first, ...cluster!.shards[0]!.replicas.filter((r) => r !== second)];
     await Promise.all(replicas.map((r) => cluster!.nodes.get(r)!.kill()));
     const ackedAtKill = load.acknowledged();
     const refusedAtKill = load.unacknowledged();
-    await waitFor(`${REFUSED_BEFORE_KILL} writes refused by the lone leader`, () => load.unacknowledged() >= refusedAtKill + REFUSED_BEFORE_KILL, 15_000).catch(() => undefined);
+    await waitForLoad(load, `${REFUSED_BEFORE_KILL} writes refused by the lone leader`, () => load.unacknowledged() >= refusedAtKill + REFUSED_BEFORE_KILL);
     const ackedAlone = load.acknowledged() - ackedAtKill;
     await cluster!.nodes.get(second)!.kill();
     await load.done;
