@@ -3,7 +3,10 @@
  * another's (issue 16, finding 4):
  *
  *   serving     requests being worked on: no body, or their body has arrived. Bounded by
- *               `inflight_requests_max`; engine work and whole bodies in memory live here.
+ *               `inflight_requests_max` for clients' requests and apart, by
+ *               INTERNAL_INFLIGHT_MAX, for node-to-node ones (internal routes), so that clients
+ *               at their limit cannot cut a node off from its peers (its lease, the metadata,
+ *               Raft); engine work and whole bodies in memory live here.
  *   receiving   requests whose body is still arriving. A client that sends a head and then
  *               stalls costs a socket and the bytes it sent, not a serving slot, so a few
  *               hundred stalled bodies cannot make everyone else wait for the request
@@ -11,8 +14,11 @@
  *               together (BODY_BYTES_RECEIVING_MAX).
  *   streams     replication streams, long-lived by design: at most one per follower address
  *               (a follower's new stream replaces its old one, which may be half-open), and
- *               at most `streamsMax()` addresses (the shard's followers, once the caller
- *               knows them; REPLICAS_PER_SHARD_MAX until then).
+ *               at most as many as the shard has followers in the node's metadata
+ *               (`streamFollowers()`); when that is full, streams of addresses that are no
+ *               longer followers (a member removed) are cut to make room. Whether the address
+ *               is a member at all is the leader machine's check (NOT_A_MEMBER), after this.
+ *               A drain does not wait for streams.
  *
  * /healthz takes no pool: it does no work, and a node must be able to say it is alive while
  * full. A refusal is OVERLOADED (503, Retry-After).
@@ -25,14 +31,17 @@ import { ClusterError } from '../protocol/errors.ts';
 import { BODIES_RECEIVING_MAX, BODY_BYTES_RECEIVING_MAX } from './limits.ts';
 
 export interface AdmissionLimits {
-  /** Requests served at once (`inflight_requests_max`). */
+  /** Clients' requests served at once (`inflight_requests_max`). */
   servingMax: number;
-  /** Open replication streams, read at each open (the shard's follower count, once wired). */
-  streamsMax: () => number;
+  /** Node-to-node requests (internal routes) served at once. */
+  internalServingMax: number;
+  /** The shard's followers as this node knows them, read at each stream open: the streams' bound. */
+  streamFollowers: () => readonly string[];
 }
 
 export interface AdmissionCounts {
   serving: number;
+  internalServing: number;
   receiving: number;
   receivingBytes: number;
   streams: number;
@@ -40,6 +49,7 @@ export interface AdmissionCounts {
 
 export class Admission {
   serving = 0;
+  internalServing = 0;
   receiving = 0;
   receivingBytes = 0;
   /** Open streams by follower address. */
@@ -48,19 +58,21 @@ export class Admission {
 
   constructor(readonly limits: AdmissionLimits) {}
 
-  ticket(): Ticket {
-    return new Ticket(this);
+  /** A ticket for a client's request, or a node's (`internal`: an internal route). */
+  ticket(internal = false): Ticket {
+    return new Ticket(this, internal);
   }
 
   counts(): AdmissionCounts {
-    return { serving: this.serving, receiving: this.receiving, receivingBytes: this.receivingBytes, streams: this.streams.size };
+    return { serving: this.serving, internalServing: this.internalServing, receiving: this.receiving, receivingBytes: this.receivingBytes, streams: this.streams.size };
   }
 
+  /** Requests a drain waits for: all but replication streams, which last until cut. */
   get busy(): boolean {
-    return this.serving + this.receiving + this.streams.size > 0;
+    return this.serving + this.internalServing + this.receiving > 0;
   }
 
-  /** Calls `done` once nothing is served, received or streamed (at once if so already). */
+  /** Calls `done` once nothing is served or received (at once if so already). */
   whenIdle(done: () => void): void {
     if (!this.busy) return done();
     this.idle = done;
@@ -76,6 +88,15 @@ export class Admission {
   }
 }
 
+/** Cuts the streams of addresses not in `followers`; their 'close' frees their places. */
+function cutFormerFollowers(streams: Map<string, ServerResponse>, followers: readonly string[]): void {
+  for (const [node, res] of [...streams]) {
+    if (followers.includes(node)) continue;
+    streams.delete(node);
+    res.destroy();
+  }
+}
+
 type TicketState = 'none' | 'receiving' | 'serving' | 'stream' | 'released';
 
 /** One request's hold on the pools: none, then receiving and/or serving, or a stream; released once. */
@@ -85,19 +106,22 @@ export class Ticket {
   private node: string | undefined;
   private res: ServerResponse | undefined;
 
-  constructor(private readonly admission: Admission) {}
+  constructor(private readonly admission: Admission, private readonly internal: boolean) {}
 
-  /** Takes a serving slot (from none or receiving); throws OVERLOADED when all are taken. */
+  /** Takes a serving slot of its pool (from none or receiving); throws OVERLOADED when all are taken. */
   serve(): void {
     const a = this.admission;
     if (this.state === 'serving') return;
     if (this.state !== 'none' && this.state !== 'receiving') throw new Error(`admission: serve() on a ${this.state} ticket`);
     if (this.state === 'receiving') this.leaveReceiving();
-    if (a.serving >= a.limits.servingMax) {
+    if (this.internal ? a.internalServing >= a.limits.internalServingMax : a.serving >= a.limits.servingMax) {
       this.state = 'none';
-      throw new ClusterError('OVERLOADED', `node is serving ${a.serving} requests, its limit (inflight_requests_max); retry later`);
+      throw new ClusterError('OVERLOADED', this.internal
+        ? `node is serving ${a.internalServing} node-to-node requests, its limit of ${a.limits.internalServingMax}; retry later`
+        : `node is serving ${a.serving} requests, its limit of ${a.limits.servingMax} (inflight_requests_max); retry later`);
     }
-    a.serving++;
+    if (this.internal) a.internalServing++;
+    else a.serving++;
     this.state = 'serving';
   }
 
@@ -125,14 +149,19 @@ export class Ticket {
 
   /**
    * Holds a stream for follower `node`: replaces that node's open stream (its response is
-   * destroyed), or takes a new place; throws OVERLOADED when `streamsMax()` nodes stream.
+   * destroyed), or takes a new place, cutting streams of former followers if none is free;
+   * throws OVERLOADED when every follower of the shard already streams.
    */
   stream(node: string, res: ServerResponse): void {
     const a = this.admission;
     if (this.state !== 'none') throw new Error(`admission: stream() on a ${this.state} ticket`);
     const previous = a.streams.get(node);
-    if (!previous && a.streams.size >= a.limits.streamsMax()) {
-      throw new ClusterError('OVERLOADED', `node serves ${a.streams.size} replication streams, its limit; a follower reconnecting replaces its own`);
+    if (!previous) {
+      const followers = a.limits.streamFollowers();
+      if (a.streams.size >= followers.length) cutFormerFollowers(a.streams, followers);
+      if (a.streams.size >= followers.length) {
+        throw new ClusterError('OVERLOADED', `node serves ${a.streams.size} replication streams, one per follower of its shard; a follower reconnecting replaces its own`);
+      }
     }
     a.streams.set(node, res);
     previous?.destroy();
@@ -149,7 +178,8 @@ export class Ticket {
         this.leaveReceiving();
         break;
       case 'serving':
-        a.serving--;
+        if (this.internal) a.internalServing--;
+        else a.serving--;
         break;
       case 'stream':
         // A replaced stream's place belongs to its successor.

@@ -9,13 +9,16 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Ticket } from './admission.ts';
+import type { Snapshot } from '../engine/index.ts';
 import { bearerMatches } from './auth.ts';
+import { CONTROL_HANDLERS } from './api-control.ts';
+import { MIGRATION_HANDLERS } from './api-migration.ts';
 import { REPLICATION_HANDLERS } from './api-replication.ts';
 import { batchShape, decodeBatch } from '../protocol/batch-codec.ts';
 import { declaresBody, hasUnreadBody, type BodyLimits } from './body.ts';
 import { body, type Exchange } from './exchange.ts';
 import { ClusterError } from '../protocol/errors.ts';
-import { describeError, sendAccepted, sendBytes, sendError, sendJson, sendNoContent, sendRedirect } from './http-response.ts';
+import { contextOf, describeError, sendAccepted, sendBytes, sendError, sendJson, sendNoContent, sendRedirect } from './http-response.ts';
 import { INTERNAL_JSON_DEPTH_MAX, INTERNAL_JSON_STRUCTURE_MAX } from './limits.ts';
 import { errorFields } from './log.ts';
 import { parseRoute, splitUrl, type Route, type WriteMode } from './request.ts';
@@ -29,7 +32,7 @@ import type { ApiOptions, Handler, RequestTag } from './handler.ts';
 /** Serves one request; never rejects (every failure becomes a JSON error response). */
 export async function handleRequest(api: ApiOptions, req: IncomingMessage, res: ServerResponse, expectContinue: boolean, tag: RequestTag, ticket: Ticket): Promise<void> {
   const state = api.state();
-  const context = { shard: state.shard.name, epoch: state.topology.epoch };
+  const context = contextOf(state);
   const url = req.url ?? '/';
   const ex: Exchange = { req, res, url, state, context, expectContinue, ticket, json: undefined };
   try {
@@ -43,15 +46,17 @@ export async function handleRequest(api: ApiOptions, req: IncomingMessage, res: 
   }
 }
 
-/** What a route's body is: a value's bytes, a batch, or an internal route's JSON. Routes not listed take none. */
-type BodyKind = 'bytes' | 'batch' | 'internal';
-const BODIES: { readonly [K in RouteKind]?: BodyKind } = {
-  put: 'bytes',
-  batch: 'batch',
-  'replication-ack': 'internal',
-  'topology-put': 'internal',
-  'anti-entropy-digest': 'internal',
-  'anti-entropy-hashes': 'internal',
+/**
+ * What each route's body is: none, bytes taken as they come (a value; Raft messages, which
+ * their codec bounds itself), a batch, or an internal or admin route's JSON object. Total over
+ * the route table, so a new route does not compile until its body is decided here.
+ */
+type BodyKind = 'none' | 'bytes' | 'batch' | 'json';
+const BODIES: { readonly [K in RouteKind]: BodyKind } = {
+  get: 'none', put: 'bytes', delete: 'none', scan: 'none', batch: 'batch', cluster: 'none', healthz: 'none', metrics: 'none',
+  'internal-state': 'none', 'replication-stream': 'none', 'replication-ack': 'json', 'raft-messages': 'bytes', 'meta-watch': 'none',
+  'control-propose': 'json', 'control-lease': 'json', 'control-status': 'none', 'anti-entropy-digest': 'json', 'anti-entropy-hashes': 'json',
+  promote: 'none', transfer: 'none', 'anti-entropy-run': 'none', 'migration-stream': 'none', 'shard-add': 'json', 'shard-remove': 'json',
 };
 
 /**
@@ -64,7 +69,7 @@ function admit(limits: Readonly<Limits>, ex: Exchange, route: Route): void {
   if (route.kind === 'healthz') return;
   if (route.kind === 'replication-stream') return ex.ticket.stream(route.node, ex.res);
   const kind = BODIES[route.kind];
-  const hasBody = kind !== undefined && declaresBody(ex.req);
+  const hasBody = kind !== 'none' && declaresBody(ex.req);
   if (hasBody && kind !== 'bytes') {
     requireJson(ex.req, ROUTES[route.kind]);
     ex.json = jsonShapeOf(kind, limits);
@@ -79,7 +84,7 @@ function requireJson(req: IncomingMessage, spec: { method: string; path: string 
   throw new ClusterError('UNSUPPORTED_MEDIA_TYPE', `${spec.method} ${spec.path} takes Content-Type: application/json, got ${type === undefined ? 'none' : JSON.stringify(type.slice(0, 100))}`);
 }
 
-function jsonShapeOf(kind: 'batch' | 'internal', limits: Readonly<Limits>): BodyLimits['json'] {
+function jsonShapeOf(kind: 'batch' | 'json', limits: Readonly<Limits>): BodyLimits['json'] {
   if (kind === 'batch') return { shape: batchShape(limits), tooComplex: 'BAD_BATCH', hint: `; a batch holds at most ${limits.batchOpsMax} operations (batch_ops_max)` };
   return { shape: { structureMax: INTERNAL_JSON_STRUCTURE_MAX, depthMax: INTERNAL_JSON_DEPTH_MAX }, tooComplex: 'BODY_TOO_COMPLEX', hint: '' };
 }
@@ -98,21 +103,37 @@ function failed(api: ApiOptions, ex: Exchange, error: unknown): void {
   sendError(ex.res, error, ex.context);
 }
 
+/**
+ * Who may call what (docs/security.md): /internal/ routes only the nodes, with the internal
+ * credential; admin routes the operators' token or a node's credential; data routes anyone, or
+ * the token under `auth = "all"`. An unset credential opens its routes (a one-machine cluster:
+ * node.ts refuses to listen beyond loopback without one).
+ */
 function checkToken(api: ApiOptions, path: string, header: string | undefined): void {
-  if (api.token === undefined) return;
   const access = accessOf(path);
-  const needed = access === 'internal' || access === 'admin' || (api.authScope === 'all' && access !== 'public');
-  if (needed && !bearerMatches(header, api.token)) {
-    throw new ClusterError('UNAUTHORIZED', 'this route needs "Authorization: Bearer <token>" with the cluster token');
+  if (access === 'internal') {
+    if (api.internalToken !== undefined && !bearerMatches(header, api.internalToken)) {
+      throw new ClusterError('UNAUTHORIZED', 'this route is for the cluster\'s nodes: it needs "Authorization: Bearer <internal token>"');
+    }
+    return;
   }
+  const needed = access === 'admin' || (api.authScope === 'all' && access !== 'public');
+  if (!needed || api.token === undefined) return;
+  const admitted = bearerMatches(header, api.token) || (access === 'admin' && api.internalToken !== undefined && bearerMatches(header, api.internalToken));
+  if (!admitted) throw new ClusterError('UNAUTHORIZED', 'this route needs "Authorization: Bearer <token>" with the cluster token');
 }
 
 /** One handler per route of routes.ts; a route without one does not compile. */
 const HANDLERS: { readonly [K in RouteKind]: Handler<K> } = {
-  healthz: (_api, { res, state, context }) => sendJson(res, 200, { status: 'ok', node: state.address, shard: state.shard.name, role: state.role, epoch: state.topology.epoch }, context),
+  healthz: (api, { res, state, context }) => sendJson(res, 200, {
+    status: 'ok', ...api.replication.readiness(), node: state.address, shard: state.shard?.name ?? null, role: state.role, term: state.shard?.term ?? null, version: state.topology.version,
+  }, context),
   cluster: (_api, { res, state, context }) => sendJson(res, 200, state.topology.toJson(), context),
   metrics: async (api, { res, context }) => sendBytes(res, 200, Buffer.from(await api.metrics.render()), api.metrics.contentType, context),
-  'internal-state': (api, { res, state, context }) => sendJson(res, 200, { node: state.address, shard: state.shard.name, role: state.role, epoch: state.topology.epoch, lastSequence: api.store.lastSequence, ...api.status(), replication: api.replication.status() }, context),
+  'internal-state': (api, { res, state, context }) => sendJson(res, 200, {
+    node: state.address, shard: state.shard?.name ?? null, role: state.role, term: state.shard?.term ?? null, version: state.topology.version,
+    lastSequence: api.store.lastSequence, ...api.status(), replication: api.replication.status(), control: api.control?.status() ?? null,
+  }, context),
   get: async (api, ex, route) => {
     const routing: RoutingRequest = { op: 'read', key: route.key, readReplica: route.readReplica, query: splitUrl(ex.url).query };
     if (redirected(ex, routing)) return;
@@ -137,6 +158,8 @@ const HANDLERS: { readonly [K in RouteKind]: Handler<K> } = {
     return serveScan(api, ex, route);
   },
   ...REPLICATION_HANDLERS,
+  ...CONTROL_HANDLERS,
+  ...MIGRATION_HANDLERS,
 };
 
 function acksOf(api: ApiOptions, mode: WriteMode) {
@@ -168,6 +191,7 @@ async function write(api: ApiOptions, ex: Exchange, mode: WriteMode, start: () =
 async function caughtUp(api: ApiOptions, ex: Exchange, minSeq: number | undefined, routing: RoutingRequest): Promise<boolean> {
   if (minSeq === undefined || (await api.replication.waitApplied(minSeq))) return true;
   const now = api.state();
+  if (!now.shard) throw new ClusterError('WRONG_SHARD', `${now.address} holds no shard any more`);
   sendRedirect(ex.res, 307, `http://${now.shard.leader}${targetOf(routing)}`, now.shard.name, ex.context);
   return false;
 }
@@ -182,8 +206,13 @@ function redirected(ex: Exchange, request: RoutingRequest): boolean {
   return true;
 }
 
+/** A leader reads linearizably (controller.ts `leaderRead`); a replica serving read=replica reads its own data. */
+function readOn<T>(api: ApiOptions, ex: Exchange, read: (snapshot: Snapshot | undefined) => Promise<T>): Promise<T> {
+  return ex.state.role === 'leader' ? api.replication.leaderRead((snapshot) => read(snapshot)) : read(undefined);
+}
+
 async function serveGet(api: ApiOptions, ex: Exchange, key: Uint8Array): Promise<void> {
-  const value = await api.store.get(key);
+  const value = await readOn(api, ex, (snapshot) => api.store.get(key, snapshot && { snapshot }));
   if (value === undefined) throw new ClusterError('KEY_NOT_FOUND', 'no such key');
   sendBytes(ex.res, 200, value, 'application/octet-stream', ex.context);
 }
@@ -199,14 +228,19 @@ async function serveScan(api: ApiOptions, ex: Exchange, route: Extract<Route, { 
   const entries: [Uint8Array, Uint8Array][] = [];
   let bytes = 0;
   let more = false;
-  // One entry past the limit tells whether there is more without a second request.
-  for await (const entry of api.store.iterator({ ...route.range, limit: route.limit + 1 })) {
-    if (entries.length === route.limit || bytes >= api.limits.scanBytesMax) {
-      more = true;
-      break;
+  await readOn(api, ex, async (snapshot) => {
+    // One entry past the limit tells whether there is more without a second request.
+    // Keys this shard does not own (a migration's copies, before or after it) are not shown.
+    const mine = ex.state.shard?.name;
+    for await (const entry of api.store.iterator({ ...route.range, ...(snapshot && { snapshot }) })) {
+      if (ex.state.topology.ownerOf(entry[0]).shard !== mine) continue;
+      if (entries.length === route.limit || bytes >= api.limits.scanBytesMax) {
+        more = true;
+        break;
+      }
+      entries.push(entry);
+      bytes += entry[0].length + entry[1].length;
     }
-    entries.push(entry);
-    bytes += entry[0].length + entry[1].length;
-  }
+  });
   sendBytes(ex.res, 200, encodeScanPage({ entries, more }, route.encoding), 'application/json', ex.context);
 }

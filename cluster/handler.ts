@@ -3,6 +3,8 @@
  * the request as an Exchange, and the route the request parsed to.
  */
 import type { AuthScope } from '../protocol/config.ts';
+import type { ControlPlane } from './control/control-plane.ts';
+import type { Metadata } from './control/metadata.ts';
 import type { Limits } from '../protocol/limits.ts';
 import type { Log } from './log.ts';
 import type { Exchange } from './exchange.ts';
@@ -17,11 +19,18 @@ import type { TurnQueue } from './turn-queue.ts';
 export interface ApiOptions {
   store: Store;
   limits: Readonly<Limits>;
+  /** Opens admin routes, and data routes under `auth = "all"`. */
   token: string | undefined;
+  /** Opens /internal/ routes (config.internalToken, else the token). */
+  internalToken: string | undefined;
   authScope: AuthScope;
   log: Log;
-  /** Acks, replica reads, and the internal and admin routes of replication. */
+  /** Acks, leader and replica reads, and the internal and admin routes of replication. */
   replication: ReplicationController;
+  /** The control plane, on a controller node; undefined elsewhere. */
+  control: ControlPlane | undefined;
+  /** The metadata this node knows (for its own watchers when it is not a controller). */
+  metadata(): Metadata;
   /** The current NodeState; read once per request. */
   state(): NodeState;
   /** Facts about the listening socket for /internal/state. */

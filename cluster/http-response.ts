@@ -5,16 +5,25 @@
  */
 import type { ServerResponse } from 'node:http';
 import { DbError, type DbErrorCode } from '../engine/index.ts';
-import { ClusterError, MethodNotAllowedError, statusOf, type EngineErrorCode } from '../protocol/errors.ts';
+import { ClusterError, MethodNotAllowedError, NotControllerError, statusOf, type EngineErrorCode } from '../protocol/errors.ts';
 
 /** Compile-time check: every engine code is one the wire knows (protocol/errors.ts EngineErrorCode). */
 export const ENGINE_CODES_KNOWN: (code: DbErrorCode) => EngineErrorCode = (code) => code;
 
 
-/** Common headers: which shard and epoch answered, so clients can spot a stale topology. */
+/**
+ * Common headers: which shard answered at which term, and the metadata version the node routes
+ * by, so a client holding an older topology knows to fetch the new one (docs/api.md).
+ */
 export interface ResponseContext {
-  shard: string;
-  epoch: number;
+  shard: string | undefined;
+  term: number | undefined;
+  version: number;
+}
+
+/** The response context of a node in `state`. */
+export function contextOf(state: { shard: { name: string; term: number } | undefined; topology: { version: number } }): ResponseContext {
+  return { shard: state.shard?.name, term: state.shard?.term, version: state.topology.version };
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, context: ResponseContext): void {
@@ -27,12 +36,12 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, con
 // rather than an object it must walk; any header set earlier with setHeader is still merged.
 
 export function sendBytes(res: ServerResponse, status: number, body: Uint8Array, contentType: string, context: ResponseContext): void {
-  res.writeHead(status, ['X-Shard', context.shard, 'X-Epoch', String(context.epoch), 'Content-Type', contentType, 'Content-Length', String(body.length)]);
+  res.writeHead(status, [...flatHeaders(context), 'Content-Type', contentType, 'Content-Length', String(body.length)]);
   res.end(body);
 }
 
 export function sendNoContent(res: ServerResponse, seq: number, context: ResponseContext): void {
-  res.writeHead(204, ['X-Shard', context.shard, 'X-Epoch', String(context.epoch), 'X-Seq', String(seq)]);
+  res.writeHead(204, [...flatHeaders(context), 'X-Seq', String(seq)]);
   res.end();
 }
 
@@ -54,7 +63,8 @@ export function sendError(res: ServerResponse, error: unknown, context: Response
   const headers: Record<string, string> = {};
   if (error instanceof MethodNotAllowedError) headers['Allow'] = error.allow.join(', ');
   if (code === 'UNAUTHORIZED') headers['WWW-Authenticate'] = 'Bearer realm="distribkv"';
-  if (code === 'OVERLOADED' || code === 'WRITE_STALLED' || code === 'NOT_ENOUGH_REPLICAS') headers['Retry-After'] = '1';
+  if (error instanceof NotControllerError && error.leader) headers['X-Controller-Leader'] = error.leader;
+  if (code === 'OVERLOADED' || code === 'WRITE_STALLED' || code === 'NOT_ENOUGH_REPLICAS' || code === 'LEASE_EXPIRED' || code === 'MIGRATING') headers['Retry-After'] = '1';
   if (code === 'SHUTTING_DOWN') headers['Connection'] = 'close';
   for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
   sendJson(res, status, { code, message }, context);
@@ -67,5 +77,15 @@ export function describeError(error: unknown): { code: string; message: string }
 }
 
 function baseHeaders(context: ResponseContext): Record<string, string> {
-  return { 'X-Shard': context.shard, 'X-Epoch': String(context.epoch) };
+  const headers: Record<string, string> = { 'X-Version': String(context.version) };
+  if (context.shard !== undefined) headers['X-Shard'] = context.shard;
+  if (context.term !== undefined) headers['X-Term'] = String(context.term);
+  return headers;
+}
+
+function flatHeaders(context: ResponseContext): string[] {
+  const headers = ['X-Version', String(context.version)];
+  if (context.shard !== undefined) headers.push('X-Shard', context.shard);
+  if (context.term !== undefined) headers.push('X-Term', String(context.term));
+  return headers;
 }

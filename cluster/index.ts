@@ -7,7 +7,8 @@
 export * from '../protocol/index.ts';
 export { decide, type Decision, type RoutingRequest } from './routing.ts';
 export { parseRoute, type Route, type ScanRange } from './request.ts';
-export { nodeStateFor, type NodeState } from './node-state.ts';
-export { appendEpoch, endOfEpoch, planCatchUp, type CatchUpPlan } from './replication/epoch-history.ts';
-export { FollowerTracker, type AckDecision, type FollowerStatus } from './replication/follower-tracker.ts';
+export { nodeStateFor, topologyOf, type NodeState } from './node-state.ts';
+export { applyCommand, EMPTY_METADATA, locateNode, type Command, type Metadata, type ShardMeta } from './control/metadata.ts';
+export { appendTerm, endOfTerm, planCatchUp, type CatchUpPlan } from './replication/term-history.ts';
+export { FollowerTracker, type FollowerStatus } from './replication/follower-tracker.ts';
 export { RetentionLog } from './replication/retention-log.ts';

@@ -56,12 +56,8 @@ export const PEER_REQUEST_TIMEOUT_MS = 60_000;
 export const STREAM_CONNECT_TIMEOUT_MS = 5_000;
 /** A follower's position report must be answered within this long. */
 export const REPORT_TIMEOUT_MS = 5_000;
-/** Asking a peer for its topology or its state. */
-export const TOPOLOGY_FETCH_TIMEOUT_MS = 1_000;
-/** Pushing a new topology to a peer after a promotion. */
-export const TOPOLOGY_PUSH_TIMEOUT_MS = 2_000;
-/** Entries an epoch history may hold when it arrives from a peer or from disk. */
-export const EPOCH_HISTORY_ENTRIES_MAX = 100_000;
+/** Entries a shard's term history may hold when it arrives from a peer or from disk. */
+export const TERM_HISTORY_ENTRIES_MAX = 100_000;
 
 // ---- Replication ------------------------------------------------------------------------
 
@@ -73,6 +69,12 @@ export const FOLLOWER_BATCHES_PER_RUN_MAX = 256;
 export const CHECKPOINT_KEEP_MS = 120_000;
 /** acks=all writes a leader holds waiting for follower acks; more are refused as OVERLOADED. */
 export const ACK_WAITERS_MAX = 100_000;
+/**
+ * A follower whose stream closed less than this long ago (or that a new leader has not seen yet
+ * in its first this-long) stays in the in-sync set: a reconnect does not shrink it. At most
+ * replica_lag_max_ms. An acks=all write may wait this long for a follower that died.
+ */
+export const IN_SYNC_GRACE_MS_MAX = 1_000;
 /** Bytes of frames a leader queues for one stream before it waits for the socket to drain. */
 export const STREAM_QUEUED_BYTES_MAX = 1024 * 1024;
 
@@ -86,3 +88,47 @@ export const ANTI_ENTROPY_HASHES_PER_RANGE_MAX = 100_000;
 export const ANTI_ENTROPY_CHECKPOINT_WAIT_MS = 10_000;
 /** Repaired keys named in a pass's log line (the rest are counted). */
 export const ANTI_ENTROPY_KEYS_LOGGED_MAX = 20;
+
+// ---- The control plane ------------------------------------------------------------------
+
+/** An election that found no in-sync member alive is tried again after this long. */
+export const ELECTION_RETRY_MS = 1_000;
+/** Node-to-node requests (internal routes) served at once, apart from clients' inflight_requests_max, so a busy node still talks to its peers. */
+export const INTERNAL_INFLIGHT_MAX = 1_024;
+/** A controller asking an in-sync member where it stands before an election. */
+export const CONTROL_STATE_TIMEOUT_MS = 500;
+/** A node's call to a controller (propose, lease), beyond a long-poll's own wait. */
+export const CONTROL_CALL_TIMEOUT_MS = 2_000;
+/** A node's metadata long-poll waits this long on a controller before asking again. */
+export const META_LONG_POLL_MS = 5_000;
+/** The longest `wait_ms` a controller honours on `GET /internal/meta`. */
+export const META_WAIT_MS_MAX = 30_000;
+/** Longest pause between attempts to reach a controller (backoff doubles from 25 ms). */
+export const CONTROL_RETRY_DELAY_MS_MAX = 500;
+/** Metadata long-polls one controller holds at once; more are answered at once with what it has. */
+export const CONTROL_WATCHERS_MAX = 4_096;
+/** Raft messages queued for one peer; past it the oldest are dropped (Raft resends). */
+export const RAFT_MESSAGES_QUEUED_MAX = 4_096;
+/** A batch of Raft messages to a peer must be answered within this long. */
+export const RAFT_SEND_TIMEOUT_MS = 2_000;
+/** Bytes of a Raft payload a controller accepts (the codec's own limit, checked again on decode). */
+export const RAFT_BODY_BYTES_MAX = 64 * 1024 * 1024;
+/** A controller stopping while it leads waits this long at most for another to take over. */
+export const STEP_DOWN_WAIT_MS = 2_000;
+/** A graceful handover waits this long at most for its target to catch up. */
+export const TRANSFER_CATCH_UP_MS_MAX = 10_000;
+
+// ---- Migrations (cluster/migration/) ------------------------------------------------------
+
+/** Bytes of keys and values in one snapshot chunk or `moved` frame of a migration stream. */
+export const MIGRATION_CHUNK_BYTES = 256 * 1024;
+/** How often a migration stream looks for newly committed batches, and a receiver or giver for its next step. */
+export const MIGRATION_POLL_MS = 20;
+/** A receiver proposes cutover once it is at most this many of the giver's sequence numbers behind. */
+export const MIGRATION_CUTOVER_LAG_MAX = 256;
+/** A receiver records its durable progress in the metadata at most this often. */
+export const MIGRATION_PROGRESS_MS = 2_000;
+/** Ops per batch when a receiver or giver deletes its copies of moving keys. */
+export const MIGRATION_DELETE_BATCH_OPS = 1_000;
+/** How soon a giver's cleanup that failed (say, its `cleaned` step met a control-plane election) runs again. */
+export const MIGRATION_CLEANUP_RETRY_MS = 1_000;

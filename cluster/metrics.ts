@@ -118,8 +118,10 @@ export class NodeMetrics {
 
   private copyReplication(figures: ReplicationFigures): void {
     const g = this.gauges;
-    g.epoch.set(figures.epoch);
-    for (const gauge of [g.followerLagSeq, g.followerLagMs, g.followerInSync, g.followerConnected]) gauge.reset();
+    g.term.set(figures.term);
+    g.metadataVersion.set(figures.metadataVersion);
+    g.leaseValid.set(figures.leader?.leaseValid ? 1 : 0);
+    for (const gauge of [g.followerLagSeq, g.followerLagMs, g.followerInSync, g.followerKeepingUp, g.followerConnected]) gauge.reset();
     g.unreplicated.reset();
     g.waitingWrites.reset();
     g.appliedSeq.reset();
@@ -131,6 +133,7 @@ export class NodeMetrics {
         g.followerLagSeq.set(labels, f.lagSeq);
         g.followerLagMs.set(labels, f.lagMs);
         g.followerInSync.set(labels, f.inSync ? 1 : 0);
+        g.followerKeepingUp.set(labels, f.keepingUp ? 1 : 0);
         g.followerConnected.set(labels, f.connected ? 1 : 0);
       }
       g.unreplicated.set(unreplicatedOps(lastSeq, followers));
@@ -150,7 +153,9 @@ function makeGauges(registers: Registry[]) {
   const counter = (name: string, help: string) => new Counter({ name, help, registers });
   return {
     info: gauge('distribkv_node_info', 'Always 1; labels say which node this is, its shard and its role', ['node', 'shard', 'role']),
-    epoch: gauge('distribkv_epoch', 'The topology epoch this node routes by'),
+    term: gauge('distribkv_shard_term', 'The term of this node\'s shard (it moves when the shard gets a new leader); 0 without a shard'),
+    metadataVersion: gauge('distribkv_metadata_version', 'The version of the cluster metadata this node routes by'),
+    leaseValid: gauge('distribkv_leader_lease_valid', 'Leader: 1 while it holds a lease from the control plane (it takes writes only then)'),
     levelFiles: gauge('distribkv_engine_level_files', 'SSTables per LSM level', ['level']),
     levelBytes: gauge('distribkv_engine_level_bytes', 'Bytes of SSTables per LSM level', ['level']),
     lastSequence: gauge('distribkv_engine_last_sequence', 'The engine\'s last sequence number (a replica\'s position in its leader\'s log)'),
@@ -169,7 +174,8 @@ function makeGauges(registers: Registry[]) {
     cacheMisses: counter('distribkv_engine_block_cache_misses_total', 'Block cache misses'),
     followerLagSeq: gauge('distribkv_replication_follower_lag_sequence_numbers', 'Leader: ops in its log the follower has not applied', ['follower']),
     followerLagMs: gauge('distribkv_replication_follower_lag_milliseconds', 'Leader: age of the oldest batch the follower has not applied (0 when caught up, +Inf when no longer retained)', ['follower']),
-    followerInSync: gauge('distribkv_replication_follower_in_sync', 'Leader: 1 if the follower counts for acks=all', ['follower']),
+    followerInSync: gauge('distribkv_replication_follower_in_sync', 'Leader: 1 if the follower is in the committed in-sync set (it counts for acks=all)', ['follower']),
+    followerKeepingUp: gauge('distribkv_replication_follower_keeping_up', 'Leader: 1 if the follower has a stream open and lags at most replica_lag_max_ms', ['follower']),
     followerConnected: gauge('distribkv_replication_follower_connected', 'Leader: 1 if the follower has a stream open', ['follower']),
     unreplicated: gauge('distribkv_replication_unreplicated_ops', 'Leader: ops acknowledged (acks=1) or waiting (acks=all) that no follower has applied yet'),
     waitingWrites: gauge('distribkv_replication_waiting_writes', 'Leader: acks=all writes waiting for follower acks'),

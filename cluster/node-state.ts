@@ -1,20 +1,24 @@
 /**
- * What a node knows about itself: its address, its shard, its role and the topology (with
- * its epoch) it routes by. Routing decisions read only this.
+ * What a node knows about itself: its address, its shard (none while it waits unassigned), its
+ * role, the shard's term, and the topology (with the metadata version) it routes by. Routing
+ * decisions read only this.
  *
- * Why a separate immutable value: replication and failover change a node's role and the
- * topology's epoch. The replication controller computes a new NodeState and hands it to
- * `NodeServer.setState`; requests already in flight keep the state they started with, so no
- * request ever sees half a change.
+ * Why a separate immutable value: failovers and resharding change a node's role and the
+ * topology. The replication controller computes a new NodeState from each committed metadata
+ * and hands it to `NodeServer.setState`; requests already in flight keep the state they started
+ * with, so no request ever sees half a change.
  */
-import { ClusterError } from '../protocol/errors.ts';
-import type { Role, ShardInfo, Topology } from '../protocol/topology.ts';
+import type { Metadata } from './control/metadata.ts';
+import { Topology, type ShardInfo } from '../protocol/topology.ts';
+
+export type NodeRole = 'leader' | 'replica' | 'unassigned';
 
 export interface NodeState {
-  /** This node's canonical `host:port`, as listed in the topology. */
+  /** This node's canonical `host:port`. */
   readonly address: string;
-  readonly shard: ShardInfo;
-  readonly role: Role;
+  /** Its shard; undefined while it waits, unassigned, for a shard to name it. */
+  readonly shard: ShardInfo | undefined;
+  readonly role: NodeRole;
   readonly topology: Topology;
   /**
    * Whether a replica may answer `read=replica` from its own data. False while it installs a
@@ -23,12 +27,16 @@ export interface NodeState {
   readonly replicaReadable: boolean;
 }
 
-/** The state of the node at `address`; CONFIG_INVALID if the topology does not list it. */
+/** The topology a metadata version shows: each shard's leader, replicas and term. */
+export function topologyOf(metadata: Metadata): Topology {
+  const shards = metadata.shards.map((s) => ({ name: s.name, leader: s.leader, replicas: s.members.filter((m) => m !== s.leader), term: s.term }));
+  const m = metadata.migration;
+  const migration = m && { id: m.id, kind: m.kind, shard: m.shard, to: [...m.to], moves: m.moves.map((x) => ({ giver: x.giver, receiver: x.receiver, state: x.state, through: x.through, cleaned: x.cleaned })) };
+  return Topology.of(metadata.version, shards, metadata.vnodes, metadata.ring, migration ?? undefined);
+}
+
+/** The state of the node at `address` in `topology`. */
 export function nodeStateFor(topology: Topology, address: string, replicaReadable = true): NodeState {
   const found = topology.locate(address);
-  if (!found) {
-    const known = topology.addresses().join(', ');
-    throw new ClusterError('CONFIG_INVALID', `node ${JSON.stringify(address)} is not a leader or replica in the config; known: ${known}`);
-  }
-  return Object.freeze({ address, shard: found.shard, role: found.role, topology, replicaReadable });
+  return Object.freeze({ address, shard: found?.shard, role: found?.role ?? 'unassigned', topology, replicaReadable });
 }

@@ -3,17 +3,18 @@
  *
  *   node --import tsx cluster/node.ts --config cluster.toml --node 127.0.0.1:7001 [--data DIR] [--bind HOST] [--log-level LEVEL]
  *
- * Finds this node's shard and role from its address in the config (or from the newer topology
- * it persisted after a promotion, replication/reconcile.ts), opens its engine in `<data>/db`,
- * asks the other nodes whether a newer epoch exists (so a deposed leader learns it before it
- * takes a single write), starts replicating, serves HTTP, and on SIGTERM or SIGINT stops
- * replication, drains requests and closes the engine before exiting 0.
+ * Opens its engine in `<data>/db` and its node state (open-node.ts), runs the control plane if
+ * it is one of `cluster.controllers`, and takes the role the committed metadata gives it
+ * (cluster.toml's shape, at version 0, until the control plane answers; a node whose address no
+ * shard has joins as unassigned); serves HTTP. On SIGTERM or SIGINT a shard leader hands its
+ * shard over to an in-sync follower, a controller leader steps down, then requests drain and
+ * the engine closes before exiting 0.
  * Exit codes: 0 clean stop, 1 runtime failure, 2 bad config or arguments.
  *
  * Logs JSON lines on stderr at `--log-level` (else $DISTRIBKV_LOG_LEVEL, else info; log.ts).
  *
- * Binds 127.0.0.1 unless `--bind` says otherwise: a node holds data and, without a token,
- * open internal routes, so exposing it must be a decision.
+ * Binds 127.0.0.1 unless `--bind` says otherwise, and refuses any other address without
+ * credentials (protected mode): a node holds data, and its internal routes speak for the cluster.
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -24,12 +25,18 @@ import { KEY_BYTES_MAX } from '../protocol/limits.ts';
 import { loadConfig } from '../protocol/load-config.ts';
 import { chooseLogLevel, createLog, errorFields, LOG_LEVEL_DEFAULT, LOG_LEVELS, type Log } from './log.ts';
 import { NodeMetrics } from './metrics.ts';
-import { nodeStateFor } from './node-state.ts';
 import { ReplicationController } from './replication/controller.ts';
 import type { DbHolder } from './replication/db-holder.ts';
+import type { NodeMeta } from './replication/node-meta.ts';
+import { ControlPlane } from './control/control-plane.ts';
+import { MetadataClient } from './control/metadata-client.ts';
+import { bootstrapCommand, metadataOfConfig } from './control/bootstrap.ts';
 import { openNodeStorage } from './replication/open-node.ts';
 import { Peers } from './peers.ts';
 import { NodeFileSystem } from '../engine/index.ts';
+
+/** The Raft group's directory inside a controller's data directory. */
+const RAFT_DIR = 'raft';
 import { NodeServer } from './server.ts';
 import { Topology } from '../protocol/topology.ts';
 
@@ -69,6 +76,20 @@ function parseNodeArgs(argv: string[]): NodeArgs {
 }
 
 /** The default data directory: one per node, so leader and replica on one machine never share. */
+/** What the nodes present to each other: the internal token, else the token (docs/security.md). */
+function internalCredential(config: ClusterConfig): string | undefined {
+  return config.internalToken ?? config.token;
+}
+
+/**
+ * Protected mode: a node reachable beyond this machine must not open its admin and internal
+ * routes to anyone who connects. Without credentials it listens on loopback only.
+ */
+function checkProtectedMode(config: ClusterConfig, bind: string): void {
+  if (isLoopbackHost(bind) || config.token !== undefined) return;
+  throw new ClusterError('CONFIG_INVALID', `refusing to listen on ${bind} without credentials (protected mode): set cluster.token and cluster.internal_token in ${config.source} (or DISTRIBKV_TOKEN and DISTRIBKV_INTERNAL_TOKEN); a cluster without them is for one machine, on 127.0.0.1`);
+}
+
 function defaultDataDir(shard: string, node: string): string {
   return path.join('data', shard, node.replace(/[^A-Za-z0-9.-]/g, '_'));
 }
@@ -80,63 +101,90 @@ async function main(): Promise<void> {
   const args = parseNodeArgs(process.argv.slice(2));
   log = createLog(args.logLevel);
   const config = await loadConfig(args.config);
-  log('debug', 'config loaded', { file: args.config, node: args.node, limits: config.limits, replication: config.replication, shards: config.shards.length, authScope: config.authScope });
-  const configTopology = Topology.fromConfig(config);
-  const configured = nodeStateFor(configTopology, args.node);
-  const dataDir = args.data ?? defaultDataDir(configured.shard.name, configured.address);
-  const port = parseAddress(configured.address)!.port;
-  const { holder, controller } = await openReplication(config, configTopology, args.node, dataDir, log);
-  await controller.discover();
-  const state = controller.nodeState;
-  const metrics = new NodeMetrics({
-    node: () => ({ address: controller.nodeState.address, shard: controller.nodeState.shard.name, role: controller.nodeState.role }),
-    engine: () => holder.db.stats(),
-    replication: () => controller.figures(),
-  });
-  const server = new NodeServer({ state, store: holder.store, limits: config.limits, token: config.token, authScope: config.authScope, log, replication: controller, metrics });
-  controller.onState((next) => server.setState(next));
-  await controller.start();
+  log('debug', 'config loaded', { file: args.config, node: args.node, limits: config.limits, replication: config.replication, control: config.control, controllers: config.controllers, shards: config.shards.length, authScope: config.authScope });
+  const address = args.node;
+  checkProtectedMode(config, args.bind);
+  const configured = Topology.fromConfig(config).locate(address);
+  const dataDir = args.data ?? defaultDataDir(configured?.shard.name ?? 'unassigned', address);
+  const port = parseAddress(address)!.port;
+  const { holder, meta, recoveredInstall } = await openNodeStorage(new NodeFileSystem(), dataDir, address, { keyBytesMax: KEY_BYTES_MAX, valueBytesMax: config.limits.valueBytesMax });
+  if (recoveredInstall) log('warn', 'an interrupted snapshot install left partial data; the engine was emptied');
+  const parts = await assemble(config, address, dataDir, holder, meta);
+  const { controller, control, client, server } = parts;
   const bound = await server.listen(args.bind, port).catch(async (error: unknown) => {
-    await controller.stop();
-    await holder.close();
+    await stopAll(parts, holder);
     throw error;
   });
-  if (config.token === undefined) log('warn', 'no token set: /internal/ and /admin/ routes are open to anyone who can connect');
-  if (!isLoopbackHost(parseAddress(state.address)!.host) && isLoopbackHost(args.bind)) {
+  control?.start();
+  await controller.start();
+  client.start();
+  if (!isLoopbackHost(parseAddress(address)!.host) && isLoopbackHost(args.bind)) {
     log('warn', 'the configured address is not loopback but the node binds loopback; pass --bind to be reachable', { bind: args.bind });
   }
-  if (state.shard.replicas.length < config.replication.minInsync) {
-    log('warn', 'fewer replicas than min_insync: acks=all writes on this shard will be refused', { replicas: state.shard.replicas.length, minInsync: config.replication.minInsync });
-  }
-  log('info', 'node listening', { node: state.address, shard: state.shard.name, role: state.role, bind: `${bound.address}:${bound.port}`, data: dataDir, epoch: state.topology.epoch });
-  stopOnSignals(server, controller, holder, log);
+  const state = controller.nodeState;
+  log('info', 'node listening', { node: address, shard: state.shard?.name ?? null, role: state.role, controller: control !== undefined, bind: `${bound.address}:${bound.port}`, data: dataDir, version: state.topology.version });
+  stopOnSignals(parts, holder, log);
 }
 
-/** Opens the engine and the persisted node state, reconciled with the config. */
-async function openReplication(config: ClusterConfig, configTopology: Topology, address: string, dataDir: string, log: Log) {
-  const fileSystem = new NodeFileSystem();
-  // The engine keeps its own, larger limits; the node's are stricter and checked first.
-  const { holder, meta, recoveredInstall } = await openNodeStorage(fileSystem, dataDir, configTopology, address, { keyBytesMax: KEY_BYTES_MAX, valueBytesMax: config.limits.valueBytesMax });
-  if (recoveredInstall) log('warn', 'an interrupted snapshot install left partial data; the engine was emptied');
+interface NodeParts {
+  controller: ReplicationController;
+  control: ControlPlane | undefined;
+  client: MetadataClient;
+  server: NodeServer;
+}
+
+/** Builds the node's parts around its opened engine: the control plane (on a controller), the metadata link, replication, the server. */
+async function assemble(config: ClusterConfig, address: string, dataDir: string, holder: DbHolder, meta: NodeMeta): Promise<NodeParts> {
+  const peers = Peers.overHttp(internalCredential(config));
+  const bootstrap = bootstrapCommand(config);
+  const control = config.controllers.includes(address)
+    ? await ControlPlane.open({
+      address, controllers: config.controllers, fileSystem: new NodeFileSystem(), dir: path.join(dataDir, RAFT_DIR), peers, log,
+      control: config.control, bootstrap, now: () => performance.now(), random: Math.random,
+    })
+    : undefined;
+  const initial = meta.metadata ?? metadataOfConfig(bootstrap);
+  let controller: ReplicationController | undefined;
+  const client = new MetadataClient({ address, controllers: config.controllers, peers, log, initial, onMetadata: (metadata) => void controller?.onMetadata(metadata) });
   const { limits, replication } = config;
   const frameBytesMax = 2 * Math.max(limits.batchBytesMax, limits.valueBytesMax, replication.snapshotChunkBytes) + 1024 * 1024;
-  const controller = new ReplicationController({
-    address, dataDir, fileSystem, holder, meta, options: replication, frameBytesMax, batchOpsMax: limits.batchOpsMax, peers: Peers.overHttp(config.token), log,
+  controller = new ReplicationController({
+    address, dataDir, fileSystem: new NodeFileSystem(), holder, meta, initial, options: replication, control: config.control,
+    frameBytesMax, batchOpsMax: limits.batchOpsMax, peers, client, log,
   });
-  return { holder, controller };
+  const replicationOf = controller;
+  const metrics = new NodeMetrics({
+    node: () => ({ address, shard: replicationOf.nodeState.shard?.name ?? '', role: replicationOf.nodeState.role }),
+    engine: () => holder.db.stats(),
+    replication: () => replicationOf.figures(),
+  });
+  const server = new NodeServer({
+    state: controller.nodeState, store: holder.store, limits, token: config.token, internalToken: internalCredential(config), authScope: config.authScope, log, replication: controller, metrics,
+    control, metadata: () => client.metadata,
+  });
+  controller.onState((next) => server.setState(next));
+  return { controller, control, client, server };
 }
 
-function stopOnSignals(server: NodeServer, controller: ReplicationController, holder: DbHolder, log: Log): void {
+async function stopAll(parts: NodeParts, holder: DbHolder): Promise<void> {
+  await parts.controller.stop();
+  await parts.client.stop();
+  await parts.control?.stop();
+  await holder.close();
+}
+
+function stopOnSignals(parts: NodeParts, holder: DbHolder, log: Log): void {
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log('info', 'draining', { signal });
-    // Replication stops first: its streams would otherwise hold the drain open until its timeout.
-    controller
-      .stop()
-      .then(() => server.drain())
-      .then(() => holder.close())
+    // A leader hands its shard over first (so no acks=all write fails), and a controller its
+    // Raft leadership; requests in flight finish while the node still holds its role (the drain
+    // cuts replication streams rather than wait for them); then replication stops.
+    handOver(parts, log)
+      .then(() => parts.server.drain())
+      .then(() => stopAll(parts, holder))
       .then(() => {
         log('info', 'stopped cleanly');
         process.exit(0);
@@ -148,6 +196,17 @@ function stopOnSignals(server: NodeServer, controller: ReplicationController, ho
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** On a graceful stop: a shard leader hands over to an in-sync follower, a controller leader steps down. Failures are logged, never fatal. */
+async function handOver(parts: NodeParts, log: Log): Promise<void> {
+  if (parts.controller.nodeState.role === 'leader') {
+    await parts.controller.transfer(undefined).then(
+      (report) => log('info', 'handed the shard over before stopping', { ...report }),
+      (error: unknown) => log('warn', 'could not hand the shard over before stopping; the control plane fails it over when the lease ends', errorFields(error)),
+    );
+  }
+  await parts.control?.stepDown();
 }
 
 main().catch((error: unknown) => {

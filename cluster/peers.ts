@@ -1,6 +1,7 @@
 /**
- * Node-to-node calls, over the one network seam (net/transport.ts): replication streams and
- * reports, topology fetches and pushes, anti-entropy. Every call carries the cluster's internal
+ * Node-to-node calls, over the one network seam (net/transport.ts): replication and migration
+ * streams, position reports, the control plane's Raft messages, metadata watches, proposals
+ * and leases, anti-entropy. Every call carries the cluster's internal
  * credential, has a timeout, reads at most PEER_RESPONSE_BYTES_MAX of answer, and speaks JSON;
  * a stream gets a connection of its own.
  */
@@ -28,6 +29,13 @@ export class Peers {
     const headers = this.headers();
     if (body) headers['Content-Type'] = 'application/json';
     const res = await this.transport.request(address, { method, path, headers, body, timeoutMs: options.timeoutMs });
+    return { status: res.status, headers: res.headers, json: parseJson(res) };
+  }
+
+  /** Posts raw bytes (Raft's message batches); resolves with the status and headers. */
+  async post(address: string, path: string, body: Uint8Array, contentType: string, timeoutMs: number): Promise<PeerAnswer> {
+    const headers = { ...this.headers(), 'Content-Type': contentType };
+    const res = await this.transport.request(address, { method: 'POST', path, headers, body, timeoutMs });
     return { status: res.status, headers: res.headers, json: parseJson(res) };
   }
 

@@ -9,6 +9,7 @@
 import { canonicalAddress } from '../protocol/address.ts';
 import { ClusterError, MethodNotAllowedError } from '../protocol/errors.ts';
 import { KEY_BYTES_MAX, SCAN_ENTRIES_DEFAULT, type Limits } from '../protocol/limits.ts';
+import { META_WAIT_MS_MAX } from './limits.ts';
 import { percentDecode } from '../protocol/percent.ts';
 import { KEY_PATH_PREFIX, ROUTES, routesAt, templateOf, type RouteKind } from './routes.ts';
 import { parseAcks, type Acks } from '../protocol/replication-options.ts';
@@ -39,14 +40,21 @@ export type Route =
   | { kind: 'healthz' }
   | { kind: 'metrics' }
   | { kind: 'internal-state' }
-  | { kind: 'replication-stream'; node: string; from: number; epoch: number; dataEpoch: number }
+  | { kind: 'replication-stream'; node: string; from: number; term: number; dataTerm: number }
   | { kind: 'replication-ack' }
-  | { kind: 'topology-get' }
-  | { kind: 'topology-put' }
+  | { kind: 'raft-messages' }
+  | { kind: 'meta-watch'; after: number; waitMs: number }
+  | { kind: 'control-propose' }
+  | { kind: 'control-lease' }
+  | { kind: 'control-status' }
   | { kind: 'anti-entropy-digest' }
   | { kind: 'anti-entropy-hashes' }
-  | { kind: 'promote'; force: boolean }
-  | { kind: 'anti-entropy-run' };
+  | { kind: 'promote'; unclean: boolean }
+  | { kind: 'transfer'; to: string | undefined }
+  | { kind: 'anti-entropy-run' }
+  | { kind: 'migration-stream'; id: number; receiver: string; from: number }
+  | { kind: 'shard-add' }
+  | { kind: 'shard-remove' };
 
 /** Splits a raw request target into path and query (without the `?`). */
 export function splitUrl(url: string): { path: string; query: string } {
@@ -74,12 +82,19 @@ const BUILDERS: { readonly [K in RouteKind]: (input: RouteInput) => Extract<Rout
   'internal-state': () => ({ kind: 'internal-state' }),
   'replication-stream': ({ params }) => parseStreamQuery(params),
   'replication-ack': () => ({ kind: 'replication-ack' }),
-  'topology-get': () => ({ kind: 'topology-get' }),
-  'topology-put': () => ({ kind: 'topology-put' }),
+  'raft-messages': () => ({ kind: 'raft-messages' }),
+  'meta-watch': ({ params }) => ({ kind: 'meta-watch', after: sequenceParam(params, 'after') ?? 0, waitMs: Math.min(sequenceParam(params, 'wait_ms') ?? 0, META_WAIT_MS_MAX) }),
+  'control-propose': () => ({ kind: 'control-propose' }),
+  'control-lease': () => ({ kind: 'control-lease' }),
+  'control-status': () => ({ kind: 'control-status' }),
   'anti-entropy-digest': () => ({ kind: 'anti-entropy-digest' }),
   'anti-entropy-hashes': () => ({ kind: 'anti-entropy-hashes' }),
-  promote: ({ params }) => ({ kind: 'promote', force: flag(params, 'force') }),
+  promote: ({ params }) => ({ kind: 'promote', unclean: flag(params, 'unclean') }),
+  transfer: ({ params }) => ({ kind: 'transfer', to: addressParam(params, 'to') }),
   'anti-entropy-run': () => ({ kind: 'anti-entropy-run' }),
+  'migration-stream': ({ params }) => parseMigrationQuery(params),
+  'shard-add': () => ({ kind: 'shard-add' }),
+  'shard-remove': () => ({ kind: 'shard-remove' }),
 };
 
 /**
@@ -114,7 +129,24 @@ function parseStreamQuery(params: Map<string, string>): Extract<Route, { kind: '
   })();
   const address = canonicalAddress(new TextDecoder().decode(percentDecode(node, 'node')));
   if (!address) throw new ClusterError('BAD_QUERY', `node must be host:port, got ${JSON.stringify(clip(node))}`);
-  return { kind: 'replication-stream', node: address, from: need('from'), epoch: need('epoch'), dataEpoch: need('data_epoch') };
+  return { kind: 'replication-stream', node: address, from: need('from'), term: need('term'), dataTerm: need('data_term') };
+}
+
+function parseMigrationQuery(params: Map<string, string>): Extract<Route, { kind: 'migration-stream' }> {
+  const id = sequenceParam(params, 'id');
+  const from = sequenceParam(params, 'from');
+  const receiver = params.get('receiver');
+  if (id === undefined || from === undefined || receiver === undefined) throw new ClusterError('BAD_QUERY', 'id, receiver and from are required: the migration, the receiving shard, the first sequence number it needs (0: a snapshot)');
+  return { kind: 'migration-stream', id, from, receiver: new TextDecoder().decode(percentDecode(receiver, 'receiver')) };
+}
+
+/** A `host:port`-valued parameter (percent-decoded, canonical), or undefined if absent. */
+function addressParam(params: Map<string, string>, name: string): string | undefined {
+  const text = params.get(name);
+  if (text === undefined) return undefined;
+  const address = canonicalAddress(new TextDecoder().decode(percentDecode(text, name)));
+  if (!address) throw new ClusterError('BAD_QUERY', `${name} must be host:port, got ${JSON.stringify(clip(text))}`);
+  return address;
 }
 
 /** A sequence-number-valued parameter (a non-negative safe integer), or undefined if absent. */

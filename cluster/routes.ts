@@ -6,8 +6,9 @@
  * route, or it does not compile); metrics label requests with the template. docs/api.md
  * lists the same routes.
  *
- * Access: `public` needs nothing; `data` needs the token only under `auth = "all"`;
- * `internal` (node to node) and `admin` (operators) need it whenever one is set.
+ * Access: `public` needs nothing; `data` needs the token only under `auth = "all"`; `admin`
+ * (operators, and diagnostics nodes also read) needs the token or the internal credential;
+ * `internal` (node to node) needs the internal credential (api.ts `checkToken`).
  */
 
 export type Access = 'public' | 'data' | 'internal' | 'admin';
@@ -30,15 +31,22 @@ export const ROUTES = {
   cluster: { method: 'GET', path: '/cluster', access: 'data', params: [] },
   healthz: { method: 'GET', path: '/healthz', access: 'public', params: [] },
   metrics: { method: 'GET', path: '/metrics', access: 'admin', params: [] },
-  'internal-state': { method: 'GET', path: '/internal/state', access: 'internal', params: [] },
-  'replication-stream': { method: 'GET', path: '/internal/replication/stream', access: 'internal', params: ['node', 'from', 'epoch', 'data_epoch'] },
+  'internal-state': { method: 'GET', path: '/internal/state', access: 'admin', params: [] },
+  'replication-stream': { method: 'GET', path: '/internal/replication/stream', access: 'internal', params: ['node', 'from', 'term', 'data_term'] },
   'replication-ack': { method: 'POST', path: '/internal/replication/ack', access: 'internal', params: [] },
-  'topology-get': { method: 'GET', path: '/internal/topology', access: 'internal', params: [] },
-  'topology-put': { method: 'POST', path: '/internal/topology', access: 'internal', params: [] },
+  'raft-messages': { method: 'POST', path: '/internal/raft', access: 'internal', params: [] },
+  'meta-watch': { method: 'GET', path: '/internal/meta', access: 'internal', params: ['after', 'wait_ms'] },
+  'control-propose': { method: 'POST', path: '/internal/control/propose', access: 'internal', params: [] },
+  'control-lease': { method: 'POST', path: '/internal/control/lease', access: 'internal', params: [] },
+  'control-status': { method: 'GET', path: '/internal/control', access: 'admin', params: [] },
   'anti-entropy-digest': { method: 'POST', path: '/internal/anti-entropy/digest', access: 'internal', params: [] },
   'anti-entropy-hashes': { method: 'POST', path: '/internal/anti-entropy/hashes', access: 'internal', params: [] },
-  promote: { method: 'POST', path: '/admin/promote', access: 'admin', params: ['force'] },
+  promote: { method: 'POST', path: '/admin/promote', access: 'admin', params: ['unclean'] },
+  transfer: { method: 'POST', path: '/admin/transfer', access: 'admin', params: ['to'] },
   'anti-entropy-run': { method: 'POST', path: '/admin/anti-entropy', access: 'admin', params: [] },
+  'migration-stream': { method: 'GET', path: '/internal/migration/stream', access: 'internal', params: ['id', 'receiver', 'from'] },
+  'shard-add': { method: 'POST', path: '/admin/shard/add', access: 'admin', params: [] },
+  'shard-remove': { method: 'POST', path: '/admin/shard/remove', access: 'admin', params: [] },
 } as const satisfies Record<string, RouteSpec>;
 
 export type RouteKind = keyof typeof ROUTES;

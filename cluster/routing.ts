@@ -13,8 +13,11 @@
  *   is the handler's job, after this decision.
  * - A batch must name keys of one shard only: the first key not of this node's shard is named
  *   in a WRONG_SHARD error, unless every key belongs to one other shard, which is a 307 there.
- * - 307 keeps the method and body (unlike 302/303). 308 means "moved for good"; nothing
- *   moves permanently yet, but the client already follows it.
+ * - During a migration (docs/resharding.md), a key's owner is its giver until its move is done,
+ *   then its receiver; the giver answers 308 ("moved for good") for a key it handed over, and
+ *   refuses writes and leader reads of a key it is handing over (cutover) with 503 MIGRATING,
+ *   for a moment.
+ * - 307 and 308 keep the method and body (unlike 302/303).
  * - A Location is built from the decoded key, percent-encoded again, never from the path the
  *   client sent: `/kv/..` would otherwise become `/` in every client that resolves dot
  *   segments (RFC 3986 §5.2.4). A key that is all dots is sent as `%2E`s, which curl and the
@@ -23,6 +26,7 @@
 import { ClusterError } from '../protocol/errors.ts';
 import type { NodeState } from './node-state.ts';
 import { percentEncode } from '../protocol/percent.ts';
+import type { Owner } from '../protocol/placement.ts';
 
 export type Decision =
   | { kind: 'serve' }
@@ -46,8 +50,11 @@ export function decide(state: NodeState, request: RoutingRequest): Decision {
   switch (request.op) {
     case 'read':
     case 'write': {
-      const owner = state.topology.shardOf(request.key);
-      if (owner.name !== state.shard.name) return redirect(owner.leader, target, owner.name);
+      const owner = state.topology.ownerOf(request.key);
+      if (owner.shard !== state.shard?.name) return redirectToOwner(state, owner, target);
+      // In cutover the giver takes neither writes nor leader reads of the key: once the receiver owns it,
+      // a read here could miss its first write there (replica reads promise no recency).
+      if (owner.move?.state === 'cutover' && !(request.op === 'read' && request.readReplica)) return migrating(request.key, owner);
       return decideOwnShard(state, request.op === 'read' && request.readReplica, target);
     }
     case 'scan':
@@ -81,6 +88,7 @@ export function keyPathSegment(key: Uint8Array): string {
 }
 
 function decideOwnShard(state: NodeState, servedByReplica: boolean, target: string): Decision {
+  if (!state.shard) return { kind: 'error', error: new ClusterError('WRONG_SHARD', `${state.address} holds no shard yet; scan at a shard's leader (GET /cluster lists them)`) };
   if (state.role === 'leader' || (servedByReplica && state.replicaReadable)) return SERVE;
   return redirect(state.shard.leader, target, state.shard.name);
 }
@@ -91,11 +99,13 @@ function decideBatch(state: NodeState, keys: readonly Uint8Array[], target: stri
   if (first === undefined) return SERVE;
   const firstShard = state.topology.shardOf(first).name;
   // The shard every key must belong to: ours if any key is ours, else the first key's.
-  const home = firstShard === state.shard.name || keys.some((k) => state.topology.shardOf(k).name === state.shard.name)
+  const home = state.shard && (firstShard === state.shard.name || keys.some((k) => state.topology.shardOf(k).name === state.shard!.name))
     ? state.shard.name
     : firstShard;
   for (const key of keys) {
-    const owner = state.topology.shardOf(key).name;
+    const found = state.topology.ownerOf(key);
+    const owner = found.shard;
+    if (owner === home && found.move?.state === 'cutover') return migrating(key, found);
     if (owner !== home) {
       return {
         kind: 'error',
@@ -106,13 +116,44 @@ function decideBatch(state: NodeState, keys: readonly Uint8Array[], target: stri
       };
     }
   }
-  if (home !== state.shard.name) {
-    const leader = state.topology.shard(home)!.leader;
-    return redirect(leader, target, home);
-  }
+  if (home !== state.shard?.name) return redirectToOwner(state, state.topology.ownerOf(first), target);
   return decideOwnShard(state, false, target);
 }
 
-function redirect(address: string, target: string, shard: string): Decision {
-  return { kind: 'redirect', status: 307, location: `http://${address}${target}`, shard };
+/**
+ * To the leader of the key's owner: 308 when the key moved away from this node's shard for good
+ * (a migration's move is done), 307 otherwise.
+ */
+function redirectToOwner(state: NodeState, owner: Owner, target: string): Decision {
+  const shard = state.topology.shard(owner.shard)!;
+  const moved = owner.move?.state === 'done' && owner.move.giver === state.shard?.name;
+  return redirect(shard.leader, target, shard.name, moved ? 308 : 307);
+}
+
+function migrating(key: Uint8Array, owner: Owner): { kind: 'error'; error: ClusterError } {
+  return {
+    kind: 'error',
+    error: new ClusterError('MIGRATING', `key ${JSON.stringify(percentEncode(key))} is being handed from shard ${owner.move!.giver} to ${owner.move!.receiver}; retry in a moment`),
+  };
+}
+
+function redirect(address: string, target: string, shard: string, status: 307 | 308 = 307): Decision {
+  return { kind: 'redirect', status, location: `http://${address}${target}`, shard };
+}
+
+/**
+ * The write gate's check of each key a leader's client write reaches the engine with: a write
+ * routed under older metadata must not land on a key this shard no longer owns (moved away), or
+ * is handing over (cutover). It gets 503 MIGRATING, and its retry is routed afresh.
+ */
+export function ownershipFence(state: NodeState): (key: Uint8Array) => ClusterError | undefined {
+  const mine = state.shard?.name;
+  return (key) => {
+    const owner = state.topology.ownerOf(key);
+    if (owner.shard !== mine) {
+      return new ClusterError('MIGRATING', `key ${JSON.stringify(percentEncode(key))} now belongs to shard ${owner.shard}; retry, and you will be redirected there`);
+    }
+    if (owner.move?.state === 'cutover') return migrating(key, owner).error;
+    return undefined;
+  };
 }

@@ -8,7 +8,7 @@
  * Concurrency: the pools' counts change only in the request listener, in api.ts's admission
  * and body reads, and in each response's 'close' handler, all on the event loop, so they are
  * exact. Once `drain()` starts, no new request is served (503 SHUTTING_DOWN), and the engine
- * may be closed once it resolves.
+ * may be closed once it resolves (replication streams are cut, not waited for).
  */
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -19,15 +19,19 @@ import { parseAddress } from '../protocol/address.ts';
 import type { AuthScope } from '../protocol/config.ts';
 import { ClusterError } from '../protocol/errors.ts';
 import { checkHostAndOrigin, stripBrackets, type NodeNames } from './host-check.ts';
-import { sendError } from './http-response.ts';
+import { contextOf, sendError } from './http-response.ts';
 import { statusOf } from '../protocol/errors.ts';
-import { CLOSE_LINGER_MS, CONNECTION_CHECK_INTERVAL_MS_MAX, HEADERS_TIMEOUT_MS_MAX, KEEP_ALIVE_TIMEOUT_MS, PIPELINED_REQUESTS_MAX } from './limits.ts';
+import { CLOSE_LINGER_MS, CONNECTION_CHECK_INTERVAL_MS_MAX, HEADERS_TIMEOUT_MS_MAX, INTERNAL_INFLIGHT_MAX, KEEP_ALIVE_TIMEOUT_MS, PIPELINED_REQUESTS_MAX } from './limits.ts';
 import { closeInStages } from './lingering-close.ts';
-import { HEADER_BYTES_MAX, REPLICAS_PER_SHARD_MAX, type Limits } from '../protocol/limits.ts';
+import { HEADER_BYTES_MAX, type Limits } from '../protocol/limits.ts';
 import { errorFields, type Log } from './log.ts';
 import { methodLabel, UNMATCHED_ROUTE, type NodeMetrics } from './metrics.ts';
 import type { NodeState } from './node-state.ts';
 import type { ReplicationController } from './replication/controller.ts';
+import type { ControlPlane } from './control/control-plane.ts';
+import type { Metadata } from './control/metadata.ts';
+import { splitUrl } from './request.ts';
+import { accessOf } from './routes.ts';
 import type { Store } from './store.ts';
 import { TurnQueue } from './turn-queue.ts';
 import { WriteStallWatch } from './write-stall-watch.ts';
@@ -37,16 +41,15 @@ export interface NodeServerOptions {
   store: Store;
   limits: Readonly<Limits>;
   token: string | undefined;
+  internalToken: string | undefined;
   authScope: AuthScope;
   log: Log;
   replication: ReplicationController;
   metrics: NodeMetrics;
-  /**
-   * Replication streams this node serves at once, read at each open: the number of followers
-   * of its shard once membership is known (REPLICAS_PER_SHARD_MAX, the most a shard may have,
-   * when not given).
-   */
-  streamsMax?: () => number;
+  /** The control plane, on a controller node. */
+  control: ControlPlane | undefined;
+  /** The metadata this node knows. */
+  metadata(): Metadata;
 }
 
 /** Bind addresses that name no host a client could put in a Host header. */
@@ -73,7 +76,12 @@ export class NodeServer {
     this.log = options.log;
     this.metrics = options.metrics;
     this.traceRequests = options.log.enabled?.('trace') ?? true;
-    this.admission = new Admission({ servingMax: options.limits.inflightRequestsMax, streamsMax: options.streamsMax ?? (() => REPLICAS_PER_SHARD_MAX) });
+    // Streams: one per follower of this node's shard in the metadata it holds now.
+    this.admission = new Admission({
+      servingMax: options.limits.inflightRequestsMax,
+      internalServingMax: INTERNAL_INFLIGHT_MAX,
+      streamFollowers: () => this.state.shard?.replicas ?? [],
+    });
     this.names = namesOf(options.state.address, undefined);
     // A response that stops moving for as long as a request may take to arrive is cut.
     this.stalls = new WriteStallWatch(options.limits.requestTimeoutMs, (socket, stalledMs) => {
@@ -83,15 +91,18 @@ export class NodeServer {
       store: options.store,
       limits: options.limits,
       token: options.token,
+      internalToken: options.internalToken,
       authScope: options.authScope,
       log: options.log,
       replication: options.replication,
       metrics: options.metrics,
+      control: options.control,
+      metadata: options.metadata,
       writes: new TurnQueue(),
       state: () => this.state,
       status: () => {
         const counts = this.admission.counts();
-        return { listening: this.boundAddress(), inflight: counts.serving, receiving: counts.receiving, receivingBytes: counts.receivingBytes, streams: counts.streams, draining: this.draining };
+        return { listening: this.boundAddress(), inflight: counts.serving, internalInflight: counts.internalServing, receiving: counts.receiving, receivingBytes: counts.receivingBytes, streams: counts.streams, draining: this.draining };
       },
     };
     this.server = createServer({
@@ -110,7 +121,7 @@ export class NodeServer {
     this.server.on('checkContinue', (req, res) => this.onRequest(req, res, true));
     // Any other expectation: Node would answer an empty 417.
     this.server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
-      const context = { shard: this.state.shard.name, epoch: this.state.topology.epoch };
+      const context = contextOf(this.state);
       res.setHeader('Connection', 'close');
       sendError(res, new ClusterError('EXPECTATION_FAILED', `unsupported Expect header ${JSON.stringify(req.headers.expect)}; only 100-continue is`), context);
     });
@@ -143,8 +154,8 @@ export class NodeServer {
   }
 
   /**
-   * Stops taking requests, lets the ones in flight finish (up to `drainTimeoutMs`), then
-   * closes every connection. Afterwards nothing touches the store.
+   * Stops taking requests, lets the ones in flight finish (up to `drainTimeoutMs`; replication
+   * streams are not waited for), then closes every connection. Afterwards nothing touches the store.
    */
   async drain(): Promise<void> {
     this.draining = true;
@@ -180,14 +191,16 @@ export class NodeServer {
   private serve(socket: Socket, req: IncomingMessage, res: ServerResponse, expectContinue: boolean): void {
     const startedMs = performance.now();
     const tag: RequestTag = { route: UNMATCHED_ROUTE };
-    const ticket = this.admission.ticket();
+    // Node-to-node requests have a pool of their own: clients at their limit must not cut a
+    // node off from its peers (its lease, the metadata, Raft).
+    const ticket = this.admission.ticket(accessOf(splitUrl(req.url ?? '/').path) === 'internal');
     // One listener for every job: a 'close' listener per request is not free at 30k requests/s.
     res.once('close', () => {
       ticket.release();
       this.order.leave(socket);
       this.finished(req, res, tag, startedMs);
     });
-    const context = { shard: this.state.shard.name, epoch: this.state.topology.epoch };
+    const context = contextOf(this.state);
     const refusal = this.refusal(req, socket);
     if (refusal) {
       res.setHeader('Connection', 'close');
@@ -244,7 +257,7 @@ export class NodeServer {
       if (inFlight.headersSent) socket.destroy();
       else {
         inFlight.setHeader('Connection', 'close');
-        sendError(inFlight, new ClusterError('REQUEST_TIMEOUT', message), { shard: this.state.shard.name, epoch: this.state.topology.epoch });
+        sendError(inFlight, new ClusterError('REQUEST_TIMEOUT', message), contextOf(this.state));
       }
       return;
     }

@@ -1,117 +1,240 @@
 /**
  * `npm start`: runs every node of a config (default cluster.toml) as a child process on this
- * machine, data under ./data, waits until each answers /healthz, prints the addresses and
- * commands to try, and on Ctrl-C (SIGINT) or SIGTERM stops them all and waits for them.
+ * machine, data under ./data, shows each node as it becomes ready, then prints the live
+ * topology (who leads now, from the cluster itself) and commands to try. It supervises: a node
+ * that dies is reported with its exit code or signal while the rest keep serving (the control
+ * plane fails its shard over), `--restart` brings it back after a delay, and a change of leader
+ * is printed as it happens. Ctrl-C (SIGINT) or SIGTERM stops every node and waits for them.
  *
- *   npm start [-- --config FILE] [--data DIR]
+ *   npm start [-- --config FILE] [--data DIR] [--restart [--restart-delay-ms MS]]
  *
- * If any node exits on its own, the rest are stopped too: half a cluster is not a demo.
+ * Exit codes: 0 after a clean stop, 1 when the cluster could not start, 2 for bad arguments or
+ * a bad config (one line on stderr, no stack).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { parseAddress } from '../protocol/address.ts';
+import type { ClusterConfig } from '../protocol/config.ts';
 import { loadConfig } from '../protocol/load-config.ts';
-import { Topology } from '../protocol/topology.ts';
+import { Topology, type TopologyJson } from '../protocol/topology.ts';
 
-const HEALTHY_WAIT_MS = 30_000;
+const USAGE = 'usage: npm start [-- --config FILE] [--data DIR] [--restart [--restart-delay-ms MS]]';
+const READY_WAIT_MS = 60_000;
 const STOP_WAIT_MS = 15_000;
 const POLL_MS = 100;
+const WATCH_MS = 1_000;
+const RESTART_DELAY_MS_DEFAULT = 3_000;
 
-interface Child {
+interface Node {
   address: string;
+  dataDir: string;
   process: ChildProcess;
-  exited: Promise<number | null>;
+  exited: Promise<void>;
 }
 
-const { values } = parseArgs({
-  args: process.argv.slice(2),
-  options: { config: { type: 'string', default: 'cluster.toml' }, data: { type: 'string', default: 'data' } },
-});
-const configPath = values.config;
-const config = await loadConfig(configPath);
-const topology = Topology.fromConfig(config);
-const children: Child[] = [];
+interface Options {
+  config: string;
+  data: string;
+  restart: boolean;
+  restartDelayMs: number;
+}
+
+const nodes = new Map<string, Node>();
 let stopping = false;
 
-for (const shard of topology.shards) {
-  for (const address of [shard.leader, ...shard.replicas]) children.push(startNode(shard.name, address));
+function fail(message: string, code: number): never {
+  process.stderr.write(`npm start: ${message}\n`);
+  process.exit(code);
 }
-process.on('SIGINT', () => void stopAll('SIGINT', 0));
-process.on('SIGTERM', () => void stopAll('SIGTERM', 0));
 
-try {
-  await Promise.all(children.map((c) => waitHealthy(c.address)));
-} catch (error) {
-  process.stderr.write(`start-local: ${(error as Error).message}\n`);
-  await stopAll('startup failure', 1);
+function parseOptions(argv: string[]): Options {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        config: { type: 'string', default: 'cluster.toml' }, data: { type: 'string', default: 'data' },
+        restart: { type: 'boolean', default: false }, 'restart-delay-ms': { type: 'string' }, help: { type: 'boolean', default: false },
+      },
+      strict: true, allowPositionals: false,
+    }));
+  } catch (error) {
+    fail(`${(error as Error).message}; ${USAGE}`, 2);
+  }
+  if (values.help) {
+    process.stdout.write(`${USAGE}\nRuns every node of the config on this machine, prints the live topology, and supervises them (docs/operations.md).\n`);
+    process.exit(0);
+  }
+  const delayText = values['restart-delay-ms'];
+  const restartDelayMs = delayText === undefined ? RESTART_DELAY_MS_DEFAULT : Number(delayText);
+  if (!Number.isSafeInteger(restartDelayMs) || restartDelayMs < 0) fail(`--restart-delay-ms must be a whole number of milliseconds, got ${JSON.stringify(delayText)}`, 2);
+  return { config: values.config, data: values.data, restart: values.restart, restartDelayMs };
 }
-printWelcome();
 
-function startNode(shard: string, address: string): Child {
-  const dataDir = path.join(values.data, shard, address.replace(/[^A-Za-z0-9.-]/g, '_'));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cluster/node.ts', '--config', configPath, '--node', address, '--data', dataDir], {
-    stdio: ['ignore', 'inherit', 'pipe'],
+/** Every node the config names: the shards' nodes, then controllers that belong to no shard. */
+function addressesOf(config: ClusterConfig): { address: string; group: string }[] {
+  const inShards = config.shards.flatMap((s) => [s.leader, ...s.replicas].map((address) => ({ address, group: s.name })));
+  const extra = config.controllers.filter((c) => !inShards.some((n) => n.address === c)).map((address) => ({ address, group: 'controllers' }));
+  return [...inShards, ...extra];
+}
+
+/** Whether `address` can be listened on now (nothing else holds its port). */
+function portFree(address: string): Promise<boolean> {
+  const { host, port } = parseAddress(address)!;
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen({ host: host.replace(/^\[|\]$/g, ''), port, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+function startNode(options: Options, address: string, group: string): Node {
+  const dataDir = path.join(options.data, group, address.replace(/[^A-Za-z0-9.-]/g, '_'));
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cluster/node.ts', '--config', options.config, '--node', address, '--data', dataDir], {
+    stdio: ['ignore', 'inherit', 'pipe'], env: { DISTRIBKV_LOG_LEVEL: 'warn', ...process.env },
   });
   child.stderr!.on('data', (chunk: Buffer) => {
     for (const line of chunk.toString().split('\n').filter(Boolean)) process.stderr.write(`[${address}] ${line}\n`);
   });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  void exited.then((code) => {
-    if (!stopping) {
-      process.stderr.write(`start-local: node ${address} exited with code ${code}; stopping the others\n`);
-      void stopAll('node exit', 1);
-    }
-  });
-  return { address, process: child, exited };
+  const exited = new Promise<void>((resolve) => child.once('exit', (code, signal) => {
+    resolve();
+    if (stopping) return;
+    say(`node ${address} ${signal ? `was killed by ${signal}` : `exited with code ${code}`}; the others keep serving${options.restart ? `; restarting it in ${options.restartDelayMs} ms` : ' (npm start -- --restart brings dead nodes back)'}`);
+    if (options.restart) void delay(options.restartDelayMs).then(() => {
+      if (!stopping) nodes.set(address, startNode(options, address, group));
+    });
+  }));
+  return { address, dataDir, process: child, exited };
 }
 
-async function waitHealthy(address: string): Promise<void> {
-  const deadline = Date.now() + HEALTHY_WAIT_MS;
-  while (Date.now() < deadline && !stopping) {
-    try {
-      const res = await fetch(`http://${address}/healthz`, { signal: AbortSignal.timeout(1000) });
-      if (res.ok) return;
-    } catch {
-      // Not listening yet; poll again until the deadline.
+function say(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+async function health(address: string): Promise<{ ready: boolean; waiting?: string; role?: string; shard?: string | null } | undefined> {
+  try {
+    const res = await fetch(`http://${address}/healthz`, { signal: AbortSignal.timeout(1000) });
+    return res.ok ? await res.json() as { ready: boolean; waiting?: string; role?: string; shard?: string | null } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function waitReady(all: { address: string }[]): Promise<void> {
+  const deadline = Date.now() + READY_WAIT_MS;
+  const ready = new Set<string>();
+  while (ready.size < all.length) {
+    if (stopping) return;
+    for (const { address } of all) {
+      if (ready.has(address)) continue;
+      const node = nodes.get(address)!;
+      if (node.process.exitCode !== null || node.process.signalCode !== null) throw new Error(`node ${address} exited while starting (its log is above)`);
+      const h = await health(address);
+      if (h?.ready) {
+        ready.add(address);
+        say(`  [${ready.size}/${all.length}] ${address} ready: ${h.role}${h.shard ? ` of ${h.shard}` : ''}`);
+      }
+    }
+    if (Date.now() > deadline) {
+      const waiting = await Promise.all(all.filter((n) => !ready.has(n.address)).map(async (n) => `${n.address} (${(await health(n.address))?.waiting ?? 'not answering'})`));
+      throw new Error(`not ready within ${READY_WAIT_MS} ms: ${waiting.join(', ')}`);
     }
     await delay(POLL_MS);
   }
-  throw new Error(`node ${address} was not healthy within ${HEALTHY_WAIT_MS} ms`);
 }
 
-async function stopAll(reason: string, exitCode: number): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  process.stderr.write(`start-local: stopping ${children.length} nodes (${reason})\n`);
-  for (const c of children) c.process.kill('SIGTERM');
-  const all = Promise.all(children.map((c) => c.exited));
-  const late = await Promise.race([all.then(() => false), delay(STOP_WAIT_MS).then(() => true)]);
-  if (late) {
-    process.stderr.write(`start-local: nodes still running after ${STOP_WAIT_MS} ms; killing them\n`);
-    for (const c of children) if (c.process.exitCode === null) c.process.kill('SIGKILL');
-    await all;
+/** The topology the cluster serves now, from the first node that answers. */
+async function liveTopology(): Promise<TopologyJson | undefined> {
+  for (const address of nodes.keys()) {
+    try {
+      const res = await fetch(`http://${address}/cluster`, { signal: AbortSignal.timeout(1000) });
+      if (res.ok) return Topology.fromJson(await res.json()).toJson();
+    } catch {
+      // The next node may answer.
+    }
+  }
+  return undefined;
+}
+
+async function stopAll(reason: string, exitCode: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    say(`npm start: stopping ${nodes.size} nodes (${reason})`);
+    for (const n of nodes.values()) n.process.kill('SIGTERM');
+    const all = Promise.all([...nodes.values()].map((n) => n.exited));
+    const late = await Promise.race([all.then(() => false), delay(STOP_WAIT_MS).then(() => true)]);
+    if (late) {
+      say(`npm start: nodes still running after ${STOP_WAIT_MS} ms; killing them`);
+      for (const n of nodes.values()) if (n.process.exitCode === null) n.process.kill('SIGKILL');
+      await all;
+    }
   }
   process.exit(exitCode);
 }
 
-function printWelcome(): void {
-  const lines = [
+/** Prints each change of a shard's leader as the cluster reports it. */
+async function watchLeaders(initial: TopologyJson): Promise<void> {
+  let known = new Map(initial.shards.map((s) => [s.name, `${s.leader}@${s.term}`]));
+  while (!stopping) {
+    await delay(WATCH_MS);
+    const now = await liveTopology();
+    if (!now) continue;
+    for (const s of now.shards) {
+      if (known.get(s.name) !== `${s.leader}@${s.term}`) say(`${s.name}: leader is now ${s.leader} (term ${s.term})`);
+    }
+    known = new Map(now.shards.map((s) => [s.name, `${s.leader}@${s.term}`]));
+  }
+}
+
+function banner(options: Options, topology: TopologyJson, config: ClusterConfig): void {
+  const first = topology.shards[0]!.leader;
+  say([
     '',
-    `distribKV is up: ${topology.shards.length} shards from ${configPath}, data under ${values.data}/`,
-    ...topology.shards.map((s) => `  ${s.name}: leader ${s.leader}, replicas ${s.replicas.join(', ') || 'none'}`),
+    `distribKV is up: ${topology.shards.length} shards (metadata version ${topology.version}), data under ${options.data}/, controllers ${config.controllers.join(', ')}`,
+    ...topology.shards.map((s) => `  ${s.name}: leader ${s.leader} (term ${s.term}), replicas ${s.replicas.join(', ') || 'none'}`),
     '',
     'Try:',
-    `  curl -i -X PUT --data 'hello' http://${topology.shards[0]!.leader}/kv/greeting   # 204, or 307 to the owning leader`,
-    `  curl -L http://${topology.shards[0]!.leader}/kv/greeting                      # -L follows the 307`,
-    `  curl http://${topology.shards[0]!.leader}/cluster`,
+    `  curl -i -X PUT --data 'hello' http://${first}/kv/greeting   # 204, or 307 to the owning leader`,
+    `  curl -L http://${first}/kv/greeting                      # -L follows the 307`,
+    `  curl http://${first}/cluster`,
     '  npm run kv -- put greeting hello',
     '  npm run kv -- get greeting',
-    '  npm run kv -- scan --limit 10',
     '  npm run kv -- cluster',
+    '  kill -9 a leader\'s pid: its shard fails over to an in-sync replica within a few seconds',
     '',
     'Ctrl-C stops every node.',
     '',
-  ];
-  process.stdout.write(lines.join('\n'));
+  ].join('\n'));
 }
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  let config: ClusterConfig;
+  try {
+    config = await loadConfig(options.config);
+  } catch (error) {
+    fail((error as Error).message.split('\n')[0]!, 2);
+  }
+  const all = addressesOf(config);
+  const taken = (await Promise.all(all.map(async (n) => ((await portFree(n.address)) ? undefined : n.address)))).filter(Boolean);
+  if (taken.length > 0) fail(`${taken.join(', ')} already in use (another cluster, or an npm start still running?); stop it, or start with another --config`, 1);
+  process.on('SIGINT', () => void stopAll('SIGINT', 0));
+  process.on('SIGTERM', () => void stopAll('SIGTERM', 0));
+  say(`npm start: starting ${all.length} nodes from ${options.config}`);
+  for (const { address, group } of all) nodes.set(address, startNode(options, address, group));
+  try {
+    await waitReady(all);
+  } catch (error) {
+    say(`npm start: ${(error as Error).message}`);
+    await stopAll('start-up failure', 1);
+  }
+  const topology = await liveTopology();
+  if (!topology) await stopAll('no node answers GET /cluster', 1);
+  banner(options, topology!, config);
+  void watchLeaders(topology!);
+}
+
+await main();

@@ -5,13 +5,23 @@
 import { InvalidArgumentError } from './errors.ts';
 import { ValueKind } from './internal-key.ts';
 import type { DbOptions } from './options.ts';
-import { toBytes } from './util/bytes.ts';
+import { compareBytes, toBytes } from './util/bytes.ts';
 import type { BatchOp } from './write-batch.ts';
 import type { Bounds } from './db-iterator.ts';
 
 export type KeyLike = Uint8Array | string;
 
-export type BatchOperation = { type: 'put'; key: KeyLike; value: KeyLike } | { type: 'del'; key: KeyLike };
+export type BatchOperation =
+  | { type: 'put'; key: KeyLike; value: KeyLike }
+  | { type: 'del'; key: KeyLike }
+  /** Deletes every key k with gte <= k < lt (see Db.deleteRange). */
+  | { type: 'delRange'; gte: KeyLike; lt: KeyLike };
+
+/** The range `Db.deleteRange` takes: every key k with gte <= k < lt. */
+export interface KeyRange {
+  gte: KeyLike;
+  lt: KeyLike;
+}
 
 export interface IteratorOptions<S> {
   gt?: KeyLike;
@@ -59,6 +69,45 @@ export function checkValue(value: unknown, options: DbOptions): Uint8Array {
   return bytes;
 }
 
+/**
+ * A range to delete, as a range-delete op: `{ gte, lt }` and nothing else, both keys within
+ * keyBytesMax, gte < lt. `what` names the argument in messages ("deleteRange", "batch operation 3").
+ */
+export function checkRange(range: unknown, options: DbOptions, what: string): BatchOp {
+  if (range === null || typeof range !== 'object' || Array.isArray(range)) {
+    throw new InvalidArgumentError(`${what}: the range must be an object { gte, lt }, got ${range === null ? 'null' : Array.isArray(range) ? 'an array' : typeof range}`);
+  }
+  const r = range as Record<string, unknown>;
+  for (const name of Object.keys(r)) {
+    if (!RANGE_NAMES.has(name)) throw new InvalidArgumentError(`${what}: unknown range option ${JSON.stringify(name)} (a range is { gte, lt })`);
+  }
+  for (const name of ['gte', 'lt']) {
+    if (r[name] === undefined) throw new InvalidArgumentError(`${what}: the range has no "${name}" (a range is { gte, lt })`);
+  }
+  const bound = (name: 'gte' | 'lt'): Uint8Array => {
+    try {
+      return checkKey(toBytes(r[name], name), options);
+    } catch (err) {
+      throw new InvalidArgumentError(`${what}: ${name}: ${(err as Error).message}`, { cause: err });
+    }
+  };
+  const start = bound('gte');
+  const end = bound('lt');
+  if (compareBytes(start, end) >= 0) {
+    throw new InvalidArgumentError(`${what}: the range is empty: gte ${quoteKey(start)} is not below lt ${quoteKey(end)}`);
+  }
+  return { kind: ValueKind.RangeDelete, key: start, value: end };
+}
+
+const RANGE_NAMES = new Set(['gte', 'lt']);
+
+/** A key for a message: JSON if it is printable UTF-8, else hex; long keys cut short. */
+function quoteKey(key: Uint8Array): string {
+  const text = new TextDecoder('utf-8', { fatal: false }).decode(key.subarray(0, 64));
+  const shown = /^[\x20-\x7e]*$/.test(text) ? JSON.stringify(text) : `0x${Buffer.from(key.subarray(0, 32)).toString('hex')}`;
+  return key.length > 64 ? `${shown}… (${key.length} bytes)` : shown;
+}
+
 export function checkSyncOption(options: unknown, fallback: boolean): boolean {
   if (options === undefined) return fallback;
   if (options === null || typeof options !== 'object') throw new InvalidArgumentError(`write options must be an object, got ${typeof options}`);
@@ -78,7 +127,11 @@ export function checkBatch(ops: unknown, options: DbOptions): BatchOp[] {
     const { type, key, value } = op as { type?: unknown; key?: unknown; value?: unknown };
     if (type === 'put') return { kind: ValueKind.Put, key: checkKey(key, options), value: checkValue(value, options) };
     if (type === 'del') return { kind: ValueKind.Delete, key: checkKey(key, options), value: EMPTY };
-    throw new InvalidArgumentError(`batch operation ${i} has type ${JSON.stringify(type)}, expected "put" or "del"`);
+    if (type === 'delRange') {
+      const { type: _type, ...range } = op as Record<string, unknown>;
+      return checkRange(range, options, `batch operation ${i}`);
+    }
+    throw new InvalidArgumentError(`batch operation ${i} has type ${JSON.stringify(type)}, expected "put", "del" or "delRange"`);
   });
 }
 

@@ -6,8 +6,13 @@
  * Forward: entries of one user key arrive newest first, so the first visible one decides.
  * Reverse: they arrive oldest first, so the walk back collects the newest visible one and
  * decides when the user key changes (as LevelDB's DBIter does).
+ *
+ * Range tombstones (those visible at the read's sequence number, fragmented, or undefined when
+ * there are none: then nothing is checked) hide a key's newest visible version when one of
+ * them covering the key is newer than it.
  */
 import { ValueKind, SEQ_MAX } from './internal-key.ts';
+import type { FragmentedTombstones } from './range-tombstones.ts';
 import type { InternalIterator } from './internal-iterator.ts';
 import { ByteSlab } from './util/byte-slab.ts';
 import { bytesEqual, compareBytes } from './util/bytes.ts';
@@ -35,6 +40,7 @@ export class DbIterator {
     private readonly bounds: Bounds,
     private readonly reverse: boolean,
     limit: number,
+    private readonly tombstones?: FragmentedTombstones,
   ) {
     this.remaining = limit < 0 ? Infinity : limit;
   }
@@ -82,8 +88,9 @@ export class DbIterator {
       }
       const kind = it.kind();
       const value = it.value();
+      const seq = it.seq();
       this.skipRestOf(key);
-      if (kind === ValueKind.Put) return [key, value];
+      if (kind === ValueKind.Put && !this.hiddenByRange(key, seq)) return [key, value];
     }
     return undefined;
   }
@@ -108,16 +115,25 @@ export class DbIterator {
       // Walk back over every version of `key`; the last visible one seen is the newest.
       let kind: ValueKind | undefined;
       let value: Uint8Array | undefined;
+      let seq = 0;
       while (it.valid() && bytesEqual(it.userKey(), key)) {
-        if (it.seq() <= this.seq) {
+        const entrySeq = it.seq();
+        if (entrySeq <= this.seq) {
           kind = it.kind();
           value = it.value();
+          seq = entrySeq;
         }
         it.prev();
       }
-      if (kind === ValueKind.Put && !this.beyondUpper(key)) return [key, value!];
+      if (kind === ValueKind.Put && !this.beyondUpper(key) && !this.hiddenByRange(key, seq)) return [key, value!];
     }
     return undefined;
+  }
+
+  /** Whether a visible range tombstone newer than `seq` covers `key`. */
+  private hiddenByRange(key: Uint8Array, seq: number): boolean {
+    const tombstones = this.tombstones;
+    return tombstones !== undefined && tombstones.coveringSeq(key, SEQ_MAX) > seq;
   }
 
   private belowLower(key: Uint8Array): boolean {

@@ -17,7 +17,7 @@
  * 3. After a failed WAL append or fsync (`backgroundError`), no further write is accepted:
  *    the log may hold a partial record, and appending past it would bury it mid-file.
  */
-import { checkBatch, checkIteratorOptions, checkKey, checkKeys, checkSyncOption, checkValue, type BatchOperation, type IteratorOptions, type KeyLike } from './db-arguments.ts';
+import { checkBatch, checkIteratorOptions, checkKey, checkKeys, checkRange, checkSyncOption, checkValue, type BatchOperation, type IteratorOptions, type KeyLike, type KeyRange } from './db-arguments.ts';
 import { DbIterator } from './db-iterator.ts';
 import { EntryIterator } from './entry-iterator.ts';
 import { DbClosedError, DbError, InvalidArgumentError, IoError, NotFoundError } from './errors.ts';
@@ -107,6 +107,8 @@ export class Db {
         const parsed = parseFileName(name);
         if (parsed && parsed.type !== 'lock') fs.remove(joinPath(dir, name));
       }
+      // Removed while still held: an opener that raced for the old file finds it replaced (fs/file-lock.ts).
+      fs.remove(joinPath(dir, 'LOCK'));
       await fs.syncDir(dir);
     } finally {
       lock.release();
@@ -148,6 +150,25 @@ export class Db {
   delete(key: KeyLike, options?: WriteOptions): Promise<number> {
     try {
       const op = { kind: ValueKind.Delete, key: checkKey(key, this.options), value: new Uint8Array(0) };
+      return this.enqueue([op], checkSyncOption(options, this.options.sync));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * Deletes every key k with `gte <= k < lt` (a range tombstone: one write, whatever the number
+   * of keys); resolves to its sequence number. Reads stop seeing the keys at once; their space
+   * is reclaimed by compactions (whole tables inside the range are dropped unread).
+   *
+   * @example
+   * ```ts
+   * await db.deleteRange({ gte: 'user:', lt: 'user;' }, { sync: true });
+   * ```
+   */
+  deleteRange(range: KeyRange, options?: WriteOptions): Promise<number> {
+    try {
+      const op = checkRange(range, this.options, 'deleteRange');
       return this.enqueue([op], checkSyncOption(options, this.options.sync));
     } catch (err) {
       return Promise.reject(err);
@@ -212,15 +233,15 @@ export class Db {
         this.checkOpen();
         const { bounds, reverse, limit, snapshot } = checkIteratorOptions<Snapshot>(options);
         const seq = this.snapshots.resolve(snapshot, this.tree.lastSequence);
-        const { iterator, release } = this.tree.newIterator();
-        return { cursor: new DbIterator(iterator, seq, bounds, reverse, limit), release };
+        const { iterator, release, tombstones } = this.tree.newIterator(seq, bounds);
+        return { cursor: new DbIterator(iterator, seq, bounds, reverse, limit, tombstones), release };
       },
     });
   }
 
   /**
    * Applies a batch shipped from a leader (encoded as in docs/formats/wal.md), keeping its
-   * sequence numbers. Idempotent: ops at or below `lastSequence` are skipped, so applying a
+   * sequence numbers; range deletions included. Idempotent: ops at or below `lastSequence` are skipped, so applying a
    * batch twice is harmless. A batch that starts past `lastSequence + 1` leaves a gap and is
    * INVALID_ARGUMENT. Resolves to the new `lastSequence`.
    */
@@ -235,7 +256,8 @@ export class Db {
         throw new InvalidArgumentError(`applyBatch: malformed batch (${(cause as Error).message})`, { cause });
       }
       for (const op of batch.ops) {
-        checkKey(op.key, this.options);
+        if (op.kind === ValueKind.RangeDelete) checkRange({ gte: op.key, lt: op.value }, this.options, 'applyBatch');
+        else checkKey(op.key, this.options);
         if (op.kind === ValueKind.Put) checkValue(op.value, this.options);
       }
       const sync = checkSyncOption(options, this.options.sync);
@@ -304,6 +326,7 @@ export class Db {
       compactionThread: tree.usesCompactionThread,
       compactionThreadError: tree.compactionThreadError,
       trivialMoves: c.trivialMoves,
+      tablesDroppedByRangeDeletes: c.tablesDroppedByRangeDeletes,
       stallMs: c.stallMs,
       slowdowns: c.slowdowns,
       stops: c.stops,

@@ -11,7 +11,7 @@
  * ```
  */
 export { Db, type DbOpenOptions, type WriteOptions, type ReadOptions, type CommitListener } from './db.ts';
-export type { BatchOperation, IteratorOptions, KeyLike } from './db-arguments.ts';
+export type { BatchOperation, IteratorOptions, KeyLike, KeyRange } from './db-arguments.ts';
 export type { EntryIterator, Entry } from './entry-iterator.ts';
 export { Snapshot } from './snapshot.ts';
 export type { LsmVerifyReport } from './lsm-tree.ts';
@@ -28,7 +28,10 @@ export {
 } from './errors.ts';
 export type { FileSystem, WritableFile, ReadableFile, FileLock, FsOp } from './fs/file-system.ts';
 export { NodeFileSystem } from './fs/node-file-system.ts';
-export { MemoryFileSystem, type FaultInjector } from './fs/memory-file-system.ts';
+export { MemoryFileSystem, seededRandom, type CrashOptions, type FaultInjector } from './fs/memory-file-system.ts';
+export { joinPath } from './fs/file-system.ts';
+export { LogWriter } from './log/log-writer.ts';
+export { LogReader } from './log/log-reader.ts';
 export { decodeBatch, encodeBatch, type BatchOp, type DecodedBatch } from './write-batch.ts';
 export { ValueKind } from './internal-key.ts';
 export { crc32c } from './util/crc32c.ts';

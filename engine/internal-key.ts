@@ -12,9 +12,18 @@ import { compareBytes } from './util/bytes.ts';
 export const enum ValueKind {
   Delete = 0,
   Put = 1,
+  /**
+   * A range tombstone (range-tombstones.ts): in a write batch its key is the range's start and
+   * its value the end; in a table it lives in the range deletion block, never among the data
+   * blocks' entries or in a memtable's skiplist.
+   */
+  RangeDelete = 2,
 }
 
-/** The highest kind: seeking with it finds every entry at the seek's sequence number. */
+/**
+ * The highest kind of a point entry: seeking with it finds every entry at the seek's sequence
+ * number (range tombstones are never among the entries a seek walks).
+ */
 export const KIND_SEEK = ValueKind.Put;
 export const TRAILER_BYTES = 8;
 /** Sequence numbers are JS safe integers (they fit the trailer's 56 bits). */

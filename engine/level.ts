@@ -28,6 +28,8 @@ import { DbError, type DbErrorCode } from './errors.ts';
 import { joinPath } from './fs/file-system.ts';
 import { NodeFileSystem } from './fs/node-file-system.ts';
 import { DEFAULT_OPTIONS } from './options.ts';
+import { keySuccessor } from './range-tombstones.ts';
+import { compareBytes } from './util/bytes.ts';
 import type { Snapshot } from './snapshot.ts';
 
 /** An error with a LEVEL_ code, as abstract-level's errors carry. */
@@ -175,8 +177,21 @@ export class DistribkvLevel extends AbstractLevel<Format, string, string> {
     await engineCall(() => this.engineDb.batch(ops, writeOptions(options)));
   }
 
-  /** Deletes the range as seen by a snapshot (the given one, or one taken now), in batches. */
+  /**
+   * Deletes the range. Without a limit or an explicit snapshot: one range tombstone
+   * (Db.deleteRange), whatever the number of keys. Otherwise as seen by a snapshot (the given
+   * one, or one taken now), key by key in batches: a tombstone would also delete keys written
+   * after the snapshot, and cannot stop after `limit` keys.
+   */
   async _clear(options: RangeOptions): Promise<void> {
+    if (options.snapshot == null && options.limit < 0) {
+      const range = await this.rangeToDelete(options);
+      if (range === 'empty') return;
+      if (range !== undefined) {
+        await engineCall(() => this.engineDb.deleteRange(range));
+        return;
+      }
+    }
     const explicit = engineSnapshotOf(options.snapshot);
     const snapshot = explicit ?? this.engineDb.snapshot();
     const it = this.engineDb.iterator({ ...engineRange(options), reverse: options.reverse, limit: options.limit, snapshot });
@@ -187,6 +202,35 @@ export class DistribkvLevel extends AbstractLevel<Format, string, string> {
     } finally {
       await it.return();
       if (explicit === undefined) snapshot.release();
+    }
+  }
+
+  /**
+   * abstract-level's range as [gte, lt): gt and lte become their successors (key ++ 0x00);
+   * an open upper end becomes the successor of the last key there is now. 'empty' when nothing
+   * lies in it; undefined when a bound would pass keyBytesMax (clear then goes key by key).
+   */
+  private async rangeToDelete(options: RangeOptions): Promise<{ gte: Format; lt: Format } | 'empty' | undefined> {
+    const range = engineRange(options);
+    const gte = range.gte ?? (range.gt !== undefined ? keySuccessor(range.gt) : new Uint8Array(0));
+    let lt = range.lt ?? (range.lte !== undefined ? keySuccessor(range.lte) : undefined);
+    if (lt === undefined) {
+      const last = await engineCall(() => this.lastKeyAtOrAbove(gte));
+      if (last === undefined) return 'empty';
+      lt = keySuccessor(last);
+    }
+    if (compareBytes(gte, lt) >= 0) return 'empty';
+    const keyBytesMax = this.engineDb.options.keyBytesMax;
+    return gte.length > keyBytesMax || lt.length > keyBytesMax ? undefined : { gte, lt };
+  }
+
+  /** The largest key now in the database, if it is at least `gte`. */
+  private async lastKeyAtOrAbove(gte: Format): Promise<Format | undefined> {
+    const it = this.engineDb.iterator({ gte, reverse: true, limit: 1 });
+    try {
+      return (await it.nextBatch(1))[0]?.[0];
+    } finally {
+      await it.return();
     }
   }
 

@@ -44,8 +44,11 @@ import { WalWriter } from './wal.ts';
 import { writeTables, type TableWriterContext } from './compaction/table-writer.ts';
 import { isTrivialMove, runCompaction, type CompactionContext, type CompactionResult } from './compaction/compaction-job.ts';
 import { CompactionThread, CompactionThreadStartError } from './compaction/compaction-thread.ts';
-import { pendingCompactionBytes, pickCompaction, planFor, type CompactionPlan } from './compaction/picker.ts';
+import { pendingCompactionBytes, pickCompaction, pickCoveredTables, planFor, type CompactionPlan } from './compaction/picker.ts';
+import { FragmentedTombstones, type RangeTombstone } from './range-tombstones.ts';
+import type { Bounds } from './db-iterator.ts';
 import { walkBatch } from './write-batch.ts';
+import { ValueKind } from './internal-key.ts';
 
 /** How long one write group is delayed once L0 reaches the slowdown trigger. */
 const SLOWDOWN_DELAY_MS = 1;
@@ -61,6 +64,8 @@ export interface LsmCounters {
   /** ... of which ran on the compaction thread. */
   threadCompactions: number;
   trivialMoves: number;
+  /** Tables dropped by an edit alone, every key inside a newer range tombstone. */
+  tablesDroppedByRangeDeletes: number;
   stallMs: number;
   slowdowns: number;
   stops: number;
@@ -94,6 +99,10 @@ export class LsmTree {
   private compactionRunning = false;
   /** Set by a flush: the compaction loop must look again before it stops (L0 grew). */
   private compactionWanted = false;
+  /** Whether `mem` or an `imm` memtable holds range tombstones: one field for get() to read. */
+  private memtablesHoldRangeTombstones = false;
+  /** Set when tables are added while some hold range tombstones: look for tables they cover. */
+  private coveredTablesWanted = false;
   /**
    * Where compactions run when not here; undefined for a file system only this thread sees,
    * with `compactionThread: false`, or once the thread failed to start.
@@ -121,6 +130,7 @@ export class LsmTree {
     compactions: 0,
     threadCompactions: 0,
     trivialMoves: 0,
+    tablesDroppedByRangeDeletes: 0,
     stallMs: 0,
     slowdowns: 0,
     stops: 0,
@@ -170,14 +180,19 @@ export class LsmTree {
     this.pendingOutputs.clear();
     this.flushedSequence = this.lastSequence;
     this.wal = await WalWriter.create(this.fs, this.dir, walNumber);
+    this.coveredTablesWanted = this.version.hasRangeTombstones;
     this.deleteObsoleteFiles();
     this.scheduleBackground();
   }
 
   // ---- reads ----
 
-  /** The newest version of `userKey` at or below `seq`, from memtables then tables. */
+  /**
+   * The newest version of `userKey` at or below `seq`, from memtables then tables; undefined
+   * when there is none or a range tombstone hides it.
+   */
   get(userKey: Uint8Array, seq: number): MemtableEntry | undefined {
+    if (this.mayHoldRangeTombstones()) return this.getUnderRangeTombstones(userKey, seq);
     let entry = this.mem.get(userKey, seq);
     if (entry) return entry;
     for (const mem of this.imm) {
@@ -201,8 +216,55 @@ export class LsmTree {
     return undefined;
   }
 
-  /** A merged iterator over everything, and the function that releases what it pins. */
-  newIterator(): { iterator: InternalIterator; release: () => void } {
+  /** Whether any memtable or table holds a range tombstone (otherwise reads skip the checks). */
+  private mayHoldRangeTombstones(): boolean {
+    return this.memtablesHoldRangeTombstones || this.version.hasRangeTombstones;
+  }
+
+  /** Recomputes `memtablesHoldRangeTombstones` after the memtables changed. */
+  private noteMemtableTombstones(): void {
+    let any = this.mem.rangeTombstones.length > 0;
+    for (const mem of this.imm) any ||= mem.rangeTombstones.length > 0;
+    this.memtablesHoldRangeTombstones = any;
+  }
+
+  /**
+   * get() when range tombstones exist. Sources are read newest first, as in get(), keeping the
+   * newest tombstone seen so far that covers the key; the first version found is hidden if that
+   * tombstone is newer. Tombstones further down need no look: a source below holds only older
+   * versions of this key, and tombstones older than them (level invariants, compaction.md).
+   */
+  private getUnderRangeTombstones(userKey: Uint8Array, seq: number): MemtableEntry | undefined {
+    let covered = 0;
+    const visible = (entry: MemtableEntry) => (entry.seq < covered ? undefined : entry);
+    for (let m = -1; m < this.imm.length; m++) {
+      const mem = m < 0 ? this.mem : this.imm[m]!;
+      covered = Math.max(covered, mem.rangeTombstoneSeq(userKey, seq));
+      const entry = mem.get(userKey, seq);
+      if (entry) return visible(entry);
+    }
+    const version = this.version;
+    for (let level = 0; level < LEVEL_COUNT; level++) {
+      const files = version.levels[level]!;
+      // L0's files overlap, newest first; deeper levels have at most one file for a key.
+      const from = level === 0 ? 0 : version.findFile(level, userKey);
+      const to = level === 0 ? files.length : Math.min(from + 1, files.length);
+      for (let i = from; i < to; i++) {
+        const f = files[i]!;
+        if (compareBytes(userKey, f.smallest.userKey) < 0 || compareBytes(userKey, f.largest.userKey) > 0) continue;
+        if ((f.rangeTombstones ?? 0) > 0) covered = Math.max(covered, this.tables.rangeTombstoneSeq(f.number, userKey, seq));
+        const entry = this.tables.get(f.number, userKey, seq);
+        if (entry) return visible(entry);
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * A merged iterator over everything, the function that releases what it pins, and the range
+   * tombstones visible at `readSeq` that may touch `bounds` (undefined when there are none).
+   */
+  newIterator(readSeq: number, bounds: Bounds = {}): { iterator: InternalIterator; release: () => void; tombstones: FragmentedTombstones | undefined } {
     const version = this.pin();
     const children: InternalIterator[] = [this.mem.iterator(), ...this.imm.map((m) => m.iterator())];
     const readers = version.levels[0]!.map((f) => this.tables.acquire(f.number));
@@ -220,7 +282,26 @@ export class LsmTree {
       for (const r of readers) this.tables.release(r);
       this.unpin(version);
     };
-    return { iterator: new MergingIterator(children), release };
+    const tombstones = this.mayHoldRangeTombstones() ? this.visibleTombstones(version, readSeq, bounds) : undefined;
+    return { iterator: new MergingIterator(children), release, tombstones };
+  }
+
+  /** Every range tombstone at or below `readSeq` that may cover a key within `bounds`, fragmented. */
+  private visibleTombstones(version: Version, readSeq: number, bounds: Bounds): FragmentedTombstones | undefined {
+    const { lower, upper } = bounds;
+    const all: RangeTombstone[] = [];
+    const take = (list: readonly RangeTombstone[]) => {
+      for (const t of list) {
+        if (t.seq > readSeq || (lower !== undefined && compareBytes(t.end, lower) <= 0) || (upper !== undefined && compareBytes(t.start, upper) > 0)) continue;
+        all.push(t);
+      }
+    };
+    take(this.mem.rangeTombstones);
+    for (const mem of this.imm) take(mem.rangeTombstones);
+    for (let level = 0; level < LEVEL_COUNT; level++) {
+      for (const f of version.overlapping(level, lower, upper)) if ((f.rangeTombstones ?? 0) > 0) take(this.tables.rangeTombstones(f.number));
+    }
+    return all.length === 0 ? undefined : FragmentedTombstones.from(all);
   }
 
   private pin(): Version {
@@ -310,6 +391,7 @@ export class LsmTree {
     let count = 0;
     const first = walkBatch(record, fileName, (seq, kind, keyAt, keyLength, valueAt, valueLength) => {
       mem.addFrom(record, keyAt, keyLength, seq, kind, record, valueAt, valueLength);
+      if (kind === ValueKind.RangeDelete) this.memtablesHoldRangeTombstones = true;
       count++;
     });
     this.lastSequence = first + count - 1;
@@ -360,6 +442,7 @@ export class LsmTree {
         if (this.closing || this.backgroundError) break;
         this.compactionWanted = false;
         const didWork = await this.compactions.run(async () => {
+          if (this.coveredTablesWanted && (await this.dropCoveredTables()) > 0) return true;
           const plan = pickCompaction(this.version, this.options, this.compactPointers);
           if (!plan) return false;
           await this.compact(plan, true);
@@ -394,6 +477,7 @@ export class LsmTree {
       await this.logAndApply({ newFiles: metas.map((m) => [0, m]), logNumber });
     });
     this.imm.pop();
+    this.noteMemtableTombstones();
     this.counters.flushes++;
     for (const m of metas) this.counters.flushBytes += m.fileBytes;
     this.finishOutputs(metas);
@@ -404,7 +488,9 @@ export class LsmTree {
     it.seekToFirst();
     // A flush makes one table, whatever its size: L0 files are counted, not sized.
     // It only yields in its pauses: a flush must not start another flush of the same memtable.
-    return writeTables({ ...this.writerContext(), tableBytesTarget: Number.MAX_SAFE_INTEGER, pause: yieldToEventLoop }, it, () => true);
+    // Every tombstone is kept, as every entry is; fragmenting merges none away, it only normalizes.
+    const tombstones = FragmentedTombstones.from(mem.rangeTombstones).coalesce();
+    return writeTables({ ...this.writerContext(), tableBytesTarget: Number.MAX_SAFE_INTEGER, pause: yieldToEventLoop }, it, () => true, tombstones);
   }
 
   /** Where flushes and compactions write; `allocated` collects the file numbers handed out. */
@@ -423,6 +509,23 @@ export class LsmTree {
       // The flush loop runs in these breaks, so a frozen memtable never waits for a compaction.
       pause: yieldToEventLoop,
     };
+  }
+
+  /**
+   * Drops, by one version edit and without reading them, the tables that range tombstones
+   * hide from every reader (picker.ts, pickCoveredTables). Runs under `compactions`, taking
+   * `work` to log the edit; returns how many it dropped.
+   */
+  private async dropCoveredTables(): Promise<number> {
+    this.coveredTablesWanted = false;
+    const version = this.version;
+    if (!version.hasRangeTombstones) return 0;
+    const covered = pickCoveredTables(version, (f) => this.tables.rangeTombstones(f.number), this.liveSnapshots());
+    if (covered.length === 0) return 0;
+    await this.work.run(() => this.logAndApply({ deletedFiles: covered.map(([level, f]) => [level, f.number]) }));
+    this.counters.tablesDroppedByRangeDeletes += covered.length;
+    this.finishOutputs([]);
+    return covered.length;
   }
 
   /**
@@ -483,6 +586,9 @@ export class LsmTree {
     await this.manifest.append(edit);
     for (const [level, key] of edit.compactPointers ?? []) this.compactPointers.set(level, key);
     this.version = next;
+    // A new table may hold tombstones, or sit under old ones; snapshots released since may
+    // unblock a drop. Looking costs a walk over the tables holding tombstones.
+    if (next.hasRangeTombstones && (edit.newFiles ?? []).length > 0) this.coveredTablesWanted = true;
   }
 
   /**
@@ -491,18 +597,23 @@ export class LsmTree {
    * group's writes in a memtable whose WAL does not hold them.
    */
   async freezeMemtable(): Promise<void> {
-    if (this.mem.count > 0) await this.rotateMemtable();
+    if (!this.mem.isEmpty) await this.rotateMemtable();
   }
 
   /**
    * Flushes every frozen memtable, then compacts level by level until all data is in one
-   * level; resolves once the replaced files are deleted, so their space is free (but for
-   * files an open iterator or snapshot's version still pins: they go when it is released).
+   * level, and rewrites that level's tables still holding tombstones; resolves once the
+   * replaced files are deleted, so their space is free (but for files an open iterator or
+   * snapshot's version still pins: they go when it is released).
    */
   async compactRange(): Promise<void> {
     await this.flushes.run(async () => {
       this.checkNotClosing();
       while (this.imm.length > 0) await this.flushOldest();
+    });
+    await this.compactions.run(async () => {
+      this.checkNotClosing();
+      await this.dropCoveredTables();
     });
     for (let level = 0; level < LEVEL_COUNT - 1; level++) {
       await this.compactions.run(async () => {
@@ -515,7 +626,28 @@ export class LsmTree {
         await this.compact(planFor(this.version, level, [...files], 0), false);
       });
     }
+    await this.rewriteBottomTombstones();
     await this.fs.drain();
+  }
+
+  /**
+   * The last step of compactRange: tables of the deepest level that still hold tombstones (kept
+   * for a snapshot when they reached the bottom) are rewritten in place, one at a time, so what
+   * no reader needs any more goes. One table at a time: its output stays within its key range,
+   * so the level's tables stay disjoint.
+   */
+  private async rewriteBottomTombstones(): Promise<void> {
+    const level = this.deepestLevel();
+    if (level === 0) return;
+    for (const file of [...this.version.levels[level]!]) {
+      if (file.tombstones === 0 && (file.rangeTombstones ?? 0) === 0) continue;
+      await this.compactions.run(async () => {
+        this.checkNotClosing();
+        if (this.backgroundError) throw this.backgroundError;
+        if (!this.version.levels[level]!.includes(file)) return;
+        await this.compact({ level, inputs: [file], nextInputs: [], outputLevel: level, score: 0 }, false);
+      });
+    }
   }
 
   private checkNotClosing(): void {

@@ -142,6 +142,8 @@ export const UNLINKS_IN_FLIGHT_MAX = 2;
 export const THREAD_TABLE_CACHE_FILES_MAX = 64;
 /** A compaction reads its inputs in chunks this large (TableReader.setReadahead). */
 export const COMPACTION_READAHEAD_BYTES = 256 * 1024;
+/** Times the directory lock is retried when LOCK is replaced while being taken (fs/file-lock.ts). */
+export const LOCK_OPEN_ATTEMPTS_MAX = 3;
 /** Slots of the block cache's ghost table (see BlockCache.admitOnMiss), a power of two. */
 export const GHOST_SLOTS_MIN = 64;
 export const GHOST_SLOTS_MAX = 1 << 22;

@@ -58,7 +58,7 @@ export function recover(fs: FileSystem, dir: string, skipWalCorruption: boolean)
     report.batchesReplayed += replay.records;
     report.droppedBytes += replay.droppedBytes;
     report.skippedBytes += replay.skippedBytes;
-    if (mem.count > 0) memtables.push(mem);
+    if (!mem.isEmpty) memtables.push(mem);
   }
   return { ...state, lastSequence, nextFileNumber: highestNumber + 1, memtables, report };
 }

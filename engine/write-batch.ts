@@ -4,22 +4,31 @@
  * description, with a worked example, is in docs/formats/wal.md.
  *
  *   batch := seq:u64le count:u32le op{count}
- *   op    := kind:u8 key_len:varint key [value_len:varint value]   (value only when kind = Put)
+ *   op    := kind:u8 key_len:varint key [value_len:varint value]   (no value when kind = Delete)
+ *   kind  := 0 delete | 1 put | 2 range delete (key = start, value = end, start < end)
  *
  * The ops take sequence numbers seq, seq+1, …, seq+count-1 in order, so a later op on the
- * same key within one batch wins.
+ * same key within one batch wins. Kind 2 is batch format version 2; a version 1 batch (kinds
+ * 0 and 1 only) reads unchanged.
  */
 import { CorruptionError } from './errors.ts';
 import { ValueKind } from './internal-key.ts';
+import { compareBytes } from './util/bytes.ts';
 import { readUint64, readVarint, varintLength, writeUint64, writeVarint, type VarintRead } from './util/varint.ts';
 
 export const BATCH_HEADER_BYTES = 12;
 
 export interface BatchOp {
   kind: ValueKind;
+  /** A range delete's start. */
   key: Uint8Array;
-  /** Empty for deletes. */
+  /** Empty for deletes; a range delete's end. */
   value: Uint8Array;
+}
+
+/** Whether ops of this kind carry a value (a put's value, a range delete's end). */
+function hasValue(kind: number): boolean {
+  return kind !== ValueKind.Delete;
 }
 
 export interface DecodedBatch {
@@ -34,7 +43,7 @@ export function encodedBatchBytes(ops: readonly BatchOp[]): number {
   let total = BATCH_HEADER_BYTES;
   for (const op of ops) {
     total += 1 + varintLength(op.key.length) + op.key.length;
-    if (op.kind === ValueKind.Put) total += varintLength(op.value.length) + op.value.length;
+    if (hasValue(op.kind)) total += varintLength(op.value.length) + op.value.length;
   }
   return total;
 }
@@ -57,7 +66,7 @@ export function encodeBatchInto(out: Uint8Array, offset: number, seq: number, op
     at = writeVarint(out, at, op.key.length);
     out.set(op.key, at);
     at += op.key.length;
-    if (op.kind === ValueKind.Put) {
+    if (hasValue(op.kind)) {
       at = writeVarint(out, at, op.value.length);
       out.set(op.value, at);
       at += op.value.length;
@@ -68,7 +77,7 @@ export function encodeBatchInto(out: Uint8Array, offset: number, seq: number, op
 
 /**
  * Called for each op of a batch being walked: where its key and value lie in the batch's
- * bytes (a delete's value is empty). Offsets, not views, so walking allocates nothing.
+ * bytes (a delete's value is empty; a range delete's is its end key). Offsets, not views, so walking allocates nothing.
  */
 export type BatchOpVisitor = (seq: number, kind: ValueKind, keyAt: number, keyLength: number, valueAt: number, valueLength: number) => void;
 
@@ -91,7 +100,7 @@ export function walkBatch(bytes: Uint8Array, fileName: string, visit: BatchOpVis
   for (let i = 0; i < count; i++) {
     if (at >= bytes.length) fail(`op ${i} of ${count} missing`);
     const kind = bytes[at++]!;
-    if (kind !== ValueKind.Put && kind !== ValueKind.Delete) fail(`op ${i} has unknown kind ${kind}`);
+    if (kind > ValueKind.RangeDelete) fail(`op ${i} has unknown kind ${kind}`);
     readVarint(bytes, at, read);
     if (read.offset < 0 || read.offset + read.value > bytes.length) fail(`op ${i} key length out of range`);
     const keyAt = read.offset;
@@ -99,12 +108,15 @@ export function walkBatch(bytes: Uint8Array, fileName: string, visit: BatchOpVis
     at = keyAt + keyLength;
     let valueAt = at;
     let valueLength = 0;
-    if (kind === ValueKind.Put) {
+    if (hasValue(kind)) {
       readVarint(bytes, at, read);
       if (read.offset < 0 || read.offset + read.value > bytes.length) fail(`op ${i} value length out of range`);
       valueAt = read.offset;
       valueLength = read.value;
       at = valueAt + valueLength;
+    }
+    if (kind === ValueKind.RangeDelete && compareBytes(bytes.subarray(keyAt, keyAt + keyLength), bytes.subarray(valueAt, valueAt + valueLength)) >= 0) {
+      fail(`op ${i} is a range delete whose start is not below its end`);
     }
     visit(seq + i, kind as ValueKind, keyAt, keyLength, valueAt, valueLength);
   }

@@ -7,7 +7,11 @@
  *   del KEY
  *   scan [--gte K] [--gt K] [--lt K] [--lte K] [--limit N]
  *                        prints "key<TAB>value" lines in key order, across all shards
- *   cluster              the topology as a table, with each node's health
+ *   cluster              the topology as a table, with each node's health, and a migration's progress
+ *   shard add NAME --leader ADDR [--replicas ADDR,…]
+ *                        adds a shard of nodes started beforehand (cluster/node.ts --node ADDR) and
+ *                        moves its share of the keys to it; returns once the migration is planned
+ *   shard remove NAME    moves a shard's keys to the others, then releases its nodes
  *
  * Finds the cluster from --cluster HOST:PORT[,HOST:PORT…], else from the addresses in
  * --config (default cluster.toml). The token comes from DISTRIBKV_TOKEN, else the file
@@ -22,7 +26,8 @@ import { Client, ClientError } from './index.ts';
 
 const USAGE = `usage: [DISTRIBKV_TOKEN=…] kv [--cluster HOST:PORT,…] [--config FILE] [--token-file FILE] <command>
   get KEY | put KEY [VALUE] | del KEY | cluster
-  scan [--gte KEY] [--gt KEY] [--lt KEY] [--lte KEY] [--limit N]`;
+  scan [--gte KEY] [--gt KEY] [--lt KEY] [--lte KEY] [--limit N]
+  shard add NAME --leader ADDR [--replicas ADDR,…] | shard remove NAME`;
 
 class UsageError extends Error {}
 
@@ -37,6 +42,8 @@ const OPTIONS = {
   lt: { type: 'string' },
   lte: { type: 'string' },
   limit: { type: 'string' },
+  leader: { type: 'string' },
+  replicas: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -60,6 +67,7 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...args] = positionals;
   const client = await connect(values);
   try {
+    if (command === 'shard') return await shard(client, args, values);
     return await run(client, command!, args, values);
   } finally {
     client.close();
@@ -131,6 +139,30 @@ async function run(client: Client, command: string, args: string[], values: Valu
   }
 }
 
+/** `shard add` and `shard remove`: an admin request to any node, which passes it to the control plane. */
+async function shard(client: Client, args: string[], values: Values): Promise<number> {
+  const [action, name, ...rest] = args;
+  if (rest.length > 0 || name === undefined) throw new UsageError('shard takes an action (add or remove) and a shard name');
+  let path: string;
+  let body: Record<string, unknown>;
+  if (action === 'add') {
+    if (!values.leader) throw new UsageError('shard add needs --leader ADDR (a node started with --node ADDR that no shard has)');
+    const replicas = (values.replicas ?? '').split(',').filter(Boolean);
+    path = '/admin/shard/add';
+    body = { name, members: [values.leader, ...replicas] };
+  } else if (action === 'remove') {
+    if (values.leader || values.replicas) throw new UsageError('shard remove takes only the shard name');
+    path = '/admin/shard/remove';
+    body = { name };
+  } else {
+    throw new UsageError(`unknown shard action ${JSON.stringify(action)} (add or remove)`);
+  }
+  const answer = await client.admin(path, body) as { version: number; migration: { id: number; moves: { giver: string; receiver: string }[] } | null };
+  const moves = answer.migration?.moves.map((m) => `${m.giver} → ${m.receiver}`).join(', ') ?? 'none';
+  process.stderr.write(`migration ${answer.migration?.id ?? '-'} planned at metadata version ${answer.version}: moves ${moves}; follow it with \`kv cluster\`\n`);
+  return 0;
+}
+
 async function scan(client: Client, values: Values): Promise<number> {
   let limit: number | undefined;
   if (values.limit !== undefined) {
@@ -154,7 +186,11 @@ async function clusterTable(client: Client): Promise<string> {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   const lines = rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd());
   const json = topology.toJson();
-  return `epoch ${json.epoch}, ring ${json.ring.hash} ${json.ring.placement} with ${json.ring.vnodes} vnodes per shard\n${lines.join('\n')}\n`;
+  const m = json.migration;
+  const migration = m
+    ? `\nmigration ${m.id ?? ''} (${m.kind ?? ''} ${m.shard ?? ''}) to ring ${m.to.join(',')}:\n${m.moves.map((x) => `  ${x.giver} → ${x.receiver}  ${x.state}${x.cleaned ? ', cleaned' : ''}  through seq ${x.through ?? 0}`).join('\n')}\n`
+    : '';
+  return `metadata version ${json.version}, ring ${json.ring.hash} ${json.ring.placement} with ${json.ring.vnodes} vnodes per shard\n${lines.join('\n')}\n${migration}`;
 }
 
 async function health(address: string): Promise<string> {

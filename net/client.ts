@@ -15,6 +15,12 @@
  * briefly, then redirects to the leader, so the client always reads its own writes.
  * Writes take `acks` (0, 1 or 'all'; docs/replication.md says what each can lose).
  *
+ * A request a node refuses with a 503 that promises nothing was done (REFUSED_RETRYABLE: its
+ * key is in a shard migration's cutover, the shard is between leaders, or its leader is
+ * waiting for a lease or for followers) is retried whatever the method, with backoff, for up to
+ * `refusedRetryMsMax`, routed afresh each time: the caller sees a migration or a failover only
+ * as a slower request. UNCONFIRMED (the write may have been made) is never retried.
+ *
  * A request that fails to connect is retried (`retriesMax`, backoff from `retryDelayMs`)
  * when it is idempotent: GET, PUT and DELETE. POST /batch is not retried: a batch whose
  * reply was lost may have been applied, and the caller is the one to decide.
@@ -75,6 +81,8 @@ export interface ClientOptions {
   redirectHopsMax?: number;
   retriesMax?: number;
   retryDelayMs?: number;
+  /** How long a request refused with one of REFUSED_RETRYABLE is retried before the error reaches the caller (0: not retried; default 0 when `retriesMax` is 0). */
+  refusedRetryMsMax?: number;
   requestTimeoutMs?: number;
   responseBytesMax?: number;
   /** Entries asked for per scan page. */
@@ -87,6 +95,7 @@ const DEFAULTS = {
   redirectHopsMax: 5,
   retriesMax: 3,
   retryDelayMs: 50,
+  refusedRetryMsMax: 10_000,
   requestTimeoutMs: 30_000,
   responseBytesMax: 64 * 1024 * 1024,
   scanPageEntries: 1000,
@@ -94,6 +103,13 @@ const DEFAULTS = {
 
 
 const encoder = new TextEncoder();
+
+/** 503 codes by which a node promises it did nothing with the request (docs/api.md), so a retry cannot apply it twice. */
+const REFUSED_RETRYABLE: ReadonlySet<string> = new Set(['MIGRATING', 'NOT_LEADER', 'LEASE_EXPIRED', 'NOT_ENOUGH_REPLICAS', 'SHUTTING_DOWN']);
+const REFUSED_RETRY_DELAY_MS_MAX = 500;
+/** Nodes asked at once for the topology, and how long the rest get once one answered. */
+const TOPOLOGY_ASK_MAX = 16;
+const TOPOLOGY_GRACE_MS = 200;
 
 export class Client {
   private topology: Topology;
@@ -116,6 +132,8 @@ export class Client {
     const seeds = addresses.map((a) => canonicalAddress(a) ?? invalid(`not a host:port address: ${JSON.stringify(a)}`));
     if (seeds.length === 0) invalid('Client.connect needs at least one address');
     const resolved = { ...DEFAULTS, ...definedOnly(options), token: options.token, acks: options.acks };
+    // `retriesMax: 0` asks for no retries: of refusals too, unless their bound is given.
+    if (options.retriesMax === 0 && options.refusedRetryMsMax === undefined) resolved.refusedRetryMsMax = 0;
     if (resolved.readFrom !== 'leader' && resolved.readFrom !== 'replica') invalid(`readFrom must be 'leader' or 'replica', got ${JSON.stringify(resolved.readFrom)}`);
     const transport = options.transport ?? new HttpTransport({
       requestTimeoutMs: resolved.requestTimeoutMs,
@@ -208,13 +226,35 @@ export class Client {
   refreshTopology(): Promise<Topology> {
     this.refreshing ??= fetchTopology(this.transport, [...this.topology.addresses(), ...this.seeds], authHeaders(this.options.token))
       .then((fresh) => {
-        if (fresh.epoch >= this.topology.epoch) this.topology = fresh;
+        if (fresh.version >= this.topology.version) this.topology = fresh;
         return this.topology;
       })
       .finally(() => {
         this.refreshing = undefined;
       });
     return this.refreshing;
+  }
+
+  /**
+   * An admin request (POST, JSON body) to the first node that answers; resolves to its JSON
+   * answer. Not retried once a node answered: an admin command may have taken effect.
+   */
+  async admin(path: string, body: Record<string, unknown>): Promise<unknown> {
+    const headers = { ...authHeaders(this.options.token), 'Content-Type': 'application/json' };
+    const failures: string[] = [];
+    for (const address of new Set([...this.topology.addresses(), ...this.seeds])) {
+      let res: TransportResponse;
+      try {
+        res = await this.transport.request(address, { method: 'POST', path, headers, body: encoder.encode(JSON.stringify(body)) });
+      } catch (error) {
+        if (!(error instanceof ConnectionError)) throw error;
+        failures.push(`${address}: ${error.message}`);
+        continue;
+      }
+      expectStatus(res, 200);
+      return JSON.parse(Buffer.from(res.body).toString('utf8'));
+    }
+    throw new ClientError('UNAVAILABLE', `no node answered POST ${path} (${failures.join('; ')})`);
   }
 
   close(): void {
@@ -227,6 +267,8 @@ export class Client {
     let path = exchange.path;
     let hops = 0;
     let retries = 0;
+    let refusals = 0;
+    let refusedSince: number | undefined;
     const headers: Record<string, string> = { ...authHeaders(this.options.token) };
     if (exchange.contentType) headers['Content-Type'] = exchange.contentType;
     for (;;) {
@@ -246,8 +288,18 @@ export class Client {
         path = exchange.path;
         continue;
       }
+      if (res.status === 503 && REFUSED_RETRYABLE.has(errorCode(res) ?? '')) {
+        refusedSince ??= performance.now();
+        if (performance.now() - refusedSince < this.options.refusedRetryMsMax) {
+          await delay(Math.min(this.options.retryDelayMs * 2 ** refusals++, REFUSED_RETRY_DELAY_MS_MAX));
+          await this.refreshTopology().catch(() => this.topology);
+          address = exchange.target(this.topology);
+          path = exchange.path;
+          continue;
+        }
+      }
       if (res.status !== 307 && res.status !== 308) {
-        await this.noteEpoch(res);
+        await this.noteVersion(res);
         return res;
       }
       if (++hops > this.options.redirectHopsMax) {
@@ -277,13 +329,13 @@ export class Client {
   }
 
   /**
-   * A node routing by a newer epoch than ours means our topology is stale even though this
+   * A node routing by a newer metadata version than ours means our topology is stale even though this
    * request landed well; refresh before the next one goes astray. A failed refresh keeps the
    * old topology: this request has its answer, and the next one meets a redirect or an error.
    */
-  private async noteEpoch(res: TransportResponse): Promise<void> {
-    const epoch = Number(res.headers['x-epoch']);
-    if (Number.isSafeInteger(epoch) && epoch > this.topology.epoch) await this.refreshTopology().catch(() => this.topology);
+  private async noteVersion(res: TransportResponse): Promise<void> {
+    const version = Number(res.headers['x-version']);
+    if (Number.isSafeInteger(version) && version > this.topology.version) await this.refreshTopology().catch(() => this.topology);
   }
 
   private knows(address: string): boolean {
@@ -291,22 +343,43 @@ export class Client {
   }
 }
 
-async function fetchTopology(transport: Transport, addresses: readonly string[], headers: Record<string, string>): Promise<Topology> {
+/**
+ * The newest topology the nodes know: GET /cluster of up to TOPOLOGY_ASK_MAX nodes at once,
+ * the highest version among the answers. Not the first answer: a deposed leader cut off from
+ * the control plane still answers, with the topology that names it. Once one node answered,
+ * the others get TOPOLOGY_GRACE_MS more (a node that does not answer at all must not hold the
+ * refresh for a whole request timeout).
+ */
+function fetchTopology(transport: Transport, addresses: readonly string[], headers: Record<string, string>): Promise<Topology> {
+  const targets = [...new Set(addresses)].slice(0, TOPOLOGY_ASK_MAX);
   const failures: string[] = [];
   let refusal: ClientError | undefined;
-  for (const address of new Set(addresses)) {
-    try {
-      const res = await transport.request(address, { method: 'GET', path: '/cluster', headers });
-      expectStatus(res, 200);
-      return Topology.fromJson(JSON.parse(Buffer.from(res.body).toString('utf8')));
-    } catch (error) {
-      // A node that answered with an error (e.g. UNAUTHORIZED) says more than one that did not answer.
-      if (error instanceof ClientError && error.status !== undefined) refusal ??= error;
-      failures.push(`${address}: ${(error as { code?: string }).code ?? 'ERROR'}: ${(error as Error).message}`);
+  let best: Topology | undefined;
+  let pending = targets.length;
+  return new Promise((resolve, reject) => {
+    let grace: NodeJS.Timeout | undefined;
+    const finish = () => {
+      clearTimeout(grace);
+      if (best) return resolve(best);
+      const message = `no node answered GET /cluster (${failures.join('; ')})`;
+      reject(new ClientError(refusal?.code ?? 'UNAVAILABLE', message, { status: refusal?.status }));
+    };
+    if (pending === 0) return finish();
+    for (const address of targets) {
+      transport.request(address, { method: 'GET', path: '/cluster', headers }).then((res) => {
+        expectStatus(res, 200);
+        const topology = Topology.fromJson(JSON.parse(Buffer.from(res.body).toString('utf8')));
+        if (!best || topology.version > best.version) best = topology;
+        grace ??= setTimeout(finish, TOPOLOGY_GRACE_MS);
+      }).catch((error: unknown) => {
+        // A node that answered with an error (e.g. UNAUTHORIZED) says more than one that did not answer.
+        if (error instanceof ClientError && error.status !== undefined) refusal ??= error;
+        failures.push(`${address}: ${(error as { code?: string }).code ?? 'ERROR'}: ${(error as Error).message}`);
+      }).finally(() => {
+        if (--pending === 0) finish();
+      });
     }
-  }
-  const message = `no node answered GET /cluster (${failures.join('; ')})`;
-  throw new ClientError(refusal?.code ?? 'UNAVAILABLE', message, { status: refusal?.status });
+  });
 }
 
 function pickReader(topology: Topology, key: Uint8Array, readReplica: boolean): string {

@@ -1,7 +1,9 @@
 /**
- * Merges sorted streams of [key, value] into one stream sorted by key (bytewise). Shards
- * hold disjoint keys, so no two streams yield the same key. A linear pick of the smallest
- * head is enough: there are as many streams as shards, a handful.
+ * Merges sorted streams of [key, value] into one stream sorted by key (bytewise). Shards hold
+ * disjoint keys, except for a moment during a migration's move, when the giver and the receiver
+ * may route by two metadata versions and both show a key: the merge then yields it once (the
+ * first stream's copy; both hold the same value, since neither takes writes to it then). A
+ * linear pick of the smallest head is enough: there are as many streams as shards, a handful.
  */
 
 type Entry = [Uint8Array, Uint8Array];
@@ -16,8 +18,12 @@ export async function* mergeSorted(streams: AsyncGenerator<Entry>[], limit = Inf
         if (head && (best < 0 || compare(head[0], heads[best]![0]) < 0)) best = i;
       }
       if (best < 0) return;
-      yield heads[best]!;
+      const entry = heads[best]!;
+      yield entry;
       heads[best] = (await streams[best]!.next()).value ?? undefined;
+      for (let i = 0; i < heads.length; i++) {
+        if (heads[i] && compare(heads[i]![0], entry[0]) === 0) heads[i] = (await streams[i]!.next()).value ?? undefined;
+      }
     }
   } finally {
     // Stop the other shards' paging when the caller stops early or a stream fails.

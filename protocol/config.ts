@@ -1,16 +1,17 @@
 /**
  * cluster.toml: the cluster's shape (shards, their leaders and replicas), the ring's
- * parameters, the shared token and the operator-settable limits. Parsed with smol-toml and
+ * parameters, the credentials and the operator-settable limits. Parsed with smol-toml and
  * validated once, here, with errors that name the file and the field and quote the value.
  *
  * Pure: text in, a frozen `ClusterConfig` out, or a ClusterError with code CONFIG_INVALID.
  * Reading the file is load-config.ts's job.
  *
  * Shape:
- *   [cluster]  vnodes = 128, epoch = 1, token = "…", auth = "internal" | "all"
+ *   [cluster]  vnodes = 128, controllers = ["host:port", …], token = "…", internal_token = "…", auth = "internal" | "all"
  *   [limits]   value_bytes_max, batch_bytes_max, batch_ops_max, scan_entries_max,
  *              scan_bytes_max, inflight_requests_max, request_timeout_ms, drain_timeout_ms
- *   [replication] acks, min_insync, replica_lag_max_ms, … (see replication/options.ts)
+ *   [replication] acks, min_insync, replica_lag_max_ms, … (see replication-options.ts)
+ *   [control]  tick_ms, election_ticks, heartbeat_ticks, lease_ms, lease_renew_ms, clock_drift_percent (control-options.ts)
  *   [[shards]] name = "shard-0", leader = "127.0.0.1:7001", replicas = ["127.0.0.1:7101"]
  * Unknown keys are errors, because a misspelt limit silently left at its default is worse.
  */
@@ -21,6 +22,7 @@ import {
   DEFAULT_LIMITS, LIMIT_RANGES, REPLICAS_PER_SHARD_MAX, SHARDS_MAX, TOKEN_BYTES_MAX, TOKEN_BYTES_MIN,
   VNODES_MAX, VNODES_MIN, type Limits,
 } from './limits.ts';
+import { CONTROL_KEYS, CONTROL_RANGES, controlProblems, DEFAULT_CONTROL, type ControlOptions } from './control-options.ts';
 import { DEFAULT_REPLICATION, parseAcks, REPLICATION_KEYS, REPLICATION_RANGES, type ReplicationOptions } from './replication-options.ts';
 
 export interface ShardConfig {
@@ -37,12 +39,23 @@ export interface ClusterConfig {
   /** Where the config came from, for messages. */
   readonly source: string;
   readonly vnodes: number;
-  /** Topology version; bumped by whoever changes the topology (a later failover issue). */
-  readonly epoch: number;
+  /**
+   * The nodes that run the control plane's Raft group (1, 3 or 5). Without `controllers` in the
+   * file: the shards' leaders in file order, then their replicas, up to 3 (1 with fewer than 3 nodes).
+   */
+  readonly controllers: readonly string[];
+  /** The operators' (and, under `auth = "all"`, the clients') credential: admin routes, and data routes under "all". */
   readonly token: string | undefined;
+  /**
+   * The nodes' credential for /internal/ routes (replication streams, Raft, metadata, leases),
+   * held by nodes only. Unset: the token opens them too (one credential, fine when clients hold
+   * none: `auth = "internal"`).
+   */
+  readonly internalToken: string | undefined;
   readonly authScope: AuthScope;
   readonly limits: Readonly<Limits>;
   readonly replication: Readonly<ReplicationOptions>;
+  readonly control: Readonly<ControlOptions>;
   readonly shards: readonly ShardConfig[];
 }
 
@@ -51,6 +64,8 @@ export interface ParseConfigOptions {
   source: string;
   /** DISTRIBKV_TOKEN from the environment; wins over the file's token so secrets can stay out of it. */
   envToken?: string | undefined;
+  /** DISTRIBKV_INTERNAL_TOKEN from the environment; wins over the file's internal_token. */
+  envInternalToken?: string | undefined;
 }
 
 const SHARD_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -75,20 +90,61 @@ export function parseConfig(text: string, options: ParseConfigOptions): ClusterC
     const where = error instanceof TomlError ? ` at line ${error.line}, column ${error.column}` : '';
     throw configError(`${source}: not valid TOML${where}: ${firstLine(error)}`, error);
   }
-  checkKeys(doc, ['cluster', 'limits', 'replication', 'shards'], source, '');
+  checkKeys(doc, ['cluster', 'limits', 'replication', 'control', 'shards'], source, '');
   const cluster = table(doc['cluster'] ?? {}, source, 'cluster');
-  checkKeys(cluster, ['vnodes', 'epoch', 'token', 'auth'], source, 'cluster.');
+  if (cluster['epoch'] !== undefined) {
+    throw configError(`${source}: cluster.epoch is gone: the control plane now versions the cluster's shape (docs/control-plane.md); remove the line`);
+  }
+  checkKeys(cluster, ['vnodes', 'controllers', 'token', 'internal_token', 'auth'], source, 'cluster.');
   const vnodes = integer(cluster['vnodes'] ?? 128, [VNODES_MIN, VNODES_MAX], source, 'cluster.vnodes');
-  const epoch = integer(cluster['epoch'] ?? 1, [1, Number.MAX_SAFE_INTEGER], source, 'cluster.epoch');
-  const token = parseToken(options.envToken ?? cluster['token'], source, options.envToken !== undefined);
+  const token = parseToken(options.envToken ?? cluster['token'], options.envToken !== undefined ? 'DISTRIBKV_TOKEN' : `${source}: cluster.token`);
+  const internalToken = parseToken(options.envInternalToken ?? cluster['internal_token'], options.envInternalToken !== undefined ? 'DISTRIBKV_INTERNAL_TOKEN' : `${source}: cluster.internal_token`);
   const authScope = parseAuthScope(cluster['auth'] ?? 'internal', source);
   const limits = parseLimits(table(doc['limits'] ?? {}, source, 'limits'), source);
   const replication = parseReplication(table(doc['replication'] ?? {}, source, 'replication'), source);
+  const control = parseControl(table(doc['control'] ?? {}, source, 'control'), source);
   const shards = parseShards(doc['shards'], source);
+  const controllers = cluster['controllers'] === undefined ? defaultControllers(shards) : parseControllers(cluster['controllers'], source);
   if (authScope === 'all' && token === undefined) {
     throw configError(`${source}: cluster.auth = "all" needs a token (cluster.token or DISTRIBKV_TOKEN)`);
   }
-  return Object.freeze({ source, vnodes, epoch, token, authScope, limits: Object.freeze(limits), replication: Object.freeze(replication), shards });
+  // Under "all" every client holds the token: it must not also open replication streams and the control plane.
+  if (authScope === 'all' && internalToken === undefined) {
+    throw configError(`${source}: cluster.auth = "all" hands the token to clients, so the nodes need their own credential: set cluster.internal_token or DISTRIBKV_INTERNAL_TOKEN`);
+  }
+  if (internalToken !== undefined && internalToken === token) {
+    throw configError(`${source}: cluster.internal_token must differ from cluster.token (the point is that clients and operators cannot speak for a node)`);
+  }
+  return Object.freeze({ source, vnodes, controllers, token, internalToken, authScope, limits: Object.freeze(limits), replication: Object.freeze(replication), control: Object.freeze(control), shards });
+}
+
+/** Controllers by default: the shards' leaders in file order, then their replicas; 3 of them, or 1 with fewer than 3 nodes. */
+export function defaultControllers(shards: readonly ShardConfig[]): readonly string[] {
+  const nodes = [...shards.map((s) => s.leader), ...shards.flatMap((s) => s.replicas)];
+  return Object.freeze(nodes.slice(0, nodes.length >= 3 ? 3 : 1));
+}
+
+function parseControllers(value: unknown, source: string): readonly string[] {
+  if (!Array.isArray(value)) throw configError(`${source}: cluster.controllers must be an array of "host:port", got ${describe(value)}`);
+  if (![1, 3, 5].includes(value.length)) {
+    throw configError(`${source}: cluster.controllers must list 1, 3 or 5 nodes (a majority of them must be up; an even count adds no tolerance), got ${value.length}`);
+  }
+  const controllers = value.map((v, i) => address(v, source, `cluster.controllers[${i}]`));
+  const twice = controllers.find((a, i) => controllers.indexOf(a) !== i);
+  if (twice) throw configError(`${source}: cluster.controllers lists ${JSON.stringify(twice)} twice`);
+  return Object.freeze(controllers);
+}
+
+function parseControl(raw: Record<string, unknown>, source: string): ControlOptions {
+  const options: ControlOptions = { ...DEFAULT_CONTROL };
+  for (const [key, value] of Object.entries(raw)) {
+    const name = CONTROL_KEYS[key];
+    if (!name) throw configError(`${source}: unknown key control.${key}; known: ${Object.keys(CONTROL_KEYS).join(', ')}`);
+    options[name] = integer(value, CONTROL_RANGES[name], source, `control.${key}`);
+  }
+  const problems = controlProblems(options);
+  if (problems.length > 0) throw configError(`${source}: ${problems[0]}`);
+  return options;
 }
 
 function parseShards(value: unknown, source: string): ShardConfig[] {
@@ -143,6 +199,9 @@ function parseLimits(raw: Record<string, unknown>, source: string): Limits {
 function parseReplication(raw: Record<string, unknown>, source: string): ReplicationOptions {
   const options: ReplicationOptions = { ...DEFAULT_REPLICATION };
   for (const [key, value] of Object.entries(raw)) {
+    if (key === 'topology_check_interval_ms') {
+      throw configError(`${source}: replication.topology_check_interval_ms is gone: leaders no longer poll for a newer topology, the control plane tells them (docs/control-plane.md); remove the line`);
+    }
     const name = REPLICATION_KEYS[key];
     if (!name) throw configError(`${source}: unknown key replication.${key}; known: ${Object.keys(REPLICATION_KEYS).join(', ')}`);
     if (name === 'acksDefault') {
@@ -159,9 +218,8 @@ function parseReplication(raw: Record<string, unknown>, source: string): Replica
   return options;
 }
 
-function parseToken(value: unknown, source: string, fromEnv: boolean): string | undefined {
+function parseToken(value: unknown, where: string): string | undefined {
   if (value === undefined || value === '') return undefined;
-  const where = fromEnv ? 'DISTRIBKV_TOKEN' : `${source}: cluster.token`;
   if (typeof value !== 'string') throw configError(`${where} must be a string, got ${describe(value)}`);
   const bytes = Buffer.byteLength(value);
   // The token itself is never quoted in a message: messages end up in logs.

@@ -52,7 +52,6 @@ export type ClusterErrorCode =
   /** This node does not lead the shard (any more); for a write, it is in this node's log and may or may not survive. */
   | 'NOT_LEADER'
   /** A node-to-node message carries an older epoch than the receiver's; the sender must refresh. */
-  | 'STALE_EPOCH'
   /** /admin/promote on a node that cannot be promoted (already the leader, or mid-snapshot). */
   | 'NOT_PROMOTABLE'
   /** A follower has no checkpoint snapshot at the sequence number an anti-entropy pass asks about. */
@@ -70,6 +69,16 @@ export type ClusterErrorCode =
   | 'NOT_CONTROLLER'
   /** A shard leader whose lease lapsed takes no writes and serves no leader reads until renewed. */
   | 'LEASE_EXPIRED'
+  /** A replication stream or report from a node that is not a member of the shard. */
+  | 'NOT_A_MEMBER'
+  /** A shard add or remove while another migration is under way. */
+  | 'MIGRATION_UNDER_WAY'
+  /** A migration step for a migration that is not the one under way. */
+  | 'STALE_MIGRATION'
+  /** A shard add naming a node that has not joined. */
+  | 'UNKNOWN_NODE'
+  /** A write to a key whose shard is handing it to another (cutover): retry in a moment, at the owner. */
+  | 'MIGRATING'
   /** A replication frame or persisted node state failed its checksum or shape check. */
   | 'CORRUPTION'
   | 'INTERNAL';
@@ -95,6 +104,16 @@ export class MethodNotAllowedError extends ClusterError {
     super('METHOD_NOT_ALLOWED', `${JSON.stringify(method)} is not allowed on ${JSON.stringify(path)}; use ${allow.join(', ')}`);
     this.allow = allow;
     this.name = 'MethodNotAllowedError';
+  }
+}
+
+/** NOT_CONTROLLER, naming the control plane's leader when known (sent as the X-Controller-Leader header). */
+export class NotControllerError extends ClusterError {
+  readonly leader: string | undefined;
+  constructor(message: string, leader: string | undefined) {
+    super('NOT_CONTROLLER', message);
+    this.leader = leader;
+    this.name = 'NotControllerError';
   }
 }
 
@@ -137,7 +156,6 @@ export const STATUS_BY_CODE = Object.freeze({
   NOT_ENOUGH_REPLICAS: 503,
   UNCONFIRMED: 503,
   NOT_LEADER: 503,
-  STALE_EPOCH: 409,
   NOT_PROMOTABLE: 409,
   NO_CHECKPOINT: 409,
   STALE_TERM: 409,
@@ -147,6 +165,11 @@ export const STATUS_BY_CODE = Object.freeze({
   NO_CHANGE: 409,
   NOT_CONTROLLER: 503,
   LEASE_EXPIRED: 503,
+  NOT_A_MEMBER: 403,
+  MIGRATION_UNDER_WAY: 409,
+  STALE_MIGRATION: 409,
+  UNKNOWN_NODE: 409,
+  MIGRATING: 503,
   INVALID_ARGUMENT: 400,
   CORRUPTION: 500,
   IO_ERROR: 500,

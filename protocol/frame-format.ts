@@ -4,12 +4,12 @@
  * with a worked example, is in docs/replication.md ("The stream").
  *
  *   stream   := preamble frame*
- *   preamble := "DKVREPL" version:u8                      8 bytes; version = 1
+ *   preamble := "DKVREPL" version:u8                      8 bytes; version = 2 (1 carried epochs)
  *   frame    := length:u32le checksum:u32le payload[length]
  *   checksum := crc32c(payload)                           Castagnoli, as in the WAL
  *   payload  := one msgpack map, a Frame below
  *
- * Every frame carries the leader's epoch, so a follower can refuse a deposed leader's frames
+ * Every frame carries the leader's term, so a follower can refuse a deposed leader's frames
  * one by one; batch frames carry their first and last sequence numbers and the WAL encoding of
  * the batch (docs/formats/wal.md), applied by the follower with `Db.applyBatch`.
  *
@@ -26,35 +26,46 @@ import { FRAME_CONTAINERS_MAX, FRAME_DEPTH_MAX, FRAME_VALUES_MAX } from './limit
 /** On the wire: the first 8 bytes of every stream. */
 export const STREAM_MAGIC = 'DKVREPL';
 /** On the wire: the stream format version, the preamble's last byte. */
-export const STREAM_VERSION = 1;
+export const STREAM_VERSION = 2;
 export const PREAMBLE_BYTES = 8;
 /** On the wire: length and checksum before each payload. */
 export const FRAME_HEADER_BYTES = 8;
 
 /**
- * One entry of a shard's epoch history: from `startSeq` + 1 on, the log was written under
- * `epoch`. Sent in every hello frame; replication/epoch-history.ts holds the rules.
+ * One entry of a shard's term history: from `startSeq` + 1 on, the log was written under
+ * `term`. Sent in every hello frame; replication/term-history.ts holds the rules.
  */
-export interface EpochEntry {
-  readonly epoch: number;
+export interface TermEntry {
+  readonly term: number;
   readonly startSeq: number;
 }
 
 export type Frame =
-  /** First frame: who leads at which epoch, whether a snapshot or the log follows, and from where. */
-  | { type: 'hello'; epoch: number; leader: string; plan: 'stream' | 'snapshot'; from: number; leaderSeq: number; history: EpochEntry[] }
+  /** First frame: who leads at which term, whether a snapshot or the log follows, and from where. */
+  | { type: 'hello'; term: number; leader: string; plan: 'stream' | 'snapshot'; from: number; leaderSeq: number; history: TermEntry[] }
   /** One committed write group, ops at sequence numbers first..last. */
-  | { type: 'batch'; epoch: number; first: number; last: number; batch: Uint8Array }
+  | { type: 'batch'; term: number; first: number; last: number; batch: Uint8Array }
   /** Sent when the stream is idle: the leader is alive, and its last sequence number. */
-  | { type: 'heartbeat'; epoch: number; leaderSeq: number }
+  | { type: 'heartbeat'; term: number; leaderSeq: number }
   /** A consistent copy of the leader's data at `seq` follows; the follower empties its own first. */
-  | { type: 'snapshot-begin'; epoch: number; seq: number }
+  | { type: 'snapshot-begin'; term: number; seq: number }
   /** Snapshot entries in key order, as key, value, key, value, … */
-  | { type: 'snapshot-chunk'; epoch: number; entries: Uint8Array[] }
+  | { type: 'snapshot-chunk'; term: number; entries: Uint8Array[] }
   /** The snapshot is complete: `count` entries at `seq`; the log resumes at seq + 1. */
-  | { type: 'snapshot-end'; epoch: number; seq: number; count: number }
+  | { type: 'snapshot-end'; term: number; seq: number; count: number }
   /** Anti-entropy: the follower pins a snapshot here, exactly after applying `seq`. */
-  | { type: 'checkpoint'; epoch: number; seq: number };
+  | { type: 'checkpoint'; term: number; seq: number }
+  /**
+   * Migration streams (docs/resharding.md): the giver's ops on moving keys, in log order, up to
+   * its sequence number `through`, each as [kind, key, value] (kind 1 put, 0 delete; value empty
+   * for a delete). `ops` may be empty: the receiver then only learns how far it is.
+   */
+  | { type: 'moved'; term: number; through: number; ops: MovedOp[] }
+  /** Migration streams: the giver takes no more writes to the moving keys; all of them are at or below `seq`. */
+  | { type: 'fenced'; term: number; seq: number };
+
+/** One op on a moving key: [kind (1 put, 0 delete), key, value]. */
+export type MovedOp = [number, Uint8Array, Uint8Array];
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
 const encoder = new TextEncoder();
@@ -292,7 +303,7 @@ const bytesLike = (v: unknown): v is Uint8Array => v instanceof Uint8Array;
 /** Checks a decoded payload has a Frame's exact shape; the wire is not trusted. */
 export function checkFrame(value: unknown): Frame {
   const f = value as Record<string, unknown> | null;
-  if (!f || typeof f !== 'object' || !seqLike(f['epoch'])) throw corrupt('frame is not a map with an epoch');
+  if (!f || typeof f !== 'object' || !seqLike(f['term'])) throw corrupt('frame is not a map with a term');
   const ok = (() => {
     switch (f['type']) {
       case 'hello':
@@ -304,7 +315,11 @@ export function checkFrame(value: unknown): Frame {
         return seqLike(f['leaderSeq']);
       case 'snapshot-begin':
       case 'checkpoint':
+      case 'fenced':
         return seqLike(f['seq']);
+      case 'moved':
+        return seqLike(f['through']) && Array.isArray(f['ops']) &&
+          (f['ops'] as unknown[]).every((op) => Array.isArray(op) && op.length === 3 && (op[0] === 0 || op[0] === 1) && bytesLike(op[1]) && bytesLike(op[2]));
       case 'snapshot-chunk':
         return Array.isArray(f['entries']) && f['entries'].length % 2 === 0 && f['entries'].every(bytesLike);
       case 'snapshot-end':

@@ -16,15 +16,17 @@
  * ```
  */
 export { Ring, hash64, vnodeLabel, type Hash64 } from './ring.ts';
-export { Topology, type ShardInfo, type Role, type TopologyJson } from './topology.ts';
-export { parseConfig, type ClusterConfig, type ShardConfig, type AuthScope } from './config.ts';
+export { Topology, type ShardInfo, type Role, type TopologyJson, type MigrationJson } from './topology.ts';
+export { Placement, moveFilter, type MoveState, type MoveView, type Owner } from './placement.ts';
+export { parseConfig, defaultControllers, type ClusterConfig, type ShardConfig, type AuthScope } from './config.ts';
 export { loadConfig } from './load-config.ts';
 export { parseAddress, formatAddress, canonicalAddress, isLoopbackHost, type Address } from './address.ts';
 export { percentDecode, percentEncode } from './percent.ts';
 export { encodeBatch, decodeBatch, type BatchOp } from './batch-codec.ts';
 export { encodeScanPage, decodeScanPage, type ScanPage, type Encoding } from './scan-codec.ts';
-export { encodeFrame, encodePreamble, FrameDecoder, checkFrame, type Frame, type EpochEntry } from './frame-format.ts';
+export { encodeFrame, encodePreamble, FrameDecoder, checkFrame, type Frame, type TermEntry, type MovedOp } from './frame-format.ts';
 export { parseAcks, DEFAULT_REPLICATION, type Acks, type ReplicationOptions } from './replication-options.ts';
+export { DEFAULT_CONTROL, leaseWaitMs, type ControlOptions } from './control-options.ts';
 export { ClusterError, MethodNotAllowedError, configError, STATUS_BY_CODE, statusOf, type ClusterErrorCode, type EngineErrorCode, type WireErrorCode } from './errors.ts';
 export { crc32c } from './crc32c.ts';
 export * from './limits.ts';

@@ -17,5 +17,5 @@ export async function loadConfig(path: string, env: NodeJS.ProcessEnv = process.
     if (error instanceof Error && error.name === 'ClusterError') throw error;
     throw configError(`${path}: cannot read the config file: ${(error as Error).message}`, error);
   }
-  return parseConfig(text, { source: path, envToken: env['DISTRIBKV_TOKEN'] || undefined });
+  return parseConfig(text, { source: path, envToken: env['DISTRIBKV_TOKEN'] || undefined, envInternalToken: env['DISTRIBKV_INTERNAL_TOKEN'] || undefined });
 }

@@ -37,8 +37,6 @@ export interface ReplicationOptions {
   followerSync: boolean;
   /** Bytes of keys and values per snapshot frame. */
   snapshotChunkBytes: number;
-  /** How often a leader asks its shard's other nodes whether a newer epoch exists. */
-  topologyCheckIntervalMs: number;
 }
 
 export const DEFAULT_REPLICATION: Readonly<ReplicationOptions> = Object.freeze({
@@ -54,7 +52,6 @@ export const DEFAULT_REPLICATION: Readonly<ReplicationOptions> = Object.freeze({
   antiEntropyRangeKeys: 1024,
   followerSync: false,
   snapshotChunkBytes: 256 * 1024,
-  topologyCheckIntervalMs: 2_000,
 } satisfies ReplicationOptions);
 
 type NumericOption = { [K in keyof ReplicationOptions]: ReplicationOptions[K] extends number ? K : never }[keyof ReplicationOptions];
@@ -71,7 +68,6 @@ export const REPLICATION_RANGES: { readonly [K in NumericOption]: readonly [numb
   antiEntropyIntervalMs: [0, 86_400_000],
   antiEntropyRangeKeys: [1, 1_000_000],
   snapshotChunkBytes: [1024, 64 * 1024 * 1024],
-  topologyCheckIntervalMs: [100, 600_000],
 };
 
 /** The cluster.toml key of each setting. */
@@ -88,7 +84,6 @@ export const REPLICATION_KEYS: Readonly<Record<string, keyof ReplicationOptions>
   anti_entropy_range_keys: 'antiEntropyRangeKeys',
   follower_sync: 'followerSync',
   snapshot_chunk_bytes: 'snapshotChunkBytes',
-  topology_check_interval_ms: 'topologyCheckIntervalMs',
 };
 
 /** Parses an `acks` value as written in a query string or cluster.toml; undefined if it is not one. */

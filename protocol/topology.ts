@@ -1,47 +1,79 @@
 /**
- * The topology: which shards exist, who leads and replicates each, the ring that maps keys
- * to shards, and the epoch that versions all of this. Built from cluster.toml by a node, and
- * from `GET /cluster` JSON by a client, so both route keys with the very same ring.
+ * The topology: which shards exist, who leads and replicates each at which term, and the ring
+ * that maps keys to shards, at one version of the cluster's metadata. A node builds it from the
+ * metadata the control plane committed (cluster/control/metadata.ts; from cluster.toml, at
+ * version 0, until the first commit), and a client from `GET /cluster` JSON, so both route keys
+ * with the very same ring.
  *
- * Pure and immutable. A topology change (a later failover issue) builds a new Topology with
- * a higher epoch; holders swap the reference.
+ * Pure and immutable. A change (a failover, a new shard) is a new Topology with a higher
+ * version; holders swap the reference, and a client that sees a higher `X-Version` on any
+ * answer fetches the new one.
  */
 import { canonicalAddress } from './address.ts';
 import type { ClusterConfig } from './config.ts';
 import { ClusterError } from './errors.ts';
 import { SHARDS_MAX, VNODES_MAX, VNODES_MIN } from './limits.ts';
+import { Placement, type MoveState, type MoveView, type Owner } from './placement.ts';
 import { Ring } from './ring.ts';
 
 export interface ShardInfo {
   readonly name: string;
   readonly leader: string;
   readonly replicas: readonly string[];
+  /** The shard's term: it moves only when the shard gets a new leader. */
+  readonly term: number;
 }
 
 export type Role = 'leader' | 'replica';
 
+/**
+ * A migration as clients see it: the ring it leads to, and where each move stands. Routing
+ * uses `to` and each move's giver, receiver and state; the rest is for operators (`through`:
+ * the giver's sequence number up to which the receiver holds the moving keys durably).
+ */
+export interface MigrationJson {
+  id?: number;
+  kind?: 'add' | 'remove';
+  shard?: string;
+  to: string[];
+  moves: { giver: string; receiver: string; state: MoveState; through?: number; cleaned?: boolean }[];
+}
+
 /** The wire form sent by `GET /cluster`; documented in docs/api.md. */
 export interface TopologyJson {
-  epoch: number;
-  ring: { hash: 'xxhash64'; placement: 'sectored'; vnodes: number };
-  shards: { name: string; leader: string; replicas: string[] }[];
+  version: number;
+  /** `shards`: the shards on the ring (all of them unless a shard is being added). */
+  ring: { hash: 'xxhash64'; placement: 'sectored'; vnodes: number; shards?: string[] };
+  shards: { name: string; leader: string; replicas: string[]; term: number }[];
+  migration?: MigrationJson;
 }
 
 export class Topology {
-  readonly epoch: number;
+  /** The metadata version this topology shows (0: cluster.toml's, not yet committed). */
+  readonly version: number;
   readonly shards: readonly ShardInfo[];
-  readonly ring: Ring;
+  readonly placement: Placement;
   private readonly byName: ReadonlyMap<string, ShardInfo>;
+  private readonly ringShards: readonly string[];
+  private readonly migration: MigrationJson | undefined;
 
-  private constructor(epoch: number, shards: readonly ShardInfo[], vnodes: number) {
-    this.epoch = epoch;
+  private constructor(version: number, shards: readonly ShardInfo[], vnodes: number, ringShards?: readonly string[], migration?: MigrationJson) {
+    this.version = version;
     this.shards = shards;
-    this.ring = Ring.build(shards.map((s) => s.name), vnodes);
+    this.ringShards = ringShards ?? shards.map((s) => s.name);
+    this.migration = migration;
+    this.placement = new Placement(Ring.build(this.ringShards, vnodes), migration && Ring.build(migration.to, vnodes), migration?.moves ?? []);
     this.byName = new Map(shards.map((s) => [s.name, s]));
   }
 
+  /** cluster.toml's shards, each led by its configured leader at term 1, as version 0. */
   static fromConfig(config: ClusterConfig): Topology {
-    return new Topology(config.epoch, config.shards, config.vnodes);
+    return new Topology(0, config.shards.map((s) => Object.freeze({ ...s, term: 1 })), config.vnodes);
+  }
+
+  /** A topology at `version` (the node builds it from the committed metadata). */
+  static of(version: number, shards: readonly ShardInfo[], vnodes: number, ringShards?: readonly string[], migration?: MigrationJson): Topology {
+    return new Topology(version, Object.freeze(shards.map((s) => Object.freeze({ ...s, replicas: Object.freeze([...s.replicas]) }))), vnodes, ringShards, migration);
   }
 
   /** Validates `GET /cluster` JSON; a bad document is a BAD_REQUEST-coded error naming the field. */
@@ -51,7 +83,7 @@ export class Topology {
       throw new ClusterError('BAD_REQUEST', `topology: ${what}`);
     };
     if (!json || typeof json !== 'object') return fail('not a JSON object');
-    if (!Number.isSafeInteger(json.epoch) || (json.epoch as number) < 1) fail(`epoch must be a positive integer, got ${String(json.epoch)}`);
+    if (!Number.isSafeInteger(json.version) || (json.version as number) < 0) fail(`version must be a non-negative integer, got ${String(json.version)}`);
     const ring = json.ring;
     if (!ring || ring.hash !== 'xxhash64' || ring.placement !== 'sectored') fail('ring must be {hash: "xxhash64", placement: "sectored"}');
     const vnodes = ring!.vnodes;
@@ -65,34 +97,38 @@ export class Topology {
       if (!leader) fail(`shards[${i}].leader is not host:port`);
       if (!Array.isArray(s.replicas)) fail(`shards[${i}].replicas must be an array`);
       const replicas = s.replicas.map((r, j) => (typeof r === 'string' && canonicalAddress(r)) || fail(`shards[${i}].replicas[${j}] is not host:port`));
-      return Object.freeze({ name: s.name, leader: leader!, replicas: Object.freeze(replicas) });
+      if (!Number.isSafeInteger(s.term) || s.term < 1) fail(`shards[${i}].term must be a positive integer`);
+      return Object.freeze({ name: s.name, leader: leader!, replicas: Object.freeze(replicas), term: s.term });
     });
-    return new Topology(json.epoch!, Object.freeze(shards), vnodes);
-  }
-
-  /**
-   * The topology after a failover: `address`, a replica of `shardName`, leads it under
-   * `epoch`, and the old leader becomes its first replica. Nothing else changes, so the ring
-   * (built from shard names) places every key where it was.
-   * REQUIRES: `address` is a replica of the shard and `epoch` is newer.
-   */
-  withLeader(shardName: string, address: string, epoch: number): Topology {
-    const shard = this.byName.get(shardName);
-    if (!shard || !shard.replicas.includes(address) || epoch <= this.epoch) {
-      throw new Error(`topology: cannot make ${address} leader of ${shardName} at epoch ${epoch} (now ${this.epoch})`);
+    const ringShards = ring!.shards ?? shards.map((s) => s.name);
+    if (!Array.isArray(ringShards) || ringShards.length === 0 || !ringShards.every((n) => names.has(n))) fail('ring.shards must name shards of the topology');
+    const migration = json.migration;
+    if (migration !== undefined) {
+      const known = (n: unknown) => typeof n === 'string' && names.has(n);
+      const ok = migration && Array.isArray(migration.to) && migration.to.length > 0 && migration.to.every(known) && Array.isArray(migration.moves) &&
+        migration.moves.every((m) => m && known(m.giver) && known(m.receiver) && ['copy', 'cutover', 'done'].includes(m.state));
+      if (!ok) fail('migration must be {to: [shard names], moves: [{giver, receiver, state}]}');
     }
-    const promoted = Object.freeze({ name: shard.name, leader: address, replicas: Object.freeze([shard.leader, ...shard.replicas.filter((r) => r !== address)]) });
-    return new Topology(epoch, Object.freeze(this.shards.map((s) => (s === shard ? promoted : s))), this.ring.vnodes);
+    return new Topology(json.version!, Object.freeze(shards), vnodes, ringShards, migration);
   }
 
-  /** Whether two topologies say the same thing (same epoch, shards, leaders and replicas). */
+  /** Whether two topologies say the same thing (same version, shards, leaders, replicas and terms). */
   sameAs(other: Topology): boolean {
     return JSON.stringify(this.toJson()) === JSON.stringify(other.toJson());
   }
 
   /** The shard that owns `key`. */
   shardOf(key: Uint8Array): ShardInfo {
-    return this.byName.get(this.ring.shardOf(key))!;
+    return this.byName.get(this.placement.ownerOf(key).shard)!;
+  }
+
+  /** The owner of `key`, and the move it belongs to if it is moving. */
+  ownerOf(key: Uint8Array): Owner {
+    return this.placement.ownerOf(key);
+  }
+
+  get vnodes(): number {
+    return this.placement.vnodes;
   }
 
   shard(name: string): ShardInfo | undefined {
@@ -115,9 +151,10 @@ export class Topology {
 
   toJson(): TopologyJson {
     return {
-      epoch: this.epoch,
-      ring: { hash: 'xxhash64', placement: 'sectored', vnodes: this.ring.vnodes },
-      shards: this.shards.map((s) => ({ name: s.name, leader: s.leader, replicas: [...s.replicas] })),
+      version: this.version,
+      ring: { hash: 'xxhash64', placement: 'sectored', vnodes: this.placement.vnodes, ...(this.ringShards.length !== this.shards.length && { shards: [...this.ringShards] }) },
+      shards: this.shards.map((s) => ({ name: s.name, leader: s.leader, replicas: [...s.replicas], term: s.term })),
+      ...(this.migration && { migration: { ...this.migration, to: [...this.migration.to], moves: this.migration.moves.map((m) => ({ ...m })) } }),
     };
   }
 }

@@ -2,14 +2,16 @@
  * The ceiling: a bare node:http server that does no work, so what it serves under the same
  * load on the same machine is the most any node:http server could. One process:
  *
- *   node --import tsx bench/cluster/ceiling-server.ts --port N --value-bytes N --topology FILE
+ *   node --import tsx bench/cluster/ceiling-server.ts --port N [--host IP] --value-bytes N --topology FILE
  *
  * - `GET /cluster`: the topology in FILE (constant), so the client library connects to it
  *   exactly as to a cluster and spreads keys over the ceiling processes the same way;
  * - any other GET: 200 with a constant body of `value-bytes` bytes (a value);
  * - any other method: reads the body, answers 204 with `X-Seq: 1` (what a write answers).
  *
- * It parses nothing else; the node's own server sets the same options (keep-alive 5 s).
+ * It listens on 127.0.0.1 unless `--host` names another address (a host's own, inside its
+ * network namespace, for `--hosts`). It parses nothing else; the node's own server sets the
+ * same options (keep-alive 5 s).
  * Exits on SIGTERM or SIGINT.
  */
 import { readFileSync } from 'node:fs';
@@ -17,7 +19,7 @@ import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({
-  options: { port: { type: 'string' }, 'value-bytes': { type: 'string', default: '100' }, topology: { type: 'string' } },
+  options: { port: { type: 'string' }, host: { type: 'string', default: '127.0.0.1' }, 'value-bytes': { type: 'string', default: '100' }, topology: { type: 'string' } },
   strict: true,
 });
 const port = Number(values.port);
@@ -37,7 +39,7 @@ const server = createServer({ keepAliveTimeout: 5_000 }, (req, res) => {
     res.end();
   });
 });
-server.listen({ host: '127.0.0.1', port });
+server.listen({ host: values.host, port });
 const stop = () => server.close(() => process.exit(0));
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

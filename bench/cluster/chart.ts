@@ -1,7 +1,8 @@
 /**
- * The cluster benchmark as an SVG chart: for each workload and mode, two horizontal bars on
- * one linear scale, distribKV's ops/s and the bare server's (the ceiling), with the ratio and
- * both p99 latencies written beside them. Hand-written SVG, no dependencies.
+ * The cluster benchmark as an SVG chart: for each workload and mode (and network, with
+ * `--hosts`), two horizontal bars on one linear scale, distribKV's ops/s and the bare server's
+ * (the ceiling), with the ratio and both p99 latencies written beside them. Hand-written SVG,
+ * no dependencies.
  */
 import type { Row } from './report.ts';
 
@@ -51,7 +52,7 @@ export function renderChart(rows: readonly Row[], title: string, subtitle: strin
   out.push(`<text x="${LABEL_PX + PLOT_PX / 2}" y="${height - 3}" text-anchor="middle" fill="#555">requests per second</text>`);
   rows.forEach((row, g) => {
     const y = TOP_PX + g * groupPx;
-    out.push(`<text x="${LABEL_PX - 8}" y="${y + BAR_PX + 4}" text-anchor="end">${escape(`${row.title} (${row.mode})`)}</text>`);
+    out.push(`<text x="${LABEL_PX - 8}" y="${y + BAR_PX + 4}" text-anchor="end">${escape(`${row.title} (${row.mode}${row.network === 'hosts' ? ', hosts' : ''})`)}</text>`);
     out.push(`<rect x="${LABEL_PX}" y="${y}" width="${x(row.ours.opsPerSec) - LABEL_PX}" height="${BAR_PX - 2}" fill="${OURS_COLOR}"/>`);
     out.push(`<rect x="${LABEL_PX}" y="${y + BAR_PX}" width="${x(row.ceiling.opsPerSec) - LABEL_PX}" height="${BAR_PX - 2}" fill="${CEILING_COLOR}"/>`);
     const p99 = (us: number) => (us / 1000).toFixed(1);

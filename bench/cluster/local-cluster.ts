@@ -1,9 +1,11 @@
 /**
  * A throwaway cluster for the benchmark: `shards` shards of one leader and `replicas`
  * replicas each, every node a child process (`cluster/node.ts`) on 127.0.0.1 with a port the
- * kernel picked, config and data in a fresh temporary directory that `remove()` deletes.
+ * kernel picked, config and data in a fresh temporary directory that `remove()` deletes (or,
+ * if the benchmark exits first, an 'exit' hook).
  * The settings are the defaults of cluster.toml, as a user would run it.
  */
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -36,6 +38,8 @@ export function shardName(i: number): string {
 
 export async function startLocalCluster(group: ProcessGroup, options: LocalClusterOptions): Promise<LocalCluster> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'distribkv-bench-'));
+  const removeAtExit = () => rmSync(dir, { recursive: true, force: true });
+  process.once('exit', removeAtExit);
   const ports = await freePorts(options.shards * (1 + options.replicas));
   const shards = Array.from({ length: options.shards }, (_, i) => {
     const base = i * (1 + options.replicas);
@@ -63,7 +67,10 @@ export async function startLocalCluster(group: ProcessGroup, options: LocalClust
     topology,
     leaders: shards.map((s) => s.leader),
     replicas: shards.flatMap((s) => s.replicas),
-    remove: () => rm(dir, { recursive: true, force: true }),
+    remove: () => {
+      process.off('exit', removeAtExit);
+      return rm(dir, { recursive: true, force: true });
+    },
   };
 }
 

@@ -3,6 +3,7 @@
  * preset, and the limits every loop obeys. Validated once, here.
  */
 import { parseArgs } from 'node:util';
+import { DEFAULT_LIMITS } from '../../cluster/index.ts';
 
 export type Mode = 'raw' | 'client';
 export const MODES: readonly Mode[] = ['raw', 'client'];
@@ -32,6 +33,16 @@ export interface BenchOptions {
   /** The level the nodes log at (their stderr is shown only if one fails). */
   nodeLogLevel: string;
   seed: number;
+  /** Redis beside a one-node cluster: `auto` when redis-server and redis-benchmark are on PATH, `on` requires them, `off` skips. */
+  redis: 'auto' | 'on' | 'off';
+  /** Only the Redis comparison, not the cluster's workloads. */
+  redisOnly: boolean;
+  /** Operations per POST /batch tried, in order, for the smallest that passes Redis `-P 16`. */
+  batchSizes: number[];
+  /** Also run every workload with one network namespace per node (test/hosts), beside the loopback run. */
+  hosts: boolean;
+  /** Times each comparison runs in turn (ours, ceiling, Redis; each network); the median round's ratio is reported. */
+  rounds: number;
 }
 
 /** A run also stops after this many operations per measured second, whatever its time. */
@@ -45,6 +56,13 @@ export const SHARDS_MAX = 16;
 export const REPLICAS_MAX = 4;
 /** Keys per POST /batch while loading. */
 export const LOAD_BATCH_KEYS = 1000;
+/** Redis pipelines this deep (`redis-benchmark -P`), and our batch path sends as many operations per request to compare. */
+export const REDIS_PIPELINE_DEPTH = 16;
+/** The batch sizes searched for the crossover with Redis `-P 16`, smallest first. */
+export const BATCH_SIZES_DEFAULT = [16, 32, 64, 128, 256, 512];
+/** A batch holds at most what a node accepts by default (cluster.toml's `[limits] batch_ops_max`). */
+export const BATCH_OPS_MAX = DEFAULT_LIMITS.batchOpsMax;
+export const ROUNDS_MAX = 20;
 /** A progress line at most this often during a run. */
 export const PROGRESS_INTERVAL_MS = 2000;
 
@@ -54,7 +72,18 @@ const QUICK = { seconds: 1.2, warmupSeconds: 0.4, keys: 20_000 };
 
 export const USAGE = `usage: npm run bench:cluster -- [--quick] [--shards N] [--replicas N] [--connections N]
   [--seconds S] [--warmup S] [--keys N] [--value-bytes N] [--workloads ${WORKLOAD_NAMES.join(',')}]
-  [--modes raw,client] [--ceiling-processes N] [--out DIR] [--profile DIR] [--node-log-level LEVEL] [--seed N]`;
+  [--modes raw,client] [--ceiling-processes N] [--out DIR] [--profile DIR] [--node-log-level LEVEL] [--seed N]
+  [--redis | --no-redis] [--redis-only] [--batch-sizes ${BATCH_SIZES_DEFAULT.join(',')}] [--rounds N] [--hosts]
+
+  --redis          compare with Redis (one-node cluster vs redis-server, same connections and value size);
+                   fails if redis-server or redis-benchmark is missing. Default: when both are on PATH
+  --no-redis       skip the Redis comparison
+  --redis-only     run only the Redis comparison, not the cluster workloads
+  --batch-sizes    operations per POST /batch tried, smallest first, until ours passes Redis -P ${REDIS_PIPELINE_DEPTH} (ops/s)
+  --rounds N       run each comparison N times in turn (ours, ceiling, Redis; on each network) and report
+                   the round with the median ratio, with the range of the rounds (default 1)
+  --hosts          also run the workloads with one network namespace per node (traffic over veth links),
+                   reported beside the loopback run; needs root and iproute2's ip, exits 2 where it cannot`;
 
 export function parseBenchArgs(argv: string[]): BenchOptions {
   const { values } = parseArgs({
@@ -77,12 +106,21 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       profile: { type: 'string' },
       'node-log-level': { type: 'string', default: 'warn' },
       seed: { type: 'string', default: '42' },
+      redis: { type: 'boolean' },
+      'no-redis': { type: 'boolean', default: false },
+      'redis-only': { type: 'boolean', default: false },
+      'batch-sizes': { type: 'string', default: BATCH_SIZES_DEFAULT.join(',') },
+      hosts: { type: 'boolean', default: false },
+      rounds: { type: 'string', default: '1' },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) throw new Error(USAGE);
   const preset = values.quick ? QUICK : FULL;
   const shards = integer('--shards', values.shards, 1, SHARDS_MAX);
+  if (values.redis && values['no-redis']) throw new Error('--redis and --no-redis contradict each other; give one');
+  if (values['redis-only'] && values['no-redis']) throw new Error('--redis-only and --no-redis contradict each other; give one');
+  if (values['redis-only'] && values.hosts) throw new Error('--redis-only runs no cluster workloads, so --hosts would measure nothing; give one');
   return {
     shards,
     replicas: integer('--replicas', values.replicas, 0, REPLICAS_MAX),
@@ -99,6 +137,11 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     profileDir: values.profile,
     nodeLogLevel: values['node-log-level'],
     seed: integer('--seed', values.seed, 0, 2 ** 32 - 1),
+    redis: values.redis || values['redis-only'] ? 'on' : values['no-redis'] ? 'off' : 'auto',
+    redisOnly: values['redis-only'],
+    batchSizes: batchSizes(values['batch-sizes']),
+    hosts: values.hosts,
+    rounds: integer('--rounds', values.rounds, 1, ROUNDS_MAX),
   };
 }
 
@@ -112,6 +155,12 @@ function integer(flag: string, text: string, min: number, max: number): number {
   const value = number(flag, text, min, max);
   if (!Number.isInteger(value)) throw new Error(`${flag} must be an integer, got ${JSON.stringify(text)}`);
   return value;
+}
+
+function batchSizes(text: string): number[] {
+  const sizes = text.split(',').filter(Boolean).map((item) => integer('--batch-sizes', item, 1, BATCH_OPS_MAX));
+  if (sizes.length === 0) throw new Error(`--batch-sizes takes a comma-separated list of operations per batch, got ${JSON.stringify(text)}`);
+  return [...new Set(sizes)].sort((a, b) => a - b);
 }
 
 function list<T extends string>(flag: string, text: string, allowed: readonly T[]): T[] {

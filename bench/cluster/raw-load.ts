@@ -1,7 +1,8 @@
 /**
  * Load through raw HTTP with autocannon: one autocannon instance per target node, the
  * connections split evenly among them, each request built on the fly (its key drawn from the
- * keys the target's shard owns, so a leader never has to redirect). autocannon keeps its own
+ * keys the target's shard owns, so a leader never has to redirect). A batch workload's request
+ * carries that many keys, drawn the same way. autocannon keeps its own
  * histogram in whole milliseconds; each response's exact time goes to our Recorder instead.
  *
  * Bounded: each instance stops after `seconds` or after its share of `opsMax` responses,
@@ -10,7 +11,7 @@
 import autocannon from 'autocannon';
 import { KeyChooser, Random } from './keys.ts';
 import { Recorder, type RunFigures } from './recorder.ts';
-import { readPath, writePath, type Workload } from './workloads.ts';
+import { batchPutRequest, multiGetRequest, readPath, writePath, type Workload } from './workloads.ts';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -42,17 +43,12 @@ export async function runRaw(run: RawRun): Promise<RunFigures> {
   return recorder.finish();
 }
 
+type SetupRequest = (request: autocannon.Request) => autocannon.Request;
+
 function loadOne(run: RawRun, target: RawTarget, connections: number, opsMax: number, seed: number, recorder: Recorder): Promise<void> {
   const random = new Random(seed);
   const keys = new KeyChooser(target.keys, run.workload.zipfian, random);
-  const { workload, value } = run;
-  // A fresh headers object each time: autocannon adds Content-Length to the one it is given,
-  // and a GET carrying a PUT's Content-Length would make the server wait for a body.
-  const setupRequest = (request: autocannon.Request) => {
-    const key = keys.next();
-    if (random.next() < workload.readShare) return { ...request, method: 'GET' as const, path: readPath(workload, key), headers: {}, body: EMPTY };
-    return { ...request, method: 'PUT' as const, path: writePath(workload, key), headers: {}, body: value };
-  };
+  const setupRequest = run.workload.batch ? batchRequests(run, run.workload.batch, keys) : singleRequests(run, keys, random);
   return new Promise((resolve, reject) => {
     const instance = autocannon({
       url: `http://${target.address}`,
@@ -60,7 +56,7 @@ function loadOne(run: RawRun, target: RawTarget, connections: number, opsMax: nu
       duration: run.seconds,
       maxOverallRequests: opsMax,
       timeout: 10,
-      requests: [{ setupRequest: setupRequest as autocannon.Request['setupRequest'] }],
+      requests: [{ setupRequest }],
     }, (error) => (error ? reject(error) : resolve()));
     instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
       if (status >= 200 && status < 300) recorder.success(ms);
@@ -68,6 +64,28 @@ function loadOne(run: RawRun, target: RawTarget, connections: number, opsMax: nu
     });
     instance.on('reqError', (error: Error & { code?: string }) => recorder.failure(error.code ?? error.message));
   });
+}
+
+/** Requests of one key each, a read or a write as the workload's read share draws. */
+function singleRequests(run: RawRun, keys: KeyChooser, random: Random): SetupRequest {
+  const { workload, value } = run;
+  // A fresh headers object each time: autocannon adds Content-Length to the one it is given,
+  // and a GET carrying a PUT's Content-Length would make the server wait for a body.
+  return (request) => {
+    const key = keys.next();
+    if (random.next() < workload.readShare) return { ...request, method: 'GET', path: readPath(workload, key), headers: {}, body: EMPTY };
+    return { ...request, method: 'PUT', path: writePath(workload, key), headers: {}, body: value };
+  };
+}
+
+/** Requests of `batch.ops` keys each: a POST /batch of puts, or a multi-get. */
+function batchRequests(run: RawRun, batch: NonNullable<Workload['batch']>, keys: KeyChooser): SetupRequest {
+  const valueJson = JSON.stringify(run.value.toString('latin1'));
+  return (request) => {
+    const chosen = Array.from({ length: batch.ops }, () => keys.next());
+    const built = batch.kind === 'put' ? batchPutRequest(run.workload, chosen, valueJson) : multiGetRequest(chosen);
+    return { ...request, ...built, headers: { 'content-type': 'application/json' } };
+  };
 }
 
 /** `total` split into `parts` integers differing by at most one. */

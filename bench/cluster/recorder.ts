@@ -10,12 +10,13 @@ import { PROGRESS_INTERVAL_MS } from './options.ts';
 export interface LatencySummary {
   p50: number;
   p99: number;
+  /** NaN where the load generator does not report it (redis-benchmark). */
   p999: number;
   max: number;
 }
 
-/** CPU seconds a run cost, by kind of process (`loadgen` is the benchmark itself). */
-export type CpuSeconds = Partial<Record<'leader' | 'replica' | 'ceiling' | 'loadgen', number>>;
+/** CPU seconds a run cost, by kind of process (`loadgen` is the benchmark itself, with redis-benchmark when it runs one). */
+export type CpuSeconds = Partial<Record<'leader' | 'replica' | 'ceiling' | 'redis' | 'loadgen', number>>;
 
 export interface RunFigures {
   ok: number;
@@ -30,7 +31,7 @@ export interface RunFigures {
   /** Cores that processes other than the benchmark's kept busy during the run: another job on the machine skews it. */
   otherCores?: number;
   /** Share of the run each kind of process's event loop spent waiting for a CPU (mean over the processes). */
-  cpuWaitShare?: Partial<Record<'leader' | 'replica' | 'ceiling', number>>;
+  cpuWaitShare?: Partial<Record<'leader' | 'replica' | 'ceiling' | 'redis', number>>;
 }
 
 const LATENCY_US_MAX = 60_000_000;

@@ -53,12 +53,19 @@ export class DbHolder {
   }
 }
 
+/** The node's keys are bytes already; the engine's API also takes strings. */
+function keyBytes(key: Uint8Array | string): Uint8Array {
+  return typeof key === 'string' ? encoder.encode(key) : key;
+}
+
+const encoder = new TextEncoder();
+
 function storeView(holder: DbHolder): Store {
   return {
     get: (key, options) => holder.db.get(key, options),
-    put: (key, value, options) => holder.gate.write(() => holder.db.put(key, value, options)),
-    delete: (key, options) => holder.gate.write(() => holder.db.delete(key, options)),
-    batch: (ops, options) => holder.gate.write(() => holder.db.batch(ops, options)),
+    put: (key, value, options) => holder.gate.write(() => holder.db.put(key, value, options), [keyBytes(key)]),
+    delete: (key, options) => holder.gate.write(() => holder.db.delete(key, options), [keyBytes(key)]),
+    batch: (ops, options) => holder.gate.write(() => holder.db.batch(ops, options), ops.flatMap((op) => ('key' in op ? [keyBytes(op.key)] : []))),
     iterator: (options) => holder.db.iterator(options),
     get lastSequence() {
       return holder.db.lastSequence;

@@ -6,14 +6,14 @@
  * No timers, sockets, engine or clock inside.
  *
  * It owns: the connection's life (when to connect, from where, backoff after failures, the
- * watchdog that drops a silent leader), the session (the leader and epoch that said hello, the
+ * watchdog that drops a silent leader), the session (the leader and term that said hello, the
  * next sequence number expected, a snapshot being installed), the install state (the one and
  * only `installing`, mirrored durably in the node state), the position (`applied`, the engine's
  * last sequence number as confirmed by finished work), the leader's last sequence number, report
  * coalescing, the anti-entropy checkpoint, the min_seq read waiters, and a retention log of the
  * batches it applied (served if the node is promoted).
  *
- * Rules it enforces on the wire: every frame of a session carries the hello's epoch or a newer
+ * Rules it enforces on the wire: every frame of a session carries the hello's term or a newer
  * one (an older one is refused); batches arrive contiguous from the position asked for; a
  * snapshot's chunks come between its begin and end and add up to the count the end names.
  * Anything else drops the stream (the shell closes it); the follower reconnects from its own
@@ -30,8 +30,8 @@
  * `disconnected` arrives only when no work is pending; a report is asked for only when no work
  * is pending, so the position it carries is the engine's.
  */
-import type { EpochEntry, Frame } from '../../protocol/frame-format.ts';
-import { newerHistory } from './epoch-history.ts';
+import type { TermEntry, Frame } from '../../protocol/frame-format.ts';
+import { newerHistory } from './term-history.ts';
 import type { LogLine } from './machine-types.ts';
 import { RetentionLog } from './retention-log.ts';
 
@@ -50,11 +50,11 @@ export interface FollowerInit {
   /** The engine's last sequence number. */
   applied: number;
   /** The persisted node state (never with the install mark: open-node.ts clears it at start-up). */
-  dataEpoch: number;
-  history: readonly EpochEntry[];
-  /** Whom the node's topology names as the shard's leader, at which epoch. */
+  dataTerm: number;
+  history: readonly TermEntry[];
+  /** Whom the metadata names as the shard's leader, at which term. */
   leader: string;
-  epoch: number;
+  term: number;
 }
 
 export type BatchFrame = Extract<Frame, { type: 'batch' }>;
@@ -62,8 +62,8 @@ export type BatchFrame = Extract<Frame, { type: 'batch' }>;
 /** What the node state persists of a follower (node-meta.ts). */
 export interface MetaChange {
   installing?: boolean;
-  dataEpoch?: number;
-  history?: readonly EpochEntry[];
+  dataTerm?: number;
+  history?: readonly TermEntry[];
 }
 
 /** A work item as the machine lists it, before it has an id. */
@@ -89,7 +89,7 @@ export type Work =
  * node does the same before it opens its engine (open-node.ts).
  */
 export function recoveryWork(): WorkSpec[] {
-  return [{ kind: 'persist', change: { installing: true, dataEpoch: 0 } }, { kind: 'wipe' }, { kind: 'persist', change: { installing: false, dataEpoch: 0 } }];
+  return [{ kind: 'persist', change: { installing: true, dataTerm: 0 } }, { kind: 'wipe' }, { kind: 'persist', change: { installing: false, dataTerm: 0 } }];
 }
 
 export type FollowerEvent =
@@ -97,31 +97,31 @@ export type FollowerEvent =
   /** The stream's response head arrived with 200. */
   | { type: 'connected' }
   /** The leader answered the stream request with an error status. `disconnected` follows. */
-  | { type: 'refused'; status: number; epoch: number | undefined; code: string | undefined; message: string | undefined }
+  | { type: 'refused'; status: number; term: number | undefined; code: string | undefined; message: string | undefined }
   /** No stream any more (connect failed, stream ended or broke, or closed as asked). */
   | { type: 'disconnected'; error: string | undefined; corrupt: boolean }
   | { type: 'frames'; frames: Frame[] }
   | { type: 'done'; work: number }
   | { type: 'failed'; work: number; error: string }
-  /** The leader answered a report; `epoch` from its X-Epoch header. */
-  | { type: 'report-answered'; status: number; epoch: number | undefined }
+  /** The leader answered a report; `term` from its X-Term header. */
+  | { type: 'report-answered'; status: number; term: number | undefined }
   | { type: 'report-failed'; error: string }
   /** A min_seq read waits until `seq` is applied. */
   | { type: 'wait'; id: number; seq: number; deadlineMs: number }
-  /** The node's topology changed: the shard's leader or the epoch. */
-  | { type: 'leader'; leader: string; epoch: number }
+  /** The metadata changed: the shard's leader or its term. */
+  | { type: 'leader'; leader: string; term: number }
   | { type: 'stop' };
 
 export interface ReportBody {
   node: string;
-  epoch: number;
+  term: number;
   applied: number;
   checkpoint: number | null;
 }
 
 export interface FollowerReady {
   /** Open a stream to `leader` with these parameters. */
-  connect: { leader: string; from: number; epoch: number; dataEpoch: number } | undefined;
+  connect: { leader: string; from: number; term: number; dataTerm: number } | undefined;
   /** End the stream now (a `disconnected` follows). */
   disconnect: boolean;
   work: Work[];
@@ -130,22 +130,21 @@ export interface FollowerReady {
   releaseCheckpoint: boolean;
   /** The node's readability for replica reads changed to this. */
   readable: boolean | undefined;
-  learnFrom: string[];
-  discover: boolean;
+  /** Something said the shard's term moved past what this node knows: fetch the metadata now. */
+  refreshMetadata: boolean;
   logs: LogLine[];
 }
 
 interface Session {
   leader: string;
-  /** The hello's epoch (the newest a frame carried since), once the hello arrived. */
-  epoch: number | undefined;
+  /** The hello's term (the newest a frame carried since), once the hello arrived. */
+  term: number | undefined;
   plan: 'stream' | 'snapshot' | undefined;
   /** The snapshot a snapshot plan carries has ended; the log follows. */
   snapshotDone: boolean;
   /** The next sequence number a batch must start at (after the work already listed). */
   next: number;
   snapshot: { seq: number; count: number } | undefined;
-  learnt: boolean;
 }
 
 const RETRY_DELAY_BASE_MS = 25;
@@ -153,13 +152,15 @@ const RETRY_DELAY_BASE_MS = 25;
 export class FollowerMachine {
   private applied: number;
   private installing: boolean;
-  private dataEpoch: number;
-  private history: readonly EpochEntry[];
+  private dataTerm: number;
+  private history: readonly TermEntry[];
   private leader: string;
-  private epoch: number;
+  private term: number;
   private connection: 'idle' | 'connecting' | 'open' = 'idle';
   /** A disconnect was asked for and has not happened yet. */
   private dropping = false;
+  /** Whether a stream ever opened: before the first, a refused connection is the leader still starting. */
+  private everConnected = false;
   private session: Session | undefined;
   private leaderSeqValue = 0;
   private failures = 0;
@@ -180,10 +181,10 @@ export class FollowerMachine {
   constructor(private readonly options: FollowerMachineOptions, init: FollowerInit) {
     this.applied = init.applied;
     this.installing = false;
-    this.dataEpoch = init.dataEpoch;
+    this.dataTerm = init.dataTerm;
     this.history = init.history;
     this.leader = init.leader;
-    this.epoch = init.epoch;
+    this.term = init.term;
     this.retention = this.newRetention();
   }
 
@@ -193,12 +194,13 @@ export class FollowerMachine {
         this.tick(nowMs);
         break;
       case 'connected':
+        this.everConnected = true;
         this.connection = 'open';
         this.lastDataMs = nowMs;
         this.counters.connections++;
         break;
       case 'refused':
-        if (event.epoch !== undefined && event.epoch > this.epoch) this.out.learnFrom.push(this.leader);
+        if (event.term !== undefined && event.term > this.term) this.out.refreshMetadata = true;
         this.lastRefusal = `leader ${this.session?.leader ?? this.leader} refused the stream: ${event.status} ${event.code ?? ''} ${event.message ?? ''}`.trim();
         break;
       case 'disconnected':
@@ -216,7 +218,7 @@ export class FollowerMachine {
         break;
       case 'report-answered':
         this.reportInFlight = false;
-        if (event.epoch !== undefined && event.epoch > this.epoch && this.session) this.out.learnFrom.push(this.session.leader);
+        if (event.term !== undefined && event.term > this.term) this.out.refreshMetadata = true;
         break;
       case 'report-failed':
         this.reportInFlight = false;
@@ -228,9 +230,10 @@ export class FollowerMachine {
         else this.waiters.set(event.id, { seq: event.seq, deadlineMs: event.deadlineMs });
         break;
       case 'leader':
-        this.epoch = Math.max(this.epoch, event.epoch);
-        if (event.leader !== this.leader) {
+        // A new leader, or the same one under a newer term: its stream must start afresh (a hello with the new history).
+        if (event.leader !== this.leader || event.term > this.term) {
           this.leader = event.leader;
+          this.term = Math.max(this.term, event.term);
           if (this.connection !== 'idle') this.requestDisconnect();
         }
         break;
@@ -244,7 +247,7 @@ export class FollowerMachine {
   hasReady(): boolean {
     const o = this.out;
     return o.connect !== undefined || o.disconnect || o.work.length > 0 || o.report !== undefined || o.settled.length > 0 || o.releaseCheckpoint ||
-      o.readable !== undefined || o.learnFrom.length > 0 || o.discover || o.logs.length > 0;
+      o.readable !== undefined || o.refreshMetadata || o.logs.length > 0;
   }
 
   ready(): FollowerReady {
@@ -331,10 +334,12 @@ export class FollowerMachine {
       this.failures++;
       // Damage is always worth a line; ordinary reconnects are logged on the 1st and every 20th.
       if (!this.stopped && (corrupt || this.failures === 1 || this.failures % 20 === 0)) {
-        this.log(corrupt ? 'error' : 'warn', corrupt ? 'replication stream carried damaged data; reconnecting' : 'replication stream failed; reconnecting', { leader: this.leader, failures: this.failures, error });
+        // Before the first stream, a refusal is most likely the leader still starting: not worth a warning yet.
+        const level = corrupt ? 'error' : this.everConnected || this.failures >= 20 ? 'warn' : 'info';
+        this.log(level, corrupt ? 'replication stream carried damaged data; reconnecting' : 'replication stream failed; reconnecting', { leader: this.leader, failures: this.failures, error });
       }
       // A leader that stays away may have been replaced while this node was not told.
-      if (this.failures % 5 === 0) this.out.discover = true;
+      if (this.failures % 5 === 0) this.out.refreshMetadata = true;
     }
     this.retryAtMs = nowMs + Math.min(this.options.retryDelayMaxMs, RETRY_DELAY_BASE_MS * 2 ** Math.min(this.failures, 6));
     if (interruptedInstall) this.recover();
@@ -355,8 +360,8 @@ export class FollowerMachine {
         this.dropStream(problem);
         break;
       }
-      // The leader's epoch only moves forward within a stream (another shard's failover, today).
-      if (session.epoch !== undefined) session.epoch = Math.max(session.epoch, frame.epoch);
+      // The leader's term only moves forward within a stream (another shard's failover, today).
+      if (session.term !== undefined) session.term = Math.max(session.term, frame.term);
       if (frame.type === 'batch') {
         run.push(frame);
         session.next = frame.last + 1;
@@ -372,16 +377,13 @@ export class FollowerMachine {
 
   /** Why `frame` cannot be taken in this session, or undefined if it can. */
   private check(session: Session, frame: Frame): string | undefined {
-    if (frame.type !== 'hello' && session.epoch === undefined) return `a ${frame.type} frame before hello`;
-    if (frame.epoch < (session.epoch ?? 0)) return `a ${frame.type} frame of epoch ${frame.epoch}, older than the ${session.epoch} this stream already carried`;
-    if (frame.epoch > this.epoch && !session.learnt) {
-      session.learnt = true;
-      this.out.learnFrom.push(session.leader);
-    }
+    if (frame.type !== 'hello' && session.term === undefined) return `a ${frame.type} frame before hello`;
+    if (frame.term < (session.term ?? 0)) return `a ${frame.type} frame of term ${frame.term}, older than the ${session.term} this stream already carried`;
+    if (frame.term < this.term) return `a ${frame.type} frame of term ${frame.term}, older than the shard's term ${this.term}: a deposed leader`;
+    if (frame.term > this.term) this.out.refreshMetadata = true;
     switch (frame.type) {
       case 'hello':
-        if (session.epoch !== undefined) return 'a second hello';
-        if (frame.epoch < this.epoch) return `hello of epoch ${frame.epoch}, older than this node's ${this.epoch}`;
+        if (session.term !== undefined) return 'a second hello';
         if (frame.plan === 'stream' && frame.from !== session.next) return `hello streams from ${frame.from}, not ${session.next} as asked`;
         return undefined;
       case 'batch':
@@ -392,6 +394,9 @@ export class FollowerMachine {
         return session.snapshot || session.snapshotDone ? 'a second snapshot-begin' : undefined;
       case 'snapshot-chunk':
         return session.snapshot ? undefined : 'a snapshot chunk without snapshot-begin';
+      case 'moved':
+      case 'fenced':
+        return `a migration frame (${frame.type}) on a replication stream`;
       case 'snapshot-end': {
         const s = session.snapshot;
         if (!s || s.seq !== frame.seq || s.count !== frame.count) {
@@ -426,7 +431,7 @@ export class FollowerMachine {
         session.snapshotDone = true;
         session.next = frame.seq + 1;
         this.queue({ kind: 'advance', seq: frame.seq });
-        this.queue({ kind: 'persist', change: { installing: false, dataEpoch: frame.epoch } });
+        this.queue({ kind: 'persist', change: { installing: false, dataTerm: frame.term } });
         return;
       case 'checkpoint':
         if (session.next - 1 === frame.seq && !this.installing) this.queue({ kind: 'checkpoint', seq: frame.seq });
@@ -436,20 +441,20 @@ export class FollowerMachine {
   }
 
   private hello(session: Session, frame: Extract<Frame, { type: 'hello' }>): void {
-    session.epoch = frame.epoch;
+    session.term = frame.term;
     session.plan = frame.plan;
     this.leaderSeqValue = frame.leaderSeq;
     const change: MetaChange = {};
     if (newerHistory(this.history, frame.history) !== this.history) change.history = frame.history;
-    // The leader checked this node's data is a prefix of its log; from here on it is this epoch's.
-    if (frame.plan === 'stream' && frame.epoch > this.dataEpoch) change.dataEpoch = frame.epoch;
+    // The leader checked this node's data is a prefix of its log; from here on it is this term's.
+    if (frame.plan === 'stream' && frame.term > this.dataTerm) change.dataTerm = frame.term;
     if (Object.keys(change).length > 0) this.queue({ kind: 'persist', change });
     if (frame.plan === 'stream') this.reportWanted = true;
   }
 
   private beginInstall(): void {
     this.setInstalling(true);
-    this.queue({ kind: 'persist', change: { installing: true, dataEpoch: 0 } });
+    this.queue({ kind: 'persist', change: { installing: true, dataTerm: 0 } });
     this.queue({ kind: 'wipe' });
   }
 
@@ -476,7 +481,7 @@ export class FollowerMachine {
     if (!work || work.id !== id) throw new Error(`follower machine: done(${id}) but the oldest work is ${work?.id ?? 'none'}`);
     switch (work.kind) {
       case 'persist':
-        if (work.change.dataEpoch !== undefined) this.dataEpoch = work.change.dataEpoch;
+        if (work.change.dataTerm !== undefined) this.dataTerm = work.change.dataTerm;
         if (work.change.history !== undefined) this.history = work.change.history;
         if (work.change.installing === false && this.installing) this.installed(nowMs);
         return;
@@ -556,16 +561,16 @@ export class FollowerMachine {
 
   private afterEvent(nowMs: number): void {
     if (this.stopped || this.pending.length > 0) return;
-    if (this.reportWanted && !this.reportInFlight && this.isConnected && !this.dropping && !this.installing && this.session!.epoch !== undefined) {
+    if (this.reportWanted && !this.reportInFlight && this.isConnected && !this.dropping && !this.installing && this.session!.term !== undefined) {
       this.reportWanted = false;
       this.reportInFlight = true;
       this.lastReportMs = nowMs;
-      this.out.report = { leader: this.session!.leader, body: { node: this.options.address, epoch: this.epoch, applied: this.applied, checkpoint: this.checkpoint?.seq ?? null } };
+      this.out.report = { leader: this.session!.leader, body: { node: this.options.address, term: this.term, applied: this.applied, checkpoint: this.checkpoint?.seq ?? null } };
     }
     if (this.connection === 'idle' && this.leader !== this.options.address && nowMs >= this.retryAtMs && !this.dropping) {
       this.connection = 'connecting';
-      this.session = { leader: this.leader, epoch: undefined, plan: undefined, next: this.applied + 1, snapshot: undefined, snapshotDone: false, learnt: false };
-      this.out.connect = { leader: this.leader, from: this.applied + 1, epoch: this.epoch, dataEpoch: this.dataEpoch };
+      this.session = { leader: this.leader, term: undefined, plan: undefined, next: this.applied + 1, snapshot: undefined, snapshotDone: false };
+      this.out.connect = { leader: this.leader, from: this.applied + 1, term: this.term, dataTerm: this.dataTerm };
     }
   }
 
@@ -601,5 +606,5 @@ export class FollowerMachine {
 }
 
 function emptyReady(): FollowerReady {
-  return { connect: undefined, disconnect: false, work: [], report: undefined, settled: [], releaseCheckpoint: false, readable: undefined, learnFrom: [], discover: false, logs: [] };
+  return { connect: undefined, disconnect: false, work: [], report: undefined, settled: [], releaseCheckpoint: false, readable: undefined, refreshMetadata: false, logs: [] };
 }

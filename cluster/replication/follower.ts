@@ -18,7 +18,6 @@ import type { ReplicationOptions } from '../../protocol/replication-options.ts';
 import type { TransportStream } from '../../net/transport.ts';
 import { CHECKPOINT_KEEP_MS, FOLLOW_RETRY_DELAY_MS_MAX, FOLLOWER_BATCHES_PER_RUN_MAX, REPORT_TIMEOUT_MS, STREAM_CONNECT_TIMEOUT_MS } from '../limits.ts';
 import { errorFields, type Log } from '../log.ts';
-import type { NodeState } from '../node-state.ts';
 import type { Peers } from '../peers.ts';
 import type { DbHolder } from './db-holder.ts';
 import { FollowerMachine, type FollowerEvent, type FollowerReady, type MetaChange, type Work, type WorkSpec } from './follower-machine.ts';
@@ -37,14 +36,14 @@ export interface FollowerContext {
   log: Log;
   now(): number;
   frameBytesMax: number;
-  state(): NodeState;
+  /** Whom the metadata names as the shard's leader, at which term, when following starts. */
+  leader: string;
+  term: number;
   meta(): NodeMeta;
   saveMeta(change: MetaChange): Promise<void>;
   setReadable(readable: boolean): void;
-  /** Starts fetching the topology from `address` and adopting it if newer; never awaited here. */
-  learnFrom(address: string): void;
-  /** Starts asking every node for a newer topology; never awaited here. */
-  discover(): void;
+  /** Something showed the node's metadata is stale: fetch it now; never awaited here. */
+  refreshMetadata(): void;
 }
 
 /** Carries out one work item of the follower machine on the engine and the node state. */
@@ -95,11 +94,10 @@ export class FollowerReplication {
   constructor(private readonly context: FollowerContext) {
     const { options, holder, address } = context;
     const meta = context.meta();
-    const state = context.state();
     this.machine = new FollowerMachine({
       address, heartbeatIntervalMs: options.heartbeatIntervalMs, retentionBytesMax: options.retentionBytesMax, retentionBatchesMax: options.retentionBatchesMax,
       followerSync: options.followerSync, batchesPerRunMax: FOLLOWER_BATCHES_PER_RUN_MAX, checkpointKeepMs: CHECKPOINT_KEEP_MS, retryDelayMaxMs: FOLLOW_RETRY_DELAY_MS_MAX,
-    }, { applied: holder.db.lastSequence, dataEpoch: meta.dataEpoch, history: meta.history, leader: state.shard.leader, epoch: state.topology.epoch });
+    }, { applied: holder.db.lastSequence, dataTerm: meta.dataTerm, history: meta.history, leader: context.leader, term: context.term });
     this.loop = new ReadyLoop(this.machine, (ready) => this.carryOut(ready));
     this.ticker = setInterval(() => this.step({ type: 'tick' }), TICK_MS);
     this.ticker.unref();
@@ -111,9 +109,9 @@ export class FollowerReplication {
     this.step({ type: 'tick' });
   }
 
-  /** The node's topology changed: follow `leader` at `epoch` (reconnecting if the leader moved). */
-  follow(leader: string, epoch: number): void {
-    this.step({ type: 'leader', leader, epoch });
+  /** The node's topology changed: follow `leader` at `term` (reconnecting if the leader moved). */
+  follow(leader: string, term: number): void {
+    this.step({ type: 'leader', leader, term });
   }
 
   /** Stops following and waits until nothing more is applied. */
@@ -163,8 +161,7 @@ export class FollowerReplication {
   private carryOut(ready: FollowerReady): void {
     for (const line of ready.logs) this.context.log(line.level, line.message, line.fields);
     if (ready.readable !== undefined) this.context.setReadable(ready.readable);
-    for (const address of ready.learnFrom) this.context.learnFrom(address);
-    if (ready.discover) this.context.discover();
+    if (ready.refreshMetadata) this.context.refreshMetadata();
     for (const { id, ok } of ready.settled) {
       this.waiters.get(id)?.(ok);
       this.waiters.delete(id);
@@ -190,7 +187,7 @@ export class FollowerReplication {
   /** One stream's life: open, read and step frames (waiting for their work), then say it ended. */
   private async follow0(connect: NonNullable<FollowerReady['connect']>): Promise<void> {
     this.abandonConnect = false;
-    const query = `node=${encodeURIComponent(this.context.address)}&from=${connect.from}&epoch=${connect.epoch}&data_epoch=${connect.dataEpoch}`;
+    const query = `node=${encodeURIComponent(this.context.address)}&from=${connect.from}&term=${connect.term}&data_term=${connect.dataTerm}`;
     let error: string | undefined;
     let corrupt = false;
     try {
@@ -239,9 +236,9 @@ export class FollowerReplication {
     } catch {
       body = undefined;
     }
-    const epoch = Number(stream.headers['x-epoch']);
+    const term = Number(stream.headers['x-term']);
     this.step({
-      type: 'refused', status: stream.status, epoch: Number.isSafeInteger(epoch) ? epoch : undefined,
+      type: 'refused', status: stream.status, term: Number.isSafeInteger(term) ? term : undefined,
       code: typeof body?.code === 'string' ? body.code : undefined, message: typeof body?.message === 'string' ? body.message : undefined,
     });
   }
@@ -283,8 +280,8 @@ export class FollowerReplication {
   private async sendReport(leader: string, body: object): Promise<void> {
     try {
       const answer = await this.context.peers.call(leader, 'POST', '/internal/replication/ack', { json: body, timeoutMs: REPORT_TIMEOUT_MS });
-      const epoch = Number(answer.headers['x-epoch']);
-      this.step({ type: 'report-answered', status: answer.status, epoch: Number.isSafeInteger(epoch) ? epoch : undefined });
+      const term = Number(answer.headers['x-term']);
+      this.step({ type: 'report-answered', status: answer.status, term: Number.isSafeInteger(term) ? term : undefined });
     } catch (error) {
       this.step({ type: 'report-failed', error: (error as Error).message });
     }

@@ -1,40 +1,53 @@
 /**
  * The leader's half of replication as a pure state machine, in the shape of etcd raft's
  * RawNode: events go in through `step(event, nowMs)`, and what the shell must do comes out of
- * `ready()` (frames to write to which stream, streams to end, engine snapshots to take, acks=all
- * writes to settle, peers to learn a newer epoch from, log lines), after which the shell calls
- * `advance()`. No timers, sockets, engine or clock inside: the shell (leader.ts) passes the
- * time with every event and owns the sockets and the engine.
+ * `ready()` (frames to write to which stream, streams to end, engine snapshots to take, waiting
+ * writes and reads to settle, an in-sync set to propose to the control plane, log lines), after
+ * which the shell calls `advance()`. No timers, sockets, engine or clock inside: the shell
+ * (leader.ts) passes the time with every event and owns the sockets and the engine.
  *
- * It owns: the retention log (committed batches kept for followers to resume from), each
- * stream's session (its follower, its plan, its cursor into the log, a pending checkpoint, its
- * snapshot pin, whether its socket is full), the follower tracker (positions, lag, in-sync set)
- * and the acks=all waiters with their deadlines.
+ * One machine serves one leadership: a shard, at one term (the control plane's). It owns the
+ * retention log (committed batches kept for followers to resume from), each stream's session
+ * (its follower, its plan, its cursor into the log, a pending checkpoint, its snapshot pin,
+ * whether its socket is full), the followers' positions (follower-tracker.ts), the committed
+ * in-sync set and the change to it in flight, the lease, and the waiting writes and reads.
  *
  * A stream's life: `open` plans it (planCatchUp: stream the log from the follower's position,
- * or send a snapshot, or refuse a deposed leader) and queues the hello frame. A snapshot plan
- * asks the shell for an engine snapshot (`snapshots`); `snapshot-taken` pins the retention log
+ * or send a snapshot, or refuse a follower that knows a newer term) and queues the hello. A
+ * snapshot plan asks the shell for an engine snapshot; `snapshot-taken` pins the retention log
  * after it and queues snapshot-begin; the shell writes the chunks itself (they are data, not
  * protocol state) and reports `snapshot-sent`, which queues snapshot-end. From then on the
  * stream carries every retained batch from its cursor, a checkpoint frame when anti-entropy
  * asked for one at exactly that point, and a heartbeat when idle. A stream whose next batch
  * left the retention window is ended; the follower reconnects and gets a snapshot.
  *
- * Invariants (checked by assertions in the tests' scripts, relied on by the shell):
+ * The in-sync set (docs/failover.md): acks=all means "applied by every member of the committed
+ * in-sync set". The leader drops a member that stops keeping up only by proposing the smaller
+ * set and waiting for it to commit; until then, writes wait for that member too. A member that
+ * has caught up is proposed back; while that proposal is in flight, writes wait for it as well
+ * (a superset is always safe). So a member of the committed set has applied every write the
+ * leader acknowledged, and the control plane may elect any of them.
+ *
+ * The lease: the leader takes writes only while it holds a lease the control plane granted
+ * (`lease` events carry its end, measured on this node's clock from when it was asked for). The
+ * control plane elects no other leader before it has certainly ended. Leader reads are
+ * linearizable: they need the lease, and wait until every member of the in-sync set has applied
+ * what the read saw, so a read never returns a write that a failover could lose.
+ *
+ * Invariants (relied on by the shell, shown by test/replication/testdata/leader.txt):
  * - the retention log ends at the engine's last sequence number (every commit is stepped);
  * - a stream's frames come out in order, at most `queuedBytesMax` of them per Ready while its
  *   socket is not full, none once it is `blocked` until `drained`;
- * - an acks=all waiter is settled exactly once: acknowledged when every in-sync follower
- *   applied its write (with at least `minInsync` in sync), refused otherwise, and every one
- *   still waiting is refused NOT_LEADER by `stop`.
+ * - every waiter is settled exactly once, and `stop` refuses every one still waiting;
+ * - one in-sync proposal at a time.
  */
-import type { Frame } from '../../protocol/frame-format.ts';
 import type { ClusterErrorCode } from '../../protocol/errors.ts';
-import type { EpochEntry } from './epoch-history.ts';
-import { planCatchUp } from './epoch-history.ts';
+import type { Frame } from '../../protocol/frame-format.ts';
 import { FollowerTracker, type FollowerStatus } from './follower-tracker.ts';
-import { RetentionLog } from './retention-log.ts';
 import type { LogLine, Refusal } from './machine-types.ts';
+import { RetentionLog } from './retention-log.ts';
+import { IN_SYNC_GRACE_MS_MAX } from '../limits.ts';
+import { planCatchUp, type TermEntry } from './term-history.ts';
 
 export interface LeaderMachineOptions {
   address: string;
@@ -44,17 +57,31 @@ export interface LeaderMachineOptions {
   heartbeatIntervalMs: number;
   retentionBytesMax: number;
   retentionBatchesMax: number;
-  /** acks=all writes that may wait at once. */
+  /** Writes and reads that may wait at once. */
   waitersMax: number;
   /** Bytes of frames queued for one stream per Ready. */
   queuedBytesMax: number;
+}
+
+export interface LeaderInit {
+  /** When the leadership starts. */
+  nowMs: number;
+  /** The engine's last sequence number now. */
+  lastSeq: number;
+  term: number;
+  history: readonly TermEntry[];
+  /** The shard's other members, and those of them in the committed in-sync set. */
+  followers: readonly string[];
+  inSync: readonly string[];
+  /** The retention log this node kept as a follower; used if it ends at `lastSeq`. */
+  inherited?: RetentionLog;
 }
 
 export type LeaderEvent =
   /** The engine committed a write group (its commit listener). */
   | { type: 'commit'; first: number; last: number; batch: Uint8Array }
   /** A follower asks for a stream. The answer to a refused one is `step`'s return value. */
-  | { type: 'open'; stream: number; node: string; from: number; epoch: number; dataEpoch: number }
+  | { type: 'open'; stream: number; node: string; from: number; term: number; dataTerm: number }
   /** The shell took the engine snapshot a snapshot plan asked for. */
   | { type: 'snapshot-taken'; stream: number; seq: number }
   /** The shell wrote every chunk of that snapshot, `count` entries. */
@@ -65,20 +92,28 @@ export type LeaderEvent =
   /** A stream's connection closed. */
   | { type: 'closed'; stream: number }
   /** A follower's position report. */
-  | { type: 'report'; node: string; epoch: number; applied: number; checkpoint: number | undefined }
-  /** An acks=all write at `seq` waits for its followers; `id` names it in `settled`. */
+  | { type: 'report'; node: string; term: number; applied: number; checkpoint: number | undefined }
+  /** An acks=all write at `seq` waits for the in-sync set; `id` names it in `settled`. */
   | { type: 'wait'; id: number; seq: number }
+  /** A leader read saw the engine at `seq`; it waits until the in-sync set has applied that. */
+  | { type: 'read'; id: number; seq: number }
   /** Anti-entropy wants every open stream to carry a checkpoint right after `seq`. */
   | { type: 'checkpoints'; seq: number }
-  /** The node's epoch moved (another shard failed over) or its history changed. */
-  | { type: 'epoch'; epoch: number; history: readonly EpochEntry[] }
+  /** The committed metadata of this term: the shard's other members and the in-sync ones. */
+  | { type: 'members'; followers: readonly string[]; inSync: readonly string[] }
+  /** The in-sync proposal this machine asked for failed (it may be asked again). */
+  | { type: 'in-sync-failed'; reason: string }
+  /** The control plane granted a lease, valid until `untilMs` on this node's clock. */
+  | { type: 'lease'; untilMs: number }
+  /** A handover: take no writes and serve no leader reads (on), or again (off: it failed). */
+  | { type: 'fence'; on: boolean }
   | { type: 'tick' }
   /** The node no longer leads: end every stream, refuse every waiter. */
   | { type: 'stop' };
 
 export interface Settled {
   id: number;
-  /** Absent: acknowledged. */
+  /** Absent: acknowledged (a write) or safe to answer (a read). */
   refusal?: Refusal;
 }
 
@@ -89,8 +124,10 @@ export interface LeaderReady {
   /** Streams to end. */
   closes: number[];
   settled: Settled[];
-  /** Peers that know a newer epoch than this leader: fetch their topology. */
-  learnFrom: string[];
+  /** Propose this in-sync set (followers only; the leader goes first) for this term. */
+  proposeInSync: string[] | undefined;
+  /** A follower knows a newer term than this leader: fetch the metadata now. */
+  refreshMetadata: boolean;
   logs: LogLine[];
 }
 
@@ -111,30 +148,36 @@ interface Waiter {
   id: number;
   seq: number;
   deadlineMs: number;
+  kind: 'write' | 'read';
 }
 
 export class LeaderMachine {
   readonly retention: RetentionLog;
-  readonly tracker: FollowerTracker;
+  private readonly tracker: FollowerTracker;
   private readonly sessions = new Map<number, Session>();
   private waiters: Waiter[] = [];
-  private epoch: number;
-  private history: readonly EpochEntry[];
+  private readonly term: number;
+  private readonly history: readonly TermEntry[];
+  private followerSet: ReadonlySet<string>;
+  private inSync: ReadonlySet<string>;
+  /** The in-sync set proposed and not yet committed, and the members it adds. */
+  private proposal: { inSync: ReadonlySet<string>; adds: ReadonlySet<string> } | undefined;
+  private leaseUntilMs = 0;
+  /** Handing leadership over: no writes, no leader reads. */
+  private fenced = false;
   private stopped = false;
   private out: LeaderReady = emptyReady();
 
-  /**
-   * `lastSeq`: the engine's last sequence number now. `inherited`: the retention log this node
-   * kept as a follower, used when it ends exactly there (a promoted follower's followers resume).
-   */
-  constructor(private readonly options: LeaderMachineOptions, init: { lastSeq: number; epoch: number; history: readonly EpochEntry[]; inherited?: RetentionLog }) {
+  constructor(private readonly options: LeaderMachineOptions, init: LeaderInit) {
     this.retention = init.inherited?.lastSeq === init.lastSeq ? init.inherited : new RetentionLog(init.lastSeq, options.retentionBytesMax, options.retentionBatchesMax);
-    this.tracker = new FollowerTracker(options.replicaLagMaxMs, options.minInsync);
-    this.epoch = init.epoch;
+    this.tracker = new FollowerTracker(options.replicaLagMaxMs, Math.min(options.replicaLagMaxMs, IN_SYNC_GRACE_MS_MAX), init.nowMs);
+    this.term = init.term;
     this.history = init.history;
+    this.followerSet = new Set(init.followers);
+    this.inSync = new Set(init.inSync);
   }
 
-  /** Feeds one event; returns a refusal for an `open`, `report` or `wait` that is turned down. */
+  /** Feeds one event; returns a refusal for an `open`, `report`, `wait` or `read` that is turned down. */
   step(event: LeaderEvent, nowMs: number): Refusal | undefined {
     switch (event.type) {
       case 'commit':
@@ -160,16 +203,31 @@ export class LeaderMachine {
       case 'report':
         return this.report(event, nowMs);
       case 'wait':
-        return this.wait(event.id, event.seq, nowMs);
+        return this.wait(event.id, event.seq, 'write', nowMs);
+      case 'read':
+        if (this.fenced) return this.fencedRefusal();
+        if (!this.leaseValid(nowMs)) return this.leaseRefusal();
+        return this.wait(event.id, event.seq, 'read', nowMs);
       case 'checkpoints':
         for (const [id, s] of this.sessions) {
           s.checkpointSeq = event.seq;
           this.pump(id, nowMs);
         }
         return undefined;
-      case 'epoch':
-        this.epoch = event.epoch;
-        this.history = event.history;
+      case 'members':
+        this.members(event.followers, event.inSync, nowMs);
+        return undefined;
+      case 'in-sync-failed':
+        if (this.proposal) this.log('warn', 'an in-sync change was not committed; will propose again', { reason: event.reason });
+        this.proposal = undefined;
+        this.settle(nowMs);
+        return undefined;
+      case 'lease':
+        this.leaseUntilMs = Math.max(this.leaseUntilMs, event.untilMs);
+        return undefined;
+      case 'fence':
+        this.fenced = event.on;
+        this.settle(nowMs);
         return undefined;
       case 'tick':
         this.tick(nowMs);
@@ -182,7 +240,7 @@ export class LeaderMachine {
 
   hasReady(): boolean {
     const o = this.out;
-    return o.frames.length + o.snapshots.length + o.closes.length + o.settled.length + o.learnFrom.length + o.logs.length > 0;
+    return o.frames.length + o.snapshots.length + o.closes.length + o.settled.length + o.logs.length > 0 || o.proposeInSync !== undefined || o.refreshMetadata;
   }
 
   ready(): LeaderReady {
@@ -193,11 +251,24 @@ export class LeaderMachine {
     this.out = emptyReady();
   }
 
-  /** Whether an acks=all write may be taken now (enough followers in sync); NOT_ENOUGH_REPLICAS otherwise. */
-  checkAllAcks(nowMs: number): Refusal | undefined {
-    if (this.tracker.canTakeAllAcks(nowMs, this.retention)) return undefined;
-    const inSync = this.tracker.inSync(nowMs, this.retention).length;
-    return refusal('NOT_ENOUGH_REPLICAS', `acks=all needs ${this.options.minInsync} in-sync followers (min_insync); ${inSync} are in sync; nothing was written`);
+  /** Whether a write may be taken now: the lease holds, and for acks=all enough members are in sync. */
+  checkWrite(acksAll: boolean, nowMs: number): Refusal | undefined {
+    if (this.stopped) return refusal('NOT_LEADER', `${this.options.address} no longer leads at term ${this.term}`);
+    if (this.fenced) return this.fencedRefusal();
+    if (!this.leaseValid(nowMs)) return this.leaseRefusal();
+    if (acksAll && this.inSync.size < this.options.minInsync) {
+      return refusal('NOT_ENOUGH_REPLICAS', `acks=all needs ${this.options.minInsync} followers in the in-sync set (min_insync); it has ${this.inSync.size}; nothing was written`);
+    }
+    return undefined;
+  }
+
+  /** Whether the lease holds (and this leader is neither stopped nor handing over). */
+  leaseValid(nowMs: number): boolean {
+    return !this.stopped && !this.fenced && nowMs < this.leaseUntilMs;
+  }
+
+  get isFenced(): boolean {
+    return this.fenced;
   }
 
   /** The followers with an open stream right now. */
@@ -206,16 +277,32 @@ export class LeaderMachine {
   }
 
   followers(nowMs: number): FollowerStatus[] {
-    return this.tracker.status(nowMs, this.retention);
+    return this.tracker.status(nowMs, this.retention, this.inSync);
+  }
+
+  /** The committed in-sync set's followers. */
+  inSyncFollowers(): string[] {
+    return [...this.inSync];
+  }
+
+  /** The shard's other members, as the metadata last said. */
+  memberFollowers(): string[] {
+    return [...this.followerSet];
+  }
+
+  /** The highest sequence number every member of the in-sync set has applied (the high watermark). */
+  highWatermark(): number {
+    let hw = this.retention.lastSeq;
+    for (const node of this.waitedOn()) hw = Math.min(hw, this.tracker.applied(node));
+    return hw;
   }
 
   get waitingWrites(): number {
     return this.waiters.length;
   }
 
-  /** The epoch frames carry now. */
-  get currentEpoch(): number {
-    return this.epoch;
+  get currentTerm(): number {
+    return this.term;
   }
 
   get isStopped(): boolean {
@@ -224,19 +311,20 @@ export class LeaderMachine {
 
   private open(e: Extract<LeaderEvent, { type: 'open' }>, nowMs: number): Refusal | undefined {
     if (this.stopped) return refusal('NOT_LEADER', `${this.options.address} is no longer the leader`);
+    if (!this.followerSet.has(e.node)) return refusal('NOT_A_MEMBER', `${e.node} is not a member of this shard; only its members may follow it`);
     const plan = planCatchUp({
-      from: e.from, followerDataEpoch: e.dataEpoch, followerEpoch: e.epoch, leaderEpoch: this.epoch,
+      from: e.from, followerDataTerm: e.dataTerm, followerTerm: e.term, leaderTerm: this.term,
       history: this.history, leaderSeq: this.retention.lastSeq, retainedFrom: this.retention.servableFrom,
     });
     if (plan.kind === 'refuse') {
-      this.out.learnFrom.push(e.node);
-      return refusal('STALE_EPOCH', `follower ${e.node} knows epoch ${e.epoch}, newer than this leader's ${this.epoch}`);
+      this.out.refreshMetadata = true;
+      return refusal('STALE_TERM', `follower ${e.node} knows term ${e.term}, newer than this leader's ${this.term}`);
     }
     const snapshot = plan.kind === 'snapshot';
     if (snapshot) this.log('info', 'follower needs a snapshot', { follower: e.node, from: e.from, reason: plan.reason });
     this.sessions.set(e.stream, { node: e.node, phase: snapshot ? 'snapshot-wait' : 'log', cursor: snapshot ? 0 : e.from, checkpointSeq: undefined, blocked: false, lastSentMs: nowMs, releasePin: undefined });
     this.tracker.connect(e.node, e.stream, snapshot ? 0 : e.from - 1, nowMs);
-    this.send(e.stream, { type: 'hello', epoch: this.epoch, leader: this.options.address, plan: plan.kind, from: snapshot ? 0 : e.from, leaderSeq: this.retention.lastSeq, history: [...this.history] }, nowMs);
+    this.send(e.stream, { type: 'hello', term: this.term, leader: this.options.address, plan: plan.kind, from: snapshot ? 0 : e.from, leaderSeq: this.retention.lastSeq, history: [...this.history] }, nowMs);
     this.log('debug', 'replication stream opened', { follower: e.node, from: e.from, plan: plan.kind });
     if (snapshot) this.out.snapshots.push({ stream: e.stream, node: e.node });
     else this.pump(e.stream, nowMs);
@@ -250,7 +338,7 @@ export class LeaderMachine {
     if (s.phase !== 'snapshot-wait') throw new Error(`leader machine: snapshot-taken for stream ${stream} in phase ${s.phase}`);
     s.phase = 'snapshot';
     s.releasePin = this.retention.pin(seq + 1);
-    this.send(stream, { type: 'snapshot-begin', epoch: this.epoch, seq }, nowMs);
+    this.send(stream, { type: 'snapshot-begin', term: this.term, seq }, nowMs);
     return undefined;
   }
 
@@ -258,7 +346,7 @@ export class LeaderMachine {
     const s = this.sessions.get(stream);
     if (!s) return undefined;
     if (s.phase !== 'snapshot') throw new Error(`leader machine: snapshot-sent for stream ${stream} in phase ${s.phase}`);
-    this.send(stream, { type: 'snapshot-end', epoch: this.epoch, seq, count }, nowMs);
+    this.send(stream, { type: 'snapshot-end', term: this.term, seq, count }, nowMs);
     this.log('info', 'snapshot sent', { follower: s.node, seq, entries: count });
     s.phase = 'log';
     s.cursor = seq + 1;
@@ -271,27 +359,44 @@ export class LeaderMachine {
     if (!s) return;
     this.sessions.delete(stream);
     s.releasePin?.();
-    this.tracker.disconnect(s.node, stream);
+    this.tracker.disconnect(s.node, stream, nowMs);
     this.log('debug', 'replication stream closed', { follower: s.node });
+    this.maintainInSync(nowMs);
     this.settle(nowMs);
   }
 
   private report(e: Extract<LeaderEvent, { type: 'report' }>, nowMs: number): Refusal | undefined {
-    if (e.epoch > this.epoch) this.out.learnFrom.push(e.node);
-    if (e.epoch !== this.epoch) return refusal('STALE_EPOCH', `report from ${e.node} at epoch ${e.epoch}; this leader is at epoch ${this.epoch}`);
+    if (!this.followerSet.has(e.node)) return refusal('NOT_A_MEMBER', `${e.node} is not a member of this shard`);
+    if (e.term > this.term) this.out.refreshMetadata = true;
+    if (e.term !== this.term) return refusal('STALE_TERM', `report from ${e.node} at term ${e.term}; this leader is at term ${this.term}`);
     // A follower cannot have applied more than this leader has written.
     const applied = Math.min(e.applied, this.retention.lastSeq);
     if (!this.tracker.report(e.node, applied, nowMs, e.checkpoint)) {
       return refusal('BAD_REQUEST', `no replication stream is open for ${e.node}; open one first`);
     }
+    this.maintainInSync(nowMs);
     this.settle(nowMs);
     return undefined;
   }
 
-  private wait(id: number, seq: number, nowMs: number): Refusal | undefined {
-    if (this.stopped) return notLeader(seq);
-    if (this.waiters.length >= this.options.waitersMax) return refusal('OVERLOADED', `${this.options.waitersMax} writes already wait for follower acks`);
-    this.waiters.push({ id, seq, deadlineMs: nowMs + this.options.ackTimeoutMs });
+  private members(followers: readonly string[], inSync: readonly string[], nowMs: number): void {
+    this.followerSet = new Set(followers);
+    for (const node of this.tracker.nodes()) if (!this.followerSet.has(node)) this.tracker.forget(node);
+    const committed = new Set(inSync);
+    if (this.proposal && sameSet(this.proposal.inSync, committed)) this.proposal = undefined;
+    this.inSync = committed;
+    this.maintainInSync(nowMs);
+    this.settle(nowMs);
+  }
+
+  private wait(id: number, seq: number, kind: Waiter['kind'], nowMs: number): Refusal | undefined {
+    if (this.stopped) return kind === 'write' ? notLeader(seq) : refusal('NOT_LEADER', `${this.options.address} no longer leads at term ${this.term}`);
+    if (this.waiters.length >= this.options.waitersMax) {
+      // A write is in the log already: not OVERLOADED, which promises nothing was done.
+      const busy = `${this.options.waitersMax} writes and reads already wait for the in-sync set`;
+      return kind === 'write' ? refusal('UNCONFIRMED', `the write at seq ${seq} is in the leader's log, but ${busy}; it may or may not survive`) : refusal('OVERLOADED', busy);
+    }
+    this.waiters.push({ id, seq, deadlineMs: nowMs + this.options.ackTimeoutMs, kind });
     this.settle(nowMs);
     return undefined;
   }
@@ -300,9 +405,10 @@ export class LeaderMachine {
     for (const [id, s] of this.sessions) {
       this.pump(id, nowMs);
       if (s.phase === 'log' && !s.blocked && nowMs - s.lastSentMs >= this.options.heartbeatIntervalMs) {
-        this.send(id, { type: 'heartbeat', epoch: this.epoch, leaderSeq: this.retention.lastSeq }, nowMs);
+        this.send(id, { type: 'heartbeat', term: this.term, leaderSeq: this.retention.lastSeq }, nowMs);
       }
     }
+    this.maintainInSync(nowMs);
     this.settle(nowMs);
   }
 
@@ -314,8 +420,55 @@ export class LeaderMachine {
       this.out.closes.push(id);
     }
     this.sessions.clear();
-    for (const w of this.waiters) this.out.settled.push({ id: w.id, refusal: notLeader(w.seq) });
+    for (const w of this.waiters) this.out.settled.push({ id: w.id, refusal: w.kind === 'write' ? notLeader(w.seq) : refusal('NOT_LEADER', `${this.options.address} stopped leading before the read was confirmed`) });
     this.waiters = [];
+  }
+
+  /**
+   * Proposes one change of the in-sync set when one is due: drop the members that stopped
+   * keeping up (first), or take back the ones that have caught up with everything.
+   */
+  private maintainInSync(nowMs: number): void {
+    if (this.proposal || this.stopped) return;
+    const lagging = [...this.inSync].filter((n) => !this.tracker.keepsUp(n, nowMs, this.retention));
+    if (lagging.length > 0) {
+      const inSync = new Set([...this.inSync].filter((n) => !lagging.includes(n)));
+      this.log('info', 'dropping followers that stopped keeping up from the in-sync set', { followers: lagging });
+      return this.propose(inSync, new Set());
+    }
+    const caughtUp = [...this.followerSet].filter((n) => !this.inSync.has(n) && this.tracker.isConnected(n) && this.tracker.applied(n) >= this.retention.lastSeq);
+    if (caughtUp.length > 0) {
+      this.log('info', 'followers caught up: adding them to the in-sync set', { followers: caughtUp });
+      this.propose(new Set([...this.inSync, ...caughtUp]), new Set(caughtUp));
+    }
+  }
+
+  private propose(inSync: ReadonlySet<string>, adds: ReadonlySet<string>): void {
+    this.proposal = { inSync, adds };
+    this.out.proposeInSync = [...inSync];
+  }
+
+  /** Whom writes and reads wait for: the committed in-sync set, and members being added to it. */
+  private waitedOn(): Iterable<string> {
+    return this.proposal ? new Set([...this.inSync, ...this.proposal.adds]) : this.inSync;
+  }
+
+  /** Settles every waiter the rules in the file comment now decide. */
+  private settle(nowMs: number): void {
+    if (this.waiters.length === 0) return;
+    const hw = this.highWatermark();
+    const leaseValid = this.leaseValid(nowMs);
+    const still: Waiter[] = [];
+    for (const w of this.waiters) {
+      if (w.kind === 'read' && !leaseValid) this.out.settled.push({ id: w.id, refusal: this.fenced ? this.fencedRefusal() : this.leaseRefusal() });
+      else if (hw >= w.seq && (w.kind === 'read' || this.inSync.size >= this.options.minInsync)) this.out.settled.push({ id: w.id });
+      else if (w.kind === 'write' && this.inSync.size < this.options.minInsync && !this.proposal) {
+        this.out.settled.push({ id: w.id, refusal: refusal('UNCONFIRMED', `the write at seq ${w.seq} is in the leader's log, but fewer than ${this.options.minInsync} followers stayed in the in-sync set to confirm it; not acknowledged`) });
+      } else if (nowMs >= w.deadlineMs) {
+        this.out.settled.push({ id: w.id, refusal: refusal('UNCONFIRMED', `the ${w.kind} at seq ${w.seq} was not confirmed by the in-sync set within ${this.options.ackTimeoutMs} ms`) });
+      } else still.push(w);
+    }
+    this.waiters = still;
   }
 
   private pumpAll(nowMs: number): void {
@@ -329,17 +482,18 @@ export class LeaderMachine {
     let bytes = 0;
     for (;;) {
       if (s.checkpointSeq !== undefined && s.cursor - 1 >= s.checkpointSeq) {
-        if (s.cursor - 1 === s.checkpointSeq) this.send(stream, { type: 'checkpoint', epoch: this.epoch, seq: s.checkpointSeq }, nowMs);
+        if (s.cursor - 1 === s.checkpointSeq) this.send(stream, { type: 'checkpoint', term: this.term, seq: s.checkpointSeq }, nowMs);
         s.checkpointSeq = undefined;
       }
       if (s.cursor > this.retention.lastSeq || bytes >= this.options.queuedBytesMax) break;
       const entry = this.retention.entryFor(s.cursor);
       if (!entry) {
         this.log('warn', 'follower fell out of the retention window; ending its stream', { follower: s.node, next: s.cursor, retainedFrom: this.retention.servableFrom });
-        this.end(stream, nowMs);
+        this.out.closes.push(stream);
+        this.closed(stream, nowMs);
         return;
       }
-      this.send(stream, { type: 'batch', epoch: this.epoch, first: entry.first, last: entry.last, batch: entry.batch }, nowMs);
+      this.send(stream, { type: 'batch', term: this.term, first: entry.first, last: entry.last, batch: entry.batch }, nowMs);
       bytes += entry.batch.length;
       s.cursor = entry.last + 1;
     }
@@ -348,27 +502,6 @@ export class LeaderMachine {
       s.releasePin();
       s.releasePin = undefined;
     }
-  }
-
-  private end(stream: number, nowMs: number): void {
-    this.out.closes.push(stream);
-    this.closed(stream, nowMs);
-  }
-
-  /** Settles every waiter the ack rule (follower-tracker.ts) now decides. */
-  private settle(nowMs: number): void {
-    if (this.waiters.length === 0) return;
-    const still: Waiter[] = [];
-    for (const w of this.waiters) {
-      const decision = this.tracker.decide(w.seq, nowMs, this.retention);
-      if (decision === 'ack') this.out.settled.push({ id: w.id });
-      else if (decision === 'not-enough-replicas') {
-        this.out.settled.push({ id: w.id, refusal: refusal('UNCONFIRMED', `the write at seq ${w.seq} is in the leader's log, but fewer than ${this.options.minInsync} followers stayed in sync to confirm it; not acknowledged`) });
-      } else if (nowMs >= w.deadlineMs) {
-        this.out.settled.push({ id: w.id, refusal: refusal('UNCONFIRMED', `the write at seq ${w.seq} is in the leader's log, but the in-sync followers did not confirm it within ${this.options.ackTimeoutMs} ms; not acknowledged`) });
-      } else still.push(w);
-    }
-    this.waiters = still;
   }
 
   private send(stream: number, frame: Frame, nowMs: number): void {
@@ -382,19 +515,32 @@ export class LeaderMachine {
     if (s) change(s);
   }
 
+  private fencedRefusal(): Refusal {
+    return refusal('NOT_LEADER', `${this.options.address} is handing its leadership over; retry at the new leader`);
+  }
+
+  private leaseRefusal(): Refusal {
+    return refusal('LEASE_EXPIRED', `${this.options.address} leads at term ${this.term} but holds no valid lease from the control plane; retry shortly`);
+  }
+
   private log(level: LogLine['level'], message: string, fields: Record<string, unknown>): void {
     this.out.logs.push({ level, message, fields });
   }
 }
 
 function emptyReady(): LeaderReady {
-  return { frames: [], snapshots: [], closes: [], settled: [], learnFrom: [], logs: [] };
+  return { frames: [], snapshots: [], closes: [], settled: [], proposeInSync: undefined, refreshMetadata: false, logs: [] };
 }
 
 function refusal(code: ClusterErrorCode, message: string): Refusal {
   return { code, message };
 }
 
+/** A write already in the log when leadership ended: it may survive (the new leader may have it), so not NOT_LEADER, which promises nothing was written. */
 function notLeader(seq: number): Refusal {
-  return refusal('NOT_LEADER', `the write at seq ${seq} is in this node's log, but the node lost its leadership before it was confirmed; not acknowledged`);
+  return refusal('UNCONFIRMED', `the write at seq ${seq} is in this node's log, but the node lost its leadership before it was confirmed; it may or may not survive`);
+}
+
+function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  return a.size === b.size && [...a].every((x) => b.has(x));
 }

@@ -15,7 +15,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Db, Snapshot } from '../../engine/index.ts';
 import { ClusterError } from '../../protocol/errors.ts';
-import { encodeFrame, encodePreamble, type EpochEntry } from '../../protocol/frame-format.ts';
+import { encodeFrame, encodePreamble, type TermEntry } from '../../protocol/frame-format.ts';
 import type { Acks, ReplicationOptions } from '../../protocol/replication-options.ts';
 import { ACK_WAITERS_MAX, STREAM_QUEUED_BYTES_MAX } from '../limits.ts';
 import type { Log } from '../log.ts';
@@ -25,23 +25,38 @@ import type { Refusal } from './machine-types.ts';
 import { ReadyLoop } from './ready-loop.ts';
 import type { RetentionLog } from './retention-log.ts';
 
+/** What a leader needs of the control plane (cluster/control/metadata-client.ts). */
+export interface LeaderControl {
+  /** A lease for this node at `term`: its length in ms, counted from before the call. */
+  lease(shard: string, term: number): Promise<number>;
+  /** Commits a new in-sync set for `shard` at `term`; resolves to the shard's committed in-sync set. */
+  setInSync(shard: string, term: number, inSync: readonly string[]): Promise<readonly string[]>;
+  /** Fetches the metadata now (something showed it stale). */
+  refresh(): void;
+}
+
 export interface LeaderContext {
   db: Db;
   options: Readonly<ReplicationOptions>;
   address: string;
-  epoch: number;
-  history: readonly EpochEntry[];
+  shard: string;
+  term: number;
+  history: readonly TermEntry[];
+  /** The shard's other members, and those of them in the committed in-sync set. */
+  followers: readonly string[];
+  inSync: readonly string[];
+  /** How often the lease is asked for again. */
+  leaseRenewMs: number;
+  control: LeaderControl;
   log: Log;
   now(): number;
-  /** A follower knows a newer epoch than this leader: the node should fetch it from `from`. */
-  onNewerEpoch(from: string): void;
 }
 
 export interface StreamParams {
   node: string;
   from: number;
-  epoch: number;
-  dataEpoch: number;
+  term: number;
+  dataTerm: number;
 }
 
 interface OpenStream {
@@ -57,6 +72,10 @@ export class LeaderReplication {
   private readonly waiters = new Map<number, { resolve(): void; reject(error: ClusterError): void }>();
   private readonly unsubscribe: () => void;
   private readonly ticker: NodeJS.Timeout;
+  private readonly leaseTimer: NodeJS.Timeout;
+  private leaseFailures = 0;
+  private renewing = false;
+  private leaseGranted = false;
   private nextId = 1;
 
   /** `inherited`: the retention log this node kept as a follower, used if it ends where the engine does. */
@@ -66,36 +85,97 @@ export class LeaderReplication {
       address: context.address, minInsync: options.minInsync, replicaLagMaxMs: options.replicaLagMaxMs, ackTimeoutMs: options.ackTimeoutMs,
       heartbeatIntervalMs: options.heartbeatIntervalMs, retentionBytesMax: options.retentionBytesMax, retentionBatchesMax: options.retentionBatchesMax,
       waitersMax: ACK_WAITERS_MAX, queuedBytesMax: STREAM_QUEUED_BYTES_MAX,
-    }, { lastSeq: db.lastSequence, epoch: context.epoch, history: context.history, inherited });
+    }, { nowMs: context.now(), lastSeq: db.lastSequence, term: context.term, history: context.history, followers: context.followers, inSync: context.inSync, inherited });
     this.loop = new ReadyLoop(this.machine, (ready) => this.carryOut(ready));
     // One synchronous step with the machine's creation: no commit falls between them.
     this.unsubscribe = db.onCommit((first, last, batch) => this.step({ type: 'commit', first, last, batch }));
     this.ticker = setInterval(() => this.step({ type: 'tick' }), options.heartbeatIntervalMs);
     this.ticker.unref();
+    this.leaseTimer = setInterval(() => void this.renewLease(), context.leaseRenewMs);
+    this.leaseTimer.unref();
+    void this.renewLease();
+  }
+
+  get term(): number {
+    return this.context.term;
   }
 
   get retention(): RetentionLog {
     return this.machine.retention;
   }
 
-  /** Refuses an acks=all write up front when too few followers are in sync to confirm it. */
+  /** Refuses a write up front without a lease, or, for acks=all, with too few members in sync. */
   checkWrite(acks: Acks): void {
-    if (acks !== 'all') return;
-    throwIf(this.machine.checkAllAcks(this.context.now()));
+    throwIf(this.machine.checkWrite(acks === 'all', this.context.now()));
   }
 
-  /** Resolves once the write at `seq` is confirmed as `acks` asks. */
+  /**
+   * Resolves once the write at `seq` is confirmed as `acks` asks: acks=all, once the in-sync set
+   * applied it; acks=1, at once if the lease still holds (a write made after it lapsed may be
+   * lost to a new leader: it is refused, though it is in this node's log).
+   */
   confirm(seq: number, acks: Acks): Promise<void> {
-    if (acks !== 'all') return Promise.resolve();
+    if (acks === 'all') return this.waitFor('wait', seq);
+    if (acks === 1 && !this.machine.leaseValid(this.context.now())) {
+      // In the log already: not LEASE_EXPIRED (which promises nothing was written) but UNCONFIRMED.
+      return Promise.reject(new ClusterError('UNCONFIRMED', `the write at seq ${seq} is in this node's log, but its lease lapsed before it was acknowledged; it may or may not survive`));
+    }
+    return Promise.resolve();
+  }
+
+  /** Resolves once a read that saw the engine at `seq` may be answered (linearizable leader reads). */
+  readBarrier(seq: number): Promise<void> {
+    return this.waitFor('read', seq);
+  }
+
+  /** The committed metadata of this term changed: the shard's members or its in-sync set. */
+  setMembers(followers: readonly string[], inSync: readonly string[]): void {
+    this.step({ type: 'members', followers, inSync });
+  }
+
+  private waitFor(type: 'wait' | 'read', seq: number): Promise<void> {
     const id = this.nextId++;
     return new Promise<void>((resolve, reject) => {
       this.waiters.set(id, { resolve, reject });
-      const refusal = this.step({ type: 'wait', id, seq });
+      const refusal = this.step({ type, id, seq });
       if (refusal) {
         this.waiters.delete(id);
         reject(toError(refusal));
       }
     });
+  }
+
+  /** Asks the control plane for the lease again; counted from before the call, on this node's clock. */
+  private async renewLease(): Promise<void> {
+    // A leader handing over lets its lease run out: the control plane may then elect anyone.
+    if (this.machine.isStopped || this.machine.isFenced) return;
+    // One renewal at a time: a slow control plane must not collect a pile of them from each leader.
+    if (this.renewing) return;
+    this.renewing = true;
+    const askedMs = this.context.now();
+    try {
+      const leaseMs = await this.context.control.lease(this.context.shard, this.context.term);
+      this.leaseFailures = 0;
+      this.leaseGranted = true;
+      this.step({ type: 'lease', untilMs: askedMs + leaseMs });
+    } catch (error) {
+      if ((error as ClusterError).code === 'STALE_TERM') this.context.control.refresh();
+      // Before the first grant, failures are the control plane still starting: a warning only if they go on.
+      const level = this.leaseGranted || this.leaseFailures >= 20 ? 'warn' : 'debug';
+      if (this.leaseFailures++ % 20 === 0) this.context.log(level, 'lease not renewed', { shard: this.context.shard, term: this.context.term, failures: this.leaseFailures, error: (error as Error).message });
+    } finally {
+      this.renewing = false;
+    }
+  }
+
+  private async proposeInSync(followers: readonly string[]): Promise<void> {
+    try {
+      const inSync = await this.context.control.setInSync(this.context.shard, this.context.term, [this.context.address, ...followers]);
+      this.step({ type: 'members', followers: this.machine.memberFollowers(), inSync: inSync.filter((n) => n !== this.context.address) });
+    } catch (error) {
+      if ((error as ClusterError).code === 'STALE_TERM') this.context.control.refresh();
+      this.step({ type: 'in-sync-failed', reason: (error as Error).message });
+    }
   }
 
   /** Serves one follower's stream until it ends. Throws (before any byte) if the machine refuses it. */
@@ -113,9 +193,9 @@ export class LeaderReplication {
     this.step({ type: 'closed', stream: id });
   }
 
-  /** A follower's position report. Throws what the machine refuses (STALE_EPOCH, BAD_REQUEST). */
-  report(node: string, epoch: number, applied: number, checkpoint: number | undefined): void {
-    throwIf(this.step({ type: 'report', node, epoch, applied, checkpoint }));
+  /** A follower's position report. Throws what the machine refuses (STALE_TERM, BAD_REQUEST). */
+  report(node: string, term: number, applied: number, checkpoint: number | undefined): void {
+    throwIf(this.step({ type: 'report', node, term, applied, checkpoint }));
   }
 
   /** Asks every open stream for a checkpoint frame after `seq`; returns the followers asked. */
@@ -124,13 +204,13 @@ export class LeaderReplication {
     return this.machine.openStreams().map((s) => s.node);
   }
 
-  /** The node's epoch or epoch history changed while it leads. */
-  setEpoch(epoch: number, history: readonly EpochEntry[]): void {
-    this.step({ type: 'epoch', epoch, history });
-  }
-
   get waitingWrites(): number {
     return this.machine.waitingWrites;
+  }
+
+  /** The committed in-sync set's followers. */
+  inSyncFollowers(): string[] {
+    return this.machine.inSyncFollowers();
   }
 
   followers(): FollowerStatus[] {
@@ -146,11 +226,35 @@ export class LeaderReplication {
     };
   }
 
-  /** Ends every stream and fails every waiting write; the node is no longer this epoch's leader. */
+  /** Stops taking writes and serving leader reads: leadership is being handed over. */
+  fence(): void {
+    this.step({ type: 'fence', on: true });
+  }
+
+  unfence(): void {
+    this.step({ type: 'fence', on: false });
+  }
+
+  get isStopped(): boolean {
+    return this.machine.isStopped;
+  }
+
+  /** Whether the lease holds now. */
+  leaseValid(): boolean {
+    return this.machine.leaseValid(this.context.now());
+  }
+
+  /** The highest sequence number every member of the in-sync set has applied. */
+  highWatermark(): number {
+    return this.machine.highWatermark();
+  }
+
+  /** Ends every stream and fails every waiting write; the node is no longer this term's leader. */
   stop(): void {
     if (this.machine.isStopped) return;
     this.unsubscribe();
     clearInterval(this.ticker);
+    clearInterval(this.leaseTimer);
     this.step({ type: 'stop' });
   }
 
@@ -175,7 +279,8 @@ export class LeaderReplication {
       if (refusal) waiter?.reject(toError(refusal));
       else waiter?.resolve();
     }
-    for (const from of ready.learnFrom) this.context.onNewerEpoch(from);
+    if (ready.refreshMetadata) this.context.control.refresh();
+    if (ready.proposeInSync) void this.proposeInSync(ready.proposeInSync);
   }
 
   /** One socket write per stream per Ready: frames of a stream are concatenated. */
@@ -243,7 +348,7 @@ export class LeaderReplication {
   }
 
   private async writeChunk(stream: number, entries: Uint8Array[]): Promise<void> {
-    if (this.write(stream, encodeFrame({ type: 'snapshot-chunk', epoch: this.machine.currentEpoch, entries }))) return;
+    if (this.write(stream, encodeFrame({ type: 'snapshot-chunk', term: this.machine.currentTerm, entries }))) return;
     const res = this.streams.get(stream)?.res;
     if (!res) return;
     await new Promise<void>((resolve) => {

@@ -1,11 +1,13 @@
 /**
- * What a node persists beside its engine directory, in `<data>/node-state.json`: the topology
- * it knows (so a restart never forgets a promotion), the epoch history, the epoch of the
- * newest data its engine holds, and whether a snapshot install was cut short.
+ * What a node persists beside its engine directory, in `<data>/node-state.json`: whose data
+ * this is (the node's address, and its shard once it has one: a node started on another node's
+ * directory is refused), its shard's term history, the term of the newest data its engine holds,
+ * whether a snapshot install was cut short, and the last cluster metadata it acted on (so a
+ * restart routes as before until the control plane answers).
  *
- *   {"format": 1, "crc32c": <crc32c of the UTF-8 bytes of the "state" value as written>,
- *    "state": {"topology": {…as GET /cluster…}, "history": [{"epoch": 1, "startSeq": 0}],
- *              "dataEpoch": 1, "installing": false}}
+ *   {"format": 2, "crc32c": <crc32c of the UTF-8 bytes of the "state" value as written>,
+ *    "state": {"address": "127.0.0.1:7101", "shard": "shard-0", "history": [{"term": 1, "startSeq": 0}],
+ *              "dataTerm": 1, "installing": false, "metadata": {…as GET /internal/meta…} | null}}
  *
  * Written whole to a temp file, fsynced, renamed over the old one, and the directory fsynced,
  * so a crash leaves the old or the new file, never a torn one. The checksum is verified on
@@ -16,21 +18,27 @@
 import path from 'node:path';
 import type { FileSystem } from '../../engine/index.ts';
 import { ClusterError } from '../../protocol/errors.ts';
-import { Topology, type TopologyJson } from '../../protocol/topology.ts';
 import { crc32c } from '../../engine/index.ts';
-import { checkHistory, type EpochEntry } from './epoch-history.ts';
+import { decodeMetadata } from '../control/metadata-machine.ts';
+import type { Metadata } from '../control/metadata.ts';
+import { checkHistory, type TermEntry } from './term-history.ts';
 
 /** On disk: the file's name in the node's data directory, and its format version. */
 export const NODE_META_FILE = 'node-state.json';
-export const NODE_META_FORMAT = 1;
+export const NODE_META_FORMAT = 2;
 
 export interface NodeMeta {
-  readonly topology: TopologyJson;
-  readonly history: readonly EpochEntry[];
-  /** The epoch of the newest data in the engine; 0 when unknown or empty. */
-  readonly dataEpoch: number;
+  /** The node this data belongs to. */
+  readonly address: string;
+  /** Its shard, once the metadata gave it one. */
+  readonly shard: string | null;
+  readonly history: readonly TermEntry[];
+  /** The term of the newest data in the engine; 0 when unknown or empty. */
+  readonly dataTerm: number;
   /** A snapshot install started and did not finish: the engine's data is partial and must be wiped. */
   readonly installing: boolean;
+  /** The last cluster metadata the node acted on, or null before the first. */
+  readonly metadata: Metadata | null;
 }
 
 const encoder = new TextEncoder();
@@ -46,6 +54,9 @@ export function decodeNodeMeta(text: string, where: string): NodeMeta {
   // The checksum covers the state exactly as written, so it is cut out of the text, not re-serialised.
   const match = /^\{"format":(\d+),"crc32c":(\d+),"state":(.*)\}\n?$/s.exec(text);
   if (!match) throw corrupt('not a node state file');
+  if (Number(match[1]) === 1) {
+    throw new ClusterError('CONFIG_INVALID', `${where} was written by a distribKV before the control plane (format 1); start this node on an empty data directory and it will be re-replicated`);
+  }
   if (Number(match[1]) !== NODE_META_FORMAT) throw corrupt(`format ${match[1]} is not ${NODE_META_FORMAT}`);
   const stateText = match[3]!;
   const actual = crc32c(encoder.encode(stateText));
@@ -53,18 +64,20 @@ export function decodeNodeMeta(text: string, where: string): NodeMeta {
   let raw: Partial<NodeMeta>;
   try {
     raw = JSON.parse(stateText) as Partial<NodeMeta>;
-    Topology.fromJson(raw.topology);
   } catch (error) {
-    throw corrupt(`state is not valid: ${(error as Error).message}`, error);
+    throw corrupt(`state is not JSON: ${(error as Error).message}`, error);
   }
-  if (!Number.isSafeInteger(raw.dataEpoch) || raw.dataEpoch! < 0 || typeof raw.installing !== 'boolean') throw corrupt('dataEpoch or installing is missing');
-  let history: EpochEntry[];
+  if (typeof raw.address !== 'string' || !(raw.shard === null || typeof raw.shard === 'string')) throw corrupt('address or shard is missing');
+  if (!Number.isSafeInteger(raw.dataTerm) || raw.dataTerm! < 0 || typeof raw.installing !== 'boolean') throw corrupt('dataTerm or installing is missing');
+  let history: TermEntry[];
+  let metadata: Metadata | null;
   try {
     history = checkHistory(raw.history, where);
+    metadata = raw.metadata === null || raw.metadata === undefined ? null : decodeMetadata(raw.metadata, where);
   } catch (error) {
     throw corrupt((error as Error).message, error);
   }
-  return Object.freeze({ topology: raw.topology!, history, dataEpoch: raw.dataEpoch!, installing: raw.installing! });
+  return Object.freeze({ address: raw.address, shard: raw.shard!, history, dataTerm: raw.dataTerm!, installing: raw.installing!, metadata });
 }
 
 /** The node state in `dataDir`, or undefined if the node never wrote one. */

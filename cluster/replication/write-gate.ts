@@ -18,8 +18,12 @@
  * gate are bounded by the node's in-flight request limit.
  */
 
+/** Refuses a client write to `key` with an error, or lets it through with undefined. */
+export type KeyFence = (key: Uint8Array) => Error | undefined;
+
 export class WriteGate {
   private pending = 0;
+  private fence: KeyFence | undefined;
   private closedUntil: Promise<void> | undefined;
   private drained: (() => void) | undefined;
   private refusal: (() => Error) | undefined;
@@ -34,16 +38,31 @@ export class WriteGate {
     this.refusal = undefined;
   }
 
+  /**
+   * Refuses client writes to some keys from now on (a migration's cutover: the giver takes no
+   * writes to the keys it hands over), checked as each write reaches the engine, so a write that
+   * passed routing before the fence still cannot slip in after it. Undefined lifts it.
+   */
+  setFence(fence: KeyFence | undefined): void {
+    this.fence = fence;
+  }
+
   /** Resolves once no client write is in progress. */
   settled(): Promise<void> {
     if (this.pending === 0) return Promise.resolve();
     return new Promise((resolve) => this.settledWaiters.add(resolve));
   }
 
-  /** Runs a client write through the gate. */
-  async write<T>(start: () => Promise<T>): Promise<T> {
+  /** Runs a client write to `keys` through the gate. */
+  async write<T>(start: () => Promise<T>, keys: readonly Uint8Array[] = []): Promise<T> {
     while (this.closedUntil) await this.closedUntil;
     if (this.refusal) throw this.refusal();
+    if (this.fence) {
+      for (const key of keys) {
+        const refused = this.fence(key);
+        if (refused) throw refused;
+      }
+    }
     this.pending++;
     try {
       return await start();

@@ -9,8 +9,16 @@
  * it), except a tombstone at or below every live snapshot (so every read point sees it) and
  * at the bottom for its key (nothing older below to hide), whose older versions in this
  * compaction are all shadowed anyway. (LevelDB: `seq <= smallest_snapshot && IsBaseLevelForKey`.)
+ *
+ * Range tombstones count as newer versions: a version with sequence s that a tombstone of the
+ * compaction's inputs covers at t > s is seen only by read points in [s, min(n, t)), where t is
+ * the oldest such tombstone. The tombstones themselves follow the same rule per fragment
+ * (`keepRangeTombstone`): one is kept while a read point falls between it and the next newer
+ * one covering the same keys; the newest is dropped only where every read point sees it and
+ * no deeper level holds any of its keys.
  */
 import { ValueKind } from '../internal-key.ts';
+import { FragmentedTombstones } from '../range-tombstones.ts';
 import { bytesEqual } from '../util/bytes.ts';
 
 export class CompactionFilter {
@@ -20,14 +28,20 @@ export class CompactionFilter {
   /** Counters for stats and tests. */
   dropped = 0;
   droppedTombstones = 0;
+  /** Range tombstone fragments dropped (a tombstone cut into fragments may count more than once). */
+  droppedRangeTombstones = 0;
 
   /**
    * @param snapshots live snapshot sequence numbers, ascending
    * @param isBottom whether no deeper level holds the key
+   * @param tombstones the inputs' range tombstones (none: no range checks at all)
+   * @param isBottomRange whether no deeper level holds any key of [start, end)
    */
   constructor(
     private readonly snapshots: readonly number[],
     private readonly isBottom: (userKey: Uint8Array) => boolean,
+    private readonly tombstones: FragmentedTombstones = FragmentedTombstones.EMPTY,
+    private readonly isBottomRange: (start: Uint8Array, end: Uint8Array) => boolean = () => false,
   ) {}
 
   /** Whether to keep this version. Call once per entry, in order. */
@@ -36,8 +50,9 @@ export class CompactionFilter {
       this.currentKey = userKey;
       this.newerSeq = Infinity;
     }
-    const newer = this.newerSeq;
+    const newerVersion = this.newerSeq;
     this.newerSeq = seq;
+    const newer = this.tombstones.count === 0 ? newerVersion : Math.min(newerVersion, this.tombstones.newerThan(userKey, seq));
     if (newer !== Infinity && !this.readPointIn(seq, newer)) {
       this.dropped++;
       return false;
@@ -50,6 +65,17 @@ export class CompactionFilter {
       return false;
     }
     return true;
+  }
+
+  /**
+   * Whether to keep the tombstone at `seqs[i]` of the fragment [start, end), whose covering
+   * sequence numbers are `seqs`, newest first. Counts what it drops in `droppedRangeTombstones`.
+   */
+  keepRangeTombstone(start: Uint8Array, end: Uint8Array, seqs: readonly number[], i: number): boolean {
+    const seq = seqs[i]!;
+    const keep = i > 0 ? this.readPointIn(seq, seqs[i - 1]!) : !(seq <= (this.snapshots[0] ?? Infinity) && this.isBottomRange(start, end));
+    if (!keep) this.droppedRangeTombstones++;
+    return keep;
   }
 
   /** Is there a read point r with low <= r < high? "latest" counts as +Infinity. */

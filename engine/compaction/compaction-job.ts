@@ -6,6 +6,10 @@
  * A trivial move (one input file, nothing overlapping below) rewrites nothing: the edit just
  * moves the file down a level, as in LevelDB. Manual compactions turn it off, because their
  * point is to rewrite (dropping shadowed versions and tombstones).
+ *
+ * Range tombstones: every input table's are gathered and fragmented; the filter drops the
+ * entries they cover (when no snapshot needs them) and the tombstones no read point needs,
+ * and the rest go to the outputs, cut at the outputs' boundaries (table-writer.ts).
  */
 import type { InternalIterator } from '../internal-iterator.ts';
 import { LevelIterator } from '../level-iterator.ts';
@@ -16,7 +20,8 @@ import type { FileMeta } from '../version/file-meta.ts';
 import type { VersionEdit } from '../version/version-edit.ts';
 import type { Version } from '../version/version.ts';
 import { CompactionFilter } from './compaction-filter.ts';
-import { isBottomForKey, keyRange, type CompactionPlan } from './picker.ts';
+import { FragmentedTombstones, type RangeTombstone } from '../range-tombstones.ts';
+import { isBottomForKey, isBottomForRange, keyRange, type CompactionPlan } from './picker.ts';
 import { writeTables, type TableWriterContext } from './table-writer.ts';
 
 export interface CompactionContext {
@@ -35,6 +40,8 @@ export interface CompactionResult {
   bytesWritten: number;
   trivialMove: boolean;
   droppedEntries: number;
+  /** Range tombstone fragments dropped. */
+  droppedRangeTombstones: number;
 }
 
 /** A plan that only moves one file down a level, rewriting nothing. */
@@ -54,6 +61,7 @@ export async function runCompaction(plan: CompactionPlan, ctx: CompactionContext
       bytesWritten: 0,
       trivialMove: true,
       droppedEntries: 0,
+      droppedRangeTombstones: 0,
     };
   }
   const readers: TableReader[] = [];
@@ -70,11 +78,18 @@ export async function runCompaction(plan: CompactionPlan, ctx: CompactionContext
   }
   if (nextInputs.length > 0) levelIterators.push(new LevelIterator(nextInputs, ctx.tables));
   children.push(...levelIterators);
-  const filter = new CompactionFilter(ctx.snapshots, (userKey) => isBottomForKey(ctx.version, outputLevel, userKey));
+  const tombstones = FragmentedTombstones.from(inputTombstones([...inputs, ...nextInputs], ctx.tables));
+  const filter = new CompactionFilter(
+    ctx.snapshots,
+    (userKey) => isBottomForKey(ctx.version, outputLevel, userKey),
+    tombstones,
+    (start, end) => isBottomForRange(ctx.version, outputLevel, start, end),
+  );
   try {
     const merged = new MergingIterator(children);
     merged.seekToFirst();
-    const outputs = await writeTables(ctx.writer, merged, (k, s, kind) => filter.keep(k, s, kind));
+    const kept = tombstones.coalesce((start, end, seqs, i) => filter.keepRangeTombstone(start, end, seqs, i));
+    const outputs = await writeTables(ctx.writer, merged, (k, s, kind) => filter.keep(k, s, kind), kept);
     const deletedFiles: Array<[number, number]> = [
       ...inputs.map((f): [number, number] => [level, f.number]),
       ...nextInputs.map((f): [number, number] => [outputLevel, f.number]),
@@ -86,11 +101,18 @@ export async function runCompaction(plan: CompactionPlan, ctx: CompactionContext
       bytesWritten: sumBytes(outputs),
       trivialMove: false,
       droppedEntries: filter.dropped,
+      droppedRangeTombstones: filter.droppedRangeTombstones,
     };
   } finally {
     for (const l of levelIterators) l.close();
     for (const r of readers) ctx.tables.release(r);
   }
+}
+
+function inputTombstones(files: readonly FileMeta[], tables: TableCache): RangeTombstone[] {
+  const out: RangeTombstone[] = [];
+  for (const f of files) if ((f.rangeTombstones ?? 0) > 0) out.push(...tables.rangeTombstones(f.number));
+  return out;
 }
 
 function sumBytes(files: readonly FileMeta[]): number {

@@ -10,6 +10,7 @@
  * key space, so every key gets its turn). Then the files of level n+1 overlapping the inputs'
  * range. Output goes to level n+1, so the level invariants hold by construction.
  */
+import type { RangeTombstone } from '../range-tombstones.ts';
 import { compareBytes } from '../util/bytes.ts';
 import type { FileMeta } from '../version/file-meta.ts';
 import { LEVEL_COUNT, type Version } from '../version/version.ts';
@@ -100,6 +101,55 @@ export function isBottomForKey(version: Version, outputLevel: number, userKey: U
     if (i < files.length && compareBytes(files[i]!.smallest.userKey, userKey) <= 0) return false;
   }
   return true;
+}
+
+/**
+ * True when no level below `outputLevel` holds a key of [start, end) (its end counted in, to
+ * stay on the safe side), so a range tombstone written to `outputLevel` would hide nothing.
+ */
+export function isBottomForRange(version: Version, outputLevel: number, start: Uint8Array, end: Uint8Array): boolean {
+  for (let level = outputLevel + 1; level < LEVEL_COUNT; level++) {
+    if (version.overlapping(level, start, end).length > 0) return false;
+  }
+  return true;
+}
+
+/**
+ * Tables that no read can see any more, to drop by a version edit without reading them: every
+ * key of the table lies inside a range tombstone of another table, every entry (and range
+ * tombstone) of the table is older than that tombstone, and no live snapshot falls between
+ * the table's oldest sequence number and the tombstone's (Pebble's delete-only compaction).
+ * Pure: the tombstones come through `tombstonesOf`.
+ */
+export function pickCoveredTables(
+  version: Version,
+  tombstonesOf: (file: FileMeta) => readonly RangeTombstone[],
+  snapshots: readonly number[],
+): Array<[number, FileMeta]> {
+  const out: Array<[number, FileMeta]> = [];
+  const chosen = new Set<number>();
+  for (const files of version.levels) {
+    for (const holder of files) {
+      if ((holder.rangeTombstones ?? 0) === 0) continue;
+      for (const t of tombstonesOf(holder)) {
+        for (let level = 0; level < LEVEL_COUNT; level++) {
+          for (const f of version.overlapping(level, t.start, t.end)) {
+            if (f === holder || chosen.has(f.number) || !coveredBy(f, t, snapshots)) continue;
+            chosen.add(f.number);
+            out.push([level, f]);
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+function coveredBy(f: FileMeta, t: RangeTombstone, snapshots: readonly number[]): boolean {
+  if (f.seqMax >= t.seq) return false;
+  if (compareBytes(f.smallest.userKey, t.start) < 0 || compareBytes(f.largest.userKey, t.end) >= 0) return false;
+  // A snapshot s with seqMin <= s < t could still read the table.
+  return !snapshots.some((s) => s >= f.seqMin && s < t.seq);
 }
 
 /** Bytes that compactions must still rewrite to bring every level within its target. */

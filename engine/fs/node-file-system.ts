@@ -2,16 +2,14 @@
  * The real file system, over node:fs. Appends and reads are synchronous syscalls (see
  * file-system.ts for why); fsyncs go to the thread pool so the event loop keeps serving.
  *
- * The lock is a LOCK file created exclusively and holding the owner's pid. Node has no flock,
- * so a lock whose pid is dead (a kill -9'd process) is stale and is taken over. Locks held in
- * this process are tracked in a set, so a second open in the same process fails too.
+ * The lock is an OS lock on LOCK (file-lock.ts). Files are created 0600 and directories 0700,
+ * whatever the umask: a database holds its users' data, readable by its owner only.
  */
 import * as fs from 'node:fs';
-import { DbLockedError, IoError } from '../errors.ts';
+import { IoError } from '../errors.ts';
 import { UNLINKS_IN_FLIGHT_MAX } from '../options.ts';
+import { DIRECTORY_MODE, FILE_MODE, lockFile } from './file-lock.ts';
 import type { FileLock, FileSystem, ReadableFile, WritableFile } from './file-system.ts';
-
-const heldLocks = new Set<string>();
 
 function ioError(what: string, path: string, cause: unknown): IoError {
   const code = (cause as NodeJS.ErrnoException)?.code ?? 'unknown';
@@ -105,21 +103,14 @@ class NodeReadableFile implements ReadableFile {
   }
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 export class NodeFileSystem implements FileSystem {
   readonly sharedWithWorkers = true;
 
   mkdirp(dir: string): void {
     try {
-      fs.mkdirSync(dir, { recursive: true });
+      const first = fs.mkdirSync(dir, { recursive: true, mode: DIRECTORY_MODE });
+      // The mode given to mkdir is masked by the umask; chmod is not.
+      if (first !== undefined) for (const created of pathsFrom(first, dir)) fs.chmodSync(created, DIRECTORY_MODE);
     } catch (cause) {
       throw ioError('mkdir', dir, cause);
     }
@@ -139,7 +130,9 @@ export class NodeFileSystem implements FileSystem {
 
   createWritable(path: string): WritableFile {
     try {
-      return new NodeWritableFile(path, fs.openSync(path, 'w'));
+      const fd = fs.openSync(path, 'w', FILE_MODE);
+      fs.fchmodSync(fd, FILE_MODE);
+      return new NodeWritableFile(path, fd);
     } catch (cause) {
       throw ioError('create', path, cause);
     }
@@ -227,46 +220,14 @@ export class NodeFileSystem implements FileSystem {
   }
 
   lock(path: string): FileLock {
-    const absolute = fs.realpathSync.native(pathDir(path)) + '/' + pathBase(path);
-    if (heldLocks.has(absolute)) {
-      throw new DbLockedError(`fs: lock ${JSON.stringify(path)} is already held by this process`);
-    }
-    this.takeLockFile(path);
-    heldLocks.add(absolute);
-    return {
-      release: () => {
-        heldLocks.delete(absolute);
-        fs.rmSync(path, { force: true });
-      },
-    };
-  }
-
-  private takeLockFile(path: string): void {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const fd = fs.openSync(path, 'wx');
-        fs.writeSync(fd, `${process.pid}\n`);
-        fs.closeSync(fd);
-        return;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError('create lock', path, err);
-      }
-      const owner = Number.parseInt(fs.readFileSync(path, 'utf8'), 10);
-      if (Number.isInteger(owner) && owner !== process.pid && processAlive(owner)) {
-        throw new DbLockedError(`fs: ${JSON.stringify(path)} is locked by live process ${owner}`);
-      }
-      // Stale: its owner died without releasing it (kill -9). Take it over.
-      fs.rmSync(path, { force: true });
-    }
-    throw new DbLockedError(`fs: could not take lock ${JSON.stringify(path)}: another process raced for it`);
+    return lockFile(path);
   }
 }
 
-function pathDir(path: string): string {
-  const i = path.lastIndexOf('/');
-  return i <= 0 ? (i === 0 ? '/' : '.') : path.slice(0, i);
-}
-
-function pathBase(path: string): string {
-  return path.slice(path.lastIndexOf('/') + 1);
+/** `first` and each directory below it on the way to `last` (mkdir's newly created ones). */
+function pathsFrom(first: string, last: string): string[] {
+  const out = [first];
+  const rest = last.slice(first.length).split('/').filter((part) => part !== '');
+  for (const part of rest) out.push(`${out[out.length - 1]}/${part}`);
+  return out;
 }

@@ -3,9 +3,12 @@
  * engine knows when to freeze it and flush it to an L0 table.
  * Byte accounting: key and value bytes plus NODE_OVERHEAD_BYTES per entry, an estimate of a
  * node's share of the skiplist's columns and of the V8 objects around its batch's buffer.
+ * Range tombstones sit beside the skiplist in a list, fragmented (range-tombstones.ts) when a
+ * read first needs them after a change; a memtable without any costs reads nothing.
  */
 import { ValueKind, SEQ_MAX } from '../internal-key.ts';
 import type { InternalIterator } from '../internal-iterator.ts';
+import { FragmentedTombstones, type RangeTombstone } from '../range-tombstones.ts';
 import { NIL, SkipList } from './skiplist.ts';
 
 export const NODE_OVERHEAD_BYTES = 96;
@@ -18,6 +21,9 @@ export interface MemtableEntry {
 
 export class Memtable {
   private readonly list = new SkipList();
+  private readonly tombstones: RangeTombstone[] = [];
+  /** `tombstones` fragmented; undefined after a change until a read needs it. */
+  private fragments: FragmentedTombstones | undefined = FragmentedTombstones.EMPTY;
   /** Approximate memory used, in bytes. */
   bytes = 0;
   /** Highest sequence number inserted (0 when empty). */
@@ -25,8 +31,18 @@ export class Memtable {
   /** Number of the WAL file that holds this memtable's writes. */
   constructor(readonly walNumber: number) {}
 
+  /** Point entries (range tombstones are counted apart). */
   get count(): number {
     return this.list.count;
+  }
+
+  get isEmpty(): boolean {
+    return this.list.count === 0 && this.tombstones.length === 0;
+  }
+
+  /** Range tombstones, as added (views of their batches' buffers). */
+  get rangeTombstones(): readonly RangeTombstone[] {
+    return this.tombstones;
   }
 
   add(userKey: Uint8Array, seq: number, kind: ValueKind, value: Uint8Array): void {
@@ -35,9 +51,27 @@ export class Memtable {
 
   /** add() of a key and value lying in `bytes` (a WAL record), without making views of them. */
   addFrom(bytes: Uint8Array, keyAt: number, keyLength: number, seq: number, kind: ValueKind, valueBytes: Uint8Array, valueAt: number, valueLength: number): void {
+    if (kind === ValueKind.RangeDelete) {
+      this.addRangeTombstone({ start: bytes.subarray(keyAt, keyAt + keyLength), end: valueBytes.subarray(valueAt, valueAt + valueLength), seq });
+      return;
+    }
     this.list.insertFrom(bytes, keyAt, keyLength, seq, kind, valueBytes, valueAt, valueLength);
     this.bytes += keyLength + valueLength + NODE_OVERHEAD_BYTES;
     if (seq > this.seqMax) this.seqMax = seq;
+  }
+
+  private addRangeTombstone(t: RangeTombstone): void {
+    this.tombstones.push(t);
+    this.fragments = undefined;
+    this.bytes += t.start.length + t.end.length + NODE_OVERHEAD_BYTES;
+    if (t.seq > this.seqMax) this.seqMax = t.seq;
+  }
+
+  /** The newest range tombstone at or below `seq` covering `userKey`; 0 when none. */
+  rangeTombstoneSeq(userKey: Uint8Array, seq: number): number {
+    if (this.tombstones.length === 0) return 0;
+    this.fragments ??= FragmentedTombstones.from(this.tombstones);
+    return this.fragments.coveringSeq(userKey, seq);
   }
 
   /** The newest entry for `userKey` with seq <= `seq`, or undefined if this memtable has none. */

@@ -15,10 +15,19 @@
  *
  * The bloom filter covers distinct user keys; their 32-bit hashes are collected as entries
  * arrive (4 bytes per key, not the keys), and the filter is built at finish().
+ *
+ * Range tombstones (`addRangeTombstone`, in any order) go to the range deletion block at
+ * finish(), sorted. The table's bounds cover them: smallest is the lower of the first entry
+ * and the first tombstone's start; largest the higher of the last entry and the furthest
+ * tombstone end, which, being exclusive, is recorded with the trailer (SEQ_MAX, RangeDelete)
+ * that sorts before every entry of that key (`isExclusiveBound`), unless it is the successor
+ * of a key (`upperBound`). A table may hold tombstones and no entries.
  */
 import { assert } from '../errors.ts';
 import type { WritableFile } from '../fs/file-system.ts';
-import { type InternalKey, KIND_SEEK, kindOf, SEQ_MAX, seqOf, TRAILER_BYTES, ValueKind, writeTrailer } from '../internal-key.ts';
+import { encodeInternalKey, type InternalKey, KIND_SEEK, kindOf, SEQ_MAX, seqOf, TRAILER_BYTES, ValueKind, writeTrailer } from '../internal-key.ts';
+import { compareTombstones, type RangeTombstone } from '../range-tombstones.ts';
+import { compareBytes } from '../util/bytes.ts';
 import { DEFAULT_OPTIONS } from '../options.ts';
 import { compareInternalRange } from './block.ts';
 import { BlockBuilder } from './block-builder.ts';
@@ -34,10 +43,23 @@ import {
   INDEX_RESTART_INTERVAL,
   META_BLOCK_BYTES_MAX,
   BLOCK_TRAILER_BYTES,
+  type Footer,
   TABLE_FORMAT_VERSION,
 } from './table-format.ts';
 import { encodeProperties, type TableProperties } from './table-properties.ts';
 import { crc32c } from '../util/crc32c.ts';
+
+/**
+ * The largest key a table holding `t` must claim. Keys below `end` are exactly the keys up to
+ * `end` without its last byte when that byte is 0x00 (`L ++ 0x00` is the successor of `L`, as
+ * compaction's cuts make), so that key is the bound, inclusive. Otherwise no key lies just
+ * below `end`, and the bound is `end` marked exclusive (see the file comment).
+ */
+function upperBound(t: RangeTombstone): InternalKey {
+  const end = t.end;
+  if (end.length > 0 && end[end.length - 1] === 0) return { userKey: end.slice(0, end.length - 1), seq: t.seq, kind: ValueKind.RangeDelete };
+  return { userKey: end.slice(), seq: SEQ_MAX, kind: ValueKind.RangeDelete };
+}
 
 /** Bytes collected before one append to the file. */
 const OUTPUT_BUFFER_BYTES = 64 * 1024;
@@ -54,6 +76,7 @@ export interface TableMetadata {
   fileBytes: number;
   entries: number;
   tombstones: number;
+  rangeTombstones: number;
   smallest: InternalKey;
   largest: InternalKey;
   seqMin: number;
@@ -94,6 +117,8 @@ export class TableBuilder {
   private output = new Uint8Array(OUTPUT_BUFFER_BYTES);
   private outputUsed = 0;
   private readonly trailer = new Uint8Array(BLOCK_TRAILER_BYTES);
+  private readonly rangeTombstones: RangeTombstone[] = [];
+  private rangeTombstoneBytes = 0;
 
   constructor(
     private readonly file: WritableFile,
@@ -132,10 +157,24 @@ export class TableBuilder {
     if (this.dataBlock.estimatedBytes() >= this.options.blockBytes) this.flushDataBlock();
   }
 
+  /**
+   * Adds the range tombstone [start, end) at `seq`. REQUIRES: start < end; the arrays stay
+   * unchanged until finish(); no two tombstones share both start and seq.
+   */
+  addRangeTombstone(start: Uint8Array, end: Uint8Array, seq: number): void {
+    if (this.state !== 'open') assert(false, `TableBuilder.addRangeTombstone on a ${this.state} builder`);
+    assert(Number.isSafeInteger(seq) && seq >= 0, `range tombstone seq ${seq} must be a safe non-negative integer`);
+    assert(compareBytes(start, end) < 0, 'a range tombstone must start below its end');
+    this.rangeTombstones.push({ start, end, seq });
+    this.rangeTombstoneBytes += start.length + end.length + 2 * TRAILER_BYTES;
+    if (seq < this.stats.seqMin) this.stats.seqMin = seq;
+    if (seq > this.stats.seqMax) this.stats.seqMax = seq;
+  }
+
   /** Bytes the file would have if finished now; compaction cuts outputs by it. */
   estimatedBytes(): number {
     const filterBytes = Math.ceil((this.hashCount * this.options.bloomBitsPerKey) / 8);
-    return this.offset + this.dataBlock.estimatedBytes() + this.indexBlock.estimatedBytes() + filterBytes + FOOTER_BYTES;
+    return this.offset + this.dataBlock.estimatedBytes() + this.rangeTombstoneBytes + this.indexBlock.estimatedBytes() + filterBytes + FOOTER_BYTES;
   }
 
   get entries(): number {
@@ -143,26 +182,53 @@ export class TableBuilder {
   }
 
   /**
-   * Writes the last data block, the filter, properties and index blocks and the footer.
-   * REQUIRES: at least one add() (an empty table has no key range; callers drop the file).
+   * Writes the last data block, the range deletion, filter, properties and index blocks and
+   * the footer. REQUIRES: at least one entry or range tombstone (a table needs a key range).
    */
   finish(): TableMetadata {
     assert(this.state === 'open', `TableBuilder.finish on a ${this.state} builder`);
-    assert(this.stats.entries > 0, 'TableBuilder.finish needs at least one entry');
+    assert(this.stats.entries > 0 || this.rangeTombstones.length > 0, 'TableBuilder.finish needs at least one entry or range tombstone');
     if (!this.dataBlock.empty()) this.flushDataBlock();
     if (this.pendingHandle) this.addIndexEntry(this.shortSuccessor());
+    const rangeDelHandle = this.writeBlock(this.rangeDeletionBlock());
     const bits = this.options.bloomBitsPerKey;
     const filter = bits > 0 ? buildBloomFilterFromHashes(this.hashes, this.hashCount, bits) : new Uint8Array(0);
     const filterHandle = this.writeBlock(filter);
     const index = this.indexBlock.finish();
-    const largest = this.lastInternalKey();
-    const properties: TableProperties = { ...this.stats, smallest: this.smallest!, largest, filterBytes: filter.length, indexBytes: index.length };
+    const [smallest, largest] = this.bounds();
+    const rangeTombstones = this.rangeTombstones.length;
+    const properties: TableProperties = { ...this.stats, smallest, largest, filterBytes: filter.length, indexBytes: index.length, rangeTombstones };
     const propertiesHandle = this.writeBlock(encodeProperties(properties));
     const indexHandle = this.writeBlock(index);
-    this.writeFooter(filterHandle, propertiesHandle, indexHandle);
+    this.writeFooter({ rangeDel: rangeDelHandle, filter: filterHandle, properties: propertiesHandle, index: indexHandle, formatVersion: TABLE_FORMAT_VERSION });
     this.state = 'finished';
     const { entries, tombstones, seqMin, seqMax } = this.stats;
-    return { fileBytes: this.offset, entries, tombstones, smallest: this.smallest!, largest, seqMin, seqMax };
+    return { fileBytes: this.offset, entries, tombstones, rangeTombstones, smallest, largest, seqMin, seqMax };
+  }
+
+  /** The range tombstones, sorted, as a block of (start ++ trailer(seq, RangeDelete)) -> end entries. */
+  private rangeDeletionBlock(): Uint8Array {
+    const list = this.rangeTombstones.sort(compareTombstones);
+    if (list.length === 0) return new Uint8Array(0);
+    const block = new BlockBuilder(DATA_RESTART_INTERVAL);
+    for (let i = 0; i < list.length; i++) {
+      const t = list[i]!;
+      if (i > 0 && compareTombstones(list[i - 1]!, t) === 0) assert(false, `two range tombstones share start and seq ${t.seq}`);
+      const key = encodeInternalKey(t.start, t.seq, ValueKind.RangeDelete);
+      block.add(key, key.length, t.end);
+    }
+    return block.finish().slice();
+  }
+
+  /** The table's smallest and largest keys, over entries and range tombstones (file comment). */
+  private bounds(): [InternalKey, InternalKey] {
+    let smallest = this.smallest;
+    let largest = this.stats.entries > 0 ? this.lastInternalKey() : undefined;
+    for (const t of this.rangeTombstones) {
+      if (smallest === undefined || compareBytes(t.start, smallest.userKey) < 0) smallest = { userKey: t.start.slice(), seq: t.seq, kind: ValueKind.RangeDelete };
+      if (largest === undefined || compareBytes(t.end, largest.userKey) > 0) largest = upperBound(t);
+    }
+    return [smallest!, largest!];
   }
 
   /** Stops building; the file keeps whatever was appended (the caller removes it). */
@@ -171,13 +237,13 @@ export class TableBuilder {
     this.state = 'abandoned';
   }
 
-  private writeFooter(filter: BlockHandle, properties: BlockHandle, index: BlockHandle): void {
-    for (const h of [filter, properties, index]) assert(h.size <= META_BLOCK_BYTES_MAX, `meta block of ${h.size} bytes is too large`);
-    const footer = encodeFooter({ filter, properties, index, formatVersion: TABLE_FORMAT_VERSION });
+  private writeFooter(footer: Footer): void {
+    for (const h of [footer.rangeDel, footer.filter, footer.properties, footer.index]) assert(h.size <= META_BLOCK_BYTES_MAX, `meta block of ${h.size} bytes is too large`);
+    const bytes = encodeFooter(footer);
     // Assert right before writing: the footer must decode to what we meant.
-    const check = decodeFooter(footer, this.offset + FOOTER_BYTES, this.file.path);
-    assert(check.index.offset === index.offset && check.index.size === index.size, 'footer does not decode to its own handles');
-    this.emit(footer);
+    const check = decodeFooter(bytes, this.offset + FOOTER_BYTES, this.file.path);
+    assert(check.index.offset === footer.index.offset && check.rangeDel.size === footer.rangeDel.size, 'footer does not decode to its own handles');
+    this.emit(bytes);
     this.offset += FOOTER_BYTES;
     this.flushOutput();
   }

@@ -12,6 +12,7 @@
  * a table file is deleted, also drops the file's blocks from the block cache.
  */
 import { assert } from '../errors.ts';
+import type { RangeTombstone } from '../range-tombstones.ts';
 import type { BlockCache } from './block-cache.ts';
 import type { TableEntry, TableReader } from './table-reader.ts';
 
@@ -65,6 +66,16 @@ export class TableCache {
   /** One point lookup in one table, without keeping a reference. */
   get(fileNumber: number, userKey: Uint8Array, seq: number): TableEntry | undefined {
     return this.lookup(fileNumber).get(userKey, seq);
+  }
+
+  /** The newest range tombstone at or below `seq` covering `userKey` in one table; 0 when none. */
+  rangeTombstoneSeq(fileNumber: number, userKey: Uint8Array, seq: number): number {
+    return this.lookup(fileNumber).rangeTombstoneSeq(userKey, seq);
+  }
+
+  /** One table's range tombstones (they stay valid after the reader closes). */
+  rangeTombstones(fileNumber: number): readonly RangeTombstone[] {
+    return this.lookup(fileNumber).rangeTombstones;
   }
 
   /** Forgets a deleted file: closes its reader (once unreferenced) and drops its blocks. */

@@ -3,13 +3,18 @@
  * Every constant here is on disk: changing one breaks every existing table.
  * The grammar, a byte diagram and a worked example are in docs/formats/sstable.md.
  *
- *   table    := data_block* filter_block properties_block index_block footer
+ *   table    := data_block* range_del_block filter_block properties_block index_block footer
  *   *_block  := contents crc32c(contents):u32le            (BLOCK_TRAILER_BYTES)
  *   handle   := offset:varint size:varint                  (size excludes the trailer)
- *   footer   := filter:handle64 properties:handle64 index:handle64
- *               format_version:u32le crc32c(footer[0, 40)):u32le magic[8]
+ *   footer   := range_del:handle64 filter:handle64 properties:handle64 index:handle64
+ *               format_version:u32le crc32c(footer[0, 52)):u32le magic[8]      (FOOTER_BYTES)
  *   handle64 := offset:u64le size:u32le                    (fixed width: the footer is found
- *                                                           by its position, FOOTER_BYTES from the end)
+ *                                                           by its position, at the end)
+ *
+ * Format version 2 added the range deletion block (range tombstones, in the block format of
+ * block.ts) and its handle. Version 1 tables have neither: footer_v1 := filter properties index
+ * handles, version, crc32c(footer[0, 40)), magic (52 bytes). They are still read; the version
+ * and magic sit at the same distance from the end of the file in both.
  *
  * Verification contract: every block's checksum is checked on every read from the file (not
  * on a block-cache hit, which holds an already-verified copy), and a mismatch, a handle that
@@ -22,9 +27,16 @@ import { readUint64, VARINT_BYTES_MAX, writeUint64, writeVarint } from '../util/
 
 /** "\x89dkvsst\n": the high byte catches 7-bit mangling, the newline catches text-mode I/O. */
 export const TABLE_MAGIC = Uint8Array.of(0x89, 0x64, 0x6b, 0x76, 0x73, 0x73, 0x74, 0x0a);
-export const TABLE_FORMAT_VERSION = 1;
-export const FOOTER_BYTES = 52;
-const FOOTER_CHECKED_BYTES = 40;
+/** The version this code writes: 2, since range deletions. */
+export const TABLE_FORMAT_VERSION = 2;
+/** The oldest version this code reads. */
+export const TABLE_FORMAT_VERSION_MIN = 1;
+/** The footer this code writes (version 2). */
+export const FOOTER_BYTES = 64;
+/** A version 1 footer: three handles, no range deletion block. */
+export const FOOTER_V1_BYTES = 52;
+/** From the end of the file: the version (u32) and checksum (u32) before the magic (8). */
+const FOOTER_TAIL_BYTES = 16;
 export const BLOCK_TRAILER_BYTES = 4;
 /** Data blocks restart prefix compression every this many entries (LevelDB's default). */
 export const DATA_RESTART_INTERVAL = 16;
@@ -42,6 +54,8 @@ export interface BlockHandle {
 }
 
 export interface Footer {
+  /** Version 1 tables have none: size 0 at the filter's offset, and no trailer. */
+  rangeDel: BlockHandle;
   filter: BlockHandle;
   properties: BlockHandle;
   index: BlockHandle;
@@ -116,47 +130,61 @@ export function unsealBlock(raw: Uint8Array, handle: BlockHandle, what: string, 
   return contents;
 }
 
+/** Encodes a version 2 footer. */
 export function encodeFooter(footer: Footer): Uint8Array {
   const out = new Uint8Array(FOOTER_BYTES);
   const view = new DataView(out.buffer);
   let at = 0;
-  for (const handle of [footer.filter, footer.properties, footer.index]) {
+  for (const handle of [footer.rangeDel, footer.filter, footer.properties, footer.index]) {
     writeUint64(view, at, handle.offset);
     view.setUint32(at + 8, handle.size, true);
     at += 12;
   }
-  view.setUint32(36, footer.formatVersion, true);
-  view.setUint32(FOOTER_CHECKED_BYTES, crc32c(out.subarray(0, FOOTER_CHECKED_BYTES)), true);
-  out.set(TABLE_MAGIC, 44);
+  view.setUint32(at, footer.formatVersion, true);
+  view.setUint32(at + 4, crc32c(out.subarray(0, at + 4)), true);
+  out.set(TABLE_MAGIC, at + 8);
   return out;
 }
 
 /**
- * Decodes and checks the footer of a `fileBytes`-long table: magic, checksum, version, and
- * that every handle lies inside the region before the footer.
+ * Decodes and checks the footer of a `fileBytes`-long table from its last bytes (`tail`, up to
+ * FOOTER_BYTES of them): magic, version, checksum, and that every handle lies inside the
+ * region before the footer.
  */
-export function decodeFooter(bytes: Uint8Array, fileBytes: number, file: string): Footer {
-  if (bytes.length !== FOOTER_BYTES) {
-    throw new CorruptionError(`sst: file is too short to be a table (${fileBytes} bytes, the footer alone is ${FOOTER_BYTES})`, { file });
+export function decodeFooter(tail: Uint8Array, fileBytes: number, file: string): Footer {
+  if (tail.length < FOOTER_V1_BYTES) {
+    throw new CorruptionError(`sst: file is too short to be a table (${fileBytes} bytes, the footer alone is ${FOOTER_V1_BYTES} or more)`, { file });
   }
+  const magicAt = tail.length - TABLE_MAGIC.length;
   for (let i = 0; i < TABLE_MAGIC.length; i++) {
-    if (bytes[44 + i] !== TABLE_MAGIC[i]) throw new CorruptionError('sst: bad magic number: not a table, or truncated', { file });
+    if (tail[magicAt + i] !== TABLE_MAGIC[i]) throw new CorruptionError('sst: bad magic number: not a table, or truncated', { file });
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (view.getUint32(FOOTER_CHECKED_BYTES, true) !== crc32c(bytes.subarray(0, FOOTER_CHECKED_BYTES))) {
+  const view = new DataView(tail.buffer, tail.byteOffset, tail.byteLength);
+  const formatVersion = view.getUint32(tail.length - FOOTER_TAIL_BYTES, true);
+  if (formatVersion < TABLE_FORMAT_VERSION_MIN || formatVersion > TABLE_FORMAT_VERSION) {
+    throw new CorruptionError(`sst: unsupported format version ${formatVersion} (this code reads ${TABLE_FORMAT_VERSION_MIN} to ${TABLE_FORMAT_VERSION})`, { file });
+  }
+  const footerBytes = formatVersion === 1 ? FOOTER_V1_BYTES : FOOTER_BYTES;
+  if (tail.length < footerBytes) throw new CorruptionError(`sst: file is too short to be a table (${fileBytes} bytes, the footer alone is ${footerBytes})`, { file });
+  const footer = tail.subarray(tail.length - footerBytes);
+  const checked = footerBytes - FOOTER_TAIL_BYTES + 4;
+  const footerView = new DataView(footer.buffer, footer.byteOffset, footer.byteLength);
+  if (footerView.getUint32(checked, true) !== crc32c(footer.subarray(0, checked))) {
     throw new CorruptionError('sst: footer checksum mismatch', { file });
   }
-  const formatVersion = view.getUint32(36, true);
-  if (formatVersion !== TABLE_FORMAT_VERSION) {
-    throw new CorruptionError(`sst: unsupported format version ${formatVersion} (this code reads ${TABLE_FORMAT_VERSION})`, { file });
-  }
   const handles: BlockHandle[] = [];
-  for (let at = 0; at < 36; at += 12) {
-    const handle = { offset: readUint64(view, at), size: view.getUint32(at + 8, true) };
-    checkHandle(handle, fileBytes - FOOTER_BYTES, 'footer', file);
+  for (let at = 0; at < footerBytes - FOOTER_TAIL_BYTES; at += 12) {
+    const handle = { offset: readUint64(footerView, at), size: footerView.getUint32(at + 8, true) };
+    checkHandle(handle, fileBytes - footerBytes, 'footer', file);
     handles.push(handle);
   }
-  return { filter: handles[0]!, properties: handles[1]!, index: handles[2]!, formatVersion };
+  if (formatVersion === 1) handles.unshift({ offset: handles[0]!.offset, size: 0 });
+  return { rangeDel: handles[0]!, filter: handles[1]!, properties: handles[2]!, index: handles[3]!, formatVersion };
+}
+
+/** Bytes of the footer of a table of this version. */
+export function footerBytes(formatVersion: number): number {
+  return formatVersion === 1 ? FOOTER_V1_BYTES : FOOTER_BYTES;
 }
 
 /** A handle must name a block (and its trailer) that ends by `limit`. */

@@ -7,9 +7,11 @@
  *   properties := msgpack map {
  *     "entries": uint, "tombstones": uint, "smallest": bin, "largest": bin,
  *     "seqMin": uint, "seqMax": uint, "rawKeyBytes": uint, "rawValueBytes": uint,
- *     "dataBlocks": uint, "filterBytes": uint, "indexBytes": uint }
+ *     "dataBlocks": uint, "filterBytes": uint, "indexBytes": uint,
+ *     "rangeTombstones": uint }                    (since format version 2; absent means 0)
  *
- * `smallest` and `largest` are encoded internal keys (user key ++ trailer).
+ * `smallest` and `largest` are encoded internal keys (user key ++ trailer): the table's
+ * bounds, over its entries and its range tombstones (see TableBuilder.finish).
  */
 import { Packr } from 'msgpackr';
 import { CorruptionError } from '../errors.ts';
@@ -28,6 +30,8 @@ export interface TableProperties {
   dataBlocks: number;
   filterBytes: number;
   indexBytes: number;
+  /** Range tombstones in the range deletion block. */
+  rangeTombstones: number;
 }
 
 const COUNT_FIELDS = [
@@ -40,7 +44,11 @@ const COUNT_FIELDS = [
   'dataBlocks',
   'filterBytes',
   'indexBytes',
+  'rangeTombstones',
 ] as const;
+
+/** Fields a version 1 table does not have, and the value they take there. */
+const ADDED_FIELDS: Partial<Record<(typeof COUNT_FIELDS)[number], number>> = { rangeTombstones: 0 };
 
 // useRecords off: plain MessagePack maps, readable by any MessagePack decoder.
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
@@ -65,7 +73,7 @@ export function decodeProperties(bytes: Uint8Array, file: string): TableProperti
   const r = record as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   for (const name of COUNT_FIELDS) {
-    const v = r[name];
+    const v = r[name] ?? ADDED_FIELDS[name];
     if (!Number.isSafeInteger(v) || (v as number) < 0) {
       throw new CorruptionError(`sst: properties field ${JSON.stringify(name)} is ${JSON.stringify(v)}, not a count`, { file });
     }

@@ -1,6 +1,6 @@
 /**
- * Reads one SSTable. `open` reads and verifies the footer, then the filter, properties and
- * index blocks, which stay in memory for the reader's life (LevelDB does the same: a lookup
+ * Reads one SSTable. `open` reads and verifies the footer, then the range deletion, filter,
+ * properties and index blocks, which stay in memory for the reader's life (LevelDB does the same: a lookup
  * must not pay a disk read for the index). Data blocks are read on demand, verified, and
  * shared through the optional BlockCache.
  *
@@ -17,7 +17,9 @@
  */
 import { assert, CorruptionError } from '../errors.ts';
 import type { ReadableFile } from '../fs/file-system.ts';
-import { KIND_SEEK, TRAILER_BYTES, type ValueKind, writeTrailer } from '../internal-key.ts';
+import { KIND_SEEK, TRAILER_BYTES, ValueKind, writeTrailer } from '../internal-key.ts';
+import { FragmentedTombstones, type RangeTombstone } from '../range-tombstones.ts';
+import { compareBytes } from '../util/bytes.ts';
 import { Block, BlockIterator } from './block.ts';
 import type { BlockCache } from './block-cache.ts';
 import { bloomMayContain } from './bloom.ts';
@@ -29,6 +31,7 @@ import {
   decodeFooter,
   FOOTER_BYTES,
   type Footer,
+  footerBytes,
   unsealBlock,
 } from './table-format.ts';
 import { TableIterator } from './table-iterator.ts';
@@ -76,6 +79,9 @@ export class TableReader {
   readonly index: Block;
   /** Undefined when the table was written with bloomBitsPerKey 0. */
   readonly filter: Uint8Array | undefined;
+  /** The range tombstones as stored (start ascending, newest first); views of their block. */
+  readonly rangeTombstones: readonly RangeTombstone[];
+  private readonly fragments: FragmentedTombstones;
   private refs = 1;
   private readonly indexCursor: BlockIterator;
   private dataCursor: BlockIterator | undefined;
@@ -95,10 +101,13 @@ export class TableReader {
     readonly properties: TableProperties,
     filter: Uint8Array,
     index: Block,
+    rangeTombstones: RangeTombstone[],
     private readonly cache: BlockCache | undefined,
     readonly stats: TableReadStats,
   ) {
     this.filter = filter.length > 0 ? filter : undefined;
+    this.rangeTombstones = rangeTombstones;
+    this.fragments = FragmentedTombstones.from(rangeTombstones);
     this.index = index;
     this.indexCursor = index.iterator();
   }
@@ -107,25 +116,31 @@ export class TableReader {
   static open(file: ReadableFile, fileNumber: number, cache?: BlockCache, stats: TableReadStats = newTableReadStats()): TableReader {
     const path = file.path;
     const size = file.size;
-    const footerBytes = size >= FOOTER_BYTES ? file.read(size - FOOTER_BYTES, FOOTER_BYTES) : new Uint8Array(0);
-    const footer = decodeFooter(footerBytes, size, path);
+    const tail = file.read(Math.max(0, size - FOOTER_BYTES), Math.min(size, FOOTER_BYTES));
+    const footer = decodeFooter(tail, size, path);
     checkLayout(footer, size, path);
+    const rangeTombstones = footer.rangeDel.size > 0 ? decodeRangeTombstones(readBlockContents(file, footer.rangeDel, 'range deletion block'), footer.rangeDel.offset, path) : [];
     const filter = readBlockContents(file, footer.filter, 'filter block');
     const properties = decodeProperties(readBlockContents(file, footer.properties, 'properties block'), path);
     const index = Block.decode(readBlockContents(file, footer.index, 'index block'), path, footer.index.offset, 'index block');
-    if (properties.filterBytes !== filter.length || properties.indexBytes !== footer.index.size) {
+    if (properties.filterBytes !== filter.length || properties.indexBytes !== footer.index.size || properties.rangeTombstones !== rangeTombstones.length) {
       throw new CorruptionError('sst: properties disagree with the footer about block sizes', { file: path });
     }
-    return new TableReader(file, fileNumber, footer, properties, filter, index, cache, stats);
+    return new TableReader(file, fileNumber, footer, properties, filter, index, rangeTombstones, cache, stats);
   }
 
   get path(): string {
     return this.file.path;
   }
 
-  /** Where the data blocks end (the filter block follows them). */
+  /** Where the data blocks end (the range deletion block, or in version 1 the filter, follows them). */
   get dataEnd(): number {
-    return this.footer.filter.offset;
+    return this.footer.rangeDel.offset;
+  }
+
+  /** The newest range tombstone at or below `seq` covering `userKey`; 0 when none. */
+  rangeTombstoneSeq(userKey: Uint8Array, seq: number): number {
+    return this.fragments.count === 0 ? 0 : this.fragments.coveringSeq(userKey, seq);
   }
 
   /** False means the table certainly holds no version of `userKey`. */
@@ -307,12 +322,38 @@ export function readBlockContents(file: ReadableFile, handle: BlockHandle, what:
   return unsealBlock(raw, handle, what, file.path);
 }
 
-/** The footer's blocks must tile the end of the file: filter, properties, index, footer. */
+/** The footer's blocks must tile the end of the file: (range deletion,) filter, properties, index, footer. */
 function checkLayout(footer: Footer, size: number, file: string): void {
   const end = (h: BlockHandle) => h.offset + h.size + BLOCK_TRAILER_BYTES;
-  if (end(footer.filter) !== footer.properties.offset || end(footer.properties) !== footer.index.offset || end(footer.index) !== size - FOOTER_BYTES) {
+  const rangeDelOk = footer.formatVersion === 1 || end(footer.rangeDel) === footer.filter.offset;
+  if (!rangeDelOk || end(footer.filter) !== footer.properties.offset || end(footer.properties) !== footer.index.offset || end(footer.index) !== size - footerBytes(footer.formatVersion)) {
     throw new CorruptionError('sst: footer handles do not tile the end of the file', { file });
   }
+}
+
+/**
+ * The range deletion block's tombstones, checked: each entry's key is (start, seq,
+ * RangeDelete), its value the end, start < end, in strictly ascending order.
+ */
+export function decodeRangeTombstones(contents: Uint8Array, offset: number, file: string): RangeTombstone[] {
+  const block = Block.decode(contents, file, offset, 'range deletion block');
+  const it = block.iterator();
+  const out: RangeTombstone[] = [];
+  const bad = (why: string): never => {
+    throw new CorruptionError(`sst: range deletion block at offset ${offset} is malformed: ${why}`, { file });
+  };
+  let lastKey: Uint8Array | undefined;
+  for (it.seekToFirst(); it.valid(); it.next()) {
+    if (it.kind() !== ValueKind.RangeDelete) bad(`entry ${out.length} has kind ${it.kind()}`);
+    const key = it.key.slice(0, it.keyLength);
+    if (lastKey !== undefined && it.compareKey(lastKey, lastKey.length) <= 0) bad(`entry ${out.length} is out of order`);
+    lastKey = key;
+    const start = it.userKey();
+    const end = it.value();
+    if (compareBytes(start, end) >= 0) bad(`entry ${out.length} does not start below its end`);
+    out.push({ start, end, seq: it.seq() });
+  }
+  return out;
 }
 
 function sameUserKey(cursor: BlockIterator, userKey: Uint8Array): boolean {

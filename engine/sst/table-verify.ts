@@ -9,8 +9,9 @@
  * propagate. Corruption found is also a CorruptionError in `errors`, naming the file.
  */
 import { CorruptionError } from '../errors.ts';
-import { encodeInternalKey } from '../internal-key.ts';
-import { bytesEqual } from '../util/bytes.ts';
+import { encodeInternalKey, TRAILER_BYTES, userKeyOf } from '../internal-key.ts';
+import { bytesEqual, compareBytes } from '../util/bytes.ts';
+import { isExclusiveBound, keySuccessor } from '../range-tombstones.ts';
 import { compareInternalRange } from './block.ts';
 import type { Block, BlockIterator } from './block.ts';
 import { bloomMayContain } from './bloom.ts';
@@ -19,7 +20,7 @@ import type { TableReader } from './table-reader.ts';
 import { readBlockContents } from './table-reader.ts';
 
 export interface BlockCheck {
-  what: 'data block' | 'filter block' | 'properties block' | 'index block';
+  what: 'data block' | 'range deletion block' | 'filter block' | 'properties block' | 'index block';
   offset: number;
   size: number;
   /** The block's checksum matched and its structure decoded. */
@@ -48,7 +49,9 @@ export function verifyTable(reader: TableReader): TableVerifyReport {
   };
   const order = verifyDataBlocks(reader, report, problem);
   const { footer } = reader;
-  for (const [what, handle] of [['filter block', footer.filter], ['properties block', footer.properties], ['index block', footer.index]] as const) {
+  const metaBlocks = [['range deletion block', footer.rangeDel], ['filter block', footer.filter], ['properties block', footer.properties], ['index block', footer.index]] as const;
+  for (const [what, handle] of metaBlocks) {
+    if (what === 'range deletion block' && footer.formatVersion === 1) continue;
     report.blocks.push(checkMetaBlock(reader, what, handle, problem));
   }
   checkProperties(reader, report, order, problem);
@@ -94,7 +97,7 @@ function verifyDataBlocks(reader: TableReader, report: TableVerifyReport, proble
       problem(`sst: index separator for data block at offset ${handle.offset} is below the block's last key`);
     }
   }
-  if (expectedOffset !== reader.dataEnd) problem(`sst: data blocks end at ${expectedOffset}, the filter block starts at ${reader.dataEnd}`);
+  if (expectedOffset !== reader.dataEnd) problem(`sst: data blocks end at ${expectedOffset}, the next block starts at ${reader.dataEnd}`);
   return order;
 }
 
@@ -140,10 +143,28 @@ function checkProperties(reader: TableReader, report: TableVerifyReport, order: 
   if (report.entries !== p.entries) problem(`sst: properties say ${p.entries} entries, the data blocks hold ${report.entries}`);
   const dataBlocks = report.blocks.filter((b) => b.what === 'data block').length;
   if (dataBlocks !== p.dataBlocks) problem(`sst: properties say ${p.dataBlocks} data blocks, the index names ${dataBlocks}`);
+  if (reader.rangeTombstones.length > 0) {
+    checkBoundsCover(reader, order, problem);
+    return;
+  }
   const smallest = encodeInternalKey(p.smallest.userKey, p.smallest.seq, p.smallest.kind);
   if (order.first && !bytesEqual(order.first, smallest)) problem('sst: properties name a smallest key that is not the first key');
   const largest = encodeInternalKey(p.largest.userKey, p.largest.seq, p.largest.kind);
   if (order.has() && order.compareWith(largest, largest.length) !== 0) problem('sst: properties name a largest key that is not the last key');
+}
+
+/** With range tombstones, the bounds must cover the first and last keys and every tombstone. */
+function checkBoundsCover(reader: TableReader, order: KeyOrder, problem: Problem): void {
+  const { smallest, largest } = reader.properties;
+  const below = (key: Uint8Array) => compareBytes(key, smallest.userKey) < 0;
+  const above = (key: Uint8Array) => compareBytes(key, largest.userKey) > 0;
+  // An exclusive end may reach the bound; an inclusive bound L covers ends up to L ++ 0x00.
+  const endLimit = isExclusiveBound(largest) ? largest.userKey : keySuccessor(largest.userKey);
+  if (order.first && below(userKeyOf(order.first))) problem('sst: the first key lies below the smallest key the properties name');
+  if (order.has() && above(order.lastUserKey())) problem('sst: the last key lies above the largest key the properties name');
+  for (const t of reader.rangeTombstones) {
+    if (below(t.start) || compareBytes(t.end, endLimit) > 0) problem(`sst: range tombstone at seq ${t.seq} lies outside the table's bounds`);
+  }
 }
 
 /** The last key seen, copied, for order checks across blocks. */
@@ -169,6 +190,11 @@ class KeyOrder {
     if (this.key.length < length) this.key = new Uint8Array(length * 2);
     this.key.set(key.subarray(0, length));
     this.length = length;
+  }
+
+  /** The remembered key's user key. REQUIRES: has(). */
+  lastUserKey(): Uint8Array {
+    return this.key.slice(0, this.length - TRAILER_BYTES);
   }
 
   /** After a damaged block, order is checked afresh from the next good one. */

@@ -1,6 +1,6 @@
 /**
  * lsm-dump: prints the shape of a database from its MANIFEST — levels, files, key and
- * sequence ranges — without opening the database (so it works beside a running one).
+ * sequence ranges, range tombstone counts — without opening the database (so it works beside a running one).
  *
  *   npx tsx engine/tools/lsm-dump.ts [--edits] DIR
  *
@@ -12,6 +12,7 @@ import { DbError } from '../errors.ts';
 import { joinPath, type FileSystem } from '../fs/file-system.ts';
 import { NodeFileSystem } from '../fs/node-file-system.ts';
 import { LogReader } from '../log/log-reader.ts';
+import { isExclusiveBound } from '../range-tombstones.ts';
 import type { FileMeta, KeyBound } from '../version/file-meta.ts';
 import { readCurrent, recoverManifest } from '../version/manifest.ts';
 import { decodeVersionEdit, type VersionEdit } from '../version/version-edit.ts';
@@ -25,11 +26,11 @@ export function printableKey(key: Uint8Array): string {
 }
 
 function bound(b: KeyBound): string {
-  return `${printableKey(b.userKey)}@${b.seq}`;
+  return isExclusiveBound(b) ? `${printableKey(b.userKey)}(exclusive)` : `${printableKey(b.userKey)}@${b.seq}`;
 }
 
 function describeFile(f: FileMeta): string {
-  return `  ${String(f.number).padStart(6, '0')}.sst  ${String(f.fileBytes).padStart(10)} B  ${String(f.entries).padStart(8)} entries  ${String(f.tombstones).padStart(6)} tombstones  seq ${f.seqMin}..${f.seqMax}  [${bound(f.smallest)} .. ${bound(f.largest)}]`;
+  return `  ${String(f.number).padStart(6, '0')}.sst  ${String(f.fileBytes).padStart(10)} B  ${String(f.entries).padStart(8)} entries  ${String(f.tombstones).padStart(6)} tombstones  ${String(f.rangeTombstones ?? 0).padStart(4)} range tombstones  seq ${f.seqMin}..${f.seqMax}  [${bound(f.smallest)} .. ${bound(f.largest)}]`;
 }
 
 function describeEdit(i: number, edit: VersionEdit): string {

@@ -3,8 +3,8 @@
  *
  *   npx tsx engine/tools/sst-dump.ts [--keys] [--verify] FILE.sst
  *
- * Prints the footer, the properties, the index (separator keys and block handles), a filter
- * summary and each block's checksum status. `--keys` also prints every entry (key as UTF-8
+ * Prints the footer, the properties, the range tombstones, the index (separator keys and block
+ * handles), a filter summary and each block's checksum status. `--keys` also prints every entry (key as UTF-8
  * when printable, else hex; seq; kind; value length). `--verify` runs TableReader.verify and
  * reports every damaged block.
  *
@@ -15,7 +15,8 @@ import { pathToFileURL } from 'node:url';
 import { CorruptionError } from '../errors.ts';
 import type { FileSystem } from '../fs/file-system.ts';
 import { NodeFileSystem } from '../fs/node-file-system.ts';
-import { ValueKind } from '../internal-key.ts';
+import { type InternalKey, ValueKind } from '../internal-key.ts';
+import { isExclusiveBound } from '../range-tombstones.ts';
 import type { Block, BlockIterator } from '../sst/block.ts';
 import { bloomFilterInfo } from '../sst/bloom.ts';
 import type { BlockHandle } from '../sst/table-format.ts';
@@ -80,6 +81,7 @@ function fileNumberOf(path: string): number {
 function dumpTable(reader: TableReader, options: DumpOptions, print: (line: string) => void): number {
   printFooter(reader, print);
   printProperties(reader, print);
+  printRangeTombstones(reader, print);
   printFilter(reader, print);
   printBlocks(reader, options, print);
   if (!options.verify) return EXIT_OK;
@@ -98,6 +100,7 @@ function printFooter(reader: TableReader, print: (line: string) => void): void {
   print(`file: ${reader.path} (${reader.file.size} bytes, file number ${reader.fileNumber})`);
   print('footer:');
   print(`  magic ${hexOf(TABLE_MAGIC)}, format version ${footer.formatVersion}`);
+  if (footer.formatVersion >= 2) print(`  range del  ${handleText(footer.rangeDel)}`);
   print(`  filter     ${handleText(footer.filter)}`);
   print(`  properties ${handleText(footer.properties)}`);
   print(`  index      ${handleText(footer.index)}`);
@@ -106,11 +109,22 @@ function printFooter(reader: TableReader, print: (line: string) => void): void {
 function printProperties(reader: TableReader, print: (line: string) => void): void {
   const p = reader.properties;
   print('properties:');
-  print(`  entries ${p.entries}, tombstones ${p.tombstones}, data blocks ${p.dataBlocks}`);
+  print(`  entries ${p.entries}, tombstones ${p.tombstones}, range tombstones ${p.rangeTombstones}, data blocks ${p.dataBlocks}`);
   print(`  seq ${p.seqMin}..${p.seqMax}`);
   print(`  raw key bytes ${p.rawKeyBytes}, raw value bytes ${p.rawValueBytes}, filter bytes ${p.filterBytes}, index bytes ${p.indexBytes}`);
-  print(`  smallest ${keyText(p.smallest.userKey)} @${p.smallest.seq} ${kindText(p.smallest.kind)}`);
-  print(`  largest  ${keyText(p.largest.userKey)} @${p.largest.seq} ${kindText(p.largest.kind)}`);
+  print(`  smallest ${boundText(p.smallest)}`);
+  print(`  largest  ${boundText(p.largest)}`);
+}
+
+/** Every range tombstone, as stored: [start, end) @seq. */
+function printRangeTombstones(reader: TableReader, print: (line: string) => void): void {
+  const list = reader.rangeTombstones;
+  print(`range tombstones: ${list.length}`);
+  for (const t of list) print(`  [${keyText(t.start)}, ${keyText(t.end)}) @${t.seq} range delete`);
+}
+
+function boundText(b: InternalKey): string {
+  return isExclusiveBound(b) ? `${keyText(b.userKey)} (exclusive: a range tombstone's end)` : `${keyText(b.userKey)} @${b.seq} ${kindText(b.kind)}`;
 }
 
 function printFilter(reader: TableReader, print: (line: string) => void): void {
@@ -142,7 +156,10 @@ function printBlocks(reader: TableReader, options: DumpOptions, print: (line: st
     print(`  block #${n} ${handleText(handle)} separator ${keyText(separator)} @${index.seq()}: ${status}`);
     if (options.keys && block) printEntries(block.iterator(), print);
   }
-  for (const [what, handle] of [['filter', reader.footer.filter], ['properties', reader.footer.properties], ['index', reader.footer.index]] as const) {
+  const { footer } = reader;
+  const meta = [['range deletion', footer.rangeDel], ['filter', footer.filter], ['properties', footer.properties], ['index', footer.index]] as const;
+  for (const [what, handle] of meta) {
+    if (what === 'range deletion' && footer.formatVersion === 1) continue;
     print(`  ${what} block ${handleText(handle)}: checksum ok (verified at open)`);
   }
 }
@@ -163,6 +180,7 @@ function handleText(h: BlockHandle): string {
 }
 
 function kindText(kind: ValueKind): string {
+  if (kind === ValueKind.RangeDelete) return 'range delete';
   return kind === ValueKind.Put ? 'put' : kind === ValueKind.Delete ? 'delete' : `kind ${kind}`;
 }
 

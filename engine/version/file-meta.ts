@@ -1,6 +1,10 @@
 /**
  * What the engine knows about one SSTable without opening it: its number, size, key range
  * and sequence range. Recorded in the MANIFEST (see version-edit.ts).
+ *
+ * The key range [smallest, largest] covers the table's entries and its range tombstones; a
+ * bound taken from a tombstone's (exclusive) end claims that one key too, which is harmless:
+ * no other table of the level may start there (see range-tombstones.ts, isExclusiveBound).
  */
 import type { ValueKind } from '../internal-key.ts';
 
@@ -18,6 +22,8 @@ export interface FileMeta {
   largest: KeyBound;
   entries: number;
   tombstones: number;
+  /** Range tombstones in the table; absent in MANIFESTs written before range deletions (0). */
+  rangeTombstones?: number;
   seqMin: number;
   seqMax: number;
 }

@@ -15,7 +15,12 @@ import type { VersionEdit } from './version-edit.ts';
 export const LEVEL_COUNT = 7;
 
 export class Version {
-  private constructor(readonly levels: ReadonlyArray<readonly FileMeta[]>) {}
+  /** Whether any table holds range tombstones (reads then look for them). */
+  readonly hasRangeTombstones: boolean;
+
+  private constructor(readonly levels: ReadonlyArray<readonly FileMeta[]>) {
+    this.hasRangeTombstones = levels.some((files) => files.some((f) => (f.rangeTombstones ?? 0) > 0));
+  }
 
   static empty(): Version {
     return new Version(Array.from({ length: LEVEL_COUNT }, () => []));

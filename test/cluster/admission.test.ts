@@ -7,13 +7,17 @@ import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { describe, it } from 'node:test';
-import { Admission } from '../../cluster/admission.ts';
+import { Admission, type AdmissionLimits } from '../../cluster/admission.ts';
 import { ConnectionOrder } from '../../cluster/connection-order.ts';
 import { checkHostAndOrigin, hostName, type NodeNames } from '../../cluster/host-check.ts';
 import { BODIES_RECEIVING_MAX, BODY_BYTES_RECEIVING_MAX } from '../../cluster/limits.ts';
 import { ClusterError } from '../../protocol/errors.ts';
 
 const overloaded = (error: unknown) => error instanceof ClusterError && error.code === 'OVERLOADED';
+
+function limits(overrides: Partial<AdmissionLimits>): AdmissionLimits {
+  return { servingMax: 1, internalServingMax: 1, streamFollowers: () => [], ...overrides };
+}
 
 /** A response that records whether it was destroyed. */
 function response(): ServerResponse & { destroyedByTest: boolean } {
@@ -23,30 +27,30 @@ function response(): ServerResponse & { destroyedByTest: boolean } {
 
 describe('Admission', () => {
   it('bounds requests being served, and frees a slot when one is released', () => {
-    const admission = new Admission({ servingMax: 2, streamsMax: () => 0 });
+    const admission = new Admission(limits({ servingMax: 2 }));
     const [a, b, c] = [admission.ticket(), admission.ticket(), admission.ticket()];
     a.serve();
     b.serve();
     assert.throws(() => c.serve(), overloaded);
     a.release();
     c.serve();
-    assert.deepEqual(admission.counts(), { serving: 2, receiving: 0, receivingBytes: 0, streams: 0 });
+    assert.deepEqual(admission.counts(), { serving: 2, internalServing: 0, receiving: 0, receivingBytes: 0, streams: 0 });
     a.release(); // twice: nothing more
     assert.equal(admission.counts().serving, 2);
   });
 
   it('does not count a body still arriving as served, however many stall', () => {
-    const admission = new Admission({ servingMax: 1, streamsMax: () => 0 });
+    const admission = new Admission(limits({ servingMax: 1 }));
     const stalled = Array.from({ length: BODIES_RECEIVING_MAX }, () => admission.ticket());
     for (const t of stalled) t.receive();
     assert.throws(() => admission.ticket().receive(), overloaded, 'past BODIES_RECEIVING_MAX');
     const plain = admission.ticket();
     plain.serve();
-    assert.deepEqual(admission.counts(), { serving: 1, receiving: BODIES_RECEIVING_MAX, receivingBytes: 0, streams: 0 });
+    assert.deepEqual(admission.counts(), { serving: 1, internalServing: 0, receiving: BODIES_RECEIVING_MAX, receivingBytes: 0, streams: 0 });
   });
 
   it('bounds the bytes of bodies in transit together, and gives them back once a body is served', () => {
-    const admission = new Admission({ servingMax: 4, streamsMax: () => 0 });
+    const admission = new Admission(limits({ servingMax: 4 }));
     const [a, b] = [admission.ticket(), admission.ticket()];
     a.receive();
     b.receive();
@@ -54,41 +58,59 @@ describe('Admission', () => {
     assert.throws(() => b.received(11), overloaded);
     b.received(10);
     a.serve();
-    assert.deepEqual(admission.counts(), { serving: 1, receiving: 1, receivingBytes: 10, streams: 0 });
+    assert.deepEqual(admission.counts(), { serving: 1, internalServing: 0, receiving: 1, receivingBytes: 10, streams: 0 });
     b.release();
-    assert.deepEqual(admission.counts(), { serving: 1, receiving: 0, receivingBytes: 0, streams: 0 });
+    assert.deepEqual(admission.counts(), { serving: 1, internalServing: 0, receiving: 0, receivingBytes: 0, streams: 0 });
   });
 
-  it('holds one stream per follower, a new one replacing the old, and at most streamsMax followers', () => {
-    let streamsMax = 2;
-    const admission = new Admission({ servingMax: 1, streamsMax: () => streamsMax });
+  it('keeps node-to-node requests apart from clients\' at their limit, and the other way round', () => {
+    const admission = new Admission(limits({ servingMax: 1, internalServingMax: 1 }));
+    admission.ticket().serve();
+    assert.throws(() => admission.ticket().serve(), overloaded, 'clients at their limit');
+    const node = admission.ticket(true);
+    node.serve();
+    assert.throws(() => admission.ticket(true).serve(), overloaded, 'nodes at theirs');
+    node.release();
+    admission.ticket(true).serve();
+    assert.deepEqual(admission.counts(), { serving: 1, internalServing: 1, receiving: 0, receivingBytes: 0, streams: 0 });
+  });
+
+  it('holds one stream per follower of the shard, a new one replacing the old, and cuts former followers for new ones', () => {
+    let followers = ['10.0.0.1:1', '10.0.0.2:2'];
+    const admission = new Admission(limits({ streamFollowers: () => followers }));
     const [r1, r2, again, third] = [response(), response(), response(), response()];
     const first = admission.ticket();
     first.stream('10.0.0.1:1', r1);
     admission.ticket().stream('10.0.0.2:2', r2);
     assert.throws(() => admission.ticket().stream('10.0.0.3:3', third), overloaded);
+    assert.equal(r1.destroyedByTest || r2.destroyedByTest, false, 'a full set of followers is not cut for a stranger');
     // The first follower reconnects: its old stream (perhaps half-open) is ended, the place kept.
     const successor = admission.ticket();
     successor.stream('10.0.0.1:1', again);
     assert.ok(r1.destroyedByTest);
     first.release(); // the replaced stream's close
     assert.equal(admission.counts().streams, 2, 'the successor keeps its place');
-    successor.release();
-    streamsMax = 1; // membership shrank: read at each open
-    assert.throws(() => admission.ticket().stream('10.0.0.3:3', third), overloaded);
+    // Membership changed (read at each open): 10.0.0.2 left, 10.0.0.3 joined and takes its place.
+    followers = ['10.0.0.1:1', '10.0.0.3:3'];
+    admission.ticket().stream('10.0.0.3:3', third);
+    assert.ok(r2.destroyedByTest, 'the former follower\'s stream is cut');
+    assert.equal(admission.counts().streams, 2);
+    followers = ['10.0.0.1:1'];
+    assert.throws(() => admission.ticket().stream('10.0.0.4:4', response()), overloaded, 'the shard shrank: no room once its follower streams');
   });
 
-  it('tells a drain when the last request, body or stream is gone', () => {
-    const admission = new Admission({ servingMax: 1, streamsMax: () => 1 });
-    const [a, b] = [admission.ticket(), admission.ticket()];
+  it('tells a drain when the last request or body is gone, not waiting for streams', () => {
+    const admission = new Admission(limits({ streamFollowers: () => ['n:1'] }));
+    const [a, b, c] = [admission.ticket(), admission.ticket(true), admission.ticket()];
     a.receive();
-    b.stream('n:1', response());
+    b.serve();
+    c.stream('n:1', response());
     let idle = false;
     admission.whenIdle(() => (idle = true));
     a.release();
-    assert.equal(idle, false);
+    assert.equal(idle, false, 'a node\'s request is still served');
     b.release();
-    assert.equal(idle, true);
+    assert.equal(idle, true, 'the open stream is not waited for');
   });
 });
 

@@ -1,24 +1,46 @@
 /**
- * The token, on real nodes: with `auth = "all"` every route but /healthz demands it; the
- * client carries it, also across a redirect; and nodes listen on loopback only by default.
+ * Credentials, on real nodes: with `auth = "all"` every route but /healthz demands the token;
+ * /internal/ routes take only the nodes' own credential (internal_token), which clients never
+ * hold; the client carries its token, also across a redirect; nodes listen on loopback only by
+ * default, and refuse any other address without credentials (protected mode).
  */
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { percentEncode } from '../../cluster/index.ts';
 import { Client, ClientError, HttpTransport, type Transport, type TransportRequest } from '../../net/index.ts';
-import { startCluster, type TestCluster } from '../helpers/cluster-harness.ts';
+import { NodeProcess, startCluster, type TestCluster } from '../helpers/cluster-harness.ts';
+import { freePorts } from '../helpers/free-ports.ts';
+import path from 'node:path';
 import { rawRequest } from '../helpers/http.ts';
 
 const TOKEN = 'env-token-abcdefghijklmnop';
 const AUTH = { Authorization: `Bearer ${TOKEN}` };
+const INTERNAL_TOKEN = 'env-internal-token-qrstuvwxyz';
+const INTERNAL = { Authorization: `Bearer ${INTERNAL_TOKEN}` };
 
 describe('a cluster whose token comes from DISTRIBKV_TOKEN with auth = "all"', () => {
   let cluster: TestCluster | undefined;
   after(() => cluster?.close());
   before(async () => {
-    cluster = await startCluster({ shards: 2, clusterToml: 'auth = "all"', env: { DISTRIBKV_TOKEN: TOKEN } });
+    cluster = await startCluster({ shards: 2, clusterToml: 'auth = "all"', env: { DISTRIBKV_TOKEN: TOKEN, DISTRIBKV_INTERNAL_TOKEN: INTERNAL_TOKEN } });
+  });
+
+  it('opens /internal/ routes to the nodes\' credential only, never to the clients\' token', async () => {
+    const node = cluster!.shards[0]!.leader;
+    for (const [method, path] of [['GET', '/internal/meta'], ['POST', '/internal/control/propose'], ['GET', '/internal/replication/stream?node=127.0.0.1:1&from=1&term=1&data_term=1'], ['POST', '/internal/raft']] as const) {
+      const res = await rawRequest(node, method, path, { headers: AUTH });
+      assert.equal(res.status, 401, `${method} ${path} with the client token`);
+      assert.match(res.json().message, /internal token/);
+    }
+    assert.equal((await rawRequest(node, 'GET', '/internal/meta', { headers: INTERNAL })).status, 200, 'the internal credential opens them');
+    // Diagnostics and operator routes take either: the operator's token or a node's credential.
+    assert.equal((await rawRequest(node, 'GET', '/internal/state', { headers: INTERNAL })).status, 200);
+    assert.equal((await rawRequest(node, 'GET', '/metrics', { headers: INTERNAL })).status, 200);
+    // The internal credential is not a client token: data routes under "all" want the token.
+    assert.equal((await rawRequest(node, 'GET', '/kv?limit=1', { headers: INTERNAL })).status, 401);
   });
 
   it('answers 401 without the token and 200 with it, on data, topology and internal routes', async () => {
@@ -111,3 +133,23 @@ function connect(host: string, port: number): Promise<void> {
   });
 }
 
+
+describe('protected mode', () => {
+  it('refuses to listen beyond loopback without credentials, in one line naming the fix', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'distribkv-protected-'));
+    try {
+      const [port] = await freePorts(1);
+      const address = `127.0.0.1:${port}`;
+      const config = path.join(dir, 'cluster.toml');
+      await writeFile(config, `[[shards]]\nname = "s0"\nleader = "${address}"\nreplicas = []\n`);
+      const node = NodeProcess.spawn(config, address, path.join(dir, 'data'), {}, ['--bind', '0.0.0.0']);
+      const exit = await node.exited();
+      assert.equal(exit.code, 2, node.stderr);
+      const lines = node.stderr.trim().split('\n');
+      assert.equal(lines.length, 1, node.stderr);
+      assert.match(lines[0]!, /refusing to listen on 0\.0\.0\.0 without credentials \(protected mode\): set cluster\.token and cluster\.internal_token/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -15,10 +15,10 @@ const OUTSIDER = '10.9.9.9:9';
 const TOKEN = 'client-test-token-0123';
 const encoder = new TextEncoder();
 
-const topologyJson = (epoch = 1): TopologyJson => ({
-  epoch,
+const topologyJson = (version = 1): TopologyJson => ({
+  version,
   ring: { hash: 'xxhash64', placement: 'sectored', vnodes: 16 },
-  shards: [{ name: 'a', leader: A, replicas: [R] }, { name: 'b', leader: B, replicas: [] }],
+  shards: [{ name: 'a', leader: A, replicas: [R], term: 1 }, { name: 'b', leader: B, replicas: [], term: 1 }],
 });
 const topology = Topology.fromJson(topologyJson());
 const keyOn = (shard: string) => {
@@ -60,18 +60,37 @@ describe('Client', () => {
     const path = `/kv/${percentEncode(encoder.encode(key))}`;
     const { transport, sent } = fake((address) => (address === A && sent.filter((s) => s.address === A && s.request.method === 'PUT').length === 1 ? redirect(B, path) : written(3)));
     const client = await connect(transport);
+    const atConnect = sent.filter((s) => s.request.path === '/cluster').length;
     assert.equal(await client.put(key, 'body'), 3);
     const puts = sent.filter((s) => s.request.method === 'PUT');
     assert.deepEqual(puts.map((s) => s.address), [A, B]);
     assert.ok(puts.every((s) => s.request.headers['Authorization'] === `Bearer ${TOKEN}` && Buffer.from(s.request.body!).toString() === 'body'));
-    assert.equal(sent.filter((s) => s.request.path === '/cluster').length, 2, 'topology fetched at connect and after the redirect');
+    assert.ok(sent.filter((s) => s.request.path === '/cluster').length > atConnect, 'topology fetched again after the redirect');
   });
 
-  it('refreshes its topology when a node answers with a newer epoch', async () => {
-    const { transport, sent } = fake(() => ({ ...written(5), headers: { 'x-seq': '5', 'x-epoch': '2' } }));
+  it('refreshes its topology when a node answers with a newer metadata version', async () => {
+    const { transport, sent } = fake(() => ({ ...written(5), headers: { 'x-seq': '5', 'x-version': '2' } }));
     const client = await connect(transport);
+    const atConnect = sent.filter((s) => s.request.path === '/cluster').length;
     await client.put(keyOn('b'), 'v');
-    assert.equal(sent.filter((s) => s.request.path === '/cluster').length, 2);
+    assert.ok(sent.filter((s) => s.request.path === '/cluster').length > atConnect, 'topology fetched again');
+  });
+
+  it('takes the newest topology among the nodes, not the first answer (a deposed leader answers with its old one)', async () => {
+    let newest = 1;
+    const transport: Transport = {
+      async request(address, request) {
+        if (request.path !== '/cluster') return written(1);
+        // A answers at once with the topology that still names it; B and R, a moment later, know a newer one.
+        if (address !== A) await new Promise((resolve) => setTimeout(resolve, 20));
+        return json(200, topologyJson(address === A ? 1 : newest));
+      },
+      stream: () => Promise.reject(new Error('the client opens no streams')),
+      close() {},
+    };
+    const client = await connect(transport);
+    newest = 9;
+    assert.equal((await client.refreshTopology()).version, 9);
   });
 
   it('gives up after redirectHopsMax redirects', async () => {

@@ -23,7 +23,7 @@ describe('the node log level', () => {
   const addresses: string[] = [];
   after(() => cluster?.close());
   before(async () => {
-    cluster = await startCluster({ shards: 5, deferred: (s) => [s.leader] });
+    cluster = await startCluster({ shards: 5, controllers: 1, deferred: (s) => [s.leader] });
     addresses.push(...cluster.shards.map((s) => s.leader));
   });
 

@@ -98,7 +98,7 @@ describe('the in-memory network', () => {
 
   it('carries the client library: routing, and an UNAVAILABLE error when the leader is cut off', async () => {
     const net = network({ latencyMs: [0, 2] });
-    const topology = { epoch: 1, ring: { hash: 'xxhash64', placement: 'sectored', vnodes: 8 }, shards: [{ name: 's0', leader: A, replicas: [] }] };
+    const topology = { version: 1, ring: { hash: 'xxhash64', placement: 'sectored', vnodes: 8 }, shards: [{ name: 's0', leader: A, replicas: [], term: 1 }] };
     const store = new Map<string, Uint8Array>();
     net.listen(A, async (request) => {
       if (request.path === '/cluster') return { status: 200, headers: { 'content-type': 'application/json' }, body: encoder.encode(JSON.stringify(topology)) };

@@ -73,11 +73,12 @@ describe('GET /metrics on a shard with a leader and a replica', () => {
     const routes = new Set(find(text, 'distribkv_http_request_duration_seconds_count').map((s) => s.labels.route));
     assert.ok(![...routes].some((r) => r?.includes('key-')), `routes are templates, never raw paths: ${[...routes].join(', ')}`);
 
-    for (const name of ['distribkv_engine_level_files', 'distribkv_engine_level_bytes', 'distribkv_engine_write_amplification', 'distribkv_engine_stall_seconds_total', 'distribkv_engine_block_cache_hit_ratio', 'distribkv_epoch', 'process_cpu_seconds_total', 'nodejs_eventloop_lag_seconds']) {
+    for (const name of ['distribkv_engine_level_files', 'distribkv_engine_level_bytes', 'distribkv_engine_write_amplification', 'distribkv_engine_stall_seconds_total', 'distribkv_engine_block_cache_hit_ratio', 'distribkv_shard_term', 'distribkv_metadata_version', 'process_cpu_seconds_total', 'nodejs_eventloop_lag_seconds']) {
       assert.ok(find(text, name).length > 0, `${name} is exported`);
     }
     assert.ok(find(text, 'distribkv_engine_last_sequence')[0]!.value >= WRITES);
-    assert.equal(find(text, 'distribkv_epoch')[0]!.value, 1);
+    assert.equal(find(text, 'distribkv_shard_term')[0]!.value, 1);
+    assert.equal(find(text, 'distribkv_leader_lease_valid')[0]!.value, 1);
     assert.equal(find(text, 'distribkv_node_info', { node: leader })[0]!.labels.role, 'leader');
     const follower = { follower: replicas[0]! };
     assert.equal(find(text, 'distribkv_replication_follower_connected', follower)[0]!.value, 1);

@@ -11,7 +11,7 @@ import type { FollowerStatus } from '../../cluster/replication/follower-tracker.
 import { find, parseExposition } from './prometheus-text.ts';
 
 function follower(node: string, applied: number, extra: Partial<FollowerStatus> = {}): FollowerStatus {
-  return { node, connected: true, applied, lagSeq: 0, lagMs: 0, inSync: true, checkpoint: undefined, ...extra };
+  return { node, connected: true, applied, lagSeq: 0, lagMs: 0, keepingUp: true, inSync: true, checkpoint: undefined, ...extra };
 }
 
 function engineStats(): EngineStats {
@@ -34,8 +34,8 @@ function metricsWith(replication: ReplicationFigures, role = 'leader'): NodeMetr
 describe('NodeMetrics', () => {
   it('renders request histograms by method, route template and status, and engine and replication figures', async () => {
     const metrics = metricsWith({
-      role: 'leader', epoch: 3,
-      leader: { lastSeq: 42, waitingWrites: 1, followers: [follower('127.0.0.1:7101', 40, { lagSeq: 2, lagMs: 12 }), follower('127.0.0.1:7102', 0, { connected: false, inSync: false, lagSeq: 42, lagMs: Infinity })] },
+      role: 'leader', term: 3, metadataVersion: 9,
+      leader: { lastSeq: 42, waitingWrites: 1, leaseValid: true, followers: [follower('127.0.0.1:7101', 40, { lagSeq: 2, lagMs: 12 }), follower('127.0.0.1:7102', 0, { connected: false, keepingUp: false, inSync: false, lagSeq: 42, lagMs: Infinity })] },
     });
     metrics.observeRequest('GET', ROUTES.get.path, 200, 0.0004);
     metrics.observeRequest('GET', ROUTES.get.path, 200, 0.003);
@@ -51,11 +51,14 @@ describe('NodeMetrics', () => {
     assert.equal(find(text, 'distribkv_engine_stall_seconds_total')[0]!.value, 1.5);
     assert.equal(find(text, 'distribkv_engine_block_cache_hit_ratio')[0]!.value, 0.75);
     assert.equal(find(text, 'distribkv_engine_write_amplification')[0]!.value, 2.5);
-    assert.equal(find(text, 'distribkv_epoch')[0]!.value, 3);
+    assert.equal(find(text, 'distribkv_shard_term')[0]!.value, 3);
+    assert.equal(find(text, 'distribkv_metadata_version')[0]!.value, 9);
+    assert.equal(find(text, 'distribkv_leader_lease_valid')[0]!.value, 1);
     assert.equal(find(text, 'distribkv_replication_follower_lag_sequence_numbers', { follower: '127.0.0.1:7101' })[0]!.value, 2);
     assert.equal(find(text, 'distribkv_replication_follower_lag_milliseconds', { follower: '127.0.0.1:7101' })[0]!.value, 12);
     assert.equal(find(text, 'distribkv_replication_follower_lag_milliseconds', { follower: '127.0.0.1:7102' })[0]!.value, Infinity);
     assert.equal(find(text, 'distribkv_replication_follower_in_sync', { follower: '127.0.0.1:7102' })[0]!.value, 0);
+    assert.equal(find(text, 'distribkv_replication_follower_keeping_up', { follower: '127.0.0.1:7102' })[0]!.value, 0);
     assert.equal(find(text, 'distribkv_replication_unreplicated_ops')[0]!.value, 2);
     assert.equal(find(text, 'distribkv_replication_waiting_writes')[0]!.value, 1);
     assert.deepEqual(find(text, 'distribkv_node_info')[0]!.labels, { node: '127.0.0.1:7001', shard: 'shard-0', role: 'leader' });
@@ -63,7 +66,7 @@ describe('NodeMetrics', () => {
   });
 
   it('shows a replica its position under its leader, and no follower series', async () => {
-    const metrics = metricsWith({ role: 'replica', epoch: 1, follower: { leader: '127.0.0.1:7001', applied: 40, leaderSeq: 42, connected: true } }, 'replica');
+    const metrics = metricsWith({ role: 'replica', term: 1, metadataVersion: 2, follower: { leader: '127.0.0.1:7001', applied: 40, leaderSeq: 42, connected: true } }, 'replica');
     const text = parseExposition(await metrics.render());
     assert.equal(find(text, 'distribkv_replication_applied_sequence', { leader: '127.0.0.1:7001' })[0]!.value, 40);
     assert.equal(find(text, 'distribkv_replication_leader_sequence', { leader: '127.0.0.1:7001' })[0]!.value, 42);
@@ -75,7 +78,7 @@ describe('NodeMetrics', () => {
     const metrics = new NodeMetrics({
       node: () => ({ address: 'x:1', shard: 's', role: 'leader' }),
       engine: engineStats,
-      replication: () => ({ role: 'leader', epoch: 1, leader: { lastSeq: 1, waitingWrites: 0, followers } }),
+      replication: () => ({ role: 'leader', term: 1, metadataVersion: 2, leader: { lastSeq: 1, waitingWrites: 0, leaseValid: true, followers } }),
     }, { processMetrics: false });
     assert.equal(find(parseExposition(await metrics.render()), 'distribkv_replication_follower_connected').length, 2);
     followers = [follower('b:1', 1)];

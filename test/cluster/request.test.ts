@@ -43,18 +43,25 @@ describe('parseRoute', () => {
   });
 
   it('knows the replication routes and checks their parameters', () => {
-    assert.deepEqual(route('GET', '/internal/replication/stream?node=127.0.0.1%3A7101&from=5&epoch=2&data_epoch=1'), {
-      kind: 'replication-stream', node: '127.0.0.1:7101', from: 5, epoch: 2, dataEpoch: 1,
+    assert.deepEqual(route('GET', '/internal/replication/stream?node=127.0.0.1%3A7101&from=5&term=2&data_term=1'), {
+      kind: 'replication-stream', node: '127.0.0.1:7101', from: 5, term: 2, dataTerm: 1,
     });
-    assert.equal(code(() => route('GET', '/internal/replication/stream?node=nowhere&from=1&epoch=1&data_epoch=0')), 'BAD_QUERY');
-    assert.equal(code(() => route('GET', '/internal/replication/stream?node=a%3A1&from=1&epoch=1')), 'BAD_QUERY');
+    assert.equal(code(() => route('GET', '/internal/replication/stream?node=nowhere&from=1&term=1&data_term=0')), 'BAD_QUERY');
+    assert.equal(code(() => route('GET', '/internal/replication/stream?node=a%3A1&from=1&term=1')), 'BAD_QUERY');
     assert.deepEqual(route('POST', '/internal/replication/ack'), { kind: 'replication-ack' });
-    assert.deepEqual(route('GET', '/internal/topology'), { kind: 'topology-get' });
-    assert.deepEqual(route('POST', '/internal/topology'), { kind: 'topology-put' });
+    assert.equal(code(() => route('GET', '/internal/topology')), 'ROUTE_NOT_FOUND', 'topologies are no longer pushed between nodes');
     assert.deepEqual(route('POST', '/internal/anti-entropy/digest'), { kind: 'anti-entropy-digest' });
     assert.deepEqual(route('POST', '/internal/anti-entropy/hashes'), { kind: 'anti-entropy-hashes' });
-    assert.deepEqual(route('POST', '/admin/promote'), { kind: 'promote', force: false });
-    assert.deepEqual(route('POST', '/admin/promote?force=true'), { kind: 'promote', force: true });
+    assert.deepEqual(route('POST', '/admin/promote'), { kind: 'promote', unclean: false });
+    assert.deepEqual(route('POST', '/admin/promote?unclean=true'), { kind: 'promote', unclean: true });
+    assert.equal(code(() => route('POST', '/admin/promote?force=true')), 'BAD_QUERY');
+    assert.deepEqual(route('POST', '/admin/transfer?to=127.0.0.1%3A7101'), { kind: 'transfer', to: '127.0.0.1:7101' });
+    assert.deepEqual(route('POST', '/admin/transfer'), { kind: 'transfer', to: undefined });
+    assert.equal(code(() => route('POST', '/admin/transfer?to=nowhere')), 'BAD_QUERY');
+    assert.deepEqual(route('POST', '/internal/raft'), { kind: 'raft-messages' });
+    assert.deepEqual(route('GET', '/internal/meta?after=7&wait_ms=999999'), { kind: 'meta-watch', after: 7, waitMs: 30_000 }, 'the wait is capped');
+    assert.deepEqual(route('POST', '/internal/control/propose'), { kind: 'control-propose' });
+    assert.deepEqual(route('POST', '/internal/control/lease'), { kind: 'control-lease' });
     assert.deepEqual(route('POST', '/admin/anti-entropy'), { kind: 'anti-entropy-run' });
     assert.equal(code(() => route('GET', '/admin/promote')), 'METHOD_NOT_ALLOWED');
   });

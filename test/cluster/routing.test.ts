@@ -5,6 +5,8 @@
 import { fileURLToPath } from 'node:url';
 import { it } from 'node:test';
 import { decide, nodeStateFor, parseConfig, Topology, type RoutingRequest } from '../../cluster/index.ts';
+import { ownershipFence } from '../../cluster/routing.ts';
+import type { MoveState } from '../../protocol/placement.ts';
 import { runDataDriven, type Case } from '../helpers/datadriven.ts';
 
 const encoder = new TextEncoder();
@@ -20,10 +22,28 @@ it('routes every request in testdata/routing.txt as written there', () => {
         });
         const config = parseConfig(`[cluster]\nvnodes = ${c.named.get('vnodes') ?? 128}\n${shards.join('')}`, { source: 'routing.txt' });
         topology = Topology.fromConfig(config);
-        return `epoch ${topology.epoch}, ${topology.shards.length} shards, ${topology.ring.vnodes} vnodes`;
+        return `version ${topology.version}, ${topology.shards.length} shards, ${topology.vnodes} vnodes`;
       }
       case 'owner':
-        return c.args.map((k) => `${k} -> ${topology!.shardOf(encoder.encode(k)).name}`).join('\n');
+        return c.args.map((k) => {
+          const owner = topology!.placement.ownerOf(encoder.encode(k));
+          return `${k} -> ${owner.shard}${owner.move ? ` (moving ${owner.move.giver} > ${owner.move.receiver}, ${owner.move.state})` : ''}`;
+        }).join('\n');
+      case 'migrate': {
+        // The same shards, routed by ring= while a migration to to= runs its moves=giver>receiver:state,….
+        const list = (name: string) => c.named.get(name)!.split(',');
+        const moves = list('moves').map((m) => {
+          const [pair, state] = m.split(':');
+          const [giver, receiver] = pair!.split('>');
+          return { giver: giver!, receiver: receiver!, state: state as MoveState };
+        });
+        topology = Topology.of(topology!.version + 1, topology!.shards, topology!.vnodes, list('ring'), { to: list('to'), moves });
+        return `version ${topology.version}, ring ${list('ring').join(',')} → ${list('to').join(',')}`;
+      }
+      case 'fence': {
+        const fence = ownershipFence(nodeStateFor(topology!, c.named.get('node')!));
+        return c.args.map((k) => `${k}: ${fence(encoder.encode(k))?.message ?? 'let through'}`).join('\n');
+      }
       case 'decide':
         return describe(decide(nodeStateFor(topology!, c.named.get('node')!, c.named.get('readable') !== 'false'), request(c)));
       default:

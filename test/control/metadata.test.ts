@@ -13,6 +13,12 @@ function show(m: Metadata): string {
   const lines = [`version ${m.version} vnodes ${m.vnodes}`];
   for (const s of m.shards) lines.push(`${s.name}: leader ${s.leader} term ${s.term} in-sync ${s.inSync.join(',')} members ${s.members.join(',')}`);
   if (m.unassigned.length > 0) lines.push(`unassigned ${m.unassigned.join(',')}`);
+  if (m.version > 0) lines.push(`ring ${m.ring.join(',')}`);
+  if (m.migration) {
+    const g = m.migration;
+    lines.push(`migration ${g.id}: ${g.kind} ${g.shard}, to ring ${g.to.join(',')}`);
+    for (const x of g.moves) lines.push(`  ${x.giver} -> ${x.receiver}: ${x.state} through ${x.through}${x.cleaned ? ', cleaned' : ''}`);
+  }
   return lines.join('\n');
 }
 
@@ -30,6 +36,15 @@ function command(c: Case): Command {
       return { type: 'set-in-sync', shard, term: Number(c.named.get('term')), inSync: list(c.named.get('in-sync')) };
     case 'register':
       return { type: 'register', node: c.args[0]! };
+    case 'shard-add':
+      return { type: 'shard-add', shard, members: list(c.named.get('members')) };
+    case 'shard-remove':
+      return { type: 'shard-remove', shard };
+    case 'move': {
+      const [giver, receiver] = c.args[0]!.split('->');
+      const through = c.named.get('through');
+      return { type: 'move', id: Number(c.named.get('id')), giver: giver!, receiver: receiver!, step: c.named.get('step') as 'progress', ...(through !== undefined && { through: Number(through) }) };
+    }
     default:
       throw new Error(`unknown command ${c.command}`);
   }

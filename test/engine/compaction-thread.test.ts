@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Db, MemoryFileSystem, type DbError } from '../../engine/index.ts';
+import { Db, MemoryFileSystem, type DbError, type Snapshot } from '../../engine/index.ts';
 import { seededRandom } from '../../engine/fs/memory-file-system.ts';
 import { pathToFileURL } from 'node:url';
 import { CompactionThread, CompactionThreadStartError } from '../../engine/compaction/compaction-thread.ts';
@@ -24,7 +24,7 @@ async function waitUntil(done: () => boolean, what: string, deadlineMs = 30_000)
   }
 }
 
-test('compactions on the worker thread keep every write, against a model, across a reopen', async (t) => {
+test('compactions on the worker thread keep every write and range delete, against a model and a snapshot, across a reopen', async (t) => {
   const dir = tempDir('compaction-thread');
   t.after(() => dir.remove());
   const seed = Date.now() % 100_000;
@@ -32,9 +32,18 @@ test('compactions on the worker thread keep every write, against a model, across
   const random = seededRandom(seed);
   const model = new Map<string, string>();
   let db = await Db.open(dir.path, SMALL);
+  let snapshot: { snap: Snapshot; model: Map<string, string> } | undefined;
+  let ranges = 0;
   for (let i = 0; i < 12_000; i++) {
+    // A snapshot held across the second half keeps range tombstones in the thread's outputs.
+    if (i === 6000) snapshot = { snap: db.snapshot(), model: new Map(model) };
     const key = `key-${Math.floor(random() * 3000)}`;
-    if (random() < 0.15) {
+    if (random() < 0.004) {
+      const lt = `${key}${Math.floor(random() * 10)}`; // about a tenth of the keys after `key`, bytewise
+      await db.deleteRange({ gte: key, lt });
+      for (const k of [...model.keys()]) if (k >= key && k < lt) model.delete(k);
+      ranges++;
+    } else if (random() < 0.15) {
       await db.delete(utf8(key));
       model.delete(key);
     } else {
@@ -45,7 +54,13 @@ test('compactions on the worker thread keep every write, against a model, across
   }
   const stats = db.stats();
   assert.ok(stats.threadCompactions > 0, `compactions ran on the thread (${stats.threadCompactions} of ${stats.compactions})`);
+  assert.ok(ranges > 20, `${ranges} range deletes`);
   for (let i = 0; i < 3000; i++) assert.equal(text(await db.get(utf8(`key-${i}`))), model.get(`key-${i}`), `key-${i}`);
+  for (let i = 0; i < 3000; i += 7) assert.equal(text(await db.get(utf8(`key-${i}`), { snapshot: snapshot!.snap })), snapshot!.model.get(`key-${i}`), `key-${i} at the snapshot`);
+  const atSnapshot = new Map<string, string>();
+  for await (const [k, v] of db.iterator({ snapshot: snapshot!.snap })) atSnapshot.set(text(k)!, text(v)!);
+  assert.deepEqual([...atSnapshot].sort(), [...snapshot!.model].sort());
+  snapshot!.snap.release();
   await db.close();
   db = await Db.open(dir.path, SMALL);
   const seen = new Map<string, string>();

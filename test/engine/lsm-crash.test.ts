@@ -27,7 +27,7 @@ async function contents(db: Db): Promise<Array<[string, string]>> {
   return out;
 }
 
-test('a crash at any file-system call during flushes and compactions loses no acknowledged write', async (t) => {
+test('a crash at any file-system call during flushes and compactions, with range deletes among the writes, loses no acknowledged write', async (t) => {
   const seed = 4242;
   const random = seededRandom(seed);
   const fileSystem = new MemoryFileSystem();
@@ -46,6 +46,15 @@ test('a crash at any file-system call during flushes and compactions loses no ac
   for (let i = 0; i < 600; i++) {
     const key = `key-${String(Math.floor(random() * 80)).padStart(3, '0')}`;
     const sync = random() < 0.5;
+    if (random() < 0.04) {
+      // A range delete of up to 12 of the 80 keys.
+      const from = Number(key.slice('key-'.length));
+      const end = `key-${String(from + 1 + Math.floor(random() * 12)).padStart(3, '0')}`;
+      const seq = await db.deleteRange({ gte: key, lt: end }, { sync });
+      writes.push({ key, value: undefined, end, seq });
+      if (sync) syncedSeq = seq;
+      continue;
+    }
     const value = random() < 0.15 ? undefined : `v${i}-${'y'.repeat(Math.floor(random() * 120))}`;
     const seq = value === undefined ? await db.delete(key, { sync }) : await db.put(key, value, { sync });
     writes.push({ key, value, seq });
@@ -56,6 +65,7 @@ test('a crash at any file-system call during flushes and compactions loses no ac
   await db.close();
   fileSystem.fault = undefined;
   assert.ok(stats.flushes >= 10 && stats.compactions >= 3, `the workload must flush and compact: ${stats.flushes} flushes, ${stats.compactions} compactions`);
+  assert.ok(writes.filter((w) => w.end !== undefined).length >= 10, 'the workload must delete ranges');
   const ops = new Set(states.map((s) => s.op.split(' ')[0]));
   t.diagnostic(`${states.length} crash states, at calls: ${[...ops].join(', ')}`);
 

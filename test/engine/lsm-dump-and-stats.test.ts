@@ -56,3 +56,17 @@ test('stats count flushes, bytes per level, write amplification, bloom probes an
   assert.ok(after.blockCacheHitRate > 0 && after.blockCacheHitRate <= 1);
   await db.close();
 });
+
+test('lsm-dump counts each table\'s range tombstones and marks an exclusive bound', async () => {
+  const fs = new MemoryFileSystem();
+  const db = await Db.open('/db', { fileSystem: fs, ...SMALL });
+  for (let i = 0; i < 100; i++) await db.put(`key-${String(i).padStart(4, '0')}`, 'v');
+  const snapshot = db.snapshot(); // keeps the tombstone and the keys it covers
+  await db.deleteRange({ gte: 'key-0050', lt: 'key-9' });
+  await db.compactRange();
+  snapshot.release();
+  await db.close();
+  const lines: string[] = [];
+  assert.equal(runLsmDump(['/db'], fs, (l) => lines.push(l)), 0);
+  assert.ok(lines.some((l) => / 1 range tombstones .*\.\. "key-9"\(exclusive\)\]$/.test(l)), lines.join('\n'));
+});

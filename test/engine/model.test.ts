@@ -17,6 +17,16 @@ interface LogEntry {
   seq: number;
   key: string;
   value: string | undefined;
+  /** Set for a range delete: it deletes [key, end). */
+  end?: string;
+}
+
+/** Applies one logged write to the model. */
+function applyToModel(model: Model, e: { key: string; value: string | undefined; end?: string }): void {
+  if (e.end !== undefined) {
+    for (const k of [...model.keys()]) if (Buffer.compare(Buffer.from(k), Buffer.from(e.key)) >= 0 && Buffer.compare(Buffer.from(k), Buffer.from(e.end)) < 0) model.delete(k);
+  } else if (e.value === undefined) model.delete(e.key);
+  else model.set(e.key, e.value);
 }
 
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -43,6 +53,13 @@ test('random operations with constant flushes and compactions always match an in
   const random = seededRandom(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
   const keyName = () => `key-${String(Math.floor(random() * KEYS)).padStart(4, '0')}`;
+  /** A range of a few keys to about a tenth of them; sometimes ending between two keys. */
+  const randomRange = (): [string, string] => {
+    const from = Math.floor(random() * KEYS);
+    const width = 1 + Math.floor(random() * random() * KEYS * 0.1);
+    const end = `key-${String(Math.min(KEYS, from + width)).padStart(4, '0')}`;
+    return [`key-${String(from).padStart(4, '0')}`, random() < 0.3 ? `${end}-` : end];
+  };
   let fileSystem = new MemoryFileSystem();
   let db = await Db.open('/db', { fileSystem, ...TINY });
   let model: Model = new Map();
@@ -50,11 +67,11 @@ test('random operations with constant flushes and compactions always match an in
   let syncedSeq = 0;
   let snapshots: Array<{ snap: Snapshot; model: Model }> = [];
   const counts: Record<string, number> = {};
-  const totals = { flushes: 0, compactions: 0 };
+  const totals = { flushes: 0, compactions: 0, dropped: 0 };
   const fail = (step: number, what: string) => `seed ${seed}, step ${step}: ${what}`;
 
   for (let step = 0; step < STEPS; step++) {
-    const action = pick(['put', 'put', 'put', 'del', 'batch', 'batch', 'get', 'scan', 'snapshot', 'release', 'reopen', 'crash', 'compact']);
+    const action = pick(['put', 'put', 'put', 'del', 'delRange', 'batch', 'batch', 'get', 'scan', 'snapshot', 'release', 'reopen', 'crash', 'compact']);
     counts[action] = (counts[action] ?? 0) + 1;
     switch (action) {
       case 'put':
@@ -69,17 +86,33 @@ test('random operations with constant flushes and compactions always match an in
         else model.set(key, value);
         break;
       }
+      case 'delRange': {
+        const [gte, lt] = randomRange();
+        const sync = random() < 0.3;
+        const seq = await db.deleteRange({ gte, lt }, { sync });
+        const e = { seq, key: gte, value: undefined, end: lt };
+        log.push(e);
+        applyToModel(model, e);
+        if (sync) syncedSeq = seq;
+        break;
+      }
       case 'batch': {
-        const ops = Array.from({ length: 1 + Math.floor(random() * 8) }, (_, i) =>
-          random() < 0.25 ? { type: 'del' as const, key: keyName() } : { type: 'put' as const, key: keyName(), value: `b${step}-${i}` },
-        );
+        type Op = { type: 'put'; key: string; value: string } | { type: 'del'; key: string } | { type: 'delRange'; gte: string; lt: string };
+        const ops = Array.from({ length: 1 + Math.floor(random() * 8) }, (_, i): Op => {
+          const r = random();
+          if (r < 0.08) {
+            const [gte, lt] = randomRange();
+            return { type: 'delRange', gte, lt };
+          }
+          return r < 0.3 ? { type: 'del', key: keyName() } : { type: 'put', key: keyName(), value: `b${step}-${i}` };
+        });
         const sync = random() < 0.3;
         const lastSeq = await db.batch(ops, { sync });
         ops.forEach((op, i) => {
-          const value = op.type === 'put' ? op.value : undefined;
-          log.push({ seq: lastSeq - ops.length + 1 + i, key: op.key, value });
-          if (value === undefined) model.delete(op.key);
-          else model.set(op.key, value);
+          const seq = lastSeq - ops.length + 1 + i;
+          const e = op.type === 'delRange' ? { seq, key: op.gte, value: undefined, end: op.lt } : { seq, key: op.key, value: op.type === 'put' ? op.value : undefined };
+          log.push(e);
+          applyToModel(model, e);
         });
         if (sync) syncedSeq = lastSeq;
         break;
@@ -123,6 +156,7 @@ test('random operations with constant flushes and compactions always match an in
         snapshots = [];
         totals.flushes += db.stats().flushes;
         totals.compactions += db.stats().compactions + db.stats().trivialMoves;
+        totals.dropped += db.stats().tablesDroppedByRangeDeletes;
         if (action === 'reopen') {
           await db.close();
         } else {
@@ -131,6 +165,8 @@ test('random operations with constant flushes and compactions always match an in
           fileSystem = crashed;
         }
         db = await Db.open('/db', { fileSystem, ...TINY });
+        const report = await db.verify();
+        assert.ok(report.ok, fail(step, `verify after ${action}: ${report.problems.join('; ')}`));
         const recovered = db.lastSequence;
         assert.ok(recovered >= syncedSeq, fail(step, `recovered seq ${recovered} < last synced ${syncedSeq}`));
         // What survives is the prefix of the write order up to the recovered sequence number.
@@ -138,10 +174,7 @@ test('random operations with constant flushes and compactions always match an in
         const kept = log.filter((e) => e.seq <= recovered);
         log.length = 0;
         log.push(...kept);
-        for (const e of kept) {
-          if (e.value === undefined) model.delete(e.key);
-          else model.set(e.key, e.value);
-        }
+        for (const e of kept) applyToModel(model, e);
         syncedSeq = recovered;
         break;
       }
@@ -153,7 +186,7 @@ test('random operations with constant flushes and compactions always match an in
   const stats = db.stats();
   totals.flushes += stats.flushes;
   totals.compactions += stats.compactions + stats.trivialMoves;
-  t.diagnostic(`actions ${JSON.stringify(counts)}; flushes ${totals.flushes}, compactions ${totals.compactions}, levels ${stats.levels.map((l) => l.files).join('/')}`);
+  t.diagnostic(`actions ${JSON.stringify(counts)}; flushes ${totals.flushes}, compactions ${totals.compactions}, tables dropped by range deletes ${totals.dropped + stats.tablesDroppedByRangeDeletes}, levels ${stats.levels.map((l) => l.files).join('/')}`);
   // The point of the tiny sizes: the run must have exercised flushes and compactions.
   assert.ok(totals.flushes >= 20 && totals.compactions >= 5, `too little background work: ${JSON.stringify(totals)}`);
   assert.deepEqual(await scan(db, {}), sorted(model));

@@ -5,14 +5,15 @@ import { SEQ_MAX } from '../../engine/internal-key.ts';
 import { BlockCache } from '../../engine/sst/block-cache.ts';
 import { TableReader } from '../../engine/sst/table-reader.ts';
 import { bytesEqual } from '../../engine/util/bytes.ts';
-import { buildTable, type BuiltTable, describeEntry, type Entry, modelGet, randomEntries } from './sst-fixtures.ts';
+import { compareTombstones, type RangeTombstone } from '../../engine/range-tombstones.ts';
+import { buildTable, type BuiltTable, describeEntry, type Entry, hex, modelGet, randomEntries, utf8 } from './sst-fixtures.ts';
 
 /**
  * Reads everything a table holds, in every way a caller can, checking each answer against
  * the model. Returns true if corruption was reported (by a throw or by verify), false if
  * every read returned the right data. Any other outcome fails the test.
  */
-function readAllOrReportCorruption(built: BuiltTable, entries: readonly Entry[], what: string): boolean {
+function readAllOrReportCorruption(built: BuiltTable, entries: readonly Entry[], what: string, tombstones: readonly RangeTombstone[] = []): boolean {
   const isReported = (err: unknown): true => {
     assert.ok(err instanceof CorruptionError, `${what}: expected CorruptionError, got ${String(err)}`);
     assert.equal(err.code, 'CORRUPTION');
@@ -26,6 +27,9 @@ function readAllOrReportCorruption(built: BuiltTable, entries: readonly Entry[],
     return isReported(err);
   }
   let reported = false;
+  const stored = reader.rangeTombstones.map((t) => `${hex(t.start)}..${hex(t.end)}@${t.seq}`);
+  const expected = [...tombstones].sort(compareTombstones).map((t) => `${hex(t.start)}..${hex(t.end)}@${t.seq}`);
+  assert.deepEqual(stored, expected, `${what}: the range tombstones read are not the ones written`);
   for (const e of entries) {
     try {
       const got = reader.get(e.userKey, SEQ_MAX);
@@ -67,21 +71,28 @@ function newest(entries: readonly Entry[]): Map<Entry, Entry> {
 }
 
 const entries = randomEntries(60, 21);
-const built = buildTable(entries, { blockBytes: 256 });
+/** Range tombstones too, so every sweep below covers the range deletion block. */
+const tombstones: RangeTombstone[] = [
+  { start: utf8('b'), end: utf8('d'), seq: 100 },
+  { start: utf8('c'), end: utf8('cc'), seq: 101 },
+  { start: utf8('x'), end: Uint8Array.of(0xff, 0xff), seq: 102 },
+];
+const built = buildTable(entries, { blockBytes: 256 }, undefined, tombstones);
 const original = built.fs.peek(built.path);
 
 test('the undamaged table reads back fully and verifies', () => {
-  assert.equal(readAllOrReportCorruption(built, entries, 'undamaged'), false);
+  assert.equal(readAllOrReportCorruption(built, entries, 'undamaged', tombstones), false);
 });
 
-test('every single-bit flip anywhere in a table is reported as corruption naming the file', () => {
+test('every single-bit flip anywhere in a table, its range deletion block included, is reported as corruption naming the file', () => {
+  assert.equal(built.open().footer.rangeDel.size > 0, true, 'the table has a range deletion block');
   let detected = 0;
   for (let at = 0; at < original.length; at++) {
     for (const mask of [0x01, 0x80]) {
       const damaged = original.slice();
       damaged[at]! ^= mask;
       built.fs.poke(built.path, damaged);
-      if (readAllOrReportCorruption(built, entries, `flip 0x${mask.toString(16)} at byte ${at} of ${original.length}`)) detected++;
+      if (readAllOrReportCorruption(built, entries, `flip 0x${mask.toString(16)} at byte ${at} of ${original.length}`, tombstones)) detected++;
     }
   }
   built.fs.poke(built.path, original);
@@ -95,7 +106,7 @@ test('a byte overwritten with zeros or 0xff anywhere is reported or harmless, ne
       const damaged = original.slice();
       damaged[at] = value;
       built.fs.poke(built.path, damaged);
-      readAllOrReportCorruption(built, entries, `byte ${at} set to 0x${value.toString(16)}`);
+      readAllOrReportCorruption(built, entries, `byte ${at} set to 0x${value.toString(16)}`, tombstones);
     }
   }
   built.fs.poke(built.path, original);
@@ -104,7 +115,7 @@ test('a byte overwritten with zeros or 0xff anywhere is reported or harmless, ne
 test('every truncation of a table is reported as corruption naming the file', () => {
   for (let length = 0; length < original.length; length++) {
     built.fs.poke(built.path, original.subarray(0, length));
-    assert.equal(readAllOrReportCorruption(built, entries, `truncated to ${length} bytes`), true);
+    assert.equal(readAllOrReportCorruption(built, entries, `truncated to ${length} bytes`, tombstones), true);
   }
   built.fs.poke(built.path, original);
 });
@@ -114,7 +125,7 @@ test('bytes appended after the footer are reported as corruption', () => {
     const grown = new Uint8Array(original.length + extra);
     grown.set(original);
     built.fs.poke(built.path, grown);
-    assert.equal(readAllOrReportCorruption(built, entries, `${extra} bytes appended`), true);
+    assert.equal(readAllOrReportCorruption(built, entries, `${extra} bytes appended`, tombstones), true);
   }
   built.fs.poke(built.path, original);
 });

@@ -28,10 +28,16 @@ test('the worked example in docs/formats/sstable.md is the bytes the builder wri
       { userKey: utf8('b'), seq: 3, kind: ValueKind.Delete, value: new Uint8Array(0) },
     ],
     { blockBytes: 4096, bloomBitsPerKey: 10 },
+    '/db/000007.sst',
+    [{ start: utf8('c'), end: utf8('e'), seq: 4 }],
   );
   const actual = hex(built.fs.peek(built.path));
-  assert.equal(actual.length / 2, 292);
+  assert.equal(actual.length / 2, 346);
   assert.equal(exampleBytesInDoc(), actual);
   const reader = built.open();
   assert.deepEqual(reader.get(utf8('ac'), 5)?.value, utf8('yz'));
+  assert.equal(reader.rangeTombstoneSeq(utf8('d'), 5), 4, 'the tombstone [c, e) @4 covers d at seq 5');
+  assert.equal(reader.rangeTombstoneSeq(utf8('d'), 3), 0, 'but not at seq 3');
+  assert.equal(reader.rangeTombstoneSeq(utf8('e'), 5), 0, 'its end is exclusive');
+  assert.equal(reader.verify().ok, true);
 });

@@ -22,6 +22,8 @@ function writeTable(path: string): void {
     builder.add(utf8(`user:${String(i).padStart(4, '0')}`), 1000 - i, i % 10 === 0 ? ValueKind.Delete : ValueKind.Put, utf8(`value ${i}`));
   }
   builder.add(Uint8Array.of(0xfe, 0x00, 0x01), 5, ValueKind.Put, utf8('binary key'));
+  builder.addRangeTombstone(utf8('user:0050'), utf8('user:0060'), 2000);
+  builder.addRangeTombstone(Uint8Array.of(0xfe, 0x00, 0x02), Uint8Array.of(0xff), 2001);
   builder.finish();
   file.close();
 }
@@ -36,8 +38,11 @@ test('sst-dump --verify exits 0 on a good table and prints its parts', () => {
   writeTable(path);
   const { status, stdout } = sstDump('--verify', '--keys', path);
   assert.equal(status, 0, stdout);
-  assert.match(stdout, /format version 1/);
-  assert.match(stdout, /entries 101, tombstones 10/);
+  assert.match(stdout, /format version 2/);
+  assert.match(stdout, /entries 101, tombstones 10, range tombstones 2/);
+  assert.match(stdout, /range tombstones: 2\n  \["user:0050", "user:0060"\) @2000 range delete\n  \[0xfe0002, 0xff\) @2001 range delete/);
+  assert.match(stdout, /largest  0xff \(exclusive: a range tombstone's end\)/);
+  assert.match(stdout, /range deletion block offset \d+ size \d+: checksum ok/);
   assert.match(stdout, /filter: \d+ bytes, k 7/);
   assert.match(stdout, /"user:0003" @997 put value 7 bytes/);
   assert.match(stdout, /0xfe0001 @5 put value 10 bytes/);

@@ -5,6 +5,7 @@
 import { MemoryFileSystem, seededRandom } from '../../engine/fs/memory-file-system.ts';
 import { compareInternal, ValueKind } from '../../engine/internal-key.ts';
 import { compareBytes } from '../../engine/util/bytes.ts';
+import type { RangeTombstone } from '../../engine/range-tombstones.ts';
 import type { BlockCache } from '../../engine/sst/block-cache.ts';
 import { type TableBuilderOptions, TableBuilder, type TableMetadata } from '../../engine/sst/table-builder.ts';
 import { TableReader } from '../../engine/sst/table-reader.ts';
@@ -61,12 +62,13 @@ export interface BuiltTable {
   open(cache?: BlockCache): TableReader;
 }
 
-export function buildTable(entries: readonly Entry[], options: Partial<TableBuilderOptions> = {}, path = '/db/000007.sst'): BuiltTable {
+export function buildTable(entries: readonly Entry[], options: Partial<TableBuilderOptions> = {}, path = '/db/000007.sst', rangeTombstones: readonly RangeTombstone[] = []): BuiltTable {
   const fs = new MemoryFileSystem();
   fs.mkdirp('/db');
   const file = fs.createWritable(path);
   const builder = new TableBuilder(file, options);
   for (const e of entries) builder.add(e.userKey, e.seq, e.kind, e.value);
+  for (const t of rangeTombstones) builder.addRangeTombstone(t.start, t.end, t.seq);
   const metadata = builder.finish();
   file.close();
   return { fs, path, metadata, open: (cache?: BlockCache) => TableReader.open(fs.openReadable(path), 7, cache) };

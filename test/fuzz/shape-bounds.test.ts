@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
-import { EPOCH_HISTORY_ENTRIES_MAX } from '../../cluster/limits.ts';
+import { TERM_HISTORY_ENTRIES_MAX } from '../../cluster/limits.ts';
 import { batchShape, encodeBatch } from '../../protocol/batch-codec.ts';
 import { crc32c } from '../../protocol/crc32c.ts';
 import { ClusterError } from '../../protocol/errors.ts';
@@ -72,24 +72,24 @@ describe('the bound on a replication frame\'s msgpack', () => {
     t.diagnostic(`8 MB frame of empty maps: refused in ${(performance.now() - started).toFixed(1)} ms, heap ${((process.memoryUsage().heapUsed - heapBefore) / MIB).toFixed(1)} MiB`);
   });
 
-  it('decodes the largest valid frames: a full epoch history and a snapshot chunk of one-byte entries', () => {
-    const history = Array.from({ length: FRAME_HISTORY_ENTRIES_MAX }, (_, i) => ({ epoch: i + 1, startSeq: i * 1000 }));
+  it('decodes the largest valid frames: a full term history and a snapshot chunk of one-byte entries', () => {
+    const history = Array.from({ length: FRAME_HISTORY_ENTRIES_MAX }, (_, i) => ({ term: i + 1, startSeq: i * 1000 }));
     const entries = Array.from({ length: 2 * SNAPSHOT_CHUNK_ENTRIES_MAX }, (_, i) => new Uint8Array([i & 0xff]));
     const frames: Frame[] = [
-      { type: 'hello', epoch: 2 ** 40, leader: '127.0.0.1:7001', plan: 'stream', from: 1, leaderSeq: 2 ** 52, history },
-      { type: 'snapshot-chunk', epoch: 3, entries },
-      { type: 'snapshot-end', epoch: 3, seq: 9, count: SNAPSHOT_CHUNK_ENTRIES_MAX },
+      { type: 'hello', term: 2 ** 40, leader: '127.0.0.1:7001', plan: 'stream', from: 1, leaderSeq: 2 ** 52, history },
+      { type: 'snapshot-chunk', term: 3, entries },
+      { type: 'snapshot-end', term: 3, seq: 9, count: SNAPSHOT_CHUNK_ENTRIES_MAX },
     ];
     const decoder = new FrameDecoder(FRAME_BYTES_MAX);
     decoder.push(encodePreamble());
     for (const frame of frames) decoder.push(encodeFrame(frame));
     for (const frame of frames) assert.equal(decoder.next()?.type, frame.type);
-    assert.ok(EPOCH_HISTORY_ENTRIES_MAX <= FRAME_HISTORY_ENTRIES_MAX, 'a node never keeps more history than a hello frame may carry');
+    assert.ok(TERM_HISTORY_ENTRIES_MAX <= FRAME_HISTORY_ENTRIES_MAX, 'a node never keeps more history than a hello frame may carry');
   });
 
   it('refuses nesting deeper than a frame has, and a container that declares more values than bytes', () => {
     const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
-    assert.match(shapeBreach(packr.pack({ type: 'hello', history: [{ epoch: [[1]] }] }), FRAME_SHAPE) ?? '', /nests deeper than 3/);
+    assert.match(shapeBreach(packr.pack({ type: 'hello', history: [{ term: [[1]] }] }), FRAME_SHAPE) ?? '', /nests deeper than 3/);
     assert.match(shapeBreach(Uint8Array.from([0xdf, 0xff, 0xff, 0xff, 0xff, 0x80]), FRAME_SHAPE) ?? '', /declares \d+ values in 1 bytes/);
     assert.match(shapeBreach(Uint8Array.from([0xc7, 0x01, 0x00, 0x00]), FRAME_SHAPE) ?? '', /is not frame msgpack/);
     assert.match(shapeBreach(Uint8Array.from([0x90, 0x90]), FRAME_SHAPE) ?? '', /1 bytes after its value/);
@@ -101,9 +101,9 @@ describe('the bound on a replication frame\'s msgpack', () => {
       assert.ok(breach === undefined || typeof breach === 'string');
     }), { numRuns: 2000 });
     const frameArb: fc.Arbitrary<Frame> = fc.oneof(
-      fc.record({ type: fc.constant('heartbeat' as const), epoch: fc.nat(), leaderSeq: fc.maxSafeNat() }),
-      fc.record({ type: fc.constant('snapshot-chunk' as const), epoch: fc.nat(), entries: fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 20 }).map((a) => (a.length % 2 ? a.slice(1) : a)) }),
-      fc.record({ type: fc.constant('checkpoint' as const), epoch: fc.maxSafeNat(), seq: fc.maxSafeNat() }),
+      fc.record({ type: fc.constant('heartbeat' as const), term: fc.nat(), leaderSeq: fc.maxSafeNat() }),
+      fc.record({ type: fc.constant('snapshot-chunk' as const), term: fc.nat(), entries: fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 20 }).map((a) => (a.length % 2 ? a.slice(1) : a)) }),
+      fc.record({ type: fc.constant('checkpoint' as const), term: fc.maxSafeNat(), seq: fc.maxSafeNat() }),
     );
     fc.assert(fc.property(frameArb, (frame) => {
       const encoded = encodeFrame(frame);

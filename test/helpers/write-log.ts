@@ -6,8 +6,10 @@
 export interface LoggedWrite {
   seq: number;
   key: string;
-  /** undefined for a delete. */
+  /** undefined for a delete (and a range delete). */
   value: string | undefined;
+  /** Set for a range delete, which deletes every key k with key <= k < end. */
+  end?: string;
 }
 
 /** The key-value state after applying, in sequence order, every write with seq <= `upTo`. */
@@ -15,10 +17,17 @@ export function prefixState(writes: readonly LoggedWrite[], upTo: number): Map<s
   const state = new Map<string, string>();
   for (const w of [...writes].sort((a, b) => a.seq - b.seq)) {
     if (w.seq > upTo) break;
-    if (w.value === undefined) state.delete(w.key);
+    if (w.end !== undefined) {
+      for (const k of [...state.keys()]) if (compareKeys(k, w.key) >= 0 && compareKeys(k, w.end) < 0) state.delete(k);
+    } else if (w.value === undefined) state.delete(w.key);
     else state.set(w.key, w.value);
   }
   return state;
+}
+
+/** Bytewise order of two keys' UTF-8 bytes (the engine's key order). */
+function compareKeys(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
 /** Entries of a state in bytewise key order (the order the engine iterates in). */

@@ -13,7 +13,11 @@
  * await cluster.startNode('h2');                 // restart it on its data, wait until healthy
  * ```
  *
- * Layout: shard s's leader is on host s·(1+replicas), its replicas on the hosts after it.
+ * Layout: shard s's first leader is on host s·(1+replicas), its replicas on the hosts after it;
+ * with `controllers: 3`, three more hosts run controller-only nodes (listed in the config's
+ * `controllers`, holding no shard), else the config's default puts the control plane on the
+ * first three shard nodes. Who leads a shard now is the control plane's committed metadata
+ * (`metadata`, `leaderOf`), not the layout: failovers move it.
  * Nodes are started with node-launch.ts (the one place for the command line and config).
  * Every node is `ip netns exec NS node …`: ip execs node in place, so the pid held is the node
  * itself (checked at each start), and SIGKILL or SIGSTOP reach it, not a wrapper.
@@ -28,17 +32,22 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeScanPage, percentEncode } from '../../cluster/index.ts';
-import { Client, type ClientOptions } from '../../net/index.ts';
+import type { Metadata, ShardMeta } from '../../cluster/control/metadata.ts';
+import { defaultControllers } from '../../protocol/config.ts';
+import { Client, HttpTransport, type ClientOptions } from '../../net/index.ts';
 import { NodeProcess } from '../helpers/cluster-harness.ts';
 import { onExitCleanup } from '../helpers/exit-cleanup.ts';
+import { waitReady } from '../helpers/wait-ready.ts';
 import { waitFor } from '../replication/nodes.ts';
 import { CLUSTER_TOKEN, START_WAIT_MS } from './constants.ts';
 import { ip } from './ip-command.ts';
 import { HostNetwork } from './host-network.ts';
 import { HostRelay } from './host-relay.ts';
-import { clusterConfigText, nodeCommand, type ShardLayout } from './node-launch.ts';
+import { clusterConfigText, internalTokenOf, nodeCommand, type ShardLayout } from './node-launch.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** A controller that is cut off or stopped costs a metadata read this long. */
+const INTERNAL_REQUEST_TIMEOUT_MS = 4_000;
 
 export interface HostClusterOptions {
   shards?: number;
@@ -53,26 +62,36 @@ export interface HostClusterOptions {
   clusterToml?: string;
   /** The nodes' --log-level; default `warn`. */
   logLevel?: string;
+  /** Lines of the [control] table (lease_ms, …). */
+  controlToml?: string;
+  /** 3: three controller-only hosts after the shards' hosts; omitted or 0: the config's default (the first three shard nodes). */
+  controllers?: 0 | 3;
   /** Seeds the relays' loss. */
   seed?: number;
 }
 
 /** The part of GET /internal/state the harness reads. */
 export interface NodeState {
-  role: 'leader' | 'replica';
-  epoch: number;
+  role: 'leader' | 'replica' | 'unassigned';
+  term: number | null;
   lastSequence: number;
-  replication: { leader?: { followers: { node: string; inSync: boolean }[] } };
+  replication: { leader?: { followers: { node: string; inSync: boolean }[]; leaseValid: boolean } };
 }
 
 export class HostCluster {
   readonly network: HostNetwork;
   readonly shards: ShardLayout[];
   readonly token = CLUSTER_TOKEN;
+  /** The nodes' own credential (node-launch.ts), for the internal routes the harness reads. */
+  readonly internalToken = internalTokenOf(CLUSTER_TOKEN);
+  /** For the harness's own internal requests (the metadata). */
+  private readonly internal = new HttpTransport({ requestTimeoutMs: INTERNAL_REQUEST_TIMEOUT_MS, responseBytesMax: 1 << 20, socketsPerNodeMax: 2 });
   readonly dir: string;
   readonly configPath: string;
   readonly nodes = new Map<string, NodeProcess>();
   readonly relays = new Map<string, HostRelay>();
+  /** The hosts that run the control plane. */
+  readonly controllerHosts: string[];
   private readonly options: HostClusterOptions;
   private readonly unregister: () => void;
   private closed = false;
@@ -87,20 +106,23 @@ export class HostCluster {
       leader: addresses[s * (1 + replicas)]!,
       replicas: addresses.slice(s * (1 + replicas) + 1, (s + 1) * (1 + replicas)),
     }));
+    const shardHosts = this.shards.length * (1 + replicas);
+    const dedicated = options.controllers === 3 ? addresses.slice(shardHosts, shardHosts + 3) : undefined;
+    this.controllerHosts = (dedicated ?? defaultControllers(this.shards)).map((a) => this.hostOf(a));
     // Named like the run's namespaces, so a later run removes it too if this process is killed.
     this.dir = mkdtempSync(path.join(os.tmpdir(), network.plan.prefix));
     const dir = this.dir;
     this.unregister = onExitCleanup(() => rmSync(dir, { recursive: true, force: true }));
     this.configPath = path.join(this.dir, 'cluster.toml');
     writeFileSync(this.configPath, clusterConfigText({
-      shards: this.shards, token: this.token, auth: options.auth ?? 'all',
-      clusterToml: options.clusterToml, replicationToml: options.replicationToml, limitsToml: options.limitsToml,
+      shards: this.shards, controllers: dedicated, token: this.token, auth: options.auth ?? 'all',
+      clusterToml: options.clusterToml, replicationToml: options.replicationToml, limitsToml: options.limitsToml, controlToml: options.controlToml,
     }));
   }
 
   /** Builds the network, starts the relays and every node; the caller must `close()` it. */
   static async start(options: HostClusterOptions = {}): Promise<HostCluster> {
-    const hostCount = (options.shards ?? 1) * (1 + (options.replicas ?? 0));
+    const hostCount = (options.shards ?? 1) * (1 + (options.replicas ?? 0)) + (options.controllers === 3 ? 3 : 0);
     const network = await HostNetwork.create({ hostCount, relays: options.relays });
     let cluster: HostCluster | undefined;
     try {
@@ -152,7 +174,7 @@ export class HostCluster {
     const child = this.network.spawnIn(host, launch.command, launch.args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...launch.env } });
     const node = NodeProcess.adopt(spec.address, this.dataDir(host), child);
     this.nodes.set(host, node);
-    await node.waitHealthy();
+    await waitReady(node);
     await assertNodeInNamespace(node, spec.namespace);
     return node;
   }
@@ -175,23 +197,60 @@ export class HostCluster {
     return JSON.parse(Buffer.from(res.body).toString()) as NodeState;
   }
 
-  /** Waits until every shard's leader has all its replicas in sync. */
+  /**
+   * The committed metadata: the newest version any controller host answers with (asked with
+   * the nodes' internal credential, which /internal/meta needs). A controller cut off from the
+   * others answers too, with what it had applied when it was cut off, so the highest version wins.
+   */
+  async metadata(): Promise<Metadata> {
+    const failures: string[] = [];
+    const headers = { Authorization: `Bearer ${this.internalToken}` };
+    const answers = await Promise.all(this.controllerHosts.map(async (host) => {
+      try {
+        const res = await this.internal.request(this.addressOf(host), { method: 'GET', path: '/internal/meta?after=0&wait_ms=0', headers });
+        if (res.status === 200) return JSON.parse(Buffer.from(res.body).toString()) as Metadata;
+        failures.push(`${host}: ${res.status}`);
+      } catch (error) {
+        failures.push(`${host}: ${(error as Error).message}`);
+      }
+      return undefined;
+    }));
+    const newest = answers.reduce<Metadata | undefined>((best, m) => (m && (!best || m.version > best.version) ? m : best), undefined);
+    if (!newest) throw new Error(`host cluster: no controller answered GET /internal/meta (${failures.join('; ')})`);
+    return newest;
+  }
+
+  /** A shard as the committed metadata has it now (its leader, term, members, in-sync set). */
+  async shardMeta(shard = this.shards[0]!.name): Promise<ShardMeta> {
+    const found = (await this.metadata()).shards.find((s) => s.name === shard);
+    if (!found) throw new Error(`host cluster: the metadata has no shard ${JSON.stringify(shard)}`);
+    return found;
+  }
+
+  /** The host that leads `shard` now, by the committed metadata. */
+  async leaderOf(shard = this.shards[0]!.name): Promise<string> {
+    return this.hostOf((await this.shardMeta(shard)).leader);
+  }
+
+  /** Waits until every shard's committed in-sync set holds all its members, and its leader holds a lease. */
   async waitAllInSync(client: Client, timeoutMs = START_WAIT_MS): Promise<void> {
     for (const shard of this.shards) {
-      const leader = this.hostOf(shard.leader);
-      await waitFor(`every replica of ${shard.name} in sync on ${leader}`, async () => {
-        const followers = (await this.state(client, leader)).replication.leader?.followers ?? [];
-        return shard.replicas.every((r) => followers.some((f) => f.node === r && f.inSync));
+      await waitFor(`every member of ${shard.name} in its committed in-sync set, under a leader with a lease`, async () => {
+        const meta = await this.shardMeta(shard.name);
+        if (!meta.members.every((m) => meta.inSync.includes(m))) return false;
+        return (await this.state(client, this.hostOf(meta.leader))).replication.leader?.leaseValid === true;
       }, timeoutMs);
     }
   }
 
-  /** Waits until every replica has applied all its leader holds (no write may be running). */
+  /** Waits until every member of each shard has applied all its current leader holds (no write may be running). */
   async waitCaughtUp(client: Client, timeoutMs = START_WAIT_MS): Promise<void> {
     for (const shard of this.shards) {
-      await waitFor(`the replicas of ${shard.name} caught up`, async () => {
-        const [leader, ...replicas] = await Promise.all([shard.leader, ...shard.replicas].map((a) => this.state(client, this.hostOf(a))));
-        return replicas.every((r) => r.lastSequence === leader!.lastSequence);
+      await waitFor(`the members of ${shard.name} caught up with its leader`, async () => {
+        const meta = await this.shardMeta(shard.name);
+        const leader = await this.state(client, this.hostOf(meta.leader));
+        const others = await Promise.all(meta.members.filter((m) => m !== meta.leader).map((a) => this.state(client, this.hostOf(a))));
+        return others.every((r) => r.lastSequence === leader.lastSequence);
       }, timeoutMs);
     }
   }
@@ -221,6 +280,7 @@ export class HostCluster {
       await Promise.all([...this.nodes.values()].map((n) => n.kill()));
       await Promise.all([...this.relays.values()].map((r) => r.close()));
     } finally {
+      this.internal.close();
       await this.network.destroy();
       rmSync(this.dir, { recursive: true, force: true });
       this.unregister();

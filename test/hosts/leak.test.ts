@@ -110,7 +110,7 @@ test('a cluster closed normally leaves ip netns list and ip link as they were', 
 test('a start that fails half-way removes what it had made before rethrowing', { skip }, async () => {
   const before = await snapshot();
   // A config the node refuses (exit 2) once the network and relays exist.
-  await assert.rejects(HostCluster.start({ shards: 1, replicas: 1, relays: true, replicationToml: 'min_insync = -1' }), /exited before it was healthy/);
+  await assert.rejects(HostCluster.start({ shards: 1, replicas: 1, relays: true, replicationToml: 'min_insync = -1' }), /exited before it was ready/);
   assert.deepEqual(await snapshot(), before);
 });
 

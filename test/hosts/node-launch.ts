@@ -1,11 +1,15 @@
 /**
- * How the host harness starts a node and which config it hands it: the one place to change
- * when either grows (the control plane's `[cluster] controllers = [...]`, protected mode,
- * new flags). Pure: text and argument lists, no I/O.
+ * How the host harness (and the loopback chaos cluster, test/chaos/) starts a node and which
+ * config it hands it: the one place to change when either grows (protected mode, new flags,
+ * new tables). Pure: text and argument lists, no I/O.
  *
- * Today's command line: `node --import tsx cluster/node.ts --config FILE --node HOST:PORT
- * --data DIR --bind HOST --log-level L`, with the token in the config (`[cluster] token`) and
- * DISTRIBKV_TOKEN emptied, so a token in the test's own environment cannot override it.
+ * Config: `[cluster]` with the control plane's `controllers = [...]` (when given; else the
+ * config's default picks them among the shards' nodes), the token and its scope (when given),
+ * then the `[limits]`, `[replication]` and `[control]` tables asked for, then the shards.
+ *
+ * Command line: `node --import tsx cluster/node.ts --config FILE --node HOST:PORT --data DIR
+ * --bind HOST --log-level L`, with DISTRIBKV_TOKEN emptied, so a token in the test's own
+ * environment cannot override the config's.
  */
 
 export interface ShardLayout {
@@ -16,27 +20,41 @@ export interface ShardLayout {
 
 export interface ConfigSpec {
   shards: readonly ShardLayout[];
-  /** 16+ printable characters (docs/operations.md). */
-  token: string;
+  /** The control plane's Raft group (1, 3 or 5 addresses); omitted: the config's default. */
+  controllers?: readonly string[];
+  /** 16+ printable characters (docs/operations.md); omitted: no token (loopback only). */
+  token?: string;
   /** `internal` (the token on /internal/ and /admin/) or `all` (on every route but /healthz). */
-  auth: 'internal' | 'all';
+  auth?: 'internal' | 'all';
   /** Extra lines under [cluster]. */
   clusterToml?: string;
   /** Lines of the [replication] table. */
   replicationToml?: string;
   /** Lines of the [limits] table. */
   limitsToml?: string;
+  /** Lines of the [control] table (lease_ms, tick_ms, …). */
+  controlToml?: string;
 }
 
 /** The cluster.toml every node of a harness cluster reads. */
 export function clusterConfigText(spec: ConfigSpec): string {
-  const lines = ['[cluster]', 'vnodes = 64', `token = ${JSON.stringify(spec.token)}`, `auth = ${JSON.stringify(spec.auth)}`, spec.clusterToml ?? '', ''];
+  const lines = ['[cluster]', 'vnodes = 64'];
+  if (spec.controllers) lines.push(`controllers = [${spec.controllers.map((c) => JSON.stringify(c)).join(', ')}]`);
+  if (spec.token !== undefined) lines.push(`token = ${JSON.stringify(spec.token)}`, `internal_token = ${JSON.stringify(internalTokenOf(spec.token))}`);
+  if (spec.auth !== undefined) lines.push(`auth = ${JSON.stringify(spec.auth)}`);
+  lines.push(spec.clusterToml ?? '', '');
   if (spec.limitsToml) lines.push('[limits]', spec.limitsToml, '');
   if (spec.replicationToml) lines.push('[replication]', spec.replicationToml, '');
+  if (spec.controlToml) lines.push('[control]', spec.controlToml, '');
   for (const s of spec.shards) {
     lines.push('[[shards]]', `name = ${JSON.stringify(s.name)}`, `leader = ${JSON.stringify(s.leader)}`, `replicas = [${s.replicas.map((r) => JSON.stringify(r)).join(', ')}]`, '');
   }
   return lines.join('\n');
+}
+
+/** The nodes' own credential beside a harness token (it must differ from the token). */
+export function internalTokenOf(token: string): string {
+  return `${token}-internal`;
 }
 
 export interface NodeLaunch {
@@ -54,6 +72,6 @@ export function nodeCommand(launch: NodeLaunch): { command: string; args: string
   return {
     command: process.execPath,
     args: ['--import', 'tsx', 'cluster/node.ts', '--config', launch.configPath, '--node', launch.address, '--data', launch.dataDir, '--bind', launch.bindHost, '--log-level', launch.logLevel],
-    env: { DISTRIBKV_TOKEN: '' },
+    env: { DISTRIBKV_TOKEN: '', DISTRIBKV_INTERNAL_TOKEN: '' },
   };
 }

@@ -10,7 +10,8 @@ import { test } from 'node:test';
 import { ClientError, Client, ConnectionError, type Transport, type TransportRequest, type TransportResponse } from '../../net/index.ts';
 import { seededRandom } from '../../engine/fs/memory-file-system.ts';
 import { NemesisLog } from './nemesis-log.ts';
-import { certainlyNotApplied, Workload } from './workload.ts';
+import { certainlyNotApplied, Workload, type Connect } from './workload.ts';
+import { findTermConflicts, type Acknowledgement } from './acknowledgements.ts';
 
 const NODE = '198.18.0.10:7000';
 const encoder = new TextEncoder();
@@ -29,7 +30,7 @@ function store(misbehave: (writeNumber: number) => 'refuse' | 'unconfirmed' | 'f
   let seq = 0;
   let writes = 0;
   const handle = (request: TransportRequest): TransportResponse => {
-    if (request.path === '/cluster') return answer(200, { epoch: 1, ring: { hash: 'xxhash64', placement: 'sectored', vnodes: 64 }, shards: [{ name: 'shard-0', leader: NODE, replicas: [] }] });
+    if (request.path === '/cluster') return answer(200, { version: 1, ring: { hash: 'xxhash64', placement: 'sectored', vnodes: 64 }, shards: [{ name: 'shard-0', leader: NODE, replicas: [], term: 1 }] });
     const key = decodeURIComponent(request.path.slice('/kv/'.length).split('?')[0]!);
     if (request.method === 'GET') {
       const value = data.get(key);
@@ -39,7 +40,7 @@ function store(misbehave: (writeNumber: number) => 'refuse' | 'unconfirmed' | 'f
     if (behaviour === 'refuse') return answer(503, { code: 'NOT_ENOUGH_REPLICAS', message: 'refused before writing' });
     if (behaviour !== 'forget') data.set(key, Buffer.from(request.body!).toString('utf8'));
     if (behaviour === 'unconfirmed') return answer(503, { code: 'UNCONFIRMED', message: 'written, not confirmed' });
-    return answer(204, undefined, { 'x-seq': String(++seq) });
+    return answer(204, undefined, { 'x-seq': String(++seq), 'x-shard': 'shard-0', 'x-term': '1' });
   };
   return {
     // Answer on a later turn, so the workers interleave.
@@ -52,9 +53,9 @@ function store(misbehave: (writeNumber: number) => 'refuse' | 'unconfirmed' | 'f
   };
 }
 
-async function runAgainst(transport: Transport) {
-  const connect = () => Client.connect([NODE], { transport, retriesMax: 0 });
-  const load = await Workload.start(connect, { workers: 4, keys: 3, opsMax: 600, seed: 3 });
+async function runAgainst(transport: Transport, writeRetryMsMax = 0) {
+  const connect: Connect = (options) => Client.connect([NODE], { ...options, retriesMax: 0 });
+  const load = await Workload.start(connect, { workers: 4, keys: 3, opsMax: 600, seed: 3, transport: () => transport, writeRetryMsMax, backoffMsMax: 20 });
   await load.finished();
   await load.stop();
   const log = new NemesisLog();
@@ -74,7 +75,24 @@ test('an honest store passes both checks, refused writes recorded as failed and 
   assert.equal(c.reads + c.writes, 600);
   assert.ok(c.failed > 0 && c.unknown > 0 && c.acknowledged > 0, JSON.stringify(c));
   assert.equal(c.acknowledged + c.failed + c.unknown, c.writes);
-  assert.match(report.summary, /^operations 600 \(reads \d+, \d+ ok; writes \d+: \d+ acknowledged, \d+ failed, \d+ unknown\); lost 0; linearizable \(3 keys, \d+ steps\); nemesis: kill 1$/);
+  assert.match(report.summary, /^operations 600 \(reads \d+, \d+ ok; writes \d+: \d+ acknowledged, \d+ failed, \d+ unknown\); lost 0; linearizable \(3 keys, \d+ steps\); two nodes acknowledging in one term: never; nemesis: kill 1$/);
+  assert.equal(report.acknowledgements.length, c.acknowledged);
+  for (const a of report.acknowledgements) assert.deepEqual([a.node, a.shard, a.term], [NODE, 'shard-0', 1], `op ${a.id}`);
+  assert.deepEqual(report.unlabelled, []);
+  assert.equal(report.errors.get('NOT_ENOUGH_REPLICAS'), c.failed);
+  assert.equal(report.errors.get('UNCONFIRMED'), c.unknown);
+});
+
+test('with retries, a refused or unconfirmed write is tried again as a new operation with a new value, and the application sees none fail', async () => {
+  const report = await runAgainst(store((n) => (n % 3 === 0 ? 'refuse' : n % 3 === 1 ? 'unconfirmed' : 'ok')), 10_000);
+  const c = report.counts;
+  assert.deepEqual(report.lost, []);
+  assert.equal(report.linearizability.verdict, 'linearizable', report.explain());
+  assert.ok(c.retried > 0, JSON.stringify(c));
+  assert.equal(c.writesFailed, 0, JSON.stringify(c));
+  const values = report.acknowledgements.map((a) => a.value);
+  assert.equal(new Set(values).size, values.length, 'every attempt wrote a value of its own');
+  assert.ok(values.some((v) => /^w\d+-\d+\.\d+$/.test(v)), 'some acknowledged values are retries (w<worker>-<n>.<attempt>)');
 });
 
 test('a store that acknowledges writes and then forgets them is caught', async () => {
@@ -89,6 +107,7 @@ test('a failed write is "certainly not made" only on a refusal before writing, a
   const unavailable = (cause: Error) => new ClientError('UNAVAILABLE', 'failed', { cause: new ConnectionError(NODE, cause.message, { cause }) });
   const cases: [unknown, boolean][] = [
     [new ClientError('NOT_ENOUGH_REPLICAS', 'x', { status: 503 }), true],
+    [new ClientError('LEASE_EXPIRED', 'x', { status: 503 }), true],
     [new ClientError('OVERLOADED', 'x', { status: 503 }), true],
     [new ClientError('BAD_QUERY', 'x', { status: 400 }), true],
     [new ClientError('UNCONFIRMED', 'x', { status: 503 }), false],
@@ -99,4 +118,14 @@ test('a failed write is "certainly not made" only on a refusal before writing, a
     [new Error('something else'), false],
   ];
   for (const [error, expected] of cases) assert.equal(certainlyNotApplied(error), expected, `${(error as Error).message} (${(error as ClientError).code ?? ''})`);
+});
+
+test('two nodes acknowledging writes of one shard at one term is a conflict; one node per term, or one term per node, is not', () => {
+  const ack = (id: number, node: string, term: number, shard = 's0'): Acknowledgement => ({ id, key: 'k', value: `v${id}`, node, shard, term, invokeTime: id, time: id + 0.5 });
+  assert.deepEqual(findTermConflicts([ack(0, 'a', 1), ack(1, 'a', 1), ack(2, 'b', 2), ack(3, 'a', 3), ack(4, 'b', 1, 's1')]), []);
+  const conflicts = findTermConflicts([ack(0, 'a', 1), ack(1, 'b', 2), ack(2, 'a', 2), ack(3, 'a', 2)]);
+  assert.equal(conflicts.length, 1);
+  assert.equal(conflicts[0]!.term, 2);
+  assert.deepEqual([...conflicts[0]!.nodes], [['b', 1], ['a', 2]]);
+  assert.match(conflicts[0]!.explanation, /^shard s0 at term 2: writes acknowledged by 2 nodes: b \(1 writes, first op 1 at 1\.5 ms\), a \(2 writes, first op 2 at 2\.5 ms\)$/);
 });

@@ -8,8 +8,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Db, MemoryFileSystem } from '../../engine/index.ts';
+import { Db, MemoryFileSystem, type Snapshot } from '../../engine/index.ts';
 import { seededRandom } from '../../engine/fs/memory-file-system.ts';
+import { TableReader } from '../../engine/sst/table-reader.ts';
 import { prefixState, type LoggedWrite } from '../helpers/write-log.ts';
 
 const POINTS = Number(process.env.SWEEP_POINTS ?? 150);
@@ -21,19 +22,31 @@ async function build(): Promise<{ fs: MemoryFileSystem; writes: LoggedWrite[]; f
   const db = await Db.open('/db', { fileSystem: fs, ...OPTIONS });
   const random = seededRandom(31);
   const writes: LoggedWrite[] = [];
+  let snapshot: Snapshot | undefined;
   for (let i = 0; i < 1200; i++) {
-    const key = `key-${String(Math.floor(random() * 300)).padStart(4, '0')}`;
+    if (i === 600) snapshot = db.snapshot();
+    const n = Math.floor(random() * 300);
+    const key = `key-${String(n).padStart(4, '0')}`;
+    if (random() < 0.02) {
+      // Range deletes, so tables carry range deletion blocks and the WAL range-delete ops.
+      const end = `key-${String(n + 1 + Math.floor(random() * 20)).padStart(4, '0')}`;
+      writes.push({ seq: await db.deleteRange({ gte: key, lt: end }), key, value: undefined, end });
+      continue;
+    }
     const value = random() < 0.1 ? undefined : `v${i}-${'p'.repeat(Math.floor(random() * 60))}`;
     const seq = value === undefined ? await db.delete(key) : await db.put(key, value);
     writes.push({ seq, key, value });
   }
+  // A snapshot from before the later range deletes keeps their tombstones in the tables.
   await db.compactRange();
+  snapshot!.release();
   const flushedSeq = db.lastSequence;
-  // Some writes stay in the WAL only.
+  // Some writes stay in the WAL only, a range delete among them.
   for (let i = 0; i < 40; i++) {
     const key = `key-${String(i * 7).padStart(4, '0')}`;
     writes.push({ seq: await db.put(key, `wal-only-${i}`), key, value: `wal-only-${i}` });
   }
+  writes.push({ seq: await db.deleteRange({ gte: 'key-0100', lt: 'key-0120' }), key: 'key-0100', value: undefined, end: 'key-0120' });
   await db.close();
   return { fs, writes, flushedSeq };
 }
@@ -67,6 +80,10 @@ async function openAndCheck(fs: MemoryFileSystem, writes: LoggedWrite[], label: 
   }
 }
 
+function rangeTombstones(fs: MemoryFileSystem, table: string): number {
+  return TableReader.open(fs.openReadable(`/db/${table}`), 0).rangeTombstones.length;
+}
+
 function damaged(fs: MemoryFileSystem, path: string, change: (bytes: Uint8Array) => Uint8Array): MemoryFileSystem {
   const copy = fs.crash(0, { data: 'keep', entries: 'keep' });
   copy.poke(path, change(copy.peek(path)));
@@ -85,11 +102,14 @@ test('flips and truncations of every file kind give a consistent prefix or CORRU
   const names = fs.list('/db');
   const files = {
     wal: names.filter((n) => n.endsWith('.wal') && fs.peek(`/db/${n}`).length > 0),
-    sst: names.filter((n) => n.endsWith('.sst')).slice(0, 3),
+    // Tables with range tombstones first, so their range deletion blocks are swept.
+    sst: names.filter((n) => n.endsWith('.sst')).sort((a, b) => rangeTombstones(fs, b) - rangeTombstones(fs, a)).slice(0, 3),
     manifest: names.filter((n) => n.startsWith('MANIFEST-')),
     current: ['CURRENT'],
   };
   assert.ok(files.wal.length === 1 && files.sst.length >= 2 && files.manifest.length === 1);
+  const withRangeDeletes = files.sst.filter((n) => rangeTombstones(fs, n) > 0);
+  assert.ok(withRangeDeletes.length > 0, 'the swept tables include range deletion blocks');
   const random = seededRandom(5);
   const tally: Record<string, { variants: number; corruption: number; prefix: number }> = {};
   for (const [kind, list] of Object.entries(files)) {

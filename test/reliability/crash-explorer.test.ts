@@ -50,7 +50,7 @@ async function checkState(state: Pending, writes: LoggedWrite[]): Promise<void> 
   }
 }
 
-test('every crash state of a workload with flushes and compactions recovers a prefix holding every sync write', async (t) => {
+test('every crash state of a workload with flushes, compactions and range deletes recovers a prefix holding every sync write', async (t) => {
   const seed = Number(process.env.CRASH_EXPLORER_SEED ?? 77);
   const random = seededRandom(seed);
   const fileSystem = new MemoryFileSystem();
@@ -76,12 +76,15 @@ test('every crash state of a workload with flushes and compactions recovers a pr
   for (let i = 0; i < WRITES; i++) {
     const key = `k${String(Math.floor(random() * 60)).padStart(3, '0')}`;
     const sync = random() < 0.5;
-    const value = random() < 0.15 ? undefined : `v${i}-${'w'.repeat(Math.floor(random() * 150))}`;
+    const ranged = random() < 0.05;
+    const value = ranged || random() < 0.15 ? undefined : `v${i}-${'w'.repeat(Math.floor(random() * 150))}`;
+    // A range delete of up to 10 of the 60 keys.
+    const end = ranged ? `k${String(Number(key.slice(1)) + 1 + Math.floor(random() * 10)).padStart(3, '0')}` : undefined;
     // Writes are one at a time, so the next one takes the next sequence number: log it first,
     // so that crash states taken while it is in flight can be checked.
-    const write = { seq: db.lastSequence + 1, key, value };
+    const write = { seq: db.lastSequence + 1, key, value, end };
     writes.push(write);
-    const seq = value === undefined ? await db.delete(key, { sync }) : await db.put(key, value, { sync });
+    const seq = end !== undefined ? await db.deleteRange({ gte: key, lt: end }, { sync }) : value === undefined ? await db.delete(key, { sync }) : await db.put(key, value, { sync });
     assert.equal(seq, write.seq);
     if (sync) syncedSeq = seq;
     await drain();
@@ -93,5 +96,6 @@ test('every crash state of a workload with flushes and compactions recovers a pr
   await drain();
   t.diagnostic(`${explored} crash states explored over ${calls} file-system calls; ${stats.flushes} flushes, ${stats.compactions} compactions`);
   assert.ok(stats.flushes > 5 && stats.compactions > 0, 'the workload must flush and compact');
+  assert.ok(writes.some((w) => w.end !== undefined), 'the workload must delete ranges');
   assert.ok(explored >= WRITES * VARIANTS.length);
 });

@@ -1,169 +1,104 @@
 /**
- * A partition test on real node processes: a TCP proxy on loopback sits between the leader
- * and its followers (the leader's configured address is the proxy's; the leader binds another
- * loopback address), so the test can delay, cut and partition the replication links while
- * clients still reach the leader directly. Under an acks=all write load:
- *   1. the links are delayed, then cut (a blip), then partitioned;
- *   2. during the partition the most up-to-date replica is promoted (epoch 2), and the load
- *      writes to both the new leader and the isolated old one;
- *   3. the partition heals and the old leader learns it was deposed.
- * Checked with the history checker: no acknowledged write is lost, and in each epoch at most
- * one node acknowledged writes.
+ * A partition test on real node processes, with TCP proxies on loopback (test/helpers/tcp-proxy.ts).
+ * A shard of a leader and two replicas, three controller-only nodes. The leader is reached by
+ * every other node through a proxy (its address in the config is the proxy's; it binds another
+ * loopback address, where the test's clients reach it directly), and it reaches the controllers
+ * through proxies of its own (cluster-harness.ts `controllersProxied`). Under an acks=all load:
+ *   1. the followers' links to the leader are delayed, then cut (a blip);
+ *   2. then every proxy of the leader partitions: it is cut off from its followers and from the
+ *      control plane, while the test's clients still reach it. It stops acknowledging (its
+ *      in-sync set still holds the followers it cannot reach, and its lease runs out); once the
+ *      lease has certainly ended, the control plane elects a follower at term 2. Half the load
+ *      follows the new leader, half keeps writing to the isolated old one;
+ *   3. the partition heals, and the old leader learns it was deposed and follows.
+ * Checked with the history checker: no acknowledged write is lost; in each term at most one
+ * node acknowledged writes; and no write sent to the old leader after the new one was elected
+ * was acknowledged (it accepted writes only under a lease, which ended before the election).
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { findLostWrites, History } from '../checker/index.ts';
-import { NodeProcess } from '../helpers/cluster-harness.ts';
-import { freePorts } from '../helpers/free-ports.ts';
-import { TcpProxy } from '../helpers/tcp-proxy.ts';
-import { nodeView, promote, scanAll, waitCaughtUp, waitFor, waitInSync, waitLeaderGone } from '../replication/nodes.ts';
+import { findLostWrites } from '../checker/index.ts';
+import { CONTROL_TOML_FAILOVER, startCluster, type TestCluster } from '../helpers/cluster-harness.ts';
+import { countOutcomes, waitElection } from '../replication/failover.ts';
+import { nodeView, scanAll, waitCaughtUp, waitFor, waitInSync } from '../replication/nodes.ts';
+import { acknowledgingNodesByTerm, TargetedLoad } from '../helpers/recorded-put.ts';
 
-const REPLICATION = ['min_insync = 1', 'replica_lag_max_ms = 1000', 'heartbeat_interval_ms = 100'].join('\n');
+const REPLICATION = ['min_insync = 1', 'replica_lag_max_ms = 1000', 'heartbeat_interval_ms = 100', 'ack_timeout_ms = 3000'].join('\n');
+const SHARD = 'shard-0';
 const WORKERS = 6;
 const WRITES_MAX = 30_000;
-const LOAD_MS_MAX = 60_000;
-const REQUEST_TIMEOUT_MS = 10_000;
-/** Errors that prove a write was not made. */
-const NOT_APPLIED = new Set(['NOT_ENOUGH_REPLICAS', 'OVERLOADED', 'SHUTTING_DOWN', 'NOT_LEADER_REFUSED']);
+const LOAD_MS_MAX = 180_000;
 
-interface Ack {
-  node: string;
-  epoch: number;
-}
-
-/** One PUT with acks=all; never follows a redirect (a 307 means "not written here"). */
-function put(address: string, key: string, value: string): Promise<{ status: number; code?: string; epoch: number }> {
-  const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host, port, method: 'PUT', path: `/kv/${encodeURIComponent(key)}?acks=all`, agent: false, timeout: REQUEST_TIMEOUT_MS }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', reject);
-      res.on('end', () => {
-        let code: string | undefined;
-        try {
-          code = chunks.length > 0 ? (JSON.parse(Buffer.concat(chunks).toString()) as { code?: string }).code : undefined;
-        } catch {
-          code = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, code, epoch: Number(res.headers['x-epoch'] ?? 0) });
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end(value);
-  });
-}
-
-let dir = '';
-let proxy: TcpProxy | undefined;
-const nodes: NodeProcess[] = [];
-let leaderConfigured = '';
-let leaderReal = '';
+let cluster: TestCluster | undefined;
+let leader = '';
+let leaderDirect = '';
 let replicas: string[] = [];
 
 before(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'distribkv-partition-'));
-  const [leaderPort, r1, r2] = await freePorts(3);
-  leaderConfigured = `127.0.0.2:${leaderPort}`;
-  leaderReal = `127.0.0.3:${leaderPort}`;
-  replicas = [`127.0.0.1:${r1}`, `127.0.0.1:${r2}`];
-  const config = path.join(dir, 'cluster.toml');
-  await writeFile(config, ['[cluster]', 'vnodes = 64', '', '[replication]', REPLICATION, '', '[[shards]]', 'name = "shard-0"', `leader = "${leaderConfigured}"`, `replicas = ["${replicas[0]}", "${replicas[1]}"]`, ''].join('\n'));
-  proxy = await TcpProxy.start({ host: '127.0.0.2', port: leaderPort! }, { host: '127.0.0.3', port: leaderPort! });
-  nodes.push(NodeProcess.spawn(config, leaderConfigured, path.join(dir, 'leader'), {}, ['--bind', '127.0.0.3']));
-  for (const r of replicas) nodes.push(NodeProcess.spawn(config, r, path.join(dir, r.replace(':', '_'))));
-  await Promise.all(nodes.map((n) => n.waitHealthy()));
-  await waitInSync(leaderReal, 2);
+  cluster = await startCluster({
+    shards: 1, replicas: 2, controllers: 3, controlToml: CONTROL_TOML_FAILOVER, replicationToml: REPLICATION,
+    proxied: (s) => [s.leader], controllersProxied: (s) => [s.leader],
+  });
+  leader = cluster.shards[0]!.leader;
+  leaderDirect = cluster.direct(leader);
+  replicas = cluster.shards[0]!.replicas;
+  await waitInSync(leaderDirect, 2);
 });
 
-after(async () => {
-  await Promise.all(nodes.map((n) => n.kill()));
-  await proxy?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
+after(() => cluster?.close());
 
-test('under delay, cuts and a partition with a promotion, no acknowledged write is lost and each epoch has one acknowledging node', async (t) => {
-  const history = new History();
-  const acks: Ack[] = [];
-  const targets: string[] = Array.from({ length: WORKERS }, () => leaderReal);
-  const deadline = Date.now() + LOAD_MS_MAX;
-  let started = 0;
-  let stopped = false;
-  const worker = async (id: number) => {
-    for (let i = 0; !stopped && started < WRITES_MAX && Date.now() < deadline; i++) {
-      started++;
-      const node = targets[id]!;
-      const key = `p-w${id}-${String(i).padStart(6, '0')}`;
-      const op = history.invoke(id, { type: 'write', key, value: key });
-      try {
-        const res = await put(node, key, key);
-        if (res.status === 204) {
-          history.ok(op);
-          acks.push({ node, epoch: res.epoch });
-        } else if (res.status === 307 || res.status < 500 || NOT_APPLIED.has(res.code ?? '')) {
-          history.fail(op, res.code ?? String(res.status));
-        } else {
-          history.info(op, res.code ?? String(res.status));
-        }
-      } catch (error) {
-        history.info(op, (error as Error).message);
-      }
-    }
-  };
-  const load = Promise.all(Array.from({ length: WORKERS }, (_, id) => worker(id)));
-  const ackedBy = (node: string) => acks.filter((a) => a.node === node).length;
+test('under delay, cuts and a partition of the leader, no acknowledged write is lost and each term has one acknowledging node', async (t) => {
+  // The load reaches the leader directly, not through its proxy.
+  const load = new TargetedLoad({ workers: WORKERS, target: leaderDirect, writesMax: WRITES_MAX, durationMsMax: LOAD_MS_MAX, prefix: 'p' });
   const waitAcks = (what: string, node: string, more: number) => {
-    const target = ackedBy(node) + more;
-    return waitFor(what, () => ackedBy(node) >= target, 20_000);
+    const target = load.ackedBy(node) + more;
+    return waitFor(what, () => load.ackedBy(node) >= target);
   };
+  const proxies = [cluster!.proxies.get(leader)!, ...cluster!.controllerProxies.values()];
   try {
-    await waitAcks('writes acknowledged before any fault', leaderReal, 200);
-    proxy!.delay(20);
-    await waitAcks('writes acknowledged over a delayed link', leaderReal, 100);
-    proxy!.heal();
-    proxy!.cut();
-    await waitAcks('writes acknowledged after a cut', leaderReal, 100);
+    await waitAcks('writes acknowledged before any fault', leaderDirect, 200);
+    cluster!.proxies.get(leader)!.delay(20);
+    await waitAcks('writes acknowledged over a delayed link', leaderDirect, 100);
+    cluster!.proxies.get(leader)!.heal();
+    cluster!.proxies.get(leader)!.cut();
+    await waitAcks('writes acknowledged after a cut', leaderDirect, 100);
 
-    proxy!.partition();
-    const ackedBeforePartition = ackedBy(leaderReal);
-    await waitLeaderGone(replicas);
-    const positions = await Promise.all(replicas.map(async (r) => (await nodeView(r)).lastSequence));
-    const newLeader = replicas[positions.indexOf(Math.max(...positions))]!;
-    const report = await promote(newLeader);
-    assert.equal(report.epoch, 2);
+    for (const p of proxies) p.partition();
+    const ackedBeforePartition = load.ackedBy(leaderDirect);
+    const election = await waitElection([...replicas, ...cluster!.controllers], SHARD, 1);
+    const electedAt = performance.now();
+    assert.ok(replicas.includes(election.leader), `a follower on the majority side was elected, not ${election.leader}`);
+    assert.equal(election.term, 2);
     // Half the load follows the new leader; half keeps writing to the isolated old one.
-    for (let id = 0; id < WORKERS; id += 2) targets[id] = newLeader;
-    await waitInSync(newLeader, 1);
-    await waitAcks('writes acknowledged by the new leader', newLeader, 200);
-    const ackedByOldInPartition = ackedBy(leaderReal) - ackedBeforePartition;
+    load.retarget(election.leader, (id) => id % 2 === 0);
+    await waitAcks('writes acknowledged by the new leader', election.leader, 200);
+    const ackedByOldInPartition = load.ackedBy(leaderDirect) - ackedBeforePartition;
+    const refusedByOld = Object.fromEntries(load.refusals.get(leaderDirect) ?? []);
+    assert.ok(load.refusedBy(leaderDirect, 'LEASE_EXPIRED') > 0, `the isolated leader refused writes for want of a lease (it answered ${JSON.stringify(refusedByOld)})`);
 
-    proxy!.heal();
-    await waitFor('the old leader to learn it was deposed', async () => (await nodeView(leaderReal)).role === 'replica');
-    for (let id = 0; id < WORKERS; id++) targets[id] = newLeader;
-    await waitAcks('writes acknowledged after healing', newLeader, 100);
-    stopped = true;
-    await load;
+    for (const p of proxies) p.heal();
+    await waitFor('the old leader to learn it was deposed', async () => (await nodeView(leaderDirect)).role === 'replica');
+    load.retarget(election.leader);
+    await waitAcks('writes acknowledged after healing', election.leader, 100);
+    await load.stop();
 
-    await waitCaughtUp(leaderReal, newLeader);
-    const finalData = await scanAll(newLeader);
-    const lost = findLostWrites(history.events, finalData);
-    const byEpoch = new Map<number, Set<string>>();
-    for (const a of acks) byEpoch.set(a.epoch, (byEpoch.get(a.epoch) ?? new Set()).add(a.node));
+    await waitCaughtUp(leaderDirect, election.leader);
+    const finalData = await scanAll(election.leader);
+    const lost = findLostWrites(load.history.events, finalData);
+    const byTerm = acknowledgingNodesByTerm(load.acks);
+    const lateAcks = load.acks.filter((a) => a.node === leaderDirect && a.invokedAt > electedAt);
+    const outcomes = countOutcomes(load.history.events);
     t.diagnostic(
-      `${acks.length} writes acknowledged (${ackedBy(leaderReal)} by the first leader, ${ackedByOldInPartition} of them during the partition; ${ackedBy(newLeader)} by the new one); ` +
-        `acknowledging nodes per epoch: ${JSON.stringify([...byEpoch].map(([e, s]) => [e, [...s]]))}; lost ${lost.length}; proxy forwarded ${proxy!.bytesForwarded} bytes over ${proxy!.connections} connections`,
+      `${outcomes.ok} writes acknowledged, ${outcomes.fail} refused, ${outcomes.info} unknown (${load.ackedBy(leaderDirect)} acknowledged by the first leader, ${ackedByOldInPartition} of them once partitioned; ` +
+        `${load.ackedBy(election.leader)} by the new one); acknowledging nodes per term: ${JSON.stringify([...byTerm].map(([term, s]) => [term, [...s]]))}; ` +
+        `the old leader's refusals ${JSON.stringify(refusedByOld)}; lost ${lost.length}; the leader's proxy forwarded ${proxies[0]!.bytesForwarded} bytes over ${proxies[0]!.connections} connections`,
     );
     assert.deepEqual(lost, [], 'acknowledged writes were lost');
-    for (const [epoch, set] of byEpoch) assert.equal(set.size, 1, `epoch ${epoch} had ${set.size} acknowledging nodes: ${[...set].join(', ')}`);
-    assert.deepEqual(await scanAll(leaderReal), finalData, 'the old leader, rejoined, holds the new leader\'s data');
+    for (const [term, nodes] of byTerm) assert.equal(nodes.size, 1, `term ${term} had ${nodes.size} acknowledging nodes: ${[...nodes].join(', ')}`);
+    assert.deepEqual(lateAcks, [], 'the old leader acknowledged writes sent after the new leader was elected');
+    assert.deepEqual(await scanAll(leaderDirect), finalData, 'the old leader, rejoined, holds the new leader\'s data');
   } finally {
-    stopped = true;
-    proxy?.heal();
-    await load;
+    for (const p of proxies) p.heal();
+    await load.stop();
   }
 });

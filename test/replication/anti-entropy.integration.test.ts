@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Db } from '../../engine/index.ts';
 import { Client } from '../../net/index.ts';
-import { startCluster, type TestCluster } from '../helpers/cluster-harness.ts';
+import { CONTROL_TOML_STEADY, startCluster, type TestCluster } from '../helpers/cluster-harness.ts';
 import { rawRequest } from '../helpers/http.ts';
 import { nodeView, scanAll, waitCaughtUp, waitFor, waitInSync } from './nodes.ts';
 
@@ -29,7 +29,7 @@ describe('anti-entropy', () => {
   });
 
   before(async () => {
-    cluster = await startCluster({ shards: 1, replicas: 1, replicationToml: REPLICATION });
+    cluster = await startCluster({ shards: 1, replicas: 1, controlToml: CONTROL_TOML_STEADY, replicationToml: REPLICATION });
     leader = cluster.shards[0]!.leader;
     follower = cluster.shards[0]!.replicas[0]!;
     await waitInSync(leader, 1);
@@ -52,9 +52,12 @@ describe('anti-entropy', () => {
     for (let i = 500; i < 510; i++) await client!.put(key(i), `value-${i}`);
     await cluster!.start(follower);
     await waitFor('the follower\'s data equals the leader\'s', async () => diff(await scanAll(follower), await scanAll(leader)).length === 0);
-    // The periodic pass said what it repaired: exactly the six damaged keys, once.
-    const repairs = cluster!.nodes.get(leader)!.stderr.split('\n').filter((l) => l.includes('"anti-entropy repaired keys"')).map((l) => JSON.parse(l) as { keys: number; sample: string[] });
-    const repaired = repairs.flatMap((r) => r.sample).sort();
+    // The periodic pass said what it repaired: exactly the six damaged keys, once. (Its log line
+    // travels on another pipe than the scans' answers, so it may arrive after them.)
+    const leaderNode = cluster!.nodes.get(leader)!;
+    const repairs = () => leaderNode.logs('anti-entropy repaired keys') as unknown as { keys: number; sample: string[] }[];
+    await waitFor('the leader to log the repair of six keys', () => repairs().reduce((sum, r) => sum + r.keys, 0) >= 6);
+    const repaired = repairs().flatMap((r) => r.sample).sort();
     assert.deepEqual(repaired, [key(5), key(500), key(501), key(502), key(7), 'zz-extra'].sort());
     const after = await scanAll(follower);
     assert.equal(after.get(key(5)), 'value-5');
@@ -69,7 +72,7 @@ describe('anti-entropy', () => {
     assert.equal(report.keysRepaired, 0);
     assert.equal(report.followers.length, 1);
     assert.equal(report.followers[0]!.differingRanges, 0);
-    t.diagnostic(`${repaired.length} differing keys repaired in ${repairs.length} pass(es); a later pass compared ${report.followers[0]!.ranges} ranges and found none differing`);
+    t.diagnostic(`${repaired.length} differing keys repaired in ${repairs().length} pass(es); a later pass compared ${report.followers[0]!.ranges} ranges and found none differing`);
     assert.equal((await nodeView(follower)).replication.follower?.snapshotsInstalled, 0, 'repaired in place, not by a snapshot');
   });
 });

@@ -1,12 +1,12 @@
 /**
- * The catch-up plan and the epoch history, data-driven from testdata/catch-up.txt: which
+ * The catch-up plan and the term history, data-driven from testdata/catch-up.txt: which
  * followers stream from their own position, which need a snapshot (too far behind, ahead of
  * the leader, or holding a tail a deposed leader wrote), and which leaders must step down.
  * Pure; no sockets.
  */
 import { fileURLToPath } from 'node:url';
 import { it } from 'node:test';
-import { appendEpoch, endOfEpoch, planCatchUp, type EpochEntry } from '../../cluster/index.ts';
+import { appendTerm, endOfTerm, planCatchUp, type TermEntry } from '../../cluster/index.ts';
 import { runDataDriven, type Case } from '../helpers/datadriven.ts';
 
 it('plans every catch-up in testdata/catch-up.txt as written there', () => {
@@ -20,16 +20,16 @@ it('plans every catch-up in testdata/catch-up.txt as written there', () => {
     switch (c.command) {
       case 'plan': {
         const plan = planCatchUp({
-          from: num('from'), followerDataEpoch: num('data-epoch'), followerEpoch: num('follower-epoch'),
-          leaderEpoch: num('leader-epoch'), history, leaderSeq: num('leader-seq'), retainedFrom: num('retained-from'),
+          from: num('from'), followerDataTerm: num('data-term'), followerTerm: num('follower-term'),
+          leaderTerm: num('leader-term'), history, leaderSeq: num('leader-seq'), retainedFrom: num('retained-from'),
         });
         return plan.kind === 'stream' ? `stream from ${plan.from}` : `${plan.kind} (${plan.reason})`;
       }
-      case 'end-of-epoch':
-        return String(endOfEpoch(history, num('epoch')));
+      case 'end-of-term':
+        return String(endOfTerm(history, num('term')));
       case 'append':
         try {
-          return formatHistory(appendEpoch(history, num('epoch'), num('start')));
+          return formatHistory(appendTerm(history, num('term'), num('start')));
         } catch (error) {
           return `error: ${(error as Error).message}`;
         }
@@ -39,14 +39,14 @@ it('plans every catch-up in testdata/catch-up.txt as written there', () => {
   });
 });
 
-/** `1@0,3@120`: epoch 1 from seq 0, epoch 3 from seq 120. */
-function parseHistory(text: string): EpochEntry[] {
+/** `1@0,3@120`: term 1 from seq 0, term 3 from seq 120. */
+function parseHistory(text: string): TermEntry[] {
   return text === '' ? [] : text.split(',').map((part) => {
-    const [epoch, startSeq] = part.split('@').map(Number);
-    return { epoch: epoch!, startSeq: startSeq! };
+    const [term, startSeq] = part.split('@').map(Number);
+    return { term: term!, startSeq: startSeq! };
   });
 }
 
-function formatHistory(history: readonly EpochEntry[]): string {
-  return history.map((e) => `${e.epoch}@${e.startSeq}`).join(',');
+function formatHistory(history: readonly TermEntry[]): string {
+  return history.map((e) => `${e.term}@${e.startSeq}`).join(',');
 }

@@ -5,14 +5,15 @@
  * it was away; a replica listed in the config but started only later, empty, catches up too.
  * A follower killed in the middle of installing a snapshot starts over from an empty engine
  * rather than take its partial data for a position. In every case its data ends equal to the
- * leader's.
+ * leader's. One controller-only node runs the control plane, so killing a follower never takes
+ * the control plane's majority (and with it the leader's lease) down.
  */
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client } from '../../net/index.ts';
-import { startCluster, type TestCluster } from '../helpers/cluster-harness.ts';
+import { CONTROL_TOML_STEADY, startCluster, type TestCluster } from '../helpers/cluster-harness.ts';
 import { nodeView, scanAll, waitCaughtUp, waitFor, waitInSync } from './nodes.ts';
 
 const RETENTION_BYTES = 64 * 1024;
@@ -32,7 +33,7 @@ describe('followers catching up with their leader', () => {
 
   before(async () => {
     // The second replica is in the config from the start, but its node starts only in the last test.
-    cluster = await startCluster({ shards: 1, replicas: 2, replicationToml: REPLICATION, deferred: (s) => [s.replicas[1]!] });
+    cluster = await startCluster({ shards: 1, replicas: 2, controllers: 1, controlToml: CONTROL_TOML_STEADY, replicationToml: REPLICATION, deferred: (s) => [s.replicas[1]!] });
     leader = cluster.shards[0]!.leader;
     [follower, late] = cluster.shards[0]!.replicas as [string, string];
     await waitInSync(leader, 1);
@@ -81,8 +82,9 @@ describe('followers catching up with their leader', () => {
       await cluster!.nodes.get(follower)!.kill();
       const value = 'y'.repeat(1024);
       for (let b = 0; b < 80; b++) await client!.batch(Array.from({ length: 100 }, (_, i) => ({ type: 'put' as const, key: key(`big${attempt}-${b}`, i), value })));
-      await cluster!.start(follower);
-      await waitFor('the follower installing its snapshot', installing, 20_000);
+      // Not `start`: a follower installing a snapshot is not ready, and the kill must land before it is.
+      cluster!.launch(follower);
+      await waitFor('the follower installing its snapshot', installing);
       await cluster!.nodes.get(follower)!.kill();
       interrupted = await installing();
     }

@@ -1,31 +1,38 @@
 /**
- * Failover with acks=all, on real node processes, in two rounds.
+ * Failover with acks=all, on real node processes (a shard of a leader and two replicas, and
+ * three controller-only nodes running the control plane), in two rounds.
  *
- * 1. Under a write load, the leader is killed with SIGKILL and the most up-to-date replica
- *    promoted: every write acknowledged with acks=all is on the new leader (the history
- *    checker finds no lost write). The old leader, started again, learns the new epoch before
- *    it serves, acknowledges no write (307 to the new leader), and follows the new leader.
- * 2. Both replicas of the new leader are killed while the load goes on: the leader, with no
- *    follower in sync, acknowledges nothing more (NOT_ENOUGH_REPLICAS, or UNCONFIRMED for the
- *    writes it had already logged). Then it dies too, the replicas come back, the most
- *    up-to-date is promoted, and again no acknowledged write is missing. The dead leader, back,
- *    drops the unconfirmed writes it logged, which exist nowhere else.
+ * 1. Under a write load, the leader is killed with SIGKILL; once its lease has certainly ended
+ *    the control plane elects, on its own, the in-sync replica that applied the most: every
+ *    write acknowledged with acks=all is on the new leader (the history checker finds no lost
+ *    write). The old leader, started again, learns the new term before it serves, acknowledges
+ *    no write (307 to the new leader), and follows the new leader.
+ * 2. Both replicas of the new leader are killed while the load goes on: the leader drops them
+ *    from the committed in-sync set and, with `min_insync = 1`, acknowledges nothing more
+ *    (NOT_ENOUGH_REPLICAS, or UNCONFIRMED for the writes it had already logged). Then it dies
+ *    too and the replicas come back: no in-sync member is alive, so the control plane elects no
+ *    one and a clean promotion is refused; the operator's unclean promotion of the most
+ *    up-to-date replica loses no acknowledged write, since none was acknowledged without the
+ *    replicas. The dead leader, back, drops the unconfirmed writes it logged, which exist
+ *    nowhere else.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { findLostWrites } from '../checker/index.ts';
 import { Client } from '../../net/index.ts';
-import { startCluster, type TestCluster } from '../helpers/cluster-harness.ts';
+import { CONTROL_TOML_FAILOVER, startCluster, type NodeProcess, type TestCluster } from '../helpers/cluster-harness.ts';
 import { rawRequest } from '../helpers/http.ts';
-import { countOutcomes, LOAD_DURATION_MS_MAX, promoteMostUpToDate, waitForLoad } from './failover.ts';
-import { nodeView, scanAll, waitCaughtUp, waitInSync } from './nodes.ts';
+import { countOutcomes, waitForLoad, currentLeader, waitElectionRecord, noCandidateReports, uncleanFailover, waitElection } from './failover.ts';
+import { nodeView, scanAll, waitCaughtUp, waitFor, waitInSync } from './nodes.ts';
 import { startWriteLoad } from './write-load.ts';
 
 const REPLICATION = ['min_insync = 1', 'replica_lag_max_ms = 2000', 'heartbeat_interval_ms = 100'].join('\n');
+const SHARD = 'shard-0';
 /** The first leader is killed once this many writes are acknowledged. */
-const ACKED_BEFORE_KILL = 2000;
-/** In round 2, writes refused or unconfirmed with the replicas dead before the leader dies. */
-const REFUSED_BEFORE_KILL = 200;
+const ACKED_BEFORE_KILL = 500;
+/** In round 2, writes the lone leader refuses before it dies. */
+const REFUSED_BEFORE_KILL = 50;
+const LOAD_MS_MAX = 120_000;
 
 describe('failover under an acks=all write load', () => {
   let cluster: TestCluster | undefined;
@@ -37,28 +44,39 @@ describe('failover under an acks=all write load', () => {
     await cluster?.close();
   });
 
+  /** The shard's three nodes, whichever leads. */
+  const members = (): string[] => [cluster!.shards[0]!.leader, ...cluster!.shards[0]!.replicas];
+
   before(async () => {
-    cluster = await startCluster({ shards: 1, replicas: 2, replicationToml: REPLICATION });
-    first = cluster.shards[0]!.leader;
+    cluster = await startCluster({ shards: 1, replicas: 2, controllers: 3, controlToml: CONTROL_TOML_FAILOVER, replicationToml: REPLICATION });
+    first = await currentLeader(members(), SHARD);
     await waitInSync(first, 2);
   });
 
-  it('keeps every acknowledged write when the leader is killed and the most up-to-date replica promoted', async (t) => {
+  const controllers = (): NodeProcess[] => cluster!.controllers.map((c) => cluster!.nodes.get(c)!);
+
+  it('keeps every acknowledged write when the leader is killed and the control plane elects the most up-to-date in-sync replica', async (t) => {
     const client = await Client.connect([first], { retriesMax: 0 });
     clients.push(client);
-    const load = startWriteLoad({ client, workers: 8, writesMax: 20_000, durationMsMax: LOAD_DURATION_MS_MAX, acks: 'all', prefix: 'r1' });
+    const load = startWriteLoad({ client, workers: 8, writesMax: 20_000, durationMsMax: LOAD_MS_MAX, acks: 'all', prefix: 'r1' });
     await waitForLoad(load, `${ACKED_BEFORE_KILL} acknowledged writes`, () => load.acknowledged() >= ACKED_BEFORE_KILL);
     await cluster!.nodes.get(first)!.kill();
     await load.done;
 
-    const failover = await promoteMostUpToDate(cluster!.shards[0]!.replicas);
-    second = failover.newLeader;
-    assert.equal(failover.epoch, 2);
-    assert.deepEqual(failover.unreachable, [first], 'every live node hears of the promotion');
+    const replicas = members().filter((m) => m !== first);
+    const election = await waitElection(replicas, SHARD, 1);
+    second = election.leader;
+    assert.equal(election.term, 2);
+    assert.ok(replicas.includes(second), `the new leader ${second} is one of the replicas`);
+    const record = await waitElectionRecord(controllers(), SHARD, 2);
+    assert.equal(record.previous, first);
+    const best = Math.max(...record.candidates.map((c) => c.lastSequence));
+    assert.equal(record.candidates.find((c) => c.node === second)?.lastSequence, best, `elected the candidate that applied the most: ${JSON.stringify(record.candidates)}`);
+
     const lost = findLostWrites(load.history.events, await scanAll(second));
     const outcomes = countOutcomes(load.history.events);
-    t.diagnostic(`round 1, acks=all: ${outcomes.ok} acknowledged, ${outcomes.info} unknown, ${outcomes.fail} refused; replicas at seq ${failover.positions.join(' and ')}; lost ${lost.length}`);
-    assert.ok(outcomes.ok >= 100, `the load acknowledged only ${outcomes.ok} writes before the kill`);
+    t.diagnostic(`round 1, acks=all: ${outcomes.ok} acknowledged, ${outcomes.info} unknown, ${outcomes.fail} refused; candidates ${JSON.stringify(record.candidates)}; lost ${lost.length}`);
+    assert.ok(outcomes.ok >= ACKED_BEFORE_KILL);
     assert.deepEqual(lost, []);
   });
 
@@ -68,53 +86,63 @@ describe('failover under an acks=all write load', () => {
       const res = await rawRequest(first, 'PUT', `/kv/fenced-${acks}?acks=${acks}`, { body: 'must not land here' });
       assert.equal(res.status, 307, `acks=${acks}: ${res.status} ${res.body.toString()}`);
       assert.equal(res.headers['location'], `http://${second}/kv/fenced-${acks}?acks=${acks}`);
-      assert.equal(res.headers['x-epoch'], '2');
+      assert.equal(res.headers['x-term'], '2');
     }
     const batch = await rawRequest(first, 'POST', '/batch', { headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ ops: [{ type: 'put', key: 'fenced-batch', value: 'x' }] }) });
     assert.equal(batch.status, 307);
-    assert.equal((await nodeView(first)).role, 'replica');
+    const view = await nodeView(first);
+    assert.equal(view.role, 'replica');
+    assert.equal(view.term, 2);
   });
 
   it('has both replicas follow the new leader, the old leader included', async () => {
-    // Until a replica has connected and caught up, acks=all is refused (min_insync = 1).
+    // Until a replica has connected, caught up and been committed back into the in-sync set, acks=all waits for it.
     await waitInSync(second, 2);
-    const res = await rawRequest(second, 'PUT', '/kv/after-promotion?acks=all', { body: 'yes' });
+    const res = await rawRequest(second, 'PUT', '/kv/after-failover?acks=all', { body: 'yes' });
     assert.equal(res.status, 204, res.body.toString());
-    for (const replica of cluster!.shards[0]!.replicas.filter((r) => r !== second).concat(first)) {
+    assert.equal(res.headers['x-term'], '2');
+    for (const replica of members().filter((r) => r !== second)) {
       await waitCaughtUp(replica, second);
       assert.equal((await nodeView(replica)).replication.follower?.leader, second);
       assert.deepEqual(await scanAll(replica), await scanAll(second));
     }
   });
 
-  it('acknowledges nothing while no replica is in sync, and loses nothing it acknowledged', async (t) => {
+  it('acknowledges nothing once no follower is in sync, and an unclean promotion then loses nothing it acknowledged', async (t) => {
     const client = await Client.connect([second], { retriesMax: 0 });
     clients.push(client);
-    const load = startWriteLoad({ client, workers: 8, writesMax: 20_000, durationMsMax: LOAD_DURATION_MS_MAX, acks: 'all', prefix: 'r2' });
-    await waitForLoad(load, '500 acknowledged writes', () => load.acknowledged() >= 500);
-    const replicas = [first, ...cluster!.shards[0]!.replicas.filter((r) => r !== second)];
+    const load = startWriteLoad({ client, workers: 8, writesMax: 20_000, durationMsMax: LOAD_MS_MAX, acks: 'all', prefix: 'r2' });
+    await waitForLoad(load, '300 acknowledged writes', () => load.acknowledged() >= 300);
+    const replicas = members().filter((r) => r !== second);
     await Promise.all(replicas.map((r) => cluster!.nodes.get(r)!.kill()));
     const ackedAtKill = load.acknowledged();
-    const refusedAtKill = load.unacknowledged();
-    await waitForLoad(load, `${REFUSED_BEFORE_KILL} writes refused by the lone leader`, () => load.unacknowledged() >= refusedAtKill + REFUSED_BEFORE_KILL);
+    // The leader commits an in-sync set of itself alone, then refuses acks=all writes up front.
+    await waitForLoad(load, `${REFUSED_BEFORE_KILL} writes refused by the lone leader`, () => load.answered('NOT_ENOUGH_REPLICAS') >= REFUSED_BEFORE_KILL);
     const ackedAlone = load.acknowledged() - ackedAtKill;
+    const reportsBefore = noCandidateReports(controllers(), SHARD);
     await cluster!.nodes.get(second)!.kill();
     await load.done;
     await Promise.all(replicas.map((r) => cluster!.start(r)));
 
-    const failover = await promoteMostUpToDate(replicas);
-    assert.equal(failover.epoch, 3);
-    const lost = findLostWrites(load.history.events, await scanAll(failover.newLeader));
+    // No in-sync member is alive: the control plane elects no one and a clean promotion is
+    // refused; the operator's unclean one takes the most up-to-date replica.
+    const { chosen, positions, report } = await uncleanFailover(controllers(), SHARD, replicas, reportsBefore);
+    assert.equal(report.term, 3);
+    assert.equal(report.previous, second);
+
+    const lost = findLostWrites(load.history.events, await scanAll(chosen));
     const outcomes = countOutcomes(load.history.events);
-    t.diagnostic(`round 2, acks=all: ${outcomes.ok} acknowledged (${ackedAlone} after the replicas died), ${outcomes.fail} refused, ${outcomes.info} unknown; lost ${lost.length}`);
+    t.diagnostic(`round 2, acks=all: ${outcomes.ok} acknowledged (${ackedAlone} after the replicas died), ${outcomes.fail} refused, ${outcomes.info} unknown; replicas at seq ${positions.join(' and ')}; lost ${lost.length}`);
     assert.deepEqual(lost, []);
 
     // The dead leader comes back, fenced, and ends with exactly the new leader's data.
     await cluster!.start(second);
-    assert.equal((await rawRequest(second, 'PUT', '/kv/fenced-again', { body: 'no' })).status, 307);
-    await rawRequest(failover.newLeader, 'PUT', '/kv/after-round-2', { body: 'yes' });
-    await waitCaughtUp(second, failover.newLeader);
-    assert.deepEqual(await scanAll(second), await scanAll(failover.newLeader));
+    const fenced = await rawRequest(second, 'PUT', '/kv/fenced-again', { body: 'no' });
+    assert.equal(fenced.status, 307);
+    assert.equal(fenced.headers['x-term'], '3');
+    assert.equal((await rawRequest(chosen, 'PUT', '/kv/after-round-2', { body: 'yes' })).status, 204);
+    await waitCaughtUp(second, chosen);
+    assert.deepEqual(await scanAll(second), await scanAll(chosen));
     t.diagnostic(`the leader of round 2 rejoined with ${(await nodeView(second)).replication.follower?.snapshotsInstalled ?? 0} snapshot(s) installed`);
   });
 });

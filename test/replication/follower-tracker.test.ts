@@ -1,7 +1,8 @@
 /**
  * The leader's follower tracker and its retention log, data-driven from testdata/tracker.txt:
- * lag in sequence numbers and milliseconds, who is in sync, and when an acks=all write may
- * be acknowledged, as commits, stream opens and closes, position reports and time go by.
+ * lag in sequence numbers and milliseconds, and who keeps up (a reconnect within the grace
+ * included), as commits, stream opens and closes, position reports and time go by. Which
+ * followers count for acks=all is the leader machine's (testdata/leader.txt).
  * Pure; the clock is the `at=` of each command.
  */
 import { fileURLToPath } from 'node:url';
@@ -23,7 +24,7 @@ it('tracks followers as written in testdata/tracker.txt', () => {
     const node = c.args[0] ?? '';
     switch (c.command) {
       case 'new':
-        tracker = new FollowerTracker(num('lag-max'), num('min-insync'));
+        tracker = new FollowerTracker(num('lag-max'), num('grace', 0), num('start', 0));
         log = new RetentionLog(num('last', 0), num('retention-bytes', 1 << 20), num('retention-batches', 1000));
         return `log ends at ${log.lastSeq}`;
       case 'commit': {
@@ -37,15 +38,15 @@ it('tracks followers as written in testdata/tracker.txt', () => {
         tracker!.connect(node, streamId, num('applied'), num('at'));
         return `stream ${streamId} open for ${node}`;
       case 'disconnect':
-        tracker!.disconnect(node, c.named.has('stream') ? num('stream') : streams.get(node)!);
+        tracker!.disconnect(node, c.named.has('stream') ? num('stream') : streams.get(node)!, num('at', 0));
         return 'ok';
       case 'report':
         return tracker!.report(node, num('applied'), num('at')) ? 'ok' : 'ignored: no open stream';
       case 'status':
-        return tracker!.status(num('at'), log!).map((f) =>
-          `${f.node}: ${f.connected ? 'connected' : 'disconnected'} applied=${f.applied} lag=${f.lagSeq} seqs/${f.lagMs}ms ${f.inSync ? 'in-sync' : 'out-of-sync'}`).join('\n') || 'no followers';
-      case 'decide':
-        return tracker!.decide(num('seq'), num('at'), log!);
+        return tracker!.status(num('at'), log!, new Set()).map((f) =>
+          `${f.node}: ${f.connected ? 'connected' : 'disconnected'} applied=${f.applied} lag=${f.lagSeq} seqs/${f.lagMs}ms ${f.keepingUp ? 'keeping up' : 'not keeping up'}`).join('\n') || 'no followers';
+      case 'keeps-up':
+        return tracker!.keepsUp(node, num('at'), log!) ? 'yes' : 'no';
       default:
         throw new Error(`line ${c.line}: unknown command ${c.command}`);
     }

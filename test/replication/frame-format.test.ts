@@ -15,13 +15,13 @@ const FRAME_BYTES_MAX = 1 << 20;
 const bytes = (...b: number[]) => Uint8Array.from(b);
 
 const FRAMES: Frame[] = [
-  { type: 'hello', epoch: 3, leader: '127.0.0.1:7001', plan: 'stream', from: 42, leaderSeq: 99, history: [{ epoch: 1, startSeq: 0 }, { epoch: 3, startSeq: 40 }] },
-  { type: 'batch', epoch: 3, first: 42, last: 43, batch: bytes(42, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 1, 1, 0x61, 1, 0x62, 0, 1, 0x63) },
-  { type: 'heartbeat', epoch: 3, leaderSeq: 43 },
-  { type: 'snapshot-begin', epoch: 3, seq: 43 },
-  { type: 'snapshot-chunk', epoch: 3, entries: [bytes(0x61), bytes(0x62), bytes(0xff, 0), new Uint8Array(0)] },
-  { type: 'snapshot-end', epoch: 3, seq: 43, count: 2 },
-  { type: 'checkpoint', epoch: 3, seq: 43 },
+  { type: 'hello', term: 3, leader: '127.0.0.1:7001', plan: 'stream', from: 42, leaderSeq: 99, history: [{ term: 1, startSeq: 0 }, { term: 3, startSeq: 40 }] },
+  { type: 'batch', term: 3, first: 42, last: 43, batch: bytes(42, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 1, 1, 0x61, 1, 0x62, 0, 1, 0x63) },
+  { type: 'heartbeat', term: 3, leaderSeq: 43 },
+  { type: 'snapshot-begin', term: 3, seq: 43 },
+  { type: 'snapshot-chunk', term: 3, entries: [bytes(0x61), bytes(0x62), bytes(0xff, 0), new Uint8Array(0)] },
+  { type: 'snapshot-end', term: 3, seq: 43, count: 2 },
+  { type: 'checkpoint', term: 3, seq: 43 },
 ];
 
 function stream(frames: readonly Frame[]): Uint8Array {
@@ -94,21 +94,21 @@ describe('replication frames', () => {
   });
 
   it('refuse a stream without the preamble, an oversize length, and payloads of the wrong shape', () => {
-    assert.ok(corruption(() => decodeAll(Buffer.concat([bytes(0x44, 0x4b, 0x56, 0x52, 0x45, 0x50, 0x4c, 0x02), encodeFrame(FRAMES[2]!)]))), 'version 2');
+    assert.ok(corruption(() => decodeAll(Buffer.concat([bytes(0x44, 0x4b, 0x56, 0x52, 0x45, 0x50, 0x4c, 0x01), encodeFrame(FRAMES[2]!)]))), 'version 1 (epochs, before terms)');
     const oversize = Buffer.concat([encodePreamble(), bytes(0, 0, 0x20, 0, 0, 0, 0, 0)]);
     assert.ok(corruption(() => decodeAll(oversize)), 'a length over the limit is refused before waiting for it');
     const packr = new Packr({ useRecords: false });
     const shapes: unknown[] = [
-      { type: 'batch', epoch: 1, first: 5, last: 4, batch: bytes(1) },
-      { type: 'batch', epoch: 1, first: 5, last: 5, batch: 'not bytes' },
+      { type: 'batch', term: 1, first: 5, last: 4, batch: bytes(1) },
+      { type: 'batch', term: 1, first: 5, last: 5, batch: 'not bytes' },
       // A batch whose own header names another first sequence number, or another op count.
-      { type: 'batch', epoch: 1, first: 5, last: 5, batch: bytes(6, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0x61) },
-      { type: 'batch', epoch: 1, first: 5, last: 6, batch: bytes(5, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0x61) },
-      { type: 'batch', epoch: 1, first: 5, last: 5, batch: bytes(5, 0, 0, 0) },
-      { type: 'snapshot-chunk', epoch: 1, entries: [bytes(1)] },
-      { type: 'heartbeat', epoch: -1, leaderSeq: 1 },
-      { type: 'hello', epoch: 1, leader: 'x', plan: 'maybe', from: 1, leaderSeq: 1, history: [] },
-      { type: 'gossip', epoch: 1 },
+      { type: 'batch', term: 1, first: 5, last: 5, batch: bytes(6, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0x61) },
+      { type: 'batch', term: 1, first: 5, last: 6, batch: bytes(5, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0x61) },
+      { type: 'batch', term: 1, first: 5, last: 5, batch: bytes(5, 0, 0, 0) },
+      { type: 'snapshot-chunk', term: 1, entries: [bytes(1)] },
+      { type: 'heartbeat', term: -1, leaderSeq: 1 },
+      { type: 'hello', term: 1, leader: 'x', plan: 'maybe', from: 1, leaderSeq: 1, history: [] },
+      { type: 'gossip', term: 1 },
       [1, 2, 3],
     ];
     for (const shape of shapes) {
@@ -123,7 +123,7 @@ describe('replication frames', () => {
 
   it('match the worked example in docs/replication.md byte for byte', () => {
     const example = stream([
-      { type: 'batch', epoch: 2, first: 7, last: 8, batch: bytes(7, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 1, 2, 0x6b, 0x31, 2, 0x68, 0x69, 0, 2, 0x6b, 0x30) },
+      { type: 'batch', term: 2, first: 7, last: 8, batch: bytes(7, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 1, 2, 0x6b, 0x31, 2, 0x68, 0x69, 0, 2, 0x6b, 0x30) },
     ]);
     assert.equal(exampleBytesInDoc(), Buffer.from(example).toString('hex'));
   });

@@ -8,10 +8,11 @@ import { describe, it } from 'node:test';
 import type { Frame } from '../../protocol/frame-format.ts';
 import { FollowerMachine, type FollowerReady, type Work } from '../../cluster/replication/follower-machine.ts';
 import { LeaderMachine, type LeaderReady } from '../../cluster/replication/leader-machine.ts';
-import type { EpochEntry } from '../../cluster/replication/epoch-history.ts';
+import type { TermEntry } from '../../cluster/replication/term-history.ts';
 import type { Refusal } from '../../cluster/replication/machine-types.ts';
 import { runDataDriven, type Case } from '../helpers/datadriven.ts';
 
+const list = (text: string | undefined): string[] => (text ? text.split(',') : []);
 const num = (c: Case, name: string, fallback?: number): number => {
   const text = c.named.get(name);
   if (text === undefined) {
@@ -22,11 +23,11 @@ const num = (c: Case, name: string, fallback?: number): number => {
 };
 const at = (c: Case) => num(c, 'at', 0);
 
-function history(text: string | undefined): EpochEntry[] {
+function history(text: string | undefined): TermEntry[] {
   if (!text) return [];
   return text.split(',').map((part) => {
-    const [epoch, startSeq] = part.split('@').map(Number);
-    return { epoch: epoch!, startSeq: startSeq! };
+    const [term, startSeq] = part.split('@').map(Number);
+    return { term: term!, startSeq: startSeq! };
   });
 }
 
@@ -42,19 +43,23 @@ function batchBytes(first: number, last: number, bytes = 16): Uint8Array {
 function frameText(frame: Frame): string {
   switch (frame.type) {
     case 'hello':
-      return `hello epoch=${frame.epoch} plan=${frame.plan} from=${frame.from} leader-seq=${frame.leaderSeq} history=${frame.history.map((h) => `${h.epoch}@${h.startSeq}`).join(',') || '-'}`;
+      return `hello term=${frame.term} plan=${frame.plan} from=${frame.from} leader-seq=${frame.leaderSeq} history=${frame.history.map((h) => `${h.term}@${h.startSeq}`).join(',') || '-'}`;
     case 'batch':
-      return `batch ${frame.first}..${frame.last} epoch=${frame.epoch}`;
+      return `batch ${frame.first}..${frame.last} term=${frame.term}`;
     case 'heartbeat':
-      return `heartbeat epoch=${frame.epoch} leader-seq=${frame.leaderSeq}`;
+      return `heartbeat term=${frame.term} leader-seq=${frame.leaderSeq}`;
     case 'snapshot-begin':
-      return `snapshot-begin epoch=${frame.epoch} seq=${frame.seq}`;
+      return `snapshot-begin term=${frame.term} seq=${frame.seq}`;
     case 'snapshot-chunk':
-      return `snapshot-chunk epoch=${frame.epoch} entries=${frame.entries.length / 2}`;
+      return `snapshot-chunk term=${frame.term} entries=${frame.entries.length / 2}`;
     case 'snapshot-end':
-      return `snapshot-end epoch=${frame.epoch} seq=${frame.seq} count=${frame.count}`;
+      return `snapshot-end term=${frame.term} seq=${frame.seq} count=${frame.count}`;
     case 'checkpoint':
-      return `checkpoint epoch=${frame.epoch} seq=${frame.seq}`;
+      return `checkpoint term=${frame.term} seq=${frame.seq}`;
+    case 'moved':
+      return `moved term=${frame.term} through=${frame.through} ops=${frame.ops.length}`;
+    case 'fenced':
+      return `fenced term=${frame.term} seq=${frame.seq}`;
   }
 }
 
@@ -67,7 +72,8 @@ function leaderReadyText(ready: LeaderReady): string[] {
     ...ready.snapshots.map((s) => `take snapshot for s${s.stream} (${s.node})`),
     ...ready.closes.map((s) => `close s${s}`),
     ...ready.settled.map((s) => `settle w${s.id} ${s.refusal ? `${s.refusal.code}: ${s.refusal.message}` : 'ack'}`),
-    ...ready.learnFrom.map((a) => `learn from ${a}`),
+    ...(ready.proposeInSync ? [`propose in-sync ${['L', ...ready.proposeInSync].join(',')}`] : []),
+    ...(ready.refreshMetadata ? ['refresh metadata'] : []),
     ...logText(ready.logs),
   ];
 }
@@ -80,7 +86,11 @@ function runLeader(path: string): void {
         address: 'L', minInsync: num(c, 'min-insync', 1), replicaLagMaxMs: num(c, 'lag-max', 100), ackTimeoutMs: num(c, 'ack-timeout', 1000),
         heartbeatIntervalMs: num(c, 'heartbeat', 50), retentionBytesMax: num(c, 'retention-bytes', 1 << 20), retentionBatchesMax: num(c, 'retention-batches', 1000),
         waitersMax: num(c, 'waiters', 100), queuedBytesMax: num(c, 'queued-bytes', 1 << 20),
-      }, { lastSeq: num(c, 'last', 0), epoch: num(c, 'epoch', 1), history: history(c.named.get('history') ?? '1@0') });
+      }, {
+        nowMs: num(c, 'at', 0), lastSeq: num(c, 'last', 0), term: num(c, 'term', 1), history: history(c.named.get('history') ?? '1@0'),
+        followers: list(c.named.get('followers') ?? 'a,b,c'), inSync: list(c.named.get('in-sync') ?? ''),
+      });
+      if (c.named.has('lease')) machine.step({ type: 'lease', untilMs: num(c, 'lease') }, 0);
       return `log ends at ${machine.retention.lastSeq}`;
     }
     const m = machine!;
@@ -94,7 +104,7 @@ function runLeader(path: string): void {
         break;
       }
       case 'open':
-        refusal = m.step({ type: 'open', stream, node: c.named.get('node')!, from: num(c, 'from'), epoch: num(c, 'epoch', 1), dataEpoch: num(c, 'data-epoch', 1) }, at(c));
+        refusal = m.step({ type: 'open', stream, node: c.named.get('node')!, from: num(c, 'from'), term: num(c, 'term', 1), dataTerm: num(c, 'data-term', 1) }, at(c));
         break;
       case 'snapshot-taken':
         refusal = m.step({ type: 'snapshot-taken', stream, seq: num(c, 'seq') }, at(c));
@@ -109,28 +119,41 @@ function runLeader(path: string): void {
         break;
       case 'report': {
         const checkpoint = c.named.get('checkpoint');
-        refusal = m.step({ type: 'report', node: c.named.get('node')!, epoch: num(c, 'epoch', 1), applied: num(c, 'applied'), checkpoint: checkpoint === undefined ? undefined : Number(checkpoint) }, at(c));
+        refusal = m.step({ type: 'report', node: c.named.get('node')!, term: num(c, 'term', 1), applied: num(c, 'applied'), checkpoint: checkpoint === undefined ? undefined : Number(checkpoint) }, at(c));
         break;
       }
       case 'wait':
         refusal = m.step({ type: 'wait', id: num(c, 'id'), seq: num(c, 'seq') }, at(c));
         break;
-      case 'check-all-acks':
-        refusal = m.checkAllAcks(at(c));
+      case 'check-write':
+        refusal = m.checkWrite(c.args.includes('all'), at(c));
         if (!refusal) return 'ok';
+        break;
+      case 'read':
+        refusal = m.step({ type: 'read', id: num(c, 'id'), seq: num(c, 'seq') }, at(c));
+        break;
+      case 'members':
+        refusal = m.step({ type: 'members', followers: list(c.named.get('followers') ?? 'a,b,c'), inSync: list(c.named.get('in-sync')) }, at(c));
+        break;
+      case 'in-sync-failed':
+        refusal = m.step({ type: 'in-sync-failed', reason: 'refused' }, at(c));
+        break;
+      case 'lease':
+        refusal = m.step({ type: 'lease', untilMs: num(c, 'until') }, at(c));
+        break;
+      case 'fence':
+        refusal = m.step({ type: 'fence', on: !c.args.includes('off') }, at(c));
         break;
       case 'checkpoints':
         refusal = m.step({ type: 'checkpoints', seq: num(c, 'seq') }, at(c));
-        break;
-      case 'epoch':
-        refusal = m.step({ type: 'epoch', epoch: num(c, 'epoch'), history: history(c.named.get('history')) }, at(c));
         break;
       case 'tick':
       case 'stop':
         refusal = m.step({ type: c.command }, at(c));
         break;
       case 'status':
-        return m.followers(at(c)).map((f) => `${f.node}: ${f.connected ? 'connected' : 'disconnected'} applied=${f.applied} lag=${f.lagSeq} ${f.inSync ? 'in-sync' : 'out-of-sync'}`).concat(`waiting=${m.waitingWrites} retained from ${m.retention.servableFrom}`).join('\n');
+        return m.followers(at(c)).map((f) => `${f.node}: ${f.connected ? 'connected' : 'disconnected'} applied=${f.applied} lag=${f.lagSeq} ${f.keepingUp ? 'keeping up' : 'not keeping up'}${f.inSync ? ', in sync' : ''}`)
+          .concat(`in-sync set ${['L', ...m.inSyncFollowers()].join(',')}; high watermark ${m.highWatermark()}; waiting=${m.waitingWrites}; retained from ${m.retention.servableFrom}; lease ${m.leaseValid(at(c)) ? 'valid' : 'not valid'}`).join('\n');
       default:
         throw new Error(`line ${c.line}: unknown command ${c.command}`);
     }
@@ -140,27 +163,27 @@ function runLeader(path: string): void {
   });
 }
 
-function parseFrame(line: string, defaultEpoch: number): Frame {
+function parseFrame(line: string, defaultTerm: number): Frame {
   const [type, ...words] = line.trim().split(/\s+/);
   const named = new Map(words.filter((w) => w.includes('=')).map((w) => w.split('=') as [string, string]));
   const n = (name: string, fallback?: number) => Number(named.get(name) ?? fallback);
-  const epoch = n('epoch', defaultEpoch);
+  const term = n('term', defaultTerm);
   switch (type) {
     case 'hello':
-      return { type, epoch, leader: 'L', plan: named.get('plan') as 'stream' | 'snapshot', from: n('from', 0), leaderSeq: n('leader-seq', 0), history: history(named.get('history') ?? `${epoch}@0`) };
+      return { type, term, leader: 'L', plan: named.get('plan') as 'stream' | 'snapshot', from: n('from', 0), leaderSeq: n('leader-seq', 0), history: history(named.get('history') ?? `${term}@0`) };
     case 'batch': {
       const [first, last] = words[0]!.split('..').map(Number);
-      return { type, epoch, first: first!, last: last!, batch: batchBytes(first!, last!) };
+      return { type, term, first: first!, last: last!, batch: batchBytes(first!, last!) };
     }
     case 'heartbeat':
-      return { type, epoch, leaderSeq: n('leader-seq') };
+      return { type, term, leaderSeq: n('leader-seq') };
     case 'snapshot-begin':
     case 'checkpoint':
-      return { type, epoch, seq: n('seq') };
+      return { type, term, seq: n('seq') };
     case 'snapshot-chunk':
-      return { type, epoch, entries: Array.from({ length: 2 * n('n', 1) }, () => new Uint8Array(1)) };
+      return { type, term, entries: Array.from({ length: 2 * n('n', 1) }, () => new Uint8Array(1)) };
     case 'snapshot-end':
-      return { type, epoch, seq: n('seq'), count: n('count') };
+      return { type, term, seq: n('seq'), count: n('count') };
     default:
       throw new Error(`unknown frame ${line}`);
   }
@@ -169,7 +192,7 @@ function parseFrame(line: string, defaultEpoch: number): Frame {
 function workText(w: Work): string {
   switch (w.kind) {
     case 'persist':
-      return `work ${w.id}: persist ${JSON.stringify({ ...w.change, ...(w.change.history && { history: w.change.history.map((h) => `${h.epoch}@${h.startSeq}`).join(',') }) })}`;
+      return `work ${w.id}: persist ${JSON.stringify({ ...w.change, ...(w.change.history && { history: w.change.history.map((h) => `${h.term}@${h.startSeq}`).join(',') }) })}`;
     case 'apply':
       return `work ${w.id}: apply ${w.batches.map((b) => `${b.first}..${b.last}`).join(' ')}${w.sync ? ' (sync last)' : ''}`;
     case 'write-snapshot':
@@ -184,15 +207,14 @@ function workText(w: Work): string {
 
 function followerReadyText(ready: FollowerReady): string[] {
   return [
-    ...(ready.connect ? [`connect ${ready.connect.leader} from=${ready.connect.from} epoch=${ready.connect.epoch} data-epoch=${ready.connect.dataEpoch}`] : []),
+    ...(ready.connect ? [`connect ${ready.connect.leader} from=${ready.connect.from} term=${ready.connect.term} data-term=${ready.connect.dataTerm}`] : []),
     ...(ready.disconnect ? ['disconnect'] : []),
     ...ready.work.map(workText),
-    ...(ready.report ? [`report to ${ready.report.leader}: applied=${ready.report.body.applied} epoch=${ready.report.body.epoch} checkpoint=${ready.report.body.checkpoint ?? '-'}`] : []),
+    ...(ready.report ? [`report to ${ready.report.leader}: applied=${ready.report.body.applied} term=${ready.report.body.term} checkpoint=${ready.report.body.checkpoint ?? '-'}`] : []),
     ...ready.settled.map((s) => `settle w${s.id} ${s.ok ? 'applied' : 'not applied'}`),
     ...(ready.releaseCheckpoint ? ['release checkpoint'] : []),
     ...(ready.readable === undefined ? [] : [`readable ${ready.readable}`]),
-    ...ready.learnFrom.map((a) => `learn from ${a}`),
-    ...(ready.discover ? ['discover'] : []),
+    ...(ready.refreshMetadata ? ['refresh metadata'] : []),
     ...logText(ready.logs),
   ];
 }
@@ -200,14 +222,14 @@ function followerReadyText(ready: FollowerReady): string[] {
 function runFollower(path: string): void {
   let machine: FollowerMachine | undefined;
   let pending: Work[] = [];
-  let epoch = 1;
+  let term = 1;
   runDataDriven(path, (c) => {
     if (c.command === 'new') {
-      epoch = num(c, 'epoch', 1);
+      term = num(c, 'term', 1);
       machine = new FollowerMachine({
         address: 'F', heartbeatIntervalMs: num(c, 'heartbeat', 50), retentionBytesMax: 1 << 20, retentionBatchesMax: 1000,
         followerSync: c.args.includes('sync'), batchesPerRunMax: num(c, 'run-max', 256), checkpointKeepMs: num(c, 'checkpoint-keep', 1000), retryDelayMaxMs: 1000,
-      }, { applied: num(c, 'applied', 0), dataEpoch: num(c, 'data-epoch', 1), history: history(c.named.get('history') ?? '1@0'), leader: c.named.get('leader') ?? 'L', epoch });
+      }, { applied: num(c, 'applied', 0), dataTerm: num(c, 'data-term', 1), history: history(c.named.get('history') ?? '1@0'), leader: c.named.get('leader') ?? 'L', term });
       pending = [...machine.ready().work];
       const lines = followerReadyText(machine.ready());
       machine.advance();
@@ -223,13 +245,13 @@ function runFollower(path: string): void {
         step({ type: c.command });
         break;
       case 'refused':
-        step({ type: 'refused', status: num(c, 'status'), epoch: c.named.has('epoch') ? num(c, 'epoch') : undefined, code: c.named.get('code'), message: undefined });
+        step({ type: 'refused', status: num(c, 'status'), term: c.named.has('term') ? num(c, 'term') : undefined, code: c.named.get('code'), message: undefined });
         break;
       case 'disconnected':
         step({ type: 'disconnected', error: c.named.get('error'), corrupt: c.args.includes('corrupt') });
         break;
       case 'frames':
-        step({ type: 'frames', frames: c.input.map((line) => parseFrame(line, epoch)) });
+        step({ type: 'frames', frames: c.input.map((line) => parseFrame(line, term)) });
         break;
       case 'done': {
         const count = c.args.includes('all') ? Infinity : num(c, 'n', 1);
@@ -247,7 +269,7 @@ function runFollower(path: string): void {
         pending = [];
         break;
       case 'report-answered':
-        step({ type: 'report-answered', status: 204, epoch: c.named.has('epoch') ? num(c, 'epoch') : undefined });
+        step({ type: 'report-answered', status: 204, term: c.named.has('term') ? num(c, 'term') : undefined });
         break;
       case 'report-failed':
         step({ type: 'report-failed', error: 'refused' });
@@ -256,8 +278,8 @@ function runFollower(path: string): void {
         step({ type: 'wait', id: num(c, 'id'), seq: num(c, 'seq'), deadlineMs: num(c, 'deadline') });
         break;
       case 'leader':
-        epoch = num(c, 'epoch', epoch);
-        step({ type: 'leader', leader: c.args[0]!, epoch });
+        term = num(c, 'term', term);
+        step({ type: 'leader', leader: c.args[0]!, term });
         break;
       case 'status':
         return JSON.stringify(m.status());

@@ -1,14 +1,16 @@
 /**
  * Crash states of a node's own state (node-state.json beside the engine): a replica runs a
- * snapshot install, a promotion and a topology adoption on a MemoryFileSystem that sees every
- * file-system call. Before each call that changes the disk, the crash states a power cut there
+ * snapshot install, takes its shard's leadership (the committed metadata names it leader at
+ * term 2) and follows a new leader (the metadata names another), on a MemoryFileSystem that sees
+ * every file-system call. Before each call that changes the disk, the crash states a power cut there
  * could leave are taken (only what was synced; everything; two random mixtures of torn tails
  * and lost directory entries). Each one is reopened the way a node starts (openNodeStorage,
  * then the follower machine's recovery of an interrupted install) and must be consistent:
  * - the state file reads (the old one or the new one, never torn);
  * - no install mark is left, and the engine holds exactly the old data, nothing, or the whole
  *   snapshot, with the data epoch that goes with it;
- * - a promotion or an adoption happened entirely (newer topology with its history) or not at all.
+ * - a leadership taken or a leader followed happened entirely (the newer metadata cached, with
+ *   the term's history entry and data term for a new leader) or not at all.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -16,8 +18,11 @@ import { Db, MemoryFileSystem } from '../../engine/index.ts';
 import type { CrashOptions } from '../../engine/fs/memory-file-system.ts';
 import { MemoryNetwork } from '../../net/memory-transport.ts';
 import { seededRandom } from '../../engine/fs/memory-file-system.ts';
-import { parseConfig, Topology, type Frame } from '../../cluster/index.ts';
+import { parseConfig, locateNode, type Frame, type Metadata } from '../../cluster/index.ts';
 import { ReplicationController } from '../../cluster/replication/controller.ts';
+import { bootstrapCommand, metadataOfConfig } from '../../cluster/control/bootstrap.ts';
+import { applyCommand } from '../../cluster/control/metadata.ts';
+import { DEFAULT_CONTROL } from '../../protocol/control-options.ts';
 import { executeWork } from '../../cluster/replication/follower.ts';
 import { FollowerMachine, type MetaChange } from '../../cluster/replication/follower-machine.ts';
 import { readNodeMeta, writeNodeMeta, type NodeMeta } from '../../cluster/replication/node-meta.ts';
@@ -39,20 +44,28 @@ const VARIANTS: CrashOptions[] = [
   { data: 'random', entries: 'random' },
   { data: 'random', entries: 'random' },
 ];
-const CONFIG = Topology.fromConfig(parseConfig(`[cluster]\nepoch = 1\n[[shards]]\nname = "s0"\nleader = "${A}"\nreplicas = ["${B}"]\n`, { source: 'test.toml' }));
+const C = '127.0.0.1:7201';
+const CONFIG = parseConfig(`[[shards]]\nname = "s0"\nleader = "${A}"\nreplicas = ["${B}", "${C}"]\n`, { source: 'test.toml' });
+/** The committed metadata at version 1: A leads s0 at term 1, everyone in sync. */
+const V1: Metadata = { ...metadataOfConfig(bootstrapCommand(CONFIG)), version: 1 };
+const elect = (leader: string): Metadata => {
+  const result = applyCommand(V1, { type: 'elect', shard: 's0', leader, expectTerm: 1, inSync: [leader] });
+  if (!result.ok) throw new Error(result.message);
+  return result.metadata;
+};
 const ENGINE = { memtableBytes: 4096 };
 const silent = () => undefined;
 const key = (i: number) => `k${String(i).padStart(3, '0')}`;
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
-type Scenario = 'install' | 'promote' | 'adopt';
+type Scenario = 'install' | 'lead' | 'follow';
 
-/** A replica of s0 holding OLD_KEYS keys (seq 1..20) at epoch 1. */
+/** A replica of s0 holding OLD_KEYS keys (seq 1..20) at term 1. */
 async function replicaWithData(fs: MemoryFileSystem): Promise<{ holder: DbHolder; meta: NodeMeta }> {
-  const opened = await openNodeStorage(fs, DIR, CONFIG, B, ENGINE);
+  const opened = await openNodeStorage(fs, DIR, B, ENGINE);
   for (let i = 0; i < OLD_KEYS; i++) await opened.holder.db.put(key(i), `old-${i}`, { sync: true });
-  // A replica's data is its leader's epoch's, as a hello with a stream plan would record.
-  const meta = { ...opened.meta, dataEpoch: 1, history: [{ epoch: 1, startSeq: 0 }] };
+  // A replica's data is its leader's term's, as a hello with a stream plan would record.
+  const meta: NodeMeta = { ...opened.meta, shard: 's0', dataTerm: 1, history: [{ term: 1, startSeq: 0 }], metadata: V1 };
   await writeNodeMeta(fs, DIR, meta);
   return { holder: opened.holder, meta };
 }
@@ -66,16 +79,16 @@ async function install(fs: MemoryFileSystem, holder: DbHolder, meta: NodeMeta): 
   };
   const machine = new FollowerMachine(
     { address: B, heartbeatIntervalMs: 100, retentionBytesMax: 1 << 20, retentionBatchesMax: 100, followerSync: false, batchesPerRunMax: 16, checkpointKeepMs: 1000, retryDelayMaxMs: 100 },
-    { applied: holder.db.lastSequence, dataEpoch: meta.dataEpoch, history: meta.history, leader: A, epoch: 1 },
+    { applied: holder.db.lastSequence, dataTerm: meta.dataTerm, history: meta.history, leader: A, term: 1 },
   );
   const entries: Uint8Array[] = [];
   for (let i = 0; i < SNAPSHOT_KEYS; i++) entries.push(new TextEncoder().encode(key(i)), new TextEncoder().encode(`new-${i}`));
   const frames: Frame[] = [
-    { type: 'hello', epoch: 1, leader: A, plan: 'snapshot', from: 0, leaderSeq: SNAPSHOT_SEQ, history: [{ epoch: 1, startSeq: 0 }] },
-    { type: 'snapshot-begin', epoch: 1, seq: SNAPSHOT_SEQ },
-    { type: 'snapshot-chunk', epoch: 1, entries: entries.slice(0, 20) },
-    { type: 'snapshot-chunk', epoch: 1, entries: entries.slice(20) },
-    { type: 'snapshot-end', epoch: 1, seq: SNAPSHOT_SEQ, count: SNAPSHOT_KEYS },
+    { type: 'hello', term: 1, leader: A, plan: 'snapshot', from: 0, leaderSeq: SNAPSHOT_SEQ, history: [{ term: 1, startSeq: 0 }] },
+    { type: 'snapshot-begin', term: 1, seq: SNAPSHOT_SEQ },
+    { type: 'snapshot-chunk', term: 1, entries: entries.slice(0, 20) },
+    { type: 'snapshot-chunk', term: 1, entries: entries.slice(20) },
+    { type: 'snapshot-end', term: 1, seq: SNAPSHOT_SEQ, count: SNAPSHOT_KEYS },
   ];
   machine.step({ type: 'tick' }, 0);
   machine.step({ type: 'connected' }, 1);
@@ -92,12 +105,14 @@ async function install(fs: MemoryFileSystem, holder: DbHolder, meta: NodeMeta): 
   assert.equal(machine.isInstalling, false, 'the install finished');
 }
 
-/** A controller over the engine, on a network where no other node answers. */
+/** A controller over the engine, on a network where no other node answers, with a control plane that grants nothing. */
 function controller(fs: MemoryFileSystem, holder: DbHolder, meta: NodeMeta): ReplicationController {
   const net = new MemoryNetwork({ random: seededRandom(1) });
+  const refuse = () => Promise.reject(new Error('no control plane in this test'));
   return new ReplicationController({
-    address: B, dataDir: DIR, fileSystem: fs, holder, meta, options: { ...DEFAULT_REPLICATION, heartbeatIntervalMs: 1000 },
+    address: B, dataDir: DIR, fileSystem: fs, holder, meta, initial: V1, options: { ...DEFAULT_REPLICATION, heartbeatIntervalMs: 1000 }, control: DEFAULT_CONTROL,
     frameBytesMax: 1 << 20, batchOpsMax: 1000, peers: new Peers(net.transport(B), undefined), log: silent,
+    client: { metadata: V1, propose: refuse, lease: refuse, refresh: () => undefined },
   });
 }
 
@@ -105,15 +120,10 @@ async function run(scenario: Scenario, fs: MemoryFileSystem, holder: DbHolder, m
   if (scenario === 'install') return install(fs, holder, meta);
   const node = controller(fs, holder, meta);
   try {
-    if (scenario === 'promote') {
-      const report = await node.promote(false);
-      assert.equal(report.epoch, 2);
-    } else {
-      const next = CONFIG.withLeader('s0', B, 2).toJson();
-      // Another node was promoted meanwhile: this one stays a replica of the new leader.
-      const adopted = Topology.fromJson({ ...next, shards: [{ name: 's0', leader: '127.0.0.1:7201', replicas: [B, A] }] });
-      assert.equal(await node.adopt({ topology: adopted.toJson(), history: [{ epoch: 1, startSeq: 0 }, { epoch: 2, startSeq: 20 }] }, 'test'), true);
-    }
+    await node.start();
+    await node.onMetadata(elect(scenario === 'lead' ? B : C));
+    assert.equal(node.nodeState.role, scenario === 'lead' ? 'leader' : 'replica');
+    assert.equal(node.nodeState.shard?.term, 2);
   } finally {
     await node.stop();
   }
@@ -127,7 +137,7 @@ async function entries(db: Db): Promise<Map<string, string>> {
 
 /** Opens a crash state as a node would start, and checks it is one of the allowed states. */
 async function check(scenario: Scenario, fs: MemoryFileSystem, where: string): Promise<string> {
-  const { holder, meta } = await openNodeStorage(fs, DIR, CONFIG, B, ENGINE);
+  const { holder, meta } = await openNodeStorage(fs, DIR, B, ENGINE);
   try {
     assert.equal(meta.installing, false, `${where}: the node opened with its install mark set`);
     const after = readNodeMeta(fs, DIR)!;
@@ -141,31 +151,34 @@ async function check(scenario: Scenario, fs: MemoryFileSystem, where: string): P
       assert.equal(seq, SNAPSHOT_SEQ, `${where}: partial snapshot data (seq ${seq}, ${data.size} keys) without an install mark`);
       assert.equal(data.size, SNAPSHOT_KEYS, `${where}: the snapshot is incomplete`);
       assert.ok([...data.values()].every((v) => v.startsWith('new-')), `${where}: old and new data mixed`);
-      assert.equal(after.dataEpoch, 1, `${where}: a completed install records the leader's epoch`);
+      assert.equal(after.dataTerm, 1, `${where}: a completed install records the leader's term`);
     }
     if (outcome === 'empty') {
       assert.equal(scenario, 'install', `${where}: an empty engine after a ${scenario}`);
-      assert.equal(after.dataEpoch, 0, `${where}: an empty engine holds no epoch's data`);
+      assert.equal(after.dataTerm, 0, `${where}: an empty engine holds no term's data`);
     }
-    const epoch = Topology.fromJson(after.topology).epoch;
-    if (scenario === 'install') assert.equal(epoch, 1, `${where}: an install changed the topology`);
-    else if (epoch === 2) {
-      const locate = Topology.fromJson(after.topology).locate(B)!;
-      assert.equal(locate.role, scenario === 'promote' ? 'leader' : 'replica', `${where}: the newer topology gives the wrong role`);
-      assert.deepEqual(after.history.at(-1), { epoch: 2, startSeq: 20 }, `${where}: the newer topology came without its history entry`);
-      if (scenario === 'promote') assert.equal(after.dataEpoch, 2, `${where}: a promoted node's data is the new epoch's`);
+    const term = after.metadata ? locateNode(after.metadata, B)!.shard.term : 0;
+    if (scenario === 'install') assert.equal(term, 1, `${where}: an install changed the cached metadata`);
+    else if (term === 2) {
+      const leads = locateNode(after.metadata!, B)!.leads;
+      assert.equal(leads, scenario === 'lead', `${where}: the newer metadata gives the wrong role`);
+      if (scenario === 'lead') {
+        assert.deepEqual(after.history.at(-1), { term: 2, startSeq: 20 }, `${where}: the leadership came without its history entry`);
+        assert.equal(after.dataTerm, 2, `${where}: a new leader's data is its term's`);
+      }
     } else {
-      assert.equal(epoch, 1, `${where}: topology epoch ${epoch}`);
-      assert.equal(after.history.length, 1, `${where}: a history entry without its topology`);
+      assert.equal(term, 1, `${where}: cached term ${term}`);
+      assert.equal(after.history.length, 1, `${where}: a history entry without its metadata`);
+      assert.equal(after.dataTerm, 1, `${where}: a data term without its metadata`);
     }
-    return `${outcome}, epoch ${epoch}`;
+    return `${outcome}, term ${term}`;
   } finally {
     await holder.close();
   }
 }
 
 describe('node state through crashes', () => {
-  for (const scenario of ['install', 'promote', 'adopt'] as const) {
+  for (const scenario of ['install', 'lead', 'follow'] as const) {
     it(`every crash state of a ${scenario} reopens consistently`, async (t) => {
       const fs = new MemoryFileSystem();
       const { holder, meta } = await replicaWithData(fs);

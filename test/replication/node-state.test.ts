@@ -1,28 +1,25 @@
 /**
  * What a node persists and how it starts from it: the node state file round-trips and every
- * damaged byte is CORRUPTION (never "no file"); the config or the persisted topology wins by
- * epoch (replication/reconcile.ts); a promotion's topology moves the leader and nothing else;
- * and the write gate lets anti-entropy read and write with no client write in between.
+ * damaged byte is CORRUPTION (never "no file"); a data directory belongs to one node; and the
+ * write gate lets anti-entropy read and write with no client write in between.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { ClusterError, parseConfig, Topology } from '../../cluster/index.ts';
-import { NodeFileSystem } from '../../engine/index.ts';
+import { ClusterError, parseConfig } from '../../cluster/index.ts';
+import { MemoryFileSystem, NodeFileSystem } from '../../engine/index.ts';
 import { decodeNodeMeta, encodeNodeMeta, NODE_META_FILE, readNodeMeta, writeNodeMeta, type NodeMeta } from '../../cluster/replication/node-meta.ts';
-import { reconcileMeta } from '../../cluster/replication/reconcile.ts';
+import { openNodeStorage } from '../../cluster/replication/open-node.ts';
+import { bootstrapCommand, metadataOfConfig } from '../../cluster/control/bootstrap.ts';
 import { WriteGate } from '../../cluster/replication/write-gate.ts';
 
 const A = '127.0.0.1:7001';
 const B = '127.0.0.1:7101';
 const C = '127.0.0.1:7201';
-const topology = (epoch: number) => Topology.fromConfig(parseConfig(
-  `[cluster]\nepoch = ${epoch}\n[[shards]]\nname = "s0"\nleader = "${A}"\nreplicas = ["${B}", "${C}"]\n[[shards]]\nname = "s1"\nleader = "127.0.0.1:7002"\n`,
-  { source: 'test.toml' },
-));
-const META: NodeMeta = { topology: topology(1).toJson(), history: [{ epoch: 1, startSeq: 0 }], dataEpoch: 1, installing: false };
+const config = parseConfig(`[[shards]]\nname = "s0"\nleader = "${A}"\nreplicas = ["${B}", "${C}"]\n[[shards]]\nname = "s1"\nleader = "127.0.0.1:7002"\n`, { source: 'test.toml' });
+const META: NodeMeta = { address: A, shard: 's0', history: [{ term: 1, startSeq: 0 }], dataTerm: 1, installing: false, metadata: { ...metadataOfConfig(bootstrapCommand(config)), version: 1 } };
 
 describe('the node state file', () => {
   it('round-trips, and is written whole where the node reads it', async () => {
@@ -32,11 +29,11 @@ describe('the node state file', () => {
       const fs = new NodeFileSystem();
       assert.equal(readNodeMeta(fs, dir), undefined, 'no file yet: a node that never wrote one');
       await writeNodeMeta(fs, dir, META);
-      await writeNodeMeta(fs, dir, { ...META, dataEpoch: 2 });
-      assert.equal(readNodeMeta(fs, dir)?.dataEpoch, 2);
+      await writeNodeMeta(fs, dir, { ...META, dataTerm: 2 });
+      assert.equal(readNodeMeta(fs, dir)?.dataTerm, 2);
       const text = await readFile(path.join(dir, NODE_META_FILE), 'utf8');
-      assert.match(text, /^\{"format":1,"crc32c":\d+,"state":\{"topology":/);
-      await writeFile(path.join(dir, NODE_META_FILE), text.replace('"dataEpoch":2', '"dataEpoch":3'));
+      assert.match(text, /^\{"format":2,"crc32c":\d+,"state":\{"address":/);
+      await writeFile(path.join(dir, NODE_META_FILE), text.replace('"dataTerm":2', '"dataTerm":3'));
       assert.throws(() => readNodeMeta(fs, dir), (error: ClusterError) => error.code === 'CORRUPTION' && /checksum/.test(error.message));
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -56,42 +53,22 @@ describe('the node state file', () => {
   });
 });
 
-describe('reconcileMeta', () => {
-  it('starts a new leader\'s history at the config\'s epoch, and a new replica with none', () => {
-    assert.deepEqual(reconcileMeta(topology(1), undefined, A, 0), META);
-    assert.deepEqual(reconcileMeta(topology(1), undefined, B, 0), { ...META, history: [], dataEpoch: 0 });
+describe('openNodeStorage', () => {
+  it('writes a first node state naming the node, and refuses a data directory of another node in one line', async () => {
+    const fs = new MemoryFileSystem();
+    const first = await openNodeStorage(fs, '/n', A, {});
+    assert.deepEqual(first.meta, { address: A, shard: null, history: [], dataTerm: 0, installing: false, metadata: null });
+    await first.holder.close();
+    await assert.rejects(openNodeStorage(fs, '/n', B, {}), (error: ClusterError) => error.code === 'CONFIG_INVALID' &&
+      error.message === `data directory /n belongs to node ${A}, not ${B}; give each node its own --data`);
+    const again = await openNodeStorage(fs, '/n', A, {});
+    assert.equal(again.meta.address, A);
+    await again.holder.close();
   });
 
-  it('keeps a persisted topology at least as new as the config\'s', () => {
-    const promoted: NodeMeta = { ...META, topology: topology(1).withLeader('s0', B, 2).toJson(), history: [...META.history, { epoch: 2, startSeq: 90 }] };
-    assert.equal(reconcileMeta(topology(1), promoted, A, 120), promoted);
-    assert.equal(reconcileMeta(topology(2), promoted, A, 120), promoted, 'equal epochs: the persisted one stands');
-  });
-
-  it('takes a newer config, and records the epoch when it names this node leader by hand', () => {
-    const promoted: NodeMeta = { ...META, topology: topology(1).withLeader('s0', B, 2).toJson(), history: [...META.history, { epoch: 2, startSeq: 90 }], dataEpoch: 2 };
-    const back = reconcileMeta(topology(5), promoted, A, 120);
-    assert.deepEqual(back.topology, topology(5).toJson());
-    assert.deepEqual(back.history, [...promoted.history, { epoch: 5, startSeq: 120 }]);
-    assert.equal(back.dataEpoch, 5);
-    const replica = reconcileMeta(topology(5), { ...promoted, topology: topology(1).toJson() }, C, 80);
-    assert.deepEqual(replica.history, promoted.history, 'a replica keeps the history it knows');
-  });
-});
-
-describe('Topology.withLeader', () => {
-  it('makes a replica the leader and the old leader its first replica, under the new epoch', () => {
-    const before = topology(1);
-    const after = before.withLeader('s0', C, 2);
-    assert.deepEqual(after.toJson().shards[0], { name: 's0', leader: C, replicas: [A, B] });
-    assert.deepEqual(after.toJson().shards[1], before.toJson().shards[1]);
-    assert.equal(after.epoch, 2);
-    for (const key of ['a', 'b', 'user:42', 'zzz']) {
-      const bytes = new TextEncoder().encode(key);
-      assert.equal(after.shardOf(bytes).name, before.shardOf(bytes).name, 'no key moves');
-    }
-    assert.throws(() => before.withLeader('s0', A, 2), /cannot make/);
-    assert.throws(() => before.withLeader('s0', B, 1), /cannot make/);
+  it('refuses a node state written before the control plane with a line that says what to do', () => {
+    const old = '{"format":1,"crc32c":1,"state":{}}\n';
+    assert.throws(() => decodeNodeMeta(old, 'node-state.json'), (error: ClusterError) => error.code === 'CONFIG_INVALID' && /format 1.*start this node on an empty data directory/.test(error.message));
   });
 });
 

@@ -1,36 +1,74 @@
 /**
- * Looking at real nodes from replication tests: their /internal/state, waiting (by polling,
- * with a deadline) until a condition holds, and reading a node's whole data through scan
- * pages, so two nodes' data can be compared.
+ * Looking at real nodes from replication and control-plane tests: their /internal/state and
+ * the shards they route by (GET /cluster), waiting (by polling, with a deadline) until a
+ * condition holds, the operator's routes (/admin/promote, /admin/transfer), and reading a
+ * node's whole data through scan pages, so two nodes' data can be compared.
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { rawRequest } from '../helpers/http.ts';
+import type { ElectionReport } from '../../cluster/replication/controller.ts';
+import { rawRequest, type RawResponse } from '../helpers/http.ts';
 
 const POLL_MS = 25;
-export const WAIT_MS = 30_000;
+/** A generous bound for "eventually": a busy 2-core machine is slow, never this slow. */
+export const WAIT_MS = 60_000;
 
 export interface FollowerView {
   node: string;
   connected: boolean;
   applied: number;
+  keepingUp: boolean;
   inSync: boolean;
 }
 
 export interface NodeView {
-  role: 'leader' | 'replica';
-  epoch: number;
+  node: string;
+  shard: string | null;
+  role: 'leader' | 'replica' | 'unassigned';
+  term: number | null;
+  /** The metadata version the node routes by. */
+  version: number;
   lastSequence: number;
   replication: {
+    dataTerm: number;
+    history: { term: number; startSeq: number }[];
     readable: boolean;
-    leader?: { followers: FollowerView[]; waitingWrites: number };
+    leader?: { followers: FollowerView[]; waitingWrites: number; leaseValid: boolean };
     follower?: { leader: string | null; connected: boolean; applied: number; snapshotsInstalled: number; batchesApplied: number; installing: boolean };
   };
+  /** On a controller: its Raft status. */
+  control: ControlView | null;
+}
+
+export interface ControlView {
+  id: string;
+  role: string;
+  term: number;
+  leader: string;
+  commit: number;
+  applied: number;
+  metadataVersion: number;
+  electing: string[];
+}
+
+/** A shard as GET /cluster shows it. */
+export interface ShardView {
+  name: string;
+  leader: string;
+  replicas: string[];
+  term: number;
 }
 
 export async function nodeView(address: string): Promise<NodeView> {
   const res = await rawRequest(address, 'GET', '/internal/state');
   if (res.status !== 200) throw new Error(`GET /internal/state on ${address}: ${res.status} ${res.body.toString()}`);
   return res.json() as NodeView;
+}
+
+/** The shards as the node at `address` routes by them, and that view's metadata version. */
+export async function clusterView(address: string): Promise<{ version: number; shards: ShardView[] }> {
+  const res = await rawRequest(address, 'GET', '/cluster');
+  if (res.status !== 200) throw new Error(`GET /cluster on ${address}: ${res.status} ${res.body.toString()}`);
+  return res.json() as { version: number; shards: ShardView[] };
 }
 
 /** Polls `check` until it returns true; throws with `what` after `timeoutMs`. */
@@ -48,23 +86,18 @@ export async function waitFor(what: string, check: () => Promise<boolean> | bool
   throw new Error(`not within ${timeoutMs} ms: ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
 }
 
-/** Waits until the leader at `leader` has `count` followers in sync. */
+/** Polls `read` until it returns something other than undefined, and returns that. */
+export async function waitForValue<T>(what: string, read: () => Promise<T | undefined> | T | undefined, timeoutMs = WAIT_MS): Promise<T> {
+  let value: T | undefined;
+  await waitFor(what, async () => (value = await read()) !== undefined, timeoutMs);
+  return value!;
+}
+
+/** Waits until the leader at `leader` holds its lease and has `count` followers in the committed in-sync set. */
 export function waitInSync(leader: string, count: number): Promise<void> {
   return waitFor(`${count} followers in sync on ${leader}`, async () => {
     const view = await nodeView(leader);
-    return (view.replication.leader?.followers.filter((f) => f.inSync).length ?? 0) >= count;
-  });
-}
-
-/**
- * Waits until each replica has noticed its leader is gone (its stream ended), so that what it
- * received before has been applied and its position no longer moves: the moment to compare
- * positions and pick the replica to promote.
- */
-export function waitLeaderGone(replicas: readonly string[]): Promise<void> {
-  return waitFor(`${replicas.join(', ')} to notice the leader is gone`, async () => {
-    const views = await Promise.all(replicas.map(nodeView));
-    return views.every((v) => v.replication.follower?.connected === false);
+    return view.replication.leader?.leaseValid === true && view.replication.leader.followers.filter((f) => f.inSync).length >= count;
   });
 }
 
@@ -72,7 +105,7 @@ export function waitLeaderGone(replicas: readonly string[]): Promise<void> {
 export function waitCaughtUp(replica: string, leader: string): Promise<void> {
   return waitFor(`${replica} caught up with ${leader}`, async () => {
     const [r, l] = await Promise.all([nodeView(replica), nodeView(leader)]);
-    return r.replication.readable && r.lastSequence === l.lastSequence;
+    return r.role === 'replica' && r.replication.readable && r.lastSequence === l.lastSequence;
   });
 }
 
@@ -100,9 +133,21 @@ function percent(bytes: Uint8Array): string {
   return [...bytes].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('');
 }
 
-/** POST /admin/promote on `address`; returns the JSON report. */
-export async function promote(address: string, force = false): Promise<{ epoch: number; leader: string; lastSequence: number; notified: string[]; unreachable: string[] }> {
-  const res = await rawRequest(address, 'POST', `/admin/promote${force ? '?force=true' : ''}`);
-  if (res.status !== 200) throw new Error(`promote ${address}: ${res.status} ${res.body.toString()}`);
-  return res.json();
+/** What /admin/promote and /admin/transfer answer once the control plane committed the election. */
+export type { ElectionReport };
+
+/** POST /admin/promote on `address` (the node to promote), as answered. */
+export function requestPromote(address: string, unclean = false): Promise<RawResponse> {
+  return rawRequest(address, 'POST', `/admin/promote${unclean ? '?unclean=true' : ''}`);
+}
+
+/** POST /admin/transfer on `address` (the leader), to `to` or to the follower it picks, as answered. */
+export function requestTransfer(address: string, to?: string): Promise<RawResponse> {
+  return rawRequest(address, 'POST', `/admin/transfer${to === undefined ? '' : `?to=${encodeURIComponent(to)}`}`);
+}
+
+/** The election report of a 200, or an error naming the status and the node's message. */
+export function electionOf(res: RawResponse, what: string): ElectionReport {
+  if (res.status !== 200) throw new Error(`${what}: ${res.status} ${res.body.toString()}`);
+  return res.json() as ElectionReport;
 }

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Client } from '../../net/index.ts';
-import { startCluster, type TestCluster } from '../helpers/cluster-harness.ts';
+import { CONTROL_TOML_STEADY, startCluster, type TestCluster } from '../helpers/cluster-harness.ts';
 import { rawRequest } from '../helpers/http.ts';
 import { nodeView, waitInSync } from './nodes.ts';
 import { startWriteLoad } from './write-load.ts';
@@ -27,7 +27,7 @@ describe('reads from replicas', () => {
   });
 
   before(async () => {
-    cluster = await startCluster({ shards: 1, replicas: 2, replicationToml: REPLICATION });
+    cluster = await startCluster({ shards: 1, replicas: 2, controlToml: CONTROL_TOML_STEADY, replicationToml: REPLICATION });
     leader = cluster.shards[0]!.leader;
     await waitInSync(leader, 2);
   });

@@ -25,14 +25,21 @@ export interface Load {
   acknowledged(): number;
   /** Writes answered with an error so far (refused or of unknown outcome). */
   unacknowledged(): number;
+  /** Writes answered with the error `code` so far. */
+  answered(code: string): number;
   /** Resolves when every worker has stopped. */
   done: Promise<void>;
   /** Asks every worker to stop after its current write; resolves when they have. */
   stop(): Promise<void>;
 }
 
-/** Errors that prove the write was not made: the node refused it before writing. */
-const NOT_APPLIED = new Set(['NOT_ENOUGH_REPLICAS', 'OVERLOADED', 'SHUTTING_DOWN', 'WRITE_STALLED', 'DB_CLOSED']);
+/**
+ * Errors that prove the write was not made: the node refused it before writing (LEASE_EXPIRED is
+ * only answered before a write starts; one whose lease lapsed after it was logged is
+ * UNCONFIRMED). OVERLOADED is not among them: a leader also answers it to a write already in
+ * its log when too many wait for the in-sync set.
+ */
+export const NOT_APPLIED: ReadonlySet<string> = new Set(['NOT_ENOUGH_REPLICAS', 'LEASE_EXPIRED', 'SHUTTING_DOWN', 'WRITE_STALLED', 'DB_CLOSED']);
 
 export function startWriteLoad(options: LoadOptions): Load {
   const history = new History();
@@ -40,6 +47,7 @@ export function startWriteLoad(options: LoadOptions): Load {
   let started = 0;
   let acknowledged = 0;
   let unacknowledged = 0;
+  const byCode = new Map<string, number>();
   let stopped = false;
   const worker = async (id: number) => {
     for (let i = 0; !stopped && started < options.writesMax && Date.now() < deadline; i++) {
@@ -54,6 +62,7 @@ export function startWriteLoad(options: LoadOptions): Load {
       } catch (error) {
         unacknowledged++;
         const code = (error as { code?: string }).code ?? 'ERROR';
+        byCode.set(code, (byCode.get(code) ?? 0) + 1);
         const answered = error instanceof ClientError && error.status !== undefined;
         if (answered && (NOT_APPLIED.has(code) || error.status! < 500)) history.fail(op, code);
         else history.info(op, code);
@@ -66,5 +75,5 @@ export function startWriteLoad(options: LoadOptions): Load {
     stopped = true;
     return done;
   };
-  return { history, acknowledged: () => acknowledged, unacknowledged: () => unacknowledged, done, stop };
+  return { history, acknowledged: () => acknowledged, unacknowledged: () => unacknowledged, answered: (code) => byCode.get(code) ?? 0, done, stop };
 }
