@@ -17,11 +17,12 @@ export const CONNECTION_CHECK_INTERVAL_MS_MAX = 1_000;
 /** Bytes of an internal request's JSON body (anti-entropy's key lists are the largest). */
 export const INTERNAL_BODY_BYTES_MAX = 64 * 1024 * 1024;
 /**
- * JSON structure (`{ [ , :`) of an internal request's body: the largest, a topology push,
- * carries an epoch history of up to EPOCH_HISTORY_ENTRIES_MAX entries at five each.
+ * JSON structure (`{ [ , :`) of an internal or admin route's JSON body. The largest valid ones
+ * (anti-entropy's range lists, a metadata command with its shards and members) hold far less;
+ * the bound only stops a body built to make the parser work.
  */
 export const INTERNAL_JSON_STRUCTURE_MAX = 1_000_000;
-/** Nesting of an internal request's JSON body (a topology push nests five deep). */
+/** Nesting of an internal or admin route's JSON body (a metadata command nests about five deep). */
 export const INTERNAL_JSON_DEPTH_MAX = 8;
 /**
  * Requests whose body is still arriving, at once; they hold no serving slot (admission.ts),

@@ -87,12 +87,6 @@ export function encodeFrame(frame: Frame): Uint8Array {
   return out;
 }
 
-/**
- * Turns the bytes of a stream, in chunks of any size, into frames. Throws ClusterError
- * CORRUPTION on a bad preamble, an oversize length, a checksum mismatch or a payload that is
- * not a well-formed Frame: a follower then drops the connection and starts again from its
- * own last sequence number, so nothing damaged is ever applied.
- */
 /** Bounds on one payload's msgpack structure, checked before it is decoded. */
 export interface FrameShape {
   /** Maps and arrays. */
@@ -105,6 +99,13 @@ export interface FrameShape {
 
 export const FRAME_SHAPE: FrameShape = Object.freeze({ containersMax: FRAME_CONTAINERS_MAX, valuesMax: FRAME_VALUES_MAX, depthMax: FRAME_DEPTH_MAX });
 
+/**
+ * Turns the bytes of a stream, in chunks of any size, into frames. Throws ClusterError
+ * CORRUPTION on a bad preamble, an oversize length, a checksum mismatch, a payload whose
+ * structure passes `shape`, or one that is not a well-formed Frame: a follower then drops the
+ * connection and starts again from its own last sequence number, so nothing damaged is ever
+ * applied.
+ */
 export class FrameDecoder {
   private readonly chunks: Uint8Array[] = [];
   private buffered = 0;

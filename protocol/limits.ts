@@ -69,15 +69,17 @@ export const SCAN_ENTRIES_DEFAULT = 1000;
 // would otherwise cost seconds and half a gigabyte. The bounds follow from what a valid frame
 // holds, so they are on the wire: a leader must not send more.
 
-/** Entries of a leader's epoch history a hello frame carries, at most (cluster/limits.ts EPOCH_HISTORY_ENTRIES_MAX is no larger). */
+/** Entries of a shard's term history a hello frame carries, at most (cluster/limits.ts TERM_HISTORY_ENTRIES_MAX is no larger). */
 export const FRAME_HISTORY_ENTRIES_MAX = 100_000;
-/** Entries (key and value pairs) in one snapshot-chunk frame, at most; at the default snapshot_chunk_bytes, 1-byte keys stay under it. */
+/** Entries (key and value pairs) in one snapshot-chunk frame, at most (leader.ts ends a chunk there; a migration's chunk of MIGRATION_CHUNK_BYTES cannot pass it). */
 export const SNAPSHOT_CHUNK_ENTRIES_MAX = 262_144;
-/** Maps and arrays in one frame: the frame, a hello's history array and its entries. */
-export const FRAME_CONTAINERS_MAX = FRAME_HISTORY_ENTRIES_MAX + 2;
-/** msgpack values in one frame, map keys included: a snapshot chunk's keys and values, a hello's history (five per entry), the fields. */
-export const FRAME_VALUES_MAX = 2 * SNAPSHOT_CHUNK_ENTRIES_MAX + 5 * FRAME_HISTORY_ENTRIES_MAX + 64;
-/** Nesting of a frame: frame map, history array, history entry. */
+/** Ops in one migration `moved` frame, at most (cluster/migration/giver.ts ends a frame there). */
+export const MOVED_OPS_MAX = 262_144;
+/** Maps and arrays in one frame: the frame, its array, and a hello's history entries or a moved frame's ops. */
+export const FRAME_CONTAINERS_MAX = Math.max(FRAME_HISTORY_ENTRIES_MAX, MOVED_OPS_MAX) + 2;
+/** msgpack values in one frame, map keys included: a snapshot chunk's keys and values, a hello's history (five per entry), a moved frame's ops (four each), the fields. */
+export const FRAME_VALUES_MAX = Math.max(2 * SNAPSHOT_CHUNK_ENTRIES_MAX, 5 * FRAME_HISTORY_ENTRIES_MAX, 4 * MOVED_OPS_MAX) + 64;
+/** Nesting of a frame: frame map, history or ops array, history entry or op. */
 export const FRAME_DEPTH_MAX = 3;
 
 /** Ring and topology bounds, checked when the config is validated. */

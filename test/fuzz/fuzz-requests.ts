@@ -97,7 +97,7 @@ const METHODS = ['GET', 'PUT', 'DELETE', 'POST', 'PATCH', 'OPTIONS', 'HEAD', 'TR
 const methodArb = fc.oneof({ arbitrary: fc.constantFrom('GET', 'PUT', 'DELETE', 'POST'), weight: 3 }, { arbitrary: fc.constantFrom(...METHODS), weight: 2 });
 const readOnly = (method: string) => method === 'GET' || method === 'HEAD';
 
-const QUERY_NAMES = ['sync', 'acks', 'read', 'min_seq', 'gt', 'gte', 'lt', 'lte', 'limit', 'encoding', 'node', 'from', 'epoch', 'data_epoch', 'force', 'x', ''];
+const QUERY_NAMES = ['sync', 'acks', 'read', 'min_seq', 'gt', 'gte', 'lt', 'lte', 'limit', 'encoding', 'node', 'from', 'term', 'data_term', 'unclean', 'to', 'x', ''];
 const QUERY_VALUES = ['', 'true', 'false', '0', '1', 'all', '2', 'replica', 'leader', 'base64', 'utf8', 'latin1', '-1', '99999999999999999999', '1e3', '0x10', '%', '%ZZ', '%ff', 'fuzz%2Fw%2Fa'];
 export const queryArb: fc.Arbitrary<string> = fc.oneof(
   { arbitrary: fc.constant(''), weight: 3 },
@@ -179,7 +179,7 @@ function wildBatchArb(ctx: FuzzContext): fc.Arbitrary<FuzzRequest> {
     .map((r) => ({ ...framed(r.method, `/batch${r.query}`, r.headers, r.body, r.framing, r.splits, ctx.valueBytesMax), family: 'wild-batch' }));
 }
 
-const OTHER_TARGETS = ['/kv', '/kv/', '/cluster', '/healthz', '/internal/state', '/internal/topology', '/internal/replication/ack', '/internal/replication/stream', '/internal/anti-entropy/digest', '/admin/promote', '/admin/anti-entropy', '/internal', '/admin', '/', '*', '//kv/fuzz/w/a', '/kv/fuzz/w/../a', '/KV/fuzz/w/a', '/healthz/', '/cluster?', 'http://fuzz/kv/fuzz/w/a', 'fuzz/w/a', '/%6bv/fuzz/w/a'];
+const OTHER_TARGETS = ['/kv', '/kv/', '/cluster', '/healthz', '/internal/state', '/internal/meta', '/internal/control', '/internal/replication/ack', '/internal/replication/stream', '/internal/anti-entropy/digest', '/admin/promote', '/admin/anti-entropy', '/internal', '/admin', '/', '*', '//kv/fuzz/w/a', '/kv/fuzz/w/../a', '/KV/fuzz/w/a', '/healthz/', '/cluster?', 'http://fuzz/kv/fuzz/w/a', 'fuzz/w/a', '/%6bv/fuzz/w/a'];
 
 function otherRouteArb(ctx: FuzzContext): fc.Arbitrary<FuzzRequest> {
   const target = fc.oneof({ arbitrary: fc.constantFrom(...OTHER_TARGETS), weight: 4 }, { arbitrary: fc.tuple(fc.constantFrom('/internal/', '/admin/', '/'), junkArb).map(([a, b]) => a + b), weight: 1 });
@@ -188,16 +188,17 @@ function otherRouteArb(ctx: FuzzContext): fc.Arbitrary<FuzzRequest> {
 }
 
 /**
- * The right token, on routes where it cannot change data: GETs of internal state and
- * topology, and JSON junk to the internal POST routes (never /admin/, never the stream).
+ * The right token, on routes where it cannot change data: GETs of internal state and the
+ * control plane's status, and JSON junk to the internal POST routes (never /admin/, never the
+ * stream, never a proposal).
  */
 function authorizedArb(ctx: FuzzContext): fc.Arbitrary<FuzzRequest> {
   const auth: [string, string] = ['Authorization', `Bearer ${ctx.token}`];
-  const get = fc.record({ target: fc.constantFrom('/internal/state', '/internal/topology', '/internal/nope', '/internal/replication/ack'), query: queryArb })
+  const get = fc.record({ target: fc.constantFrom('/internal/state', '/internal/control', '/internal/nope', '/internal/replication/ack'), query: queryArb })
     .map((r) => ({ ...framed('GET', `${r.target}${r.query}`, [auth], '', 'length', [], ctx.valueBytesMax), family: 'authorized-get' }));
   const field = fc.oneof(fc.nat(), fc.constantFrom(-1, 1.5, 2 ** 60, 'x', '127.0.0.1:1', null, true), fc.array(fc.nat(), { maxLength: 3 }), fc.string());
-  const doc = fc.dictionary(fc.constantFrom('node', 'epoch', 'applied', 'checkpoint', 'seq', 'starts', 'start', 'end', 'limit', 'topology', 'history', 'x'), field, { maxKeys: 5 });
-  const post = fc.record({ target: fc.constantFrom('/internal/replication/ack', '/internal/anti-entropy/digest', '/internal/anti-entropy/hashes', '/internal/topology'), body: fc.oneof(doc.map((d) => JSON.stringify(d)), fc.json()) })
+  const doc = fc.dictionary(fc.constantFrom('node', 'term', 'applied', 'checkpoint', 'seq', 'starts', 'start', 'end', 'limit', 'shard', 'history', 'x'), field, { maxKeys: 5 });
+  const post = fc.record({ target: fc.constantFrom('/internal/replication/ack', '/internal/anti-entropy/digest', '/internal/anti-entropy/hashes', '/internal/control/lease'), body: fc.oneof(doc.map((d) => JSON.stringify(d)), fc.json()) })
     .map((r) => ({ ...framed('POST', r.target, [auth, ['Content-Type', 'application/json']], utf8ToLatin1(r.body), 'length', [], ctx.valueBytesMax), family: 'authorized-post' }));
   return fc.oneof(get, post);
 }

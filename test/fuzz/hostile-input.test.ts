@@ -7,7 +7,8 @@
  * redirect a client would resolve away (`..`, `.`).
  *
  * One shard: a leader, one running replica, and three more replicas listed in the config but
- * never started, whose names the stalled streams use (a follower's name must be a member's).
+ * never started, whose names the stalled streams use (a follower's name must be a member's);
+ * one controller. Forged follower identities (finding 3) are forged-follower.integration.test.ts's.
  * `inflight_requests_max` is small, so that anything still counted as served would fill it.
  *
  * Figures (time to refuse, resident memory growth of the node) are printed as `# …` lines;
@@ -19,7 +20,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { statusOf } from '../../protocol/errors.ts';
 import { Client } from '../../net/index.ts';
-import { startCluster, type TestCluster } from '../helpers/cluster-harness.ts';
+import { CONTROL_TOML_STEADY, startCluster, type TestCluster } from '../helpers/cluster-harness.ts';
 import { rawRequest, type RawResponse } from '../helpers/http.ts';
 import { findNodePid, peakResidentBytes, residentBytes, resetPeakResident } from './node-probe.ts';
 import { parseResponse, sendPipelined } from './raw-http.ts';
@@ -52,6 +53,8 @@ describe('a node under hostile input', () => {
       shards: 1,
       replicas: 4,
       deferred: (shard) => shard.replicas.slice(1),
+      controllers: 1,
+      controlToml: CONTROL_TOML_STEADY,
       clusterToml: `token = "${TOKEN}"`,
       limitsToml: `inflight_requests_max = ${INFLIGHT_REQUESTS_MAX}\nrequest_timeout_ms = ${REQUEST_TIMEOUT_MS}`,
     });
@@ -74,7 +77,8 @@ describe('a node under hostile input', () => {
   it('keeps answering while replication streams stall, and cuts each once it made no progress for request_timeout_ms', async () => {
     // Enough data that a stream's socket buffers fill and its writes stall.
     for (let i = 0; i < 24; i++) assert.equal((await rawRequest(leader, 'PUT', `/kv/bulk-${i}`, { body: Buffer.alloc(MIB, i) })).status, 204);
-    const streams = await Promise.all(silentReplicas.map((node) => openStalled(leader, streamRequest(leader, node), true)));
+    const term = (await rawRequest(leader, 'GET', '/healthz')).json().term as number;
+    const streams = await Promise.all(silentReplicas.map((node) => openStalled(leader, streamRequest(leader, node, term), true)));
     try {
       await waitState(leader, `${silentReplicas.length + 1} open streams`, (state) => state['streams'] === silentReplicas.length + 1);
       await expectServing(leader, 'while streams stall');
@@ -120,9 +124,9 @@ describe('a node under hostile input', () => {
   });
 
   it('refuses a 64 MiB internal JSON body of empty objects before parsing it', async (t) => {
-    const body = amplified('{"topology":[', '{}', ']}', AMPLIFIED_INTERNAL_BYTES);
-    const refusal = await measureRefusal(leader, 'POST', '/internal/topology', body, AUTH);
-    t.diagnostic(`64 MiB topology of {}: refused ${refusal.status} in ${refusal.ms.toFixed(1)} ms; the kernel had taken ${(refusal.sentBytes / MIB).toFixed(2)} MiB of it; node RSS growth ${mib(refusal.rssGrowthBytes)}`);
+    const body = amplified('{"node":[', '{}', ']}', AMPLIFIED_INTERNAL_BYTES);
+    const refusal = await measureRefusal(leader, 'POST', '/internal/replication/ack', body, AUTH);
+    t.diagnostic(`64 MiB position report of {}: refused ${refusal.status} in ${refusal.ms.toFixed(1)} ms; the kernel had taken ${(refusal.sentBytes / MIB).toFixed(2)} MiB of it; node RSS growth ${mib(refusal.rssGrowthBytes)}`);
     assert.equal(refusal.code, 'BODY_TOO_COMPLEX');
     assert.equal(refusal.status, statusOf('BODY_TOO_COMPLEX'));
     assert.ok(refusal.sentBytes < body.length, `the node read all ${body.length} bytes before refusing`);
@@ -218,8 +222,8 @@ async function replicaStatus(address: string): Promise<string[]> {
   return (state.replication.leader?.followers ?? []).filter((f) => f.connected).map((f) => f.node);
 }
 
-function streamRequest(leader: string, node: string): string {
-  return `GET /internal/replication/stream?node=${encodeURIComponent(node)}&from=1&epoch=1&data_epoch=1 HTTP/1.1\r\nHost: ${leader}\r\nAuthorization: Bearer ${TOKEN}\r\n\r\n`;
+function streamRequest(leader: string, node: string, term: number): string {
+  return `GET /internal/replication/stream?node=${encodeURIComponent(node)}&from=1&term=${term}&data_term=0 HTTP/1.1\r\nHost: ${leader}\r\nAuthorization: Bearer ${TOKEN}\r\n\r\n`;
 }
 
 /**

@@ -15,7 +15,7 @@ import { crc32c } from '../../protocol/crc32c.ts';
 import { ClusterError } from '../../protocol/errors.ts';
 import { encodeFrame, encodePreamble, FRAME_SHAPE, FrameDecoder, shapeBreach, type Frame } from '../../protocol/frame-format.ts';
 import { JsonShapeMeter } from '../../protocol/json-shape.ts';
-import { DEFAULT_LIMITS, FRAME_HISTORY_ENTRIES_MAX, SNAPSHOT_CHUNK_ENTRIES_MAX } from '../../protocol/limits.ts';
+import { DEFAULT_LIMITS, FRAME_HISTORY_ENTRIES_MAX, MOVED_OPS_MAX, SNAPSHOT_CHUNK_ENTRIES_MAX } from '../../protocol/limits.ts';
 
 const FRAME_BYTES_MAX = 64 * 1024 * 1024;
 const MIB = 1024 * 1024;
@@ -72,13 +72,14 @@ describe('the bound on a replication frame\'s msgpack', () => {
     t.diagnostic(`8 MB frame of empty maps: refused in ${(performance.now() - started).toFixed(1)} ms, heap ${((process.memoryUsage().heapUsed - heapBefore) / MIB).toFixed(1)} MiB`);
   });
 
-  it('decodes the largest valid frames: a full term history and a snapshot chunk of one-byte entries', () => {
+  it('decodes the largest valid frames: a full term history, a snapshot chunk of one-byte entries, a migration\'s moved frame of one-byte deletes', () => {
     const history = Array.from({ length: FRAME_HISTORY_ENTRIES_MAX }, (_, i) => ({ term: i + 1, startSeq: i * 1000 }));
     const entries = Array.from({ length: 2 * SNAPSHOT_CHUNK_ENTRIES_MAX }, (_, i) => new Uint8Array([i & 0xff]));
     const frames: Frame[] = [
       { type: 'hello', term: 2 ** 40, leader: '127.0.0.1:7001', plan: 'stream', from: 1, leaderSeq: 2 ** 52, history },
       { type: 'snapshot-chunk', term: 3, entries },
       { type: 'snapshot-end', term: 3, seq: 9, count: SNAPSHOT_CHUNK_ENTRIES_MAX },
+      { type: 'moved', term: 3, through: 2 ** 40, ops: Array.from({ length: MOVED_OPS_MAX }, (_, i) => [0, new Uint8Array([i & 0xff]), new Uint8Array(0)]) },
     ];
     const decoder = new FrameDecoder(FRAME_BYTES_MAX);
     decoder.push(encodePreamble());
