@@ -15,9 +15,10 @@
  *   streams     replication streams, long-lived by design: at most one per follower address
  *               (a follower's new stream replaces its old one, which may be half-open), and
  *               at most as many as the shard has followers in the node's metadata
- *               (`streamFollowers()`); when that is full, streams of addresses that are no
- *               longer followers (a member removed) are cut to make room. Whether the address
- *               is a member at all is the leader machine's check (NOT_A_MEMBER), after this.
+ *               (`streamFollowers()`); when that is full, streams of addresses that are not
+ *               followers (a member removed) are cut to make room. Whether the address is a
+ *               member at all is the leader machine's check (NOT_A_MEMBER), after this: a
+ *               name outside the shard is let through to be refused there.
  *               A drain does not wait for streams.
  *
  * /healthz takes no pool: it does no work, and a node must be able to say it is alive while
@@ -88,7 +89,7 @@ export class Admission {
   }
 }
 
-/** Cuts the streams of addresses not in `followers`; their 'close' frees their places. */
+/** Cuts the streams of addresses not in `followers` (former members, refused names); their 'close' frees their places. */
 function cutFormerFollowers(streams: Map<string, ServerResponse>, followers: readonly string[]): void {
   for (const [node, res] of [...streams]) {
     if (followers.includes(node)) continue;
@@ -149,20 +150,18 @@ export class Ticket {
 
   /**
    * Holds a stream for follower `node`: replaces that node's open stream (its response is
-   * destroyed), or takes a new place, cutting streams of former followers if none is free;
-   * throws OVERLOADED when every follower of the shard already streams.
+   * destroyed), or takes a new place, cutting streams of non-followers if none is free.
    */
   stream(node: string, res: ServerResponse): void {
     const a = this.admission;
     if (this.state !== 'none') throw new Error(`admission: stream() on a ${this.state} ticket`);
     const previous = a.streams.get(node);
-    if (!previous) {
-      const followers = a.limits.streamFollowers();
-      if (a.streams.size >= followers.length) cutFormerFollowers(a.streams, followers);
-      if (a.streams.size >= followers.length) {
-        throw new ClusterError('OVERLOADED', `node serves ${a.streams.size} replication streams, one per follower of its shard; a follower reconnecting replaces its own`);
-      }
-    }
+    const followers = a.limits.streamFollowers();
+    // A name outside the shard takes a place without the bound: the members check refuses it
+    // at once (403 NOT_A_MEMBER, not OVERLOADED), and a follower that needs the place cuts it.
+    // Once the non-followers are cut, every follower but this one holds at most one place, so
+    // the places never outnumber the followers for long.
+    if (!previous && followers.includes(node) && a.streams.size >= followers.length) cutFormerFollowers(a.streams, followers);
     a.streams.set(node, res);
     previous?.destroy();
     this.state = 'stream';

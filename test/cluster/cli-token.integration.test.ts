@@ -23,7 +23,7 @@ describe('the kv command line and its token', () => {
   });
 
   before(async () => {
-    cluster = await startCluster({ shards: 1, clusterToml: `token = "${TOKEN}"\nauth = "all"` });
+    cluster = await startCluster({ shards: 1, clusterToml: `token = "${TOKEN}"\ninternal_token = "cli-internal-0123456789abcdef"\nauth = "all"` });
     dir = await mkdtemp(path.join(os.tmpdir(), 'distribkv-cli-'));
   });
 

@@ -12,6 +12,8 @@ import { startCluster, type TestCluster } from '../helpers/cluster-harness.ts';
 import { rawRequest } from '../helpers/http.ts';
 
 const DEADLINE_MS = 20_000;
+/** A bound for "eventually": the control plane's first lease on a busy 2-core machine. */
+const READY_WAIT_MS = 120_000;
 /** Larger than the socket buffers between node and client, so its response cannot finish unread. */
 const BIG_VALUE_BYTES = 12 * 1024 * 1024;
 
@@ -24,8 +26,12 @@ describe('a node at its in-flight request limit', () => {
 
   it('answers 503 OVERLOADED while the one slot is taken, keeps /healthz answering, and serves again once it is free', async () => {
     const address = cluster!.shards[0]!.leader;
-    assert.equal((await rawRequest(address, 'PUT', '/kv/big', { body: Buffer.alloc(BIG_VALUE_BYTES, 0x62) })).status, 204);
-    assert.equal((await rawRequest(address, 'PUT', '/kv/small', { body: 'small' })).status, 204);
+    // Writes need the leader's lease, which may come after the node answers /healthz.
+    await pollUntil(async () => (await rawRequest(address, 'GET', '/healthz')).json().ready === true, READY_WAIT_MS);
+    for (const [key, body] of [['big', Buffer.alloc(BIG_VALUE_BYTES, 0x62)], ['small', 'small']] as const) {
+      const res = await rawRequest(address, 'PUT', `/kv/${key}`, { body });
+      assert.equal(res.status, 204, `PUT /kv/${key}: ${res.body.toString()}`);
+    }
     // A GET of the big value whose client reads nothing: its response holds the one slot.
     const colon = address.lastIndexOf(':');
     const reader = net.connect({ host: address.slice(0, colon), port: Number(address.slice(colon + 1)) });
@@ -59,11 +65,11 @@ describe('a node at its in-flight request limit', () => {
   });
 });
 
-async function pollUntil(check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + DEADLINE_MS;
+async function pollUntil(check: () => Promise<boolean>, timeoutMs = DEADLINE_MS): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return;
     await delay(20);
   }
-  throw new Error(`condition not met within ${DEADLINE_MS} ms`);
+  throw new Error(`condition not met within ${timeoutMs} ms`);
 }
