@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { startCluster, type TestCluster } from '../helpers/cluster-harness.ts';
+import { CONTROL_TOML_STEADY, startCluster, type TestCluster } from '../helpers/cluster-harness.ts';
 import { rawRequest } from '../helpers/http.ts';
 
 const DEADLINE_MS = 20_000;
@@ -21,7 +21,7 @@ describe('a node at its in-flight request limit', () => {
   let cluster: TestCluster | undefined;
   after(() => cluster?.close());
   before(async () => {
-    cluster = await startCluster({ shards: 1, limitsToml: 'inflight_requests_max = 1' });
+    cluster = await startCluster({ shards: 1, limitsToml: 'inflight_requests_max = 1', controlToml: CONTROL_TOML_STEADY });
   });
 
   it('answers 503 OVERLOADED while the one slot is taken, keeps /healthz answering, and serves again once it is free', async () => {
