@@ -69,7 +69,7 @@ function percentile(sorted: readonly number[], p: number): number {
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
-  const cluster = await startCluster({ shards: 1, controllers: 3, env: { DISTRIBKV_LOG_LEVEL: 'warn' } });
+  const cluster = await startCluster({ shards: 1, controllers: 3, controlToml: '', env: { DISTRIBKV_LOG_LEVEL: 'warn' } });
   const agent = new http.Agent({ keepAlive: true, maxSockets: options.inFlight });
   try {
     const leader = await raftLeader(cluster.controllers);

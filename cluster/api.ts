@@ -27,6 +27,7 @@ import { accessOf, ROUTES, type RouteKind } from './routes.ts';
 import { decide, targetOf, type Decision, type RoutingRequest } from './routing.ts';
 import { encodeScanPage } from '../protocol/scan-codec.ts';
 import type { Limits } from '../protocol/limits.ts';
+import { encodeMultiGet } from '../protocol/multi-get-codec.ts';
 import type { ApiOptions, Handler, RequestTag } from './handler.ts';
 
 /** Serves one request; never rejects (every failure becomes a JSON error response). */
@@ -217,11 +218,21 @@ async function serveGet(api: ApiOptions, ex: Exchange, key: Uint8Array): Promise
   sendBytes(ex.res, 200, value, 'application/octet-stream', ex.context);
 }
 
-async function serveBatch(api: ApiOptions, ex: Exchange, mode: WriteMode): Promise<void> {
+async function serveBatch(api: ApiOptions, ex: Exchange, route: Extract<Route, { kind: 'batch' }>): Promise<void> {
   // The keys are in the body, so it is read (under its limit) before routing can decide.
-  const ops = decodeBatch(await body(ex, api.limits.batchBytesMax, 'BODY_TOO_LARGE', 'batch body'), api.limits);
-  if (redirected(ex, { op: 'batch', keys: ops.map((op) => op.key), query: splitUrl(ex.url).query })) return;
-  return write(api, ex, mode, () => api.store.batch(ops, { sync: mode.sync }));
+  const batch = decodeBatch(await body(ex, api.limits.batchBytesMax, 'BODY_TOO_LARGE', 'batch body'), api.limits);
+  if (batch.kind === 'write') {
+    if (route.readQuery) throw new ClusterError('BAD_QUERY', 'read= and min_seq= apply to a batch of gets; this batch writes');
+    if (redirected(ex, { op: 'batch', keys: batch.ops.map((op) => op.key), query: splitUrl(ex.url).query })) return;
+    return write(api, ex, route, () => api.store.batch(batch.ops, { sync: route.sync }));
+  }
+  if (route.writeQuery) throw new ClusterError('BAD_QUERY', 'acks= and sync= apply to a batch of writes; this batch is all gets');
+  const routing: RoutingRequest = { op: 'batch', keys: batch.keys, readReplica: route.readReplica, query: splitUrl(ex.url).query };
+  if (redirected(ex, routing)) return;
+  if (!(await caughtUp(api, ex, route.minSeq, routing))) return;
+  // One snapshot for every key: the values are those of one point in the shard's log.
+  const values = await readOn(api, ex, (snapshot) => api.store.getMany(batch.keys, snapshot && { snapshot }));
+  sendBytes(ex.res, 200, encodeMultiGet(values, batch.encoding), 'application/json', ex.context);
 }
 
 async function serveScan(api: ApiOptions, ex: Exchange, route: Extract<Route, { kind: 'scan' }>): Promise<void> {

@@ -35,7 +35,7 @@ export type Route =
   | ({ kind: 'put'; key: Uint8Array } & WriteMode)
   | ({ kind: 'delete'; key: Uint8Array } & WriteMode)
   | { kind: 'scan'; range: ScanRange; limit: number; encoding: Encoding; readReplica: boolean; minSeq: number | undefined }
-  | ({ kind: 'batch' } & WriteMode)
+  | ({ kind: 'batch'; readReplica: boolean; minSeq: number | undefined; readQuery: boolean; writeQuery: boolean } & WriteMode)
   | { kind: 'cluster' }
   | { kind: 'healthz' }
   | { kind: 'metrics' }
@@ -75,7 +75,15 @@ const BUILDERS: { readonly [K in RouteKind]: (input: RouteInput) => Extract<Rout
   put: ({ key, params }) => ({ kind: 'put', key: key!, ...writeMode(params) }),
   delete: ({ key, params }) => ({ kind: 'delete', key: key!, ...writeMode(params) }),
   scan: ({ params, limits }) => parseScan(params, limits),
-  batch: ({ params }) => ({ kind: 'batch', ...writeMode(params) }),
+  batch: ({ params }) => ({
+    kind: 'batch',
+    ...writeMode(params),
+    readReplica: readPreference(params),
+    minSeq: sequenceParam(params, 'min_seq'),
+    // Which kind of batch the query was written for; the body decides the kind, and a mismatch is refused (api.ts).
+    readQuery: params.has('read') || params.has('min_seq'),
+    writeQuery: params.has('acks') || params.has('sync'),
+  }),
   cluster: () => ({ kind: 'cluster' }),
   healthz: () => ({ kind: 'healthz' }),
   metrics: () => ({ kind: 'metrics' }),

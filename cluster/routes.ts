@@ -27,7 +27,7 @@ export const ROUTES = {
   put: { method: 'PUT', path: '/kv/{key}', access: 'data', params: WRITE_PARAMS },
   delete: { method: 'DELETE', path: '/kv/{key}', access: 'data', params: WRITE_PARAMS },
   scan: { method: 'GET', path: '/kv', access: 'data', params: ['gt', 'gte', 'lt', 'lte', 'limit', 'encoding', 'read', 'min_seq'] },
-  batch: { method: 'POST', path: '/batch', access: 'data', params: WRITE_PARAMS },
+  batch: { method: 'POST', path: '/batch', access: 'data', params: [...WRITE_PARAMS, 'read', 'min_seq'] },
   cluster: { method: 'GET', path: '/cluster', access: 'data', params: [] },
   healthz: { method: 'GET', path: '/healthz', access: 'public', params: [] },
   metrics: { method: 'GET', path: '/metrics', access: 'admin', params: [] },

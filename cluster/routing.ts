@@ -43,7 +43,7 @@ export type RoutingRequest =
   | { op: 'read'; key: Uint8Array; readReplica: boolean; query: string }
   | { op: 'write'; key: Uint8Array; query: string }
   | { op: 'scan'; readReplica: boolean; query: string }
-  | { op: 'batch'; keys: readonly Uint8Array[]; query: string };
+  | { op: 'batch'; keys: readonly Uint8Array[]; readReplica?: boolean; query: string };
 
 export function decide(state: NodeState, request: RoutingRequest): Decision {
   const target = targetOf(request);
@@ -60,7 +60,7 @@ export function decide(state: NodeState, request: RoutingRequest): Decision {
     case 'scan':
       return decideOwnShard(state, request.readReplica, target);
     case 'batch':
-      return decideBatch(state, request.keys, target);
+      return decideBatch(state, request.keys, request.readReplica === true, target);
   }
 }
 
@@ -93,7 +93,7 @@ function decideOwnShard(state: NodeState, servedByReplica: boolean, target: stri
   return redirect(state.shard.leader, target, state.shard.name);
 }
 
-function decideBatch(state: NodeState, keys: readonly Uint8Array[], target: string): Decision {
+function decideBatch(state: NodeState, keys: readonly Uint8Array[], readReplica: boolean, target: string): Decision {
   // An empty batch is refused by the batch parser before routing; nothing to route here.
   const first = keys[0];
   if (first === undefined) return SERVE;
@@ -105,7 +105,7 @@ function decideBatch(state: NodeState, keys: readonly Uint8Array[], target: stri
   for (const key of keys) {
     const found = state.topology.ownerOf(key);
     const owner = found.shard;
-    if (owner === home && found.move?.state === 'cutover') return migrating(key, found);
+    if (owner === home && found.move?.state === 'cutover' && !readReplica) return migrating(key, found);
     if (owner !== home) {
       return {
         kind: 'error',
@@ -117,7 +117,7 @@ function decideBatch(state: NodeState, keys: readonly Uint8Array[], target: stri
     }
   }
   if (home !== state.shard?.name) return redirectToOwner(state, state.topology.ownerOf(first), target);
-  return decideOwnShard(state, false, target);
+  return decideOwnShard(state, readReplica, target);
 }
 
 /**

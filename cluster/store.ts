@@ -6,4 +6,4 @@
  */
 import type { Db } from '../engine/index.ts';
 
-export type Store = Pick<Db, 'get' | 'put' | 'delete' | 'batch' | 'iterator' | 'lastSequence' | 'close'>;
+export type Store = Pick<Db, 'get' | 'getMany' | 'put' | 'delete' | 'batch' | 'iterator' | 'lastSequence' | 'close'>;

@@ -38,7 +38,7 @@
  * ```
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { canonicalAddress, encodeBatch, KEY_BYTES_MAX, percentEncode, Topology, type Acks, type BatchOp } from '../protocol/index.ts';
+import { canonicalAddress, decodeMultiGet, DEFAULT_LIMITS, encodeBatch, encodeGetBatch, KEY_BYTES_MAX, percentEncode, Topology, type Acks, type BatchOp } from '../protocol/index.ts';
 import { ClientError, ConnectionError } from './errors.ts';
 import { mergeSorted } from './merge.ts';
 import { scanShard, type ScanOptions } from './scan.ts';
@@ -163,6 +163,40 @@ export class Client {
     if (res.status === 404 && errorCode(res) === 'KEY_NOT_FOUND') return undefined;
     expectStatus(res, 200);
     return res.body;
+  }
+
+  /**
+   * Reads many keys: one POST /batch of gets per shard (per `DEFAULT_LIMITS.batchOpsMax` keys),
+   * sent at once. Values come back in the order of `keys`, undefined where a key has none; each
+   * shard's values are of one point in its log, different shards' are not of one point.
+   */
+  async getMany(keys: readonly KeyLike[], options: ReadOptions = {}): Promise<(Uint8Array | undefined)[]> {
+    const all = keys.map(keyBytes);
+    const fromReplica = (options.readFrom ?? (options.readReplica ? 'replica' : this.options.readFrom)) === 'replica';
+    const groups = new Map<string, number[]>();
+    all.forEach((key, i) => {
+      const shard = this.topology.shardOf(key).name;
+      const group = groups.get(shard) ?? groups.set(shard, []).get(shard)!;
+      group.push(i);
+    });
+    const out: (Uint8Array | undefined)[] = new Array(all.length);
+    const requests: Promise<void>[] = [];
+    for (const [shard, indexes] of groups) {
+      for (let at = 0; at < indexes.length; at += DEFAULT_LIMITS.batchOpsMax) {
+        const part = indexes.slice(at, at + DEFAULT_LIMITS.batchOpsMax);
+        const partKeys = part.map((i) => all[i]!);
+        const minSeq = this.lastSeqByShard.get(shard);
+        const query = fromReplica ? `?read=replica${minSeq === undefined ? '' : `&min_seq=${minSeq}`}` : '';
+        requests.push(
+          this.send({ method: 'POST', path: `/batch${query}`, body: encodeGetBatch(partKeys), contentType: 'application/json', target: (t) => pickReader(t, partKeys[0]!, fromReplica) }, true).then((res) => {
+            expectStatus(res, 200);
+            decodeMultiGet(res.body, partKeys.length).forEach((value, j) => (out[part[j]!] = value));
+          }),
+        );
+      }
+    }
+    await Promise.all(requests);
+    return out;
   }
 
   /** Resolves to the write's sequence number on its shard (undefined with acks: 0, which has none). */

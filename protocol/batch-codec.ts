@@ -1,8 +1,16 @@
 /**
- * The POST /batch body: JSON, one shard's operations applied atomically.
+ * The POST /batch body: JSON, one shard's operations. Either writes, applied atomically:
  *
  *   {"encoding": "utf8", "ops": [{"type": "put", "key": "a", "value": "1"},
  *                                {"type": "del", "key": "b"}]}
+ *
+ * or reads, a multi-get answered with every key's value at one point of the shard's log
+ * (protocol/multi-get-codec.ts):
+ *
+ *   {"ops": [{"type": "get", "key": "a"}, {"type": "get", "key": "b"}]}
+ *
+ * A batch mixing gets with writes is BAD_BATCH: a write batch's answer is a sequence number,
+ * a read batch's is values, and a read inside a write batch would have no defined point.
  *
  * `encoding` ("utf8", the default, or "base64") says how every key and value string is
  * written; base64 carries any bytes. Keys are 1..KEY_BYTES_MAX bytes, values at most
@@ -24,6 +32,11 @@ export type BatchOp =
   | { type: 'put'; key: Uint8Array; value: Uint8Array }
   | { type: 'del'; key: Uint8Array };
 
+/** A decoded POST /batch body: writes, or the keys of a multi-get (in request order, duplicates kept). */
+export type DecodedBatch = { kind: 'write'; ops: BatchOp[] } | { kind: 'read'; keys: Uint8Array[]; encoding: Encoding };
+
+type DecodedOp = BatchOp | { type: 'get'; key: Uint8Array };
+
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const encoder = new TextEncoder();
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -44,7 +57,7 @@ export function batchShape(limits: Readonly<Limits>): JsonShape {
 }
 
 /** Decodes and checks a batch body. Throws BAD_BATCH, EMPTY_KEY, KEY_TOO_LARGE or VALUE_TOO_LARGE. */
-export function decodeBatch(body: Uint8Array, limits: Readonly<Limits>): BatchOp[] {
+export function decodeBatch(body: Uint8Array, limits: Readonly<Limits>): DecodedBatch {
   let doc: unknown;
   try {
     doc = JSON.parse(utf8.decode(body));
@@ -59,10 +72,14 @@ export function decodeBatch(body: Uint8Array, limits: Readonly<Limits>): BatchOp
   if (!Array.isArray(ops)) throw badBatch('"ops" must be an array');
   if (ops.length === 0) throw badBatch('"ops" is empty; a batch needs at least one operation');
   if (ops.length > limits.batchOpsMax) throw badBatch(`${ops.length} operations; a batch holds at most ${limits.batchOpsMax}`);
-  return ops.map((op, i) => decodeOp(op, i, encoding, limits));
+  const decoded = ops.map((op, i) => decodeOp(op, i, encoding, limits));
+  const reads = decoded[0]!.type === 'get';
+  const odd = decoded.findIndex((op) => (op.type === 'get') !== reads);
+  if (odd >= 0) throw badBatch(`ops[${odd}] is a ${JSON.stringify(decoded[odd]!.type)} in a batch of ${reads ? 'gets' : 'writes'}; a batch is all gets or all puts and dels`);
+  return reads ? { kind: 'read', keys: decoded.map((op) => op.key), encoding } : { kind: 'write', ops: decoded as BatchOp[] };
 }
 
-function decodeOp(raw: unknown, i: number, encoding: Encoding, limits: Readonly<Limits>): BatchOp {
+function decodeOp(raw: unknown, i: number, encoding: Encoding, limits: Readonly<Limits>): DecodedOp {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw badBatch(`ops[${i}] must be an object`);
   const { type, key, value, ...rest } = raw as Record<string, unknown>;
   const extra = Object.keys(rest)[0];
@@ -72,11 +89,11 @@ function decodeOp(raw: unknown, i: number, encoding: Encoding, limits: Readonly<
   if (keyBytes.length > KEY_BYTES_MAX) {
     throw new ClusterError('KEY_TOO_LARGE', `ops[${i}].key is ${keyBytes.length} bytes; keys are at most ${KEY_BYTES_MAX} bytes`);
   }
-  if (type === 'del') {
-    if (value !== undefined) throw badBatch(`ops[${i}] is a "del" and takes no value`);
-    return { type: 'del', key: keyBytes };
+  if (type === 'del' || type === 'get') {
+    if (value !== undefined) throw badBatch(`ops[${i}] is a ${JSON.stringify(type)} and takes no value`);
+    return { type, key: keyBytes };
   }
-  if (type !== 'put') throw badBatch(`ops[${i}].type must be "put" or "del", got ${JSON.stringify(type) ?? 'nothing'}`);
+  if (type !== 'put') throw badBatch(`ops[${i}].type must be "put", "del" or "get", got ${JSON.stringify(type) ?? 'nothing'}`);
   const valueBytes = field(value, `ops[${i}].value`, encoding);
   if (valueBytes.length > limits.valueBytesMax) {
     throw new ClusterError('VALUE_TOO_LARGE', `ops[${i}].value is ${valueBytes.length} bytes; values are at most ${limits.valueBytesMax} bytes`);
@@ -95,12 +112,20 @@ function badBatch(message: string): ClusterError {
   return new ClusterError('BAD_BATCH', message);
 }
 
+/** Encodes a multi-get's keys as a batch body, in base64 so any bytes survive. */
+export function encodeGetBatch(keys: readonly Uint8Array[]): Uint8Array {
+  return encoder.encode(JSON.stringify({ encoding: 'base64', ops: keys.map((key) => ({ type: 'get', key: base64(key) })) }));
+}
+
+function base64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+}
+
 /** Encodes operations as a batch body, in base64 so any bytes survive. */
 export function encodeBatch(ops: readonly BatchOp[]): Uint8Array {
-  const b64 = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
   const json = {
     encoding: 'base64',
-    ops: ops.map((op) => (op.type === 'put' ? { type: 'put', key: b64(op.key), value: b64(op.value) } : { type: 'del', key: b64(op.key) })),
+    ops: ops.map((op) => (op.type === 'put' ? { type: 'put', key: base64(op.key), value: base64(op.value) } : { type: 'del', key: base64(op.key) })),
   };
   return encoder.encode(JSON.stringify(json));
 }

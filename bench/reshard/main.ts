@@ -81,7 +81,7 @@ async function main(): Promise<number> {
   let client: Client | undefined;
   try {
     say(`starting 3 shards x 2 nodes, 1 controller, 2 spare nodes (load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')})`);
-    cluster = await startCluster({ shards: 3, replicas: 1, controllers: 1 });
+    cluster = await startCluster({ shards: 3, replicas: 1, controllers: 1, controlToml: '' });
     const spares = (await freePorts(2)).map((p) => `127.0.0.1:${p}`);
     await Promise.all(spares.map((a) => cluster!.start(a)));
     client = await Client.connect([cluster.shards[0]!.leader]);

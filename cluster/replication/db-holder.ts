@@ -63,6 +63,7 @@ const encoder = new TextEncoder();
 function storeView(holder: DbHolder): Store {
   return {
     get: (key, options) => holder.db.get(key, options),
+    getMany: (keys, options) => holder.db.getMany(keys, options),
     put: (key, value, options) => holder.gate.write(() => holder.db.put(key, value, options), [keyBytes(key)]),
     delete: (key, options) => holder.gate.write(() => holder.db.delete(key, options), [keyBytes(key)]),
     batch: (ops, options) => holder.gate.write(() => holder.db.batch(ops, options), ops.flatMap((op) => ('key' in op ? [keyBytes(op.key)] : []))),

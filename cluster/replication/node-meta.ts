@@ -94,7 +94,29 @@ export function readNodeMeta(fs: FileSystem, dataDir: string): NodeMeta | undefi
 }
 
 /** Replaces the node state in `dataDir` durably (temp file, fsync, rename, fsync of the directory). */
-export async function writeNodeMeta(fs: FileSystem, dataDir: string, meta: NodeMeta): Promise<void> {
+/**
+ * Saves in flight, by file: each waits for the one before it, so two saves never share the
+ * temporary file (one's rename would move the other's half-written bytes, the other's then fail
+ * with ENOENT), and the file ends as the last save asked.
+ */
+const savesInFlight = new Map<string, Promise<void>>();
+
+export function writeNodeMeta(fs: FileSystem, dataDir: string, meta: NodeMeta): Promise<void> {
+  const file = path.join(dataDir, NODE_META_FILE);
+  // A failed save's error goes to its own caller; the next one still runs.
+  const save = (savesInFlight.get(file) ?? Promise.resolve()).then(() => writeNow(fs, dataDir, meta));
+  const settled = save.then(
+    () => undefined,
+    () => undefined,
+  );
+  savesInFlight.set(file, settled);
+  void settled.then(() => {
+    if (savesInFlight.get(file) === settled) savesInFlight.delete(file);
+  });
+  return save;
+}
+
+async function writeNow(fs: FileSystem, dataDir: string, meta: NodeMeta): Promise<void> {
   const text = encodeNodeMeta(meta);
   // Paired check: what goes to disk must read back as what was meant.
   decodeNodeMeta(text, 'node state about to be written');

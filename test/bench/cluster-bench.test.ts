@@ -26,7 +26,9 @@ test('a batch of puts the benchmark sends is one the node decodes, key for key a
   const request = batchPutRequest(batchWorkload('put', 3), ['k0000000001', 'k0000000002', 'k0000000001'], JSON.stringify(value));
   assert.equal(request.method, 'POST');
   assert.equal(request.path, '/batch?acks=1');
-  const ops = decodeBatch(new TextEncoder().encode(request.body), DEFAULT_LIMITS);
+  const batch = decodeBatch(new TextEncoder().encode(request.body), DEFAULT_LIMITS);
+  assert.equal(batch.kind, 'write');
+  const ops = batch.kind === 'write' ? batch.ops : [];
   assert.deepEqual(ops.map((op) => [op.type, text(op.key), op.type === 'put' ? text(op.value) : undefined]), [
     ['put', 'k0000000001', value], ['put', 'k0000000002', value], ['put', 'k0000000001', value],
   ]);
@@ -41,6 +43,7 @@ test('a durable write asks the node for sync=true, single or batched', () => {
 test('a multi-get names every key once per request, as gets', () => {
   const request = multiGetRequest(['k1', 'k2']);
   assert.deepEqual(JSON.parse(request.body), { ops: [{ type: 'get', key: 'k1' }, { type: 'get', key: 'k2' }] });
+  assert.deepEqual(decodeBatch(new TextEncoder().encode(request.body), DEFAULT_LIMITS), { kind: 'read', keys: [new TextEncoder().encode('k1'), new TextEncoder().encode('k2')], encoding: 'utf8' });
   assert.equal(batchWorkload('get', 16).readShare, 1);
   assert.deepEqual(batchWorkload('get', 16).batch, { kind: 'get', ops: 16 });
 });

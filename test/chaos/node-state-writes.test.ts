@@ -1,5 +1,5 @@
 /**
- * Two saves of a node's state at once (bugs-ctests2.md #2, a TODO until fixed). A node saves
+ * Two saves of a node's state at once (bugs-ctests2.md #2, fixed). A node saves
  * `<data>/node-state.json` from two places that do not wait for each other: a role change
  * (ReplicationController.adopt, under its `serial` chain) and the follower's persist work
  * (FollowerReplication's queue: dataTerm, the install mark), both through `saveMeta` ->
@@ -8,9 +8,9 @@
  * to node-state.json of node-state.json.tmp failed (ENOENT)" (the node then stays in its old
  * role), and "replication work failed {work: persist …ENOENT}" (the stream is dropped).
  *
- * The smallest reproduction, on the real file system: two writeNodeMeta calls at once. Today
- * the second fails with ENOENT, and the first "succeeds" having renamed the second's bytes into
- * place, so what the first caller then holds in memory is not what is on disk. Asserted: both
+ * The smallest reproduction, on the real file system: two writeNodeMeta calls at once. Before
+ * the fix the second failed with ENOENT, and the first "succeeded" having renamed the second's
+ * bytes into place, so what the first caller then holds in memory is not what is on disk. Asserted: both
  * saves succeed and the file holds one of the two states whole, the one saved last.
  */
 import assert from 'node:assert/strict';
@@ -22,7 +22,7 @@ import { tempDir } from '../helpers/child.ts';
 const dir = tempDir('node-state-writes');
 after(() => dir.remove());
 
-test('two saves of the node state at once both succeed, and the file holds the one saved last', { todo: 'bugs-ctests2.md #2: concurrent saves share node-state.json.tmp' }, async () => {
+test('two saves of the node state at once both succeed, and the file holds the one saved last', async () => {
   const fs = new NodeFileSystem();
   const base: NodeMeta = { address: '127.0.0.1:7001', shard: 'shard-0', history: [], dataTerm: 1, installing: false, metadata: null };
   const first = { ...base, dataTerm: 2 };

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import {
-  ClusterError, DEFAULT_LIMITS, decodeBatch, decodeScanPage, encodeBatch, encodeScanPage, KEY_BYTES_MAX,
+  ClusterError, DEFAULT_LIMITS, decodeBatch, decodeScanPage, encodeBatch, encodeGetBatch, encodeScanPage, KEY_BYTES_MAX,
   parseRoute, percentDecode, percentEncode,
 } from '../../cluster/index.ts';
 import { bearerMatches } from '../../cluster/auth.ts';
@@ -22,6 +22,14 @@ const code = (fn: () => unknown) => {
   }
   return 'no error';
 };
+const message = (fn: () => unknown) => {
+  try {
+    fn();
+  } catch (error) {
+    return (error as Error).message;
+  }
+  return 'no error';
+};
 
 describe('parseRoute', () => {
   it('decodes keys to bytes, including bytes that are not UTF-8', () => {
@@ -34,7 +42,7 @@ describe('parseRoute', () => {
   it('reads acks on writes and min_seq on reads', () => {
     assert.deepEqual(route('PUT', '/kv/k?acks=all&sync=true'), { kind: 'put', key: bytes('k'), sync: true, acks: 'all' });
     assert.deepEqual(route('DELETE', '/kv/k?acks=0'), { kind: 'delete', key: bytes('k'), sync: false, acks: 0 });
-    assert.deepEqual(route('POST', '/batch?acks=1'), { kind: 'batch', sync: false, acks: 1 });
+    assert.deepEqual(route('POST', '/batch?acks=1'), { kind: 'batch', sync: false, acks: 1, readReplica: false, minSeq: undefined, readQuery: false, writeQuery: true });
     assert.deepEqual(route('GET', '/kv/k?read=replica&min_seq=42'), { kind: 'get', key: bytes('k'), readReplica: true, minSeq: 42 });
     const scan = route('GET', '/kv?read=replica&min_seq=7');
     assert.equal(scan.kind === 'scan' && scan.minSeq, 7);
@@ -80,7 +88,7 @@ describe('parseRoute', () => {
     assert.deepEqual(route('GET', '/cluster'), { kind: 'cluster' });
     assert.deepEqual(route('GET', '/healthz'), { kind: 'healthz' });
     assert.deepEqual(route('GET', '/internal/state'), { kind: 'internal-state' });
-    assert.deepEqual(route('POST', '/batch?sync=true'), { kind: 'batch', sync: true, acks: undefined });
+    assert.deepEqual(route('POST', '/batch?sync=true'), { kind: 'batch', sync: true, acks: undefined, readReplica: false, minSeq: undefined, readQuery: false, writeQuery: true });
   });
 
   const bad: [string, string, string][] = [
@@ -129,9 +137,21 @@ describe('percent-encoding', () => {
 describe('batch codec', () => {
   it('decodes utf8 and base64 batches and round-trips what the client encodes', () => {
     const ops = decodeBatch(bytes('{"ops":[{"type":"put","key":"k","value":""},{"type":"del","key":"d"}]}'), DEFAULT_LIMITS);
-    assert.deepEqual(ops, [{ type: 'put', key: bytes('k'), value: new Uint8Array(0) }, { type: 'del', key: bytes('d') }]);
+    assert.deepEqual(ops, { kind: 'write', ops: [{ type: 'put', key: bytes('k'), value: new Uint8Array(0) }, { type: 'del', key: bytes('d') }] });
     const binary = [{ type: 'put' as const, key: new Uint8Array([0xff, 1]), value: new Uint8Array([0, 0xfe]) }];
-    assert.deepEqual(decodeBatch(encodeBatch(binary), DEFAULT_LIMITS), binary);
+    assert.deepEqual(decodeBatch(encodeBatch(binary), DEFAULT_LIMITS), { kind: 'write', ops: binary });
+  });
+
+  it('decodes a batch of gets as a multi-get, keys in request order with duplicates kept', () => {
+    const keys = [new Uint8Array([0xff]), bytes('a'), new Uint8Array([0xff])];
+    assert.deepEqual(decodeBatch(encodeGetBatch(keys), DEFAULT_LIMITS), { kind: 'read', keys, encoding: 'base64' });
+    assert.deepEqual(decodeBatch(bytes('{"ops":[{"type":"get","key":"k"}]}'), DEFAULT_LIMITS), { kind: 'read', keys: [bytes('k')], encoding: 'utf8' });
+  });
+
+  it('refuses a batch that mixes gets with writes, or a get with a value, naming the op', () => {
+    assert.match(message(() => decodeBatch(bytes('{"ops":[{"type":"get","key":"a"},{"type":"put","key":"b","value":"v"}]}'), DEFAULT_LIMITS)), /ops\[1\] is a "put" in a batch of gets/);
+    assert.match(message(() => decodeBatch(bytes('{"ops":[{"type":"del","key":"a"},{"type":"get","key":"b"}]}'), DEFAULT_LIMITS)), /ops\[1\] is a "get" in a batch of writes/);
+    assert.equal(code(() => decodeBatch(bytes('{"ops":[{"type":"get","key":"a","value":"v"}]}'), DEFAULT_LIMITS)), 'BAD_BATCH');
   });
 
   it('refuses a malformed batch with BAD_BATCH', () => {

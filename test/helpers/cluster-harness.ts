@@ -198,7 +198,11 @@ export interface ClusterOptions {
    * controllers among the shards' nodes.
    */
   controllers?: number;
-  /** TOML for a [control] table (leases, Raft ticks: protocol/control-options.ts). */
+  /**
+   * TOML for a [control] table (leases, Raft ticks: protocol/control-options.ts). Default
+   * CONTROL_TOML_STEADY, so a test about something else is not failed over by a starved
+   * machine; '' for the product's defaults (benchmarks).
+   */
   controlToml?: string;
   /** Shard nodes the others reach through a TCP proxy (see the file comment). */
   proxied?: (shard: ShardSpec) => string[];
@@ -330,7 +334,8 @@ function configToml(shards: ShardSpec[], controllers: string[], options: Cluster
   lines.push('');
   if (options.limitsToml) lines.push('[limits]', options.limitsToml, '');
   if (options.replicationToml) lines.push('[replication]', options.replicationToml, '');
-  if (options.controlToml) lines.push('[control]', options.controlToml, '');
+  const control = options.controlToml ?? CONTROL_TOML_STEADY;
+  if (control) lines.push('[control]', control, '');
   for (const s of shards) {
     lines.push('[[shards]]', `name = "${s.name}"`, `leader = "${s.leader}"`, `replicas = [${s.replicas.map((r) => `"${r}"`).join(', ')}]`, '');
   }
