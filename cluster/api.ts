@@ -12,7 +12,9 @@ import type { Ticket } from './admission.ts';
 import type { Snapshot } from '../engine/index.ts';
 import { bearerMatches } from './auth.ts';
 import { CONTROL_HANDLERS } from './api-control.ts';
+import { DASHBOARD_HANDLERS } from './api-dashboard.ts';
 import { MIGRATION_HANDLERS } from './api-migration.ts';
+import { healthBody, stateBody } from './node-status.ts';
 import { REPLICATION_HANDLERS } from './api-replication.ts';
 import { batchShape, decodeBatch } from '../protocol/batch-codec.ts';
 import { declaresBody, hasUnreadBody, type BodyLimits } from './body.ts';
@@ -58,6 +60,7 @@ const BODIES: { readonly [K in RouteKind]: BodyKind } = {
   'internal-state': 'none', 'replication-stream': 'none', 'replication-ack': 'json', 'raft-messages': 'bytes', 'meta-watch': 'none',
   'control-propose': 'json', 'control-lease': 'json', 'control-status': 'none', 'anti-entropy-digest': 'json', 'anti-entropy-hashes': 'json',
   promote: 'none', transfer: 'none', 'anti-entropy-run': 'none', 'migration-stream': 'none', 'shard-add': 'json', 'shard-remove': 'json',
+  'dashboard-page': 'none', 'dashboard-script': 'none', 'dashboard-style': 'none', overview: 'none', events: 'none',
 };
 
 /**
@@ -126,15 +129,10 @@ function checkToken(api: ApiOptions, path: string, header: string | undefined): 
 
 /** One handler per route of routes.ts; a route without one does not compile. */
 const HANDLERS: { readonly [K in RouteKind]: Handler<K> } = {
-  healthz: (api, { res, state, context }) => sendJson(res, 200, {
-    status: 'ok', ...api.replication.readiness(), node: state.address, shard: state.shard?.name ?? null, role: state.role, term: state.shard?.term ?? null, version: state.topology.version,
-  }, context),
+  healthz: (api, { res, context }) => sendJson(res, 200, healthBody(api), context),
   cluster: (_api, { res, state, context }) => sendJson(res, 200, state.topology.toJson(), context),
   metrics: async (api, { res, context }) => sendBytes(res, 200, Buffer.from(await api.metrics.render()), api.metrics.contentType, context),
-  'internal-state': (api, { res, state, context }) => sendJson(res, 200, {
-    node: state.address, shard: state.shard?.name ?? null, role: state.role, term: state.shard?.term ?? null, version: state.topology.version,
-    lastSequence: api.store.lastSequence, ...api.status(), replication: api.replication.status(), control: api.control?.status() ?? null,
-  }, context),
+  'internal-state': (api, { res, context }) => sendJson(res, 200, stateBody(api), context),
   get: async (api, ex, route) => {
     const routing: RoutingRequest = { op: 'read', key: route.key, readReplica: route.readReplica, query: splitUrl(ex.url).query };
     if (redirected(ex, routing)) return;
@@ -161,6 +159,7 @@ const HANDLERS: { readonly [K in RouteKind]: Handler<K> } = {
   ...REPLICATION_HANDLERS,
   ...CONTROL_HANDLERS,
   ...MIGRATION_HANDLERS,
+  ...DASHBOARD_HANDLERS,
 };
 
 function acksOf(api: ApiOptions, mode: WriteMode) {

@@ -7,7 +7,9 @@ import type { ControlPlane } from './control/control-plane.ts';
 import type { Metadata } from './control/metadata.ts';
 import type { Limits } from '../protocol/limits.ts';
 import type { Log } from './log.ts';
+import type { EventLog } from './events.ts';
 import type { Exchange } from './exchange.ts';
+import type { Peers } from './peers.ts';
 import type { NodeMetrics } from './metrics.ts';
 import type { NodeState } from './node-state.ts';
 import type { ReplicationController } from './replication/controller.ts';
@@ -31,6 +33,12 @@ export interface ApiOptions {
   control: ControlPlane | undefined;
   /** The metadata this node knows (for its own watchers when it is not a controller). */
   metadata(): Metadata;
+  /** The control plane's members (cluster.controllers). */
+  controllers: readonly string[];
+  /** Recent metadata changes and log lines, for GET /admin/events. */
+  events: EventLog;
+  /** Calls to other nodes, with the internal credential (the dashboard's overview asks each node). */
+  peers: Peers;
   /** The current NodeState; read once per request. */
   state(): NodeState;
   /** Facts about the listening socket for /internal/state. */

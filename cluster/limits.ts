@@ -131,5 +131,16 @@ export const MIGRATION_CUTOVER_LAG_MAX = 256;
 export const MIGRATION_PROGRESS_MS = 2_000;
 /** Ops per batch when a receiver or giver deletes its copies of moving keys. */
 export const MIGRATION_DELETE_BATCH_OPS = 1_000;
-/** How soon a giver's cleanup that failed (say, its `cleaned` step met a control-plane election) runs again. */
+/** How soon a giver's cleanup that failed (its leadership lapsed, or its `cleaned` step met a control-plane election) runs again. */
 export const MIGRATION_CLEANUP_RETRY_MS = 1_000;
+
+// ---- The operator's view (events, the dashboard) -------------------------------------------
+
+/** Events a node keeps per ring (metadata changes it adopted; its own info-and-above log lines) for GET /admin/events. */
+export const EVENTS_KEPT_MAX = 200;
+/** Bytes of JSON kept of one log line's fields in the event ring. */
+export const EVENT_FIELDS_BYTES_MAX = 1_000;
+/** The dashboard's overview asks every node; one that has not answered within this long is shown as not answering. */
+export const OVERVIEW_NODE_TIMEOUT_MS = 1_500;
+/** Events the overview returns, newest kept. */
+export const OVERVIEW_EVENTS_MAX = 200;

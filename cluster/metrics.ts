@@ -17,6 +17,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { Db } from '../engine/index.ts';
 import type { ReplicationFigures } from './replication/controller.ts';
 import type { FollowerStatus } from './replication/follower-tracker.ts';
+import { RequestTally, type RequestTotals } from './request-tally.ts';
 
 export type EngineStats = ReturnType<Db['stats']>;
 
@@ -50,10 +51,24 @@ export function unreplicatedOps(lastSeq: number, followers: readonly FollowerSta
   return Math.max(0, lastSeq - furthest);
 }
 
+/** The engine's size as `kv status` and the dashboard show it. */
+export interface EngineSummary {
+  /** Live keys, estimated (engine/lsm-tree.ts `keysEstimate`). */
+  keysEstimate: number;
+  sstBytes: number;
+  walBytes: number;
+  /** Tables and WAL: the bytes the engine holds on disk (the MANIFEST and node state are a few KiB more). */
+  diskBytes: number;
+  memtableBytes: number;
+  /** Tables per level, L0 first. */
+  levelFiles: number[];
+}
+
 export class NodeMetrics {
   readonly registry = new Registry();
   private readonly requests: Histogram<'method' | 'route' | 'status'>;
   private readonly gauges: ReturnType<typeof makeGauges>;
+  private readonly tally = new RequestTally(LATENCY_BUCKETS_SECONDS);
 
   constructor(private readonly sources: MetricsSources, options: { processMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -76,6 +91,17 @@ export class NodeMetrics {
   /** Records one finished request. `route` is a path template from routes.ts or UNMATCHED_ROUTE. */
   observeRequest(method: string, route: string, status: number, seconds: number): void {
     this.requests.observe({ method, route, status: statusLabel(status) }, seconds);
+    this.tally.observe(route, status, seconds);
+  }
+
+  /** For /internal/state: the data requests' running totals, and the engine's size. */
+  summary(): { requests: RequestTotals; engine: EngineSummary } {
+    const stats = this.sources.engine();
+    const sstBytes = stats.levels.reduce((n, l) => n + l.bytes, 0);
+    return {
+      requests: this.tally.snapshot(),
+      engine: { keysEstimate: stats.keysEstimate, sstBytes, walBytes: stats.walBytes, diskBytes: sstBytes + stats.walBytes, memtableBytes: stats.memtableBytes, levelFiles: stats.levels.map((l) => l.files) },
+    };
   }
 
   /** The registry in the Prometheus text format, with the engine and replication figures read now. */

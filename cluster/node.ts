@@ -38,9 +38,19 @@ import { NodeFileSystem } from '../engine/index.ts';
 /** The Raft group's directory inside a controller's data directory. */
 const RAFT_DIR = 'raft';
 import { NodeServer } from './server.ts';
+import { EventLog, recordingLog } from './events.ts';
+import { argumentProblem, checkDataDir, checkPort, describeStartFailure } from './start-checks.ts';
 import { Topology } from '../protocol/topology.ts';
 
 const USAGE = `usage: node --import tsx cluster/node.ts --config FILE --node HOST:PORT [--data DIR] [--bind HOST] [--log-level ${LOG_LEVELS.join('|')}]`;
+const HELP = `${USAGE}
+Runs one node of the cluster cluster.toml describes (docs/operations.md, "Starting a node").
+  --config FILE      the cluster's config (default cluster.toml)
+  --node HOST:PORT   this node's address, as the config and the other nodes name it
+  --data DIR         its data directory (default data/<shard>/<address>)
+  --bind HOST        the address to listen on (default 127.0.0.1)
+  --log-level LEVEL  default $DISTRIBKV_LOG_LEVEL, else info
+Exit codes: 0 clean stop, 1 runtime failure, 2 bad config or arguments.`;
 
 interface NodeArgs {
   config: string;
@@ -61,21 +71,30 @@ function parseNodeArgs(argv: string[]): NodeArgs {
         data: { type: 'string' },
         bind: { type: 'string', default: '127.0.0.1' },
         'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
       },
       strict: true,
       allowPositionals: false,
     }));
   } catch (error) {
-    throw new ClusterError('CONFIG_INVALID', `${(error as Error).message}\n${USAGE}`);
+    throw usageError(argumentProblem(error));
   }
-  const node = values.node === undefined ? undefined : canonicalAddress(values.node);
-  if (!node) throw new ClusterError('CONFIG_INVALID', `--node must be host:port, got ${JSON.stringify(values.node ?? '')}\n${USAGE}`);
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    process.exit(0);
+  }
+  if (values.node === undefined) throw usageError('--node HOST:PORT is required: the address of this node in the config');
+  const node = canonicalAddress(values.node);
+  if (!node) throw usageError(`--node must be host:port, got ${JSON.stringify(values.node)}`);
   const logLevel = chooseLogLevel(values['log-level']);
-  if (!LOG_LEVELS.includes(logLevel)) throw new ClusterError('CONFIG_INVALID', `log level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)} (--log-level or DISTRIBKV_LOG_LEVEL)\n${USAGE}`);
+  if (!LOG_LEVELS.includes(logLevel)) throw usageError(`log level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)} (--log-level or DISTRIBKV_LOG_LEVEL)`);
   return { config: values.config, node, data: values.data, bind: values.bind, logLevel };
 }
 
-/** The default data directory: one per node, so leader and replica on one machine never share. */
+function usageError(message: string): ClusterError {
+  return new ClusterError('CONFIG_INVALID', `${message}; see cluster/node.ts --help`);
+}
+
 /** What the nodes present to each other: the internal token, else the token (docs/security.md). */
 function internalCredential(config: ClusterConfig): string | undefined {
   return config.internalToken ?? config.token;
@@ -90,23 +109,35 @@ function checkProtectedMode(config: ClusterConfig, bind: string): void {
   throw new ClusterError('CONFIG_INVALID', `refusing to listen on ${bind} without credentials (protected mode): set cluster.token and cluster.internal_token in ${config.source} (or DISTRIBKV_TOKEN and DISTRIBKV_INTERNAL_TOKEN); a cluster without them is for one machine, on 127.0.0.1`);
 }
 
+/** The default data directory: one per node, so leader and replica on one machine never share. */
 function defaultDataDir(shard: string, node: string): string {
   return path.join('data', shard, node.replace(/[^A-Za-z0-9.-]/g, '_'));
 }
 
-/** Until the arguments name a level, start-up failures are logged at the default one. */
+/**
+ * Until the arguments name a level, start-up failures are logged at the default one. Every
+ * info-and-above line is also kept in the node's recent events (events.ts), whatever the level.
+ */
+const events = new EventLog();
 let log: Log = createLog(LOG_LEVEL_DEFAULT);
+/** What a start-up failure's message names. */
+const starting: { address: string; bind: string; dataDir: string | undefined } = { address: '', bind: '127.0.0.1', dataDir: undefined };
 
 async function main(): Promise<void> {
   const args = parseNodeArgs(process.argv.slice(2));
-  log = createLog(args.logLevel);
+  log = recordingLog(createLog(args.logLevel), events);
+  Object.assign(starting, { address: args.node, bind: args.bind });
   const config = await loadConfig(args.config);
   log('debug', 'config loaded', { file: args.config, node: args.node, limits: config.limits, replication: config.replication, control: config.control, controllers: config.controllers, shards: config.shards.length, authScope: config.authScope });
   const address = args.node;
   checkProtectedMode(config, args.bind);
   const configured = Topology.fromConfig(config).locate(address);
   const dataDir = args.data ?? defaultDataDir(configured?.shard.name ?? 'unassigned', address);
+  starting.dataDir = dataDir;
   const port = parseAddress(address)!.port;
+  // Before any file is created: a port in use or a data directory that cannot be written costs nothing.
+  await checkPort(args.bind, address);
+  checkDataDir(dataDir);
   const { holder, meta, recoveredInstall } = await openNodeStorage(new NodeFileSystem(), dataDir, address, { keyBytesMax: KEY_BYTES_MAX, valueBytesMax: config.limits.valueBytesMax });
   if (recoveredInstall) log('warn', 'an interrupted snapshot install left partial data; the engine was emptied');
   const parts = await assemble(config, address, dataDir, holder, meta);
@@ -145,7 +176,14 @@ async function assemble(config: ClusterConfig, address: string, dataDir: string,
     : undefined;
   const initial = meta.metadata ?? metadataOfConfig(bootstrap);
   let controller: ReplicationController | undefined;
-  const client = new MetadataClient({ address, controllers: config.controllers, peers, log, initial, onMetadata: (metadata) => void controller?.onMetadata(metadata) });
+  events.observeMetadata(initial);
+  const client = new MetadataClient({
+    address, controllers: config.controllers, peers, log, initial,
+    onMetadata: (metadata) => {
+      events.observeMetadata(metadata);
+      void controller?.onMetadata(metadata);
+    },
+  });
   const { limits, replication } = config;
   const frameBytesMax = 2 * Math.max(limits.batchBytesMax, limits.valueBytesMax, replication.snapshotChunkBytes) + 1024 * 1024;
   controller = new ReplicationController({
@@ -160,7 +198,7 @@ async function assemble(config: ClusterConfig, address: string, dataDir: string,
   });
   const server = new NodeServer({
     state: controller.nodeState, store: holder.store, limits, token: config.token, internalToken: internalCredential(config), authScope: config.authScope, log, replication: controller, metrics,
-    control, metadata: () => client.metadata,
+    control, metadata: () => client.metadata, controllers: config.controllers, events, peers,
   });
   controller.onState((next) => server.setState(next));
   return { controller, control, client, server };
@@ -211,6 +249,8 @@ async function handOver(parts: NodeParts, log: Log): Promise<void> {
 
 main().catch((error: unknown) => {
   const isConfig = error instanceof ClusterError && error.code === 'CONFIG_INVALID';
-  log('error', isConfig ? error.message : 'node failed to start', isConfig ? {} : errorFields(error));
+  // One line that says what to do; a stack only for a failure nobody foresaw (a bug to report).
+  const { message, expected } = describeStartFailure(error, starting);
+  log('error', message, expected ? { code: (error as { code?: unknown }).code } : errorFields(error));
   process.exit(isConfig ? 2 : 1);
 });

@@ -54,7 +54,12 @@ export type Route =
   | { kind: 'anti-entropy-run' }
   | { kind: 'migration-stream'; id: number; receiver: string; from: number }
   | { kind: 'shard-add' }
-  | { kind: 'shard-remove' };
+  | { kind: 'shard-remove' }
+  | { kind: 'dashboard-page' }
+  | { kind: 'dashboard-script' }
+  | { kind: 'dashboard-style' }
+  | { kind: 'events'; after: number; limit: number | undefined; source: 'cluster' | 'node' | undefined }
+  | { kind: 'overview' };
 
 /** Splits a raw request target into path and query (without the `?`). */
 export function splitUrl(url: string): { path: string; query: string } {
@@ -103,6 +108,11 @@ const BUILDERS: { readonly [K in RouteKind]: (input: RouteInput) => Extract<Rout
   'migration-stream': ({ params }) => parseMigrationQuery(params),
   'shard-add': () => ({ kind: 'shard-add' }),
   'shard-remove': () => ({ kind: 'shard-remove' }),
+  'dashboard-page': () => ({ kind: 'dashboard-page' }),
+  'dashboard-script': () => ({ kind: 'dashboard-script' }),
+  'dashboard-style': () => ({ kind: 'dashboard-style' }),
+  events: ({ params }) => parseEventsQuery(params),
+  overview: () => ({ kind: 'overview' }),
 };
 
 /**
@@ -146,6 +156,14 @@ function parseMigrationQuery(params: Map<string, string>): Extract<Route, { kind
   const receiver = params.get('receiver');
   if (id === undefined || from === undefined || receiver === undefined) throw new ClusterError('BAD_QUERY', 'id, receiver and from are required: the migration, the receiving shard, the first sequence number it needs (0: a snapshot)');
   return { kind: 'migration-stream', id, from, receiver: new TextDecoder().decode(percentDecode(receiver, 'receiver')) };
+}
+
+function parseEventsQuery(params: Map<string, string>): Extract<Route, { kind: 'events' }> {
+  const source = params.get('source');
+  if (source !== undefined && source !== 'cluster' && source !== 'node') throw new ClusterError('BAD_QUERY', `source must be "cluster" or "node", got ${JSON.stringify(clip(source))}`);
+  const limit = sequenceParam(params, 'limit');
+  if (limit === 0) throw new ClusterError('BAD_QUERY', 'limit must be at least 1');
+  return { kind: 'events', after: sequenceParam(params, 'after') ?? 0, limit, source };
 }
 
 /** A `host:port`-valued parameter (percent-decoded, canonical), or undefined if absent. */

@@ -47,6 +47,12 @@ export const ROUTES = {
   'migration-stream': { method: 'GET', path: '/internal/migration/stream', access: 'internal', params: ['id', 'receiver', 'from'] },
   'shard-add': { method: 'POST', path: '/admin/shard/add', access: 'admin', params: [] },
   'shard-remove': { method: 'POST', path: '/admin/shard/remove', access: 'admin', params: [] },
+  // The dashboard: its page and files hold no data (public); the data comes from the admin routes below.
+  'dashboard-page': { method: 'GET', path: '/', access: 'public', params: [] },
+  'dashboard-script': { method: 'GET', path: '/dashboard.js', access: 'public', params: [] },
+  'dashboard-style': { method: 'GET', path: '/dashboard.css', access: 'public', params: [] },
+  events: { method: 'GET', path: '/admin/events', access: 'admin', params: ['after', 'limit', 'source'] },
+  overview: { method: 'GET', path: '/admin/overview', access: 'admin', params: [] },
 } as const satisfies Record<string, RouteSpec>;
 
 export type RouteKind = keyof typeof ROUTES;

@@ -33,6 +33,8 @@ import type { Metadata } from './control/metadata.ts';
 import { splitUrl } from './request.ts';
 import { accessOf } from './routes.ts';
 import type { Store } from './store.ts';
+import type { EventLog } from './events.ts';
+import type { Peers } from './peers.ts';
 import { TurnQueue } from './turn-queue.ts';
 import { WriteStallWatch } from './write-stall-watch.ts';
 
@@ -50,6 +52,9 @@ export interface NodeServerOptions {
   control: ControlPlane | undefined;
   /** The metadata this node knows. */
   metadata(): Metadata;
+  controllers: readonly string[];
+  events: EventLog;
+  peers: Peers;
 }
 
 /** Bind addresses that name no host a client could put in a Host header. */
@@ -98,6 +103,9 @@ export class NodeServer {
       metrics: options.metrics,
       control: options.control,
       metadata: options.metadata,
+      controllers: options.controllers,
+      events: options.events,
+      peers: options.peers,
       writes: new TurnQueue(),
       state: () => this.state,
       status: () => {

@@ -12,7 +12,6 @@
  * a bad config (one line on stderr, no stack).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -20,6 +19,7 @@ import { parseAddress } from '../protocol/address.ts';
 import type { ClusterConfig } from '../protocol/config.ts';
 import { loadConfig } from '../protocol/load-config.ts';
 import { Topology, type TopologyJson } from '../protocol/topology.ts';
+import { argumentProblem, portFree } from './start-checks.ts';
 
 const USAGE = 'usage: npm start [-- --config FILE] [--data DIR] [--restart [--restart-delay-ms MS]]';
 const READY_WAIT_MS = 60_000;
@@ -62,7 +62,7 @@ function parseOptions(argv: string[]): Options {
       strict: true, allowPositionals: false,
     }));
   } catch (error) {
-    fail(`${(error as Error).message}; ${USAGE}`, 2);
+    fail(`${argumentProblem(error)}; ${USAGE}`, 2);
   }
   if (values.help) {
     process.stdout.write(`${USAGE}\nRuns every node of the config on this machine, prints the live topology, and supervises them (docs/operations.md).\n`);
@@ -79,16 +79,6 @@ function addressesOf(config: ClusterConfig): { address: string; group: string }[
   const inShards = config.shards.flatMap((s) => [s.leader, ...s.replicas].map((address) => ({ address, group: s.name })));
   const extra = config.controllers.filter((c) => !inShards.some((n) => n.address === c)).map((address) => ({ address, group: 'controllers' }));
   return [...inShards, ...extra];
-}
-
-/** Whether `address` can be listened on now (nothing else holds its port). */
-function portFree(address: string): Promise<boolean> {
-  const { host, port } = parseAddress(address)!;
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen({ host: host.replace(/^\[|\]$/g, ''), port, exclusive: true }, () => server.close(() => resolve(true)));
-  });
 }
 
 function startNode(options: Options, address: string, group: string): Node {
@@ -202,7 +192,8 @@ function banner(options: Options, topology: TopologyJson, config: ClusterConfig)
     `  curl http://${first}/cluster`,
     '  npm run kv -- put greeting hello',
     '  npm run kv -- get greeting',
-    '  npm run kv -- cluster',
+    '  npm run kv -- status                                    # each node\'s own view',
+    `  open http://${first}/                          # the live dashboard`,
     '  kill -9 a leader\'s pid: its shard fails over to an in-sync replica within a few seconds',
     '',
     'Ctrl-C stops every node.',
@@ -219,7 +210,10 @@ async function main(): Promise<void> {
     fail((error as Error).message.split('\n')[0]!, 2);
   }
   const all = addressesOf(config);
-  const taken = (await Promise.all(all.map(async (n) => ((await portFree(n.address)) ? undefined : n.address)))).filter(Boolean);
+  const taken = (await Promise.all(all.map(async (n) => {
+    const { host, port } = parseAddress(n.address)!;
+    return (await portFree(host, port)) ? undefined : n.address;
+  }))).filter(Boolean);
   if (taken.length > 0) fail(`${taken.join(', ')} already in use (another cluster, or an npm start still running?); stop it, or start with another --config`, 1);
   process.on('SIGINT', () => void stopAll('SIGINT', 0));
   process.on('SIGTERM', () => void stopAll('SIGTERM', 0));

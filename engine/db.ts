@@ -30,7 +30,7 @@ import { Snapshot, SnapshotRegistry } from './snapshot.ts';
 import { ByteSlab } from './util/byte-slab.ts';
 import { Signal } from './util/signal.ts';
 import { parseFileName, walFileName } from './version/file-meta.ts';
-import { decodeBatch, encodeBatchInto, encodedBatchBytes, type BatchOp } from './write-batch.ts';
+import { decodeBatch, encodeBatchInto, encodedBatchBytes, walkBatch, type BatchOp } from './write-batch.ts';
 
 /** Options accepted by `Db.open`: the engine options plus the file-system seam. */
 export type DbOpenOptions = Partial<DbOptions> & { fileSystem?: FileSystem };
@@ -51,14 +51,33 @@ interface Writer {
   sync: boolean;
   /** A request to freeze the memtable (compactRange), handled alone between groups. */
   freeze?: boolean;
-  /** A replicated batch: its ops keep the leader's sequence numbers, starting here. */
+  /** A replicated batch (or advanceSequence): its ops keep the leader's sequence numbers, starting here. */
   replicatedSeq?: number;
+  /** A replicated batch as shipped, checked; `ops` is then empty. */
+  shipped?: ShippedBatch;
   resolve(seq: number): void;
   reject(err: unknown): void;
 }
 
+/** A batch from a leader, as applyBatch received it: its bytes, checked, and what the walk counted. */
+interface ShippedBatch {
+  record: Uint8Array;
+  count: number;
+  userBytes: number;
+}
+
+const NO_OPS: BatchOp[] = [];
+
+/** Why a shipped op is refused: which op, and which limit its key or value passes. */
+function shippedOpTooLarge(index: number, kind: ValueKind, keyLength: number, valueLength: number, options: DbOptions): string {
+  if (keyLength > options.keyBytesMax) return `applyBatch: op ${index} has a key of ${keyLength} bytes, more than keyBytesMax (${options.keyBytesMax})`;
+  if (kind === ValueKind.RangeDelete) return `applyBatch: op ${index} is a range delete whose end is ${valueLength} bytes, more than keyBytesMax (${options.keyBytesMax})`;
+  return `applyBatch: op ${index} has a value of ${valueLength} bytes, more than valueBytesMax (${options.valueBytesMax})`;
+}
+
 /** Where the copies get() returns come from (see util/byte-slab.ts). */
 const valueCopies = new ByteSlab();
+const copyValue = (value: Uint8Array) => valueCopies.copy(value);
 
 /** A group is cut at this many bytes of ops so one huge queue does not make one huge record. */
 const GROUP_BYTES_MAX = 1024 * 1024;
@@ -198,22 +217,21 @@ export class Db {
 
   /**
    * The values of `keys`, in order (undefined where absent or deleted), all read at one
-   * sequence number (the snapshot's, if given). One call and one promise for the lot: the
-   * reads are synchronous inside, so a batch costs no per-key promise. At most batchOpsMax keys.
+   * sequence number (the snapshot's, if given), the one of the call. One call and one promise
+   * for the lot; with `readThread` on, a large batch's table lookups are shared with the read
+   * thread (read/get-many.ts). At most batchOpsMax keys.
    */
   async getMany(keys: readonly KeyLike[], options?: ReadOptions): Promise<Array<Uint8Array | undefined>> {
     this.checkOpen();
     const userKeys = checkKeys(keys, this.options);
     const seq = this.snapshots.resolve(options?.snapshot, this.tree.lastSequence);
-    const out: Array<Uint8Array | undefined> = new Array(userKeys.length);
-    for (let i = 0; i < userKeys.length; i++) out[i] = this.valueAt(userKeys[i]!, seq);
-    return out;
+    return this.tree.getMany(userKeys, seq, copyValue);
   }
 
   /** A copy of the value of `userKey` at `seq`, or undefined if absent or deleted. */
   private valueAt(userKey: Uint8Array, seq: number): Uint8Array | undefined {
     const entry = this.tree.get(userKey, seq);
-    return entry?.kind === ValueKind.Put ? valueCopies.copy(entry.value) : undefined;
+    return entry?.kind === ValueKind.Put ? copyValue(entry.value) : undefined;
   }
 
   /** Pins reads to the current state until `release()`. */
@@ -241,30 +259,46 @@ export class Db {
 
   /**
    * Applies a batch shipped from a leader (encoded as in docs/formats/wal.md), keeping its
-   * sequence numbers; range deletions included. Idempotent: ops at or below `lastSequence` are skipped, so applying a
-   * batch twice is harmless. A batch that starts past `lastSequence + 1` leaves a gap and is
-   * INVALID_ARGUMENT. Resolves to the new `lastSequence`.
+   * sequence numbers; range deletions included. Idempotent: ops at or below `lastSequence`
+   * are skipped, so applying a batch twice is harmless. A batch that starts past
+   * `lastSequence + 1` leaves a gap and is INVALID_ARGUMENT. Resolves to the new `lastSequence`.
+   *
+   * The bytes are checked by walking them (no op objects) and, when the batch follows on
+   * exactly, logged as they are (one copy, so the caller may reuse its buffer); only a batch
+   * that overlaps what is applied is decoded and trimmed.
    */
   applyBatch(encodedBatch: Uint8Array, options?: WriteOptions): Promise<number> {
     try {
       this.checkOpen();
       if (!(encodedBatch instanceof Uint8Array)) throw new InvalidArgumentError('applyBatch: batch must be a Uint8Array');
-      let batch;
-      try {
-        batch = decodeBatch(encodedBatch, 'replicated batch');
-      } catch (cause) {
-        throw new InvalidArgumentError(`applyBatch: malformed batch (${(cause as Error).message})`, { cause });
-      }
-      for (const op of batch.ops) {
-        if (op.kind === ValueKind.RangeDelete) checkRange({ gte: op.key, lt: op.value }, this.options, 'applyBatch');
-        else checkKey(op.key, this.options);
-        if (op.kind === ValueKind.Put) checkValue(op.value, this.options);
-      }
+      const { seq, count, userBytes } = this.checkShippedBatch(encodedBatch);
       const sync = checkSyncOption(options, this.options.sync);
-      return new Promise<number>((resolve, reject) => this.push({ ops: batch.ops, sync, replicatedSeq: batch.seq, resolve, reject }));
+      return new Promise<number>((resolve, reject) =>
+        this.push({ ops: NO_OPS, sync, replicatedSeq: seq, shipped: { record: encodedBatch, count, userBytes }, resolve, reject }),
+      );
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /** Walks a shipped batch, checking each op as the public API would; its seq, op count and user bytes. */
+  private checkShippedBatch(batch: Uint8Array): { seq: number; count: number; userBytes: number } {
+    const { keyBytesMax, valueBytesMax } = this.options;
+    let count = 0;
+    let userBytes = 0;
+    let seq: number;
+    try {
+      seq = walkBatch(batch, 'replicated batch', (_seq, kind, _keyAt, keyLength, _valueAt, valueLength) => {
+        const valueMax = kind === ValueKind.Put ? valueBytesMax : kind === ValueKind.RangeDelete ? keyBytesMax : 0;
+        if (keyLength > keyBytesMax || valueLength > valueMax) throw new InvalidArgumentError(shippedOpTooLarge(count, kind, keyLength, valueLength, this.options));
+        userBytes += keyLength + valueLength;
+        count++;
+      });
+    } catch (cause) {
+      if (cause instanceof InvalidArgumentError) throw cause;
+      throw new InvalidArgumentError(`applyBatch: malformed batch (${(cause as Error).message})`, { cause });
+    }
+    return { seq, count, userBytes };
   }
 
   /**
@@ -276,7 +310,7 @@ export class Db {
     try {
       this.checkOpen();
       const sync = checkSyncOption(options, this.options.sync);
-      return new Promise<number>((resolve, reject) => this.push({ ops: [], sync, replicatedSeq: seq + 1, resolve, reject }));
+      return new Promise<number>((resolve, reject) => this.push({ ops: NO_OPS, sync, replicatedSeq: seq + 1, resolve, reject }));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -310,6 +344,7 @@ export class Db {
     return {
       lastSequence: tree.lastSequence,
       levels: tree.levelSummary(),
+      keysEstimate: tree.keysEstimate(),
       memtableBytes: tree.mem.bytes,
       immutableMemtables: tree.imm.length,
       liveSnapshots: this.snapshots.size,
@@ -325,6 +360,8 @@ export class Db {
       threadCompactions: c.threadCompactions,
       compactionThread: tree.usesCompactionThread,
       compactionThreadError: tree.compactionThreadError,
+      readThread: tree.readThread !== undefined,
+      readThreadError: tree.readThreadError,
       trivialMoves: c.trivialMoves,
       tablesDroppedByRangeDeletes: c.tablesDroppedByRangeDeletes,
       stallMs: c.stallMs,
@@ -414,37 +451,60 @@ export class Db {
     return this.queue.splice(0, n);
   }
 
-  /** A replicated batch: trimmed of what is already applied, then committed alone. */
+  /**
+   * A replicated batch, committed alone: as shipped when it follows on exactly (the common
+   * case), decoded and trimmed of what is already applied when it overlaps it.
+   */
   private async commitReplicated(writer: Writer): Promise<void> {
     const last = this.tree.lastSequence;
     const seq = writer.replicatedSeq!;
-    const ops = writer.ops;
-    if (ops.length === 0) {
-      // advanceSequence(seq - 1): an empty record moves the sequence, if it moves forward.
+    const shipped = writer.shipped;
+    const count = shipped?.count ?? 0;
+    if (count === 0) {
+      // advanceSequence(seq - 1), or an empty batch: an empty record moves the sequence, if it moves forward.
       if (seq - 1 <= last) writer.resolve(last);
       else await this.commit([writer], seq);
       return;
     }
-    if (seq + ops.length - 1 <= last) writer.resolve(last); // a duplicate frame
+    if (seq + count - 1 <= last) writer.resolve(last); // a duplicate frame
     else if (seq > last + 1) writer.reject(new InvalidArgumentError(`applyBatch: batch starts at seq ${seq} but the last applied is ${last}: a gap`));
-    else await this.commit([{ ...writer, ops: ops.slice(last + 1 - seq) }], last + 1);
+    else if (seq === last + 1) await this.commitRecord([writer], () => this.records.copy(shipped!.record), shipped!.userBytes);
+    else {
+      const ops = decodeBatch(shipped!.record, 'replicated batch').ops.slice(last + 1 - seq);
+      await this.commit([{ ...writer, ops, shipped: undefined }], last + 1);
+    }
   }
 
   private commitGroup(group: Writer[]): Promise<void> {
     return this.commit(group, undefined);
   }
 
-  /** Logs and applies one group; `fixedSeq` is set for replicated batches, else the next seq. */
-  private async commit(group: Writer[], fixedSeq: number | undefined): Promise<void> {
+  /** Encodes and commits one group's ops; `fixedSeq` is set for replicated batches, else the next seq. */
+  private commit(group: Writer[], fixedSeq: number | undefined): Promise<void> {
     const ops = group.length === 1 ? group[0]!.ops : group.flatMap((w) => w.ops);
+    let userBytes = 0;
+    for (const op of ops) userBytes += op.key.length + op.value.length;
+    return this.commitRecord(
+      group,
+      () => {
+        // Small records share slabs: the memtable keeps them until its flush either way.
+        const record = this.records.alloc(encodedBatchBytes(ops));
+        encodeBatchInto(record, 0, fixedSeq ?? this.tree.lastSequence + 1, ops);
+        return record;
+      },
+      userBytes,
+    );
+  }
+
+  /**
+   * Logs and applies one record, which `makeRecord` builds once the memtable has room (the
+   * memtable keeps it: the only copy of the caller's bytes); settles the group's writers.
+   */
+  private async commitRecord(group: Writer[], makeRecord: () => Uint8Array, userBytes: number): Promise<void> {
     let record: Uint8Array;
-    let firstSeq: number;
     try {
       await this.tree.makeRoomForWrite();
-      firstSeq = fixedSeq ?? this.tree.lastSequence + 1;
-      // Small records share slabs: the memtable keeps them until its flush either way.
-      record = this.records.alloc(encodedBatchBytes(ops));
-      encodeBatchInto(record, 0, firstSeq, ops);
+      record = makeRecord();
       this.tree.appendToWal(record);
       if (group.some((w) => w.sync)) {
         await this.tree.syncWal();
@@ -457,17 +517,14 @@ export class Db {
       for (const w of group) w.reject(failure);
       return;
     }
-    // The memtable keeps the record: one copy of the caller's bytes.
-    let userBytes = 0;
-    for (const op of ops) userBytes += op.key.length + op.value.length;
-    this.tree.applyRecord(record, walFileName(this.tree.walNumber), userBytes);
+    const firstSeq = this.tree.applyRecord(record, walFileName(this.tree.walNumber), userBytes);
     const lastSeq = this.tree.lastSequence;
     this.counters.writeGroups++;
     this.counters.writesGrouped += group.length;
     let seq = firstSeq - 1;
     for (const w of group) {
-      seq += w.ops.length;
-      w.resolve(seq);
+      seq += w.shipped?.count ?? w.ops.length;
+      w.resolve(w.replicatedSeq === undefined ? seq : lastSeq);
     }
     for (const listener of this.listeners) listener(firstSeq, lastSeq, record);
   }

@@ -48,6 +48,9 @@ import { pendingCompactionBytes, pickCompaction, pickCoveredTables, planFor, typ
 import { FragmentedTombstones, type RangeTombstone } from './range-tombstones.ts';
 import type { Bounds } from './db-iterator.ts';
 import { walkBatch } from './write-batch.ts';
+import { lookupInTables } from './read/table-lookup.ts';
+import { getMany } from './read/get-many.ts';
+import { ReadThread, type ReadThreadStartError } from './read/read-thread.ts';
 import { ValueKind } from './internal-key.ts';
 
 /** How long one write group is delayed once L0 reaches the slowdown trigger. */
@@ -115,6 +118,10 @@ export class LsmTree {
   get usesCompactionThread(): boolean {
     return this.thread !== undefined;
   }
+  /** Where getMany sends part of its lookups; undefined as for `thread`, with `readThread: false`. */
+  readThread: ReadThread | undefined;
+  /** Why the read thread is not used although asked for (it failed to start). */
+  readThreadError: string | undefined;
   private closing = false;
   backgroundError: DbError | undefined;
   readonly blockCache: BlockCache;
@@ -143,9 +150,15 @@ export class LsmTree {
     private readonly options: DbOptions,
     private readonly liveSnapshots: () => number[],
   ) {
-    this.blockCache = new BlockCache(options.blockCacheBytes);
+    // With a read thread, the block cache budget is split between the two threads.
+    const readThread = options.readThread && fs.sharedWithWorkers;
+    const threadCacheBytes = readThread ? Math.floor(options.blockCacheBytes / 2) : 0;
+    this.blockCache = new BlockCache(options.blockCacheBytes - threadCacheBytes);
     this.tables = new TableCache(options.tableCacheFilesMax, (n) => this.openTable(n), this.blockCache);
     this.thread = options.compactionThread && fs.sharedWithWorkers ? new CompactionThread(dir, { tableCacheFilesMax: options.tableCacheFilesMax }) : undefined;
+    // The thread reads the upper part of each batch's keys, so half the tables serve it.
+    const threadTables = Math.max(1, Math.floor(options.tableCacheFilesMax / 2));
+    this.readThread = readThread ? new ReadThread(dir, { tableCacheFilesMax: threadTables, blockCacheBytes: threadCacheBytes }, this.readStats) : undefined;
   }
 
   private openTable(number: number): TableReader {
@@ -193,31 +206,43 @@ export class LsmTree {
    */
   get(userKey: Uint8Array, seq: number): MemtableEntry | undefined {
     if (this.mayHoldRangeTombstones()) return this.getUnderRangeTombstones(userKey, seq);
-    let entry = this.mem.get(userKey, seq);
+    return this.memtableGet(userKey, seq) ?? lookupInTables(this.version, this.tables, userKey, seq);
+  }
+
+  /** The newest version of `userKey` at or below `seq` in the memtables only (range tombstones not weighed). */
+  memtableGet(userKey: Uint8Array, seq: number): MemtableEntry | undefined {
+    const entry = this.mem.get(userKey, seq);
     if (entry) return entry;
     for (const mem of this.imm) {
-      entry = mem.get(userKey, seq);
-      if (entry) return entry;
-    }
-    const version = this.version;
-    for (const f of version.levels[0]!) {
-      if (compareBytes(userKey, f.smallest.userKey) < 0 || compareBytes(userKey, f.largest.userKey) > 0) continue;
-      entry = this.tables.get(f.number, userKey, seq);
-      if (entry) return entry;
-    }
-    for (let level = 1; level < LEVEL_COUNT; level++) {
-      const files = version.levels[level]!;
-      if (files.length === 0) continue;
-      const i = version.findFile(level, userKey);
-      if (i >= files.length || compareBytes(userKey, files[i]!.smallest.userKey) < 0) continue;
-      entry = this.tables.get(files[i]!.number, userKey, seq);
-      if (entry) return entry;
+      const older = mem.get(userKey, seq);
+      if (older) return older;
     }
     return undefined;
   }
 
+  /** Values of many keys at `seq`, part of them looked up on the read thread (read/get-many.ts). */
+  getMany(keys: readonly Uint8Array[], seq: number, copy: (value: Uint8Array) => Uint8Array): Promise<Array<Uint8Array | undefined>> {
+    return getMany(this, keys, seq, copy);
+  }
+
+  pinVersion(): Version {
+    return this.pin();
+  }
+
+  unpinVersion(version: Version): void {
+    this.unpin(version);
+  }
+
+  readThreadFailed(err: ReadThreadStartError): void {
+    const thread = this.readThread;
+    if (thread === undefined) return;
+    this.readThread = undefined;
+    this.readThreadError = String((err.cause as Error | undefined)?.message ?? err.cause);
+    void thread.close();
+  }
+
   /** Whether any memtable or table holds a range tombstone (otherwise reads skip the checks). */
-  private mayHoldRangeTombstones(): boolean {
+  mayHoldRangeTombstones(): boolean {
     return this.memtablesHoldRangeTombstones || this.version.hasRangeTombstones;
   }
 
@@ -384,9 +409,10 @@ export class LsmTree {
 
   /**
    * Applies a committed batch to the memtable straight from its encoded WAL record, which the
-   * memtable keeps: no per-op views or objects (see write-batch.ts, walkBatch).
+   * memtable keeps: no per-op views or objects (see write-batch.ts, walkBatch). Returns the
+   * record's first sequence number.
    */
-  applyRecord(record: Uint8Array, fileName: string, userBytes: number): void {
+  applyRecord(record: Uint8Array, fileName: string, userBytes: number): number {
     const mem = this.mem;
     let count = 0;
     const first = walkBatch(record, fileName, (seq, kind, keyAt, keyLength, valueAt, valueLength) => {
@@ -399,6 +425,7 @@ export class LsmTree {
     // still carry it, so the flush that retires its WAL records it in the MANIFEST.
     if (this.lastSequence > this.mem.seqMax) this.mem.seqMax = this.lastSequence;
     this.counters.userBytes += userBytes;
+    return first;
   }
 
   // ---- background work ----
@@ -680,6 +707,7 @@ export class LsmTree {
     await this.flushes.run(async () => {});
     await this.work.run(async () => {});
     await this.thread?.close();
+    await this.readThread?.close();
     await this.fs.drain();
     this.wal.close();
     this.manifest.close();
@@ -698,6 +726,17 @@ export class LsmTree {
 
   levelSummary(): Array<{ level: number; files: number; bytes: number }> {
     return this.version.levels.map((files, level) => ({ level, files: files.length, bytes: this.version.levelBytes(level) }));
+  }
+
+  /**
+   * Live keys, estimated as RocksDB's `estimate-num-keys` does: entries in the memtables and
+   * tables, less two per point tombstone (it hides one entry and is one). Overwritten keys not
+   * yet compacted away count more than once; range deletions are not subtracted.
+   */
+  keysEstimate(): number {
+    let entries = this.mem.count + this.imm.reduce((n, m) => n + m.count, 0);
+    for (const files of this.version.levels) for (const f of files) entries += f.entries - 2 * f.tombstones;
+    return Math.max(0, entries);
   }
 }
 

@@ -1,10 +1,11 @@
 /**
  * A full check of one version's tables: every block's checksum and the key order (through
- * TableReader.verify), that each file holds as many entries as the MANIFEST says, and the
+ * verifyTable), that each file holds as many entries as the MANIFEST says, and the
  * level invariants. It reports instead of throwing, so one run lists every problem.
  */
 import type { TableCache } from './sst/table-cache.ts';
 import type { TableReader } from './sst/table-reader.ts';
+import { verifyTable } from './sst/table-verify.ts';
 import { tableFileName } from './version/file-meta.ts';
 import type { Version } from './version/version.ts';
 
@@ -29,7 +30,7 @@ export function verifyVersion(version: Version, tables: TableCache): LsmVerifyRe
       let reader: TableReader | undefined;
       try {
         reader = tables.acquire(f.number);
-        const report = reader.verify();
+        const report = verifyTable(reader);
         entries += report.entries;
         for (const err of report.errors) problems.push(err.message);
         if (report.entries !== f.entries) problems.push(`L${level} ${tableFileName(f.number)}: ${report.entries} entries, the MANIFEST says ${f.entries}`);

@@ -21,7 +21,13 @@ export interface DbOptions {
   skipWalCorruption: boolean;
   /** Block cache budget. */
   blockCacheBytes: number;
-  /** Open table files kept in the table cache. */
+  /**
+   * Open table files kept in the table cache (LevelDB's max_open_files, whose default this is).
+   * Each open table holds its index and filter in memory (about 35 KiB for a 2 MiB table).
+   * Reads slow down sharply once the database has more tables than this (a lookup in a table
+   * not open reads its index and filter first), and 10,000,000 keys of 116 bytes make about
+   * 560 tables of 2 MiB: hence 1000 rather than 500.
+   */
   tableCacheFilesMax: number;
   /** Target size of an SSTable's data blocks before compression of nothing. */
   blockBytes: number;
@@ -48,6 +54,16 @@ export interface DbOptions {
    * always run here, between the event loop's other work.
    */
   compactionThread: boolean;
+  /**
+   * Split a large getMany's table lookups between this thread and a read thread (default
+   * false), as classic-level's getMany runs on libuv's thread pool. Only on the real file
+   * system. It takes about half of a batch off the event loop, but costs about 25% more CPU
+   * in all (docs/decisions.md): turn it on when a core is otherwise idle, not on a machine
+   * whose cores are already busy. With it on, the two threads share `blockCacheBytes` half and
+   * half, and the read thread keeps up to half of `tableCacheFilesMax` tables open besides
+   * this thread's (it reads the upper half of each batch's keys).
+   */
+  readThread: boolean;
 }
 
 export const DEFAULT_OPTIONS: Readonly<DbOptions> = Object.freeze({
@@ -59,7 +75,7 @@ export const DEFAULT_OPTIONS: Readonly<DbOptions> = Object.freeze({
   createIfMissing: true,
   skipWalCorruption: false,
   blockCacheBytes: 8 * 1024 * 1024,
-  tableCacheFilesMax: 500,
+  tableCacheFilesMax: 1000,
   blockBytes: 4 * 1024,
   tableBytesTarget: 2 * 1024 * 1024,
   levelOneBytes: 10 * 1024 * 1024,
@@ -72,6 +88,7 @@ export const DEFAULT_OPTIONS: Readonly<DbOptions> = Object.freeze({
   bloomBitsPerKey: 10,
   writeQueueMax: 100_000,
   compactionThread: true,
+  readThread: false,
 });
 
 /** Absolute bounds on the options themselves, so a typo cannot ask for 1 TiB of memtable. */
@@ -144,6 +161,11 @@ export const THREAD_TABLE_CACHE_FILES_MAX = 64;
 export const COMPACTION_READAHEAD_BYTES = 256 * 1024;
 /** Times the directory lock is retried when LOCK is replaced while being taken (fs/file-lock.ts). */
 export const LOCK_OPEN_ATTEMPTS_MAX = 3;
+/**
+ * getMany hands part of its lookups to the read thread only from this many keys needing a
+ * table (fewer do not repay the messages: a round trip costs tens of microseconds).
+ */
+export const READ_THREAD_KEYS_MIN = 64;
 /** Slots of the block cache's ghost table (see BlockCache.admitOnMiss), a power of two. */
 export const GHOST_SLOTS_MIN = 64;
 export const GHOST_SLOTS_MAX = 1 << 22;

@@ -38,8 +38,16 @@
  * ```
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { canonicalAddress, decodeMultiGet, DEFAULT_LIMITS, encodeBatch, encodeGetBatch, KEY_BYTES_MAX, percentEncode, Topology, type Acks, type BatchOp } from '../protocol/index.ts';
-import { ClientError, ConnectionError } from './errors.ts';
+// Each from its own module, not protocol/index.ts: the CLI's bundle then leaves out what only
+// nodes use (the replication frames and their msgpack), and starts faster.
+import { canonicalAddress } from '../protocol/address.ts';
+import { encodeBatch, encodeGetBatch, type BatchOp } from '../protocol/batch-codec.ts';
+import { DEFAULT_LIMITS, KEY_BYTES_MAX } from '../protocol/limits.ts';
+import { decodeMultiGet } from '../protocol/multi-get-codec.ts';
+import { percentEncode } from '../protocol/percent.ts';
+import type { Acks } from '../protocol/replication-options.ts';
+import { Topology } from '../protocol/topology.ts';
+import { ClientError, ConnectionError, unreachableReason } from './errors.ts';
 import { mergeSorted } from './merge.ts';
 import { scanShard, type ScanOptions } from './scan.ts';
 import { errorCode, expectStatus, type Exchange } from './response.ts';
@@ -56,6 +64,12 @@ export interface ReadOptions {
   readFrom?: ReadFrom;
   /** Shorthand for `readFrom: 'replica'`. */
   readReplica?: boolean;
+  /**
+   * A replica read waits until the replica has applied this sequence number (else it is sent
+   * on to the leader): for reading another client's write. This client's own writes on the
+   * shard are waited for anyway.
+   */
+  minSeq?: number;
 }
 
 export interface WriteOptions {
@@ -157,7 +171,7 @@ export class Client {
   async get(key: KeyLike, options: ReadOptions = {}): Promise<Uint8Array | undefined> {
     const k = keyBytes(key);
     const fromReplica = (options.readFrom ?? (options.readReplica ? 'replica' : this.options.readFrom)) === 'replica';
-    const minSeq = this.lastSeqByShard.get(this.topology.shardOf(k).name);
+    const minSeq = atLeast(this.lastSeqByShard.get(this.topology.shardOf(k).name), options.minSeq);
     const query = fromReplica ? `?read=replica${minSeq === undefined ? '' : `&min_seq=${minSeq}`}` : '';
     const res = await this.send({ method: 'GET', path: `/kv/${percentEncode(k)}${query}`, target: (t) => pickReader(t, k, fromReplica) }, true);
     if (res.status === 404 && errorCode(res) === 'KEY_NOT_FOUND') return undefined;
@@ -252,7 +266,11 @@ export class Client {
 
   /** Every shard's entries in the range, merged into one bytewise-sorted stream. */
   scan(options: ScanOptions = {}): AsyncGenerator<[Uint8Array, Uint8Array]> {
-    const streams = this.topology.shards.map((shard) => scanShard((exchange) => this.send(exchange, true), shard.name, options, this.options.scanPageEntries));
+    const fromReplica = (options.readFrom ?? this.options.readFrom) === 'replica';
+    const streams = this.topology.shards.map((shard) => {
+      const replica = fromReplica ? { minSeq: atLeast(this.lastSeqByShard.get(shard.name), options.minSeq) } : undefined;
+      return scanShard((exchange) => this.send(exchange, true), shard.name, options, this.options.scanPageEntries, replica);
+    });
     return mergeSorted(streams, options.limit);
   }
 
@@ -270,13 +288,16 @@ export class Client {
   }
 
   /**
-   * An admin request (POST, JSON body) to the first node that answers; resolves to its JSON
-   * answer. Not retried once a node answered: an admin command may have taken effect.
+   * An admin request (POST, JSON body) to the first node that answers, or to `options.node`
+   * only (a node of this cluster: the token goes nowhere else); resolves to its JSON answer.
+   * Not retried once a node answered: an admin command may have taken effect.
    */
-  async admin(path: string, body: Record<string, unknown>): Promise<unknown> {
+  async admin(path: string, body: Record<string, unknown>, options: { node?: string } = {}): Promise<unknown> {
     const headers = { ...authHeaders(this.options.token), 'Content-Type': 'application/json' };
     const failures: string[] = [];
-    for (const address of new Set([...this.topology.addresses(), ...this.seeds])) {
+    if (options.node !== undefined && !this.knows(options.node)) invalid(`${options.node} is not a node of this cluster (${this.topology.addresses().join(', ')})`);
+    const targets = options.node === undefined ? [...this.topology.addresses(), ...this.seeds] : [options.node];
+    for (const address of new Set(targets)) {
       let res: TransportResponse;
       try {
         res = await this.transport.request(address, { method: 'POST', path, headers, body: encoder.encode(JSON.stringify(body)) });
@@ -408,7 +429,7 @@ function fetchTopology(transport: Transport, addresses: readonly string[], heade
       }).catch((error: unknown) => {
         // A node that answered with an error (e.g. UNAUTHORIZED) says more than one that did not answer.
         if (error instanceof ClientError && error.status !== undefined) refusal ??= error;
-        failures.push(`${address}: ${(error as { code?: string }).code ?? 'ERROR'}: ${(error as Error).message}`);
+        failures.push(error instanceof ConnectionError ? `${address} ${unreachableReason(error)}` : `${address}: ${(error as { code?: string }).code ?? 'ERROR'}: ${(error as Error).message}`);
       }).finally(() => {
         if (--pending === 0) finish();
       });
@@ -421,6 +442,11 @@ function pickReader(topology: Topology, key: Uint8Array, readReplica: boolean): 
   // Spread replica reads over the shard's nodes; which one does not matter for correctness.
   if (!readReplica || shard.replicas.length === 0) return shard.leader;
   return shard.replicas[Math.floor(Math.random() * shard.replicas.length)]!;
+}
+
+/** The larger of two optional sequence numbers. */
+function atLeast(a: number | undefined, b: number | undefined): number | undefined {
+  return a === undefined ? b : b === undefined ? a : Math.max(a, b);
 }
 
 function keyBytes(key: KeyLike): Uint8Array {

@@ -38,3 +38,19 @@ export class ConnectionError extends Error {
     this.name = 'ConnectionError';
   }
 }
+
+/**
+ * Why a node did not answer, in a word or two for a status table: `refused` (nothing listens),
+ * `timeout`, `reset`, `unreachable`, `unknown host`, else the error's own message.
+ */
+export function unreachableReason(error: unknown): string {
+  const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
+  const code = typeof cause?.code === 'string' ? cause.code : undefined;
+  const message = error instanceof Error ? error.message : String(error);
+  if (code === 'ECONNREFUSED') return 'refused';
+  if (code === 'ECONNRESET' || code === 'EPIPE') return 'reset';
+  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return 'unreachable';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'unknown host';
+  if (/no response within|timed? ?out|ETIMEDOUT/i.test(`${message} ${String(cause?.message ?? '')}`)) return 'timeout';
+  return message;
+}

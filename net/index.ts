@@ -9,5 +9,5 @@
  * ```
  */
 export { Client, type ClientOptions, type BatchOperation, type KeyLike, type ScanOptions } from './client.ts';
-export { ClientError, ConnectionError, type ClientErrorCode } from './errors.ts';
+export { ClientError, ConnectionError, unreachableReason, type ClientErrorCode } from './errors.ts';
 export { HttpTransport, type Transport, type TransportRequest, type TransportResponse } from './transport.ts';

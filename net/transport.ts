@@ -11,7 +11,7 @@
  * BAD_RESPONSE. Any HTTP status resolves: reading it is the caller's job.
  */
 import http from 'node:http';
-import { parseAddress } from '../protocol/index.ts';
+import { parseAddress } from '../protocol/address.ts';
 import { ClientError, ConnectionError } from './errors.ts';
 
 export interface TransportRequest {

@@ -95,8 +95,15 @@ export type Command =
   | { type: 'shard-add'; shard: string; members: readonly string[] }
   /** A migration moves a shard's keys to the others; the shard leaves once it is done. */
   | { type: 'shard-remove'; shard: string }
-  /** A receiver's progress on a move, its state's next step, or a giver's cleanup done (docs/resharding.md). */
-  | { type: 'move'; id: number; giver: string; receiver: string; step: 'progress' | 'cutover' | 'done' | 'cleaned'; through?: number };
+  /**
+   * A receiver's progress on a move (or `restart`: its progress is void, it copies afresh from a
+   * snapshot), its state's next step, or a giver's cleanup done (docs/resharding.md). `term` is
+   * the term of the shard taking the step (the giver's for `cleaned`, the receiver's otherwise):
+   * a step from an earlier leadership, even of the same node, is refused.
+   */
+  | { type: 'move'; id: number; giver: string; receiver: string; step: MoveStep; term: number; through?: number };
+
+export type MoveStep = 'progress' | 'restart' | 'cutover' | 'done' | 'cleaned';
 
 export type CommandResult =
   | { ok: true; metadata: Metadata }
@@ -223,10 +230,16 @@ function move(m: Metadata, c: Extract<Command, { type: 'move' }>): Change {
   if (!migration || migration.id !== c.id) return refuse('STALE_MIGRATION', `no migration ${c.id} under way${migration ? ` (migration ${migration.id} is)` : ''}`);
   const current = migration.moves.find((x) => x.giver === c.giver && x.receiver === c.receiver);
   if (!current) return refuse('BAD_REQUEST', `migration ${c.id} moves nothing from ${c.giver} to ${c.receiver}`);
+  // Checked as the command applies, not as it is proposed: a loop of a deposed leadership cannot slip a step in.
+  const stepper = m.shards.find((s) => s.name === (c.step === 'cleaned' ? c.giver : c.receiver))!;
+  if (c.term !== stepper.term) return refuse('STALE_TERM', `a move's ${c.step} step comes from ${stepper.name}'s leader at its term ${stepper.term}, not from term ${c.term}`);
   let next: MoveMeta;
   if (c.step === 'progress') {
     if (current.state === 'done' || c.through === undefined || !Number.isSafeInteger(c.through) || c.through <= current.through) return refuse('NO_CHANGE', `move ${c.giver} → ${c.receiver} is ${current.state} through ${current.through}`);
     next = { ...current, through: c.through };
+  } else if (c.step === 'restart') {
+    if (current.state === 'done' || current.through === 0) return refuse('NO_CHANGE', `move ${c.giver} → ${c.receiver} is ${current.state} through ${current.through}`);
+    next = { ...current, through: 0 };
   } else if (c.step === 'cleaned') {
     if (current.state !== 'done' || current.cleaned) return refuse('NO_CHANGE', `move ${c.giver} → ${c.receiver} is ${current.state}${current.cleaned ? ', cleaned' : ''}`);
     next = { ...current, cleaned: true };

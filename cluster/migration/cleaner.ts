@@ -11,7 +11,11 @@
  *
  * No client write reaches these keys any more (the write gate refuses keys the shard does not
  * own), so the scan cannot race one. A cleanup cut short (the leader failed) is redone by the
- * next leader: deleting an absent key is harmless.
+ * next leader: deleting an absent key is harmless. `cleaned` is proposed only once the deletes
+ * are held by the shard's in-sync set, with the shard's term: a new leader never holds keys its
+ * predecessor reported deleted, and a deposed leader's step is refused. A cleanup that failed
+ * is tried again after MIGRATION_CLEANUP_RETRY_MS, without waiting for a new metadata (there
+ * may be none: the migration waits on this step).
  *
  * Concurrency: one cleanup at a time; `update` on each new metadata, `stop` waits for the one
  * in progress.
@@ -23,6 +27,7 @@ import { moveFilter } from '../../protocol/placement.ts';
 import type { Command, Metadata } from '../control/metadata.ts';
 import { MIGRATION_CLEANUP_RETRY_MS } from '../limits.ts';
 import { errorFields, type Log } from '../log.ts';
+import type { LeaderReplication } from '../replication/leader.ts';
 import type { WriteGate } from '../replication/write-gate.ts';
 import { deleteMatching } from './delete-matching.ts';
 
@@ -30,6 +35,8 @@ export interface CleanerContext {
   shard: string;
   db(): Db;
   gate: WriteGate;
+  /** This shard's leadership the cleanup runs under: its term, and when its writes are durable. */
+  leader: LeaderReplication;
   metadata(): Metadata;
   propose(command: Command): Promise<Metadata>;
   log: Log;
@@ -42,6 +49,10 @@ export class MigrationCleaner {
   private running: Promise<void> | undefined;
   private again = false;
   private stopped = false;
+  private retry: NodeJS.Timeout | undefined;
+  private failures = 0;
+  /** Moves (`migration:receiver`) whose keys this leadership deleted: a retry only has to wait for them to be durable and report. */
+  private readonly emptied = new Set<string>();
   /** Keys deleted by the cleanups this leader ran, for /internal/state. */
   deleted = 0;
 
@@ -49,16 +60,19 @@ export class MigrationCleaner {
 
   /** Cleans what the metadata says is done and not cleaned; call on every new metadata. */
   update(): void {
-    if (this.stopped) return;
+    if (this.retired) return;
     if (this.running) {
       this.again = true;
       return;
     }
     this.running = this.clean()
-      .catch((error: unknown) => {
-        this.ctx.log('warn', 'migration cleanup failed; it runs again in a moment', errorFields(error));
-        // No newer metadata may ever come (the failed step was the last one): retry on a timer too.
-        setTimeout(() => this.update(), MIGRATION_CLEANUP_RETRY_MS).unref();
+      .then(() => void (this.failures = 0), (error: unknown) => {
+        this.failures++;
+        if (this.failures === 1 || this.failures % 20 === 0) this.ctx.log('warn', 'migration cleanup failed; trying again', { failures: this.failures, retryMs: MIGRATION_CLEANUP_RETRY_MS, ...errorFields(error) });
+        this.retry ??= setTimeout(() => {
+          this.retry = undefined;
+          this.update();
+        }, MIGRATION_CLEANUP_RETRY_MS).unref();
       })
       .finally(() => {
         this.running = undefined;
@@ -71,7 +85,13 @@ export class MigrationCleaner {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearTimeout(this.retry);
     await this.running;
+  }
+
+  /** Stopped, or its leadership is over. */
+  private get retired(): boolean {
+    return this.stopped || this.ctx.leader.isStopped;
   }
 
   private async clean(): Promise<void> {
@@ -81,24 +101,32 @@ export class MigrationCleaner {
     const ready = mine.filter((m) => m.state === 'done' && !m.cleaned);
     if (ready.length === 0) return;
     const write = (ops: BatchOperation[]) => this.ctx.gate.write(() => this.ctx.db().batch(ops));
+    const term = this.ctx.leader.term;
     if (migration.kind === 'remove' && migration.shard === this.ctx.shard) {
       // Every key leaves: wait for all the moves, then one range delete and the largest key (which the range leaves out).
       if (!mine.every((m) => m.state === 'done')) return;
-      await write([{ type: 'delRange', gte: new Uint8Array(0), lt: KEY_MAX }, { type: 'del', key: KEY_MAX }]);
-      this.ctx.log('info', 'removed shard emptied', { shard: this.ctx.shard, migration: migration.id });
+      if (!this.emptied.has(`${migration.id}:*`)) {
+        await write([{ type: 'delRange', gte: new Uint8Array(0), lt: KEY_MAX }, { type: 'del', key: KEY_MAX }]);
+        this.emptied.add(`${migration.id}:*`);
+        this.ctx.log('info', 'removed shard emptied', { shard: this.ctx.shard, migration: migration.id });
+      }
     } else {
       for (const move of ready) {
-        if (this.stopped) return;
+        if (this.emptied.has(`${migration.id}:${move.receiver}`)) continue;
         const moved = moveFilter(this.ctx.metadata().ring, migration.to, this.ctx.metadata().vnodes, move.giver, move.receiver);
-        const count = await deleteMatching(this.ctx.db(), moved, write, () => this.stopped);
+        const count = await deleteMatching(this.ctx.db(), moved, write, () => this.retired);
+        if (this.retired) return;
+        this.emptied.add(`${migration.id}:${move.receiver}`);
         this.deleted += count;
         this.ctx.log('info', 'moved keys deleted', { shard: this.ctx.shard, receiver: move.receiver, migration: migration.id, keys: count });
       }
     }
-    if (this.stopped) return;
+    if (this.retired) return;
+    // Durable first: a new leader of this shard must not hold keys reported deleted.
+    await this.ctx.leader.readBarrier(this.ctx.db().lastSequence);
     for (const move of ready) {
       try {
-        await this.ctx.propose({ type: 'move', id: migration.id, giver: move.giver, receiver: move.receiver, step: 'cleaned' });
+        await this.ctx.propose({ type: 'move', id: migration.id, giver: move.giver, receiver: move.receiver, step: 'cleaned', term });
       } catch (error) {
         if ((error as ClusterError).code !== 'NO_CHANGE') throw error;
       }

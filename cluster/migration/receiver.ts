@@ -11,20 +11,27 @@
  *             them), it proposes `done`, and the keys are its own.
  *
  * Progress (the giver's sequence number up to which this shard holds the moving keys durably)
- * is recorded in the metadata every MIGRATION_PROGRESS_MS, so a new leader of this shard, or a
- * new stream, resumes from there; replaying the giver's ops from an earlier point ends in the
- * same state, so resuming a little early is harmless. A start from nothing (a snapshot) first
- * deletes whatever copies an earlier attempt left.
+ * is recorded in the metadata as soon as a snapshot is copied, then every MIGRATION_PROGRESS_MS,
+ * so a new leader of this shard, or a new stream, resumes from there; replaying the giver's ops
+ * from an earlier point ends in the same state, so resuming a little early is harmless. A start
+ * from nothing (a snapshot) first deletes whatever copies an earlier attempt left; as that
+ * breaks the recorded progress, it first voids it in the metadata (`restart`).
  *
- * Concurrency: one loop per move; loops stop when the node stops leading (`stop` waits for the
- * write in progress).
+ * Every step is proposed with this shard's term, so the metadata refuses one from a loop of an
+ * earlier leadership (of this node too: a node elected again at the next term gets a new
+ * receiver while the old one's loops may still be awaiting something).
+ *
+ * Concurrency: one loop per move; loops end once this receiver is retired (`stop`, or its
+ * leadership stopped). A retired receiver writes nothing more: the check is made as each copy
+ * reaches the engine, and so is the check that its move is not done yet (after `done` the keys
+ * take client writes here, which a late copy would overwrite with older values).
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { BatchOperation, Db } from '../../engine/index.ts';
 import { ClusterError } from '../../protocol/errors.ts';
 import { FrameDecoder, type Frame } from '../../protocol/frame-format.ts';
 import { moveFilter } from '../../protocol/placement.ts';
-import type { Command, Metadata, MoveMeta } from '../control/metadata.ts';
+import type { Command, Metadata, MoveMeta, MoveStep } from '../control/metadata.ts';
 import { MIGRATION_CUTOVER_LAG_MAX, MIGRATION_PROGRESS_MS, STREAM_CONNECT_TIMEOUT_MS, FOLLOW_RETRY_DELAY_MS_MAX } from '../limits.ts';
 import { errorFields, type Log } from '../log.ts';
 import type { Peers } from '../peers.ts';
@@ -59,6 +66,8 @@ export interface MoveProgress {
 export class MigrationReceiver {
   private readonly loops = new Map<string, Promise<void>>();
   private readonly progress = new Map<string, MoveProgress>();
+  /** Per move, the progress record being proposed (one at a time). */
+  private readonly recording = new Map<string, Promise<void>>();
   private stopped = false;
 
   constructor(private readonly ctx: ReceiverContext) {}
@@ -66,7 +75,7 @@ export class MigrationReceiver {
   /** Starts a loop for each move into this shard that is under way and has none. Call on every new metadata. */
   update(): void {
     const migration = this.ctx.metadata().migration;
-    if (!migration || this.stopped) return;
+    if (!migration || this.retired) return;
     for (const move of migration.moves) {
       if (move.receiver !== this.ctx.shard || move.state === 'done') continue;
       const key = `${migration.id}:${move.giver}`;
@@ -85,11 +94,16 @@ export class MigrationReceiver {
     return [...this.progress.values()];
   }
 
+  /** Stopped, or its leadership is over (a new term makes a new receiver; the old one may not have been told). */
+  private get retired(): boolean {
+    return this.stopped || this.ctx.leader.isStopped;
+  }
+
   private async run(id: number, giver: string): Promise<void> {
     let failures = 0;
     const progress: MoveProgress = { giver, state: 'copy', through: 0, keysCopied: 0, bytesCopied: 0 };
     this.progress.set(`${id}:${giver}`, progress);
-    while (!this.stopped) {
+    while (!this.retired) {
       const move = this.move(id, giver);
       if (!move || move.state === 'done') break;
       try {
@@ -120,7 +134,7 @@ export class MigrationReceiver {
     let through = Math.max(progress.through, start.through);
     const from = through > 0 ? through + 1 : 0;
     const stream = await this.ctx.peers.stream(giverLeader, `/internal/migration/stream?id=${id}&receiver=${encodeURIComponent(this.ctx.shard)}&from=${from}`, STREAM_CONNECT_TIMEOUT_MS);
-    const state = { giverSeq: 0, fence: undefined as number | undefined, snapshotDone: false, cutoverAsked: start.state !== 'copy', recorded: start.through, recordedMs: this.ctx.now() };
+    const state: StreamState = { id, giver: start.giver, giverSeq: 0, fence: undefined, snapshotDone: false, cutoverAsked: start.state !== 'copy', recorded: start.through, recordedMs: this.ctx.now() };
     try {
       if (stream.status !== 200) throw new ClusterError('BAD_REQUEST', `${giverLeader} refused the migration stream: ${stream.status}`);
       const decoder = new FrameDecoder(this.ctx.frameBytesMax);
@@ -129,7 +143,7 @@ export class MigrationReceiver {
         for (let frame = decoder.next(); frame; frame = decoder.next()) {
           through = await this.apply(frame, through, moving, state, progress);
           progress.through = through;
-          this.maybeRecord(id, start.giver, through, state);
+          this.maybeRecord(through, state);
           if (!state.cutoverAsked && state.snapshotDone && state.giverSeq - through <= MIGRATION_CUTOVER_LAG_MAX) {
             state.cutoverAsked = true;
             progress.state = 'cutover asked';
@@ -143,7 +157,7 @@ export class MigrationReceiver {
             return true;
           }
         }
-        if (this.stopped) return false;
+        if (this.retired) return false;
       }
       return false;
     } finally {
@@ -152,21 +166,27 @@ export class MigrationReceiver {
   }
 
   /** Applies one frame; returns the giver's sequence number this shard now holds the moving keys up to. */
-  private async apply(frame: Frame, through: number, moving: (key: Uint8Array) => boolean, state: { giverSeq: number; fence: number | undefined; snapshotDone: boolean }, progress: MoveProgress): Promise<number> {
+  private async apply(frame: Frame, through: number, moving: (key: Uint8Array) => boolean, state: StreamState, progress: MoveProgress): Promise<number> {
     const db = this.ctx.db();
+    const write = (ops: BatchOperation[]) => this.write(ops, state);
     switch (frame.type) {
       case 'hello':
         state.giverSeq = frame.leaderSeq;
-        // A snapshot starts from nothing: drop what an earlier attempt copied.
-        if (frame.plan === 'snapshot') await deleteMatching(db, moving, (ops) => this.write(ops));
         state.snapshotDone = frame.plan !== 'snapshot';
-        return frame.plan === 'snapshot' ? 0 : through;
+        if (frame.plan !== 'snapshot') return through;
+        // A snapshot starts from nothing: drop what an earlier attempt copied, once the metadata
+        // no longer says this shard holds the keys up to some point (the next leader would resume from there).
+        await this.recording.get(moveKey(state));
+        if ((this.move(state.id, state.giver)?.through ?? 0) > 0) await this.step(state.id, state.giver, 'restart');
+        state.recorded = 0;
+        await deleteMatching(db, moving, write);
+        return 0;
       case 'snapshot-begin':
         return 0;
       case 'snapshot-chunk': {
         const ops = [];
         for (let i = 0; i < frame.entries.length; i += 2) ops.push({ type: 'put' as const, key: frame.entries[i]!, value: frame.entries[i + 1]! });
-        if (ops.length > 0) await this.write(ops);
+        if (ops.length > 0) await write(ops);
         this.count(progress, frame.entries);
         return through;
       }
@@ -175,7 +195,7 @@ export class MigrationReceiver {
         return frame.seq;
       case 'moved': {
         const ops = frame.ops.map(([kind, key, value]) => (kind === 1 ? { type: 'put' as const, key, value } : { type: 'del' as const, key }));
-        if (ops.length > 0) await this.write(ops);
+        if (ops.length > 0) await write(ops);
         this.count(progress, frame.ops.flatMap(([, key, value]) => [key, value]));
         state.giverSeq = Math.max(state.giverSeq, frame.through);
         return frame.through;
@@ -191,8 +211,14 @@ export class MigrationReceiver {
     }
   }
 
-  private write(ops: BatchOperation[]): Promise<number> {
-    return this.ctx.gate.write(() => this.ctx.db().batch(ops));
+  /** Writes copies of the stream's move, unless this receiver is retired or the move is over (checked as they reach the engine). */
+  private write(ops: BatchOperation[], state: StreamState): Promise<number> {
+    return this.ctx.gate.write(() => {
+      if (this.retired) throw new ClusterError('NOT_LEADER', `${this.ctx.address} no longer leads ${this.ctx.shard} at term ${this.ctx.leader.term}; its migration copies stop`);
+      const move = this.move(state.id, state.giver);
+      if (!move || move.state === 'done') throw new ClusterError('STALE_MIGRATION', `the move ${state.giver} → ${this.ctx.shard} of migration ${state.id} is over; no more copies`);
+      return this.ctx.db().batch(ops);
+    });
   }
 
   private count(progress: MoveProgress, parts: Uint8Array[]): void {
@@ -205,22 +231,49 @@ export class MigrationReceiver {
     return this.ctx.leader.readBarrier(this.ctx.db().lastSequence);
   }
 
-  /** Records durable progress in the metadata now and then; never waits the stream on it. */
-  private maybeRecord(id: number, giver: string, through: number, state: { recorded: number; recordedMs: number }): void {
-    if (through <= state.recorded || this.ctx.now() - state.recordedMs < MIGRATION_PROGRESS_MS) return;
+  /**
+   * Records durable progress in the metadata: at once when none is recorded (a snapshot just
+   * copied is the most worth keeping), then every MIGRATION_PROGRESS_MS; one record at a time,
+   * and never waits the stream on it.
+   */
+  private maybeRecord(through: number, state: StreamState): void {
+    if (through <= state.recorded || this.recording.has(moveKey(state))) return;
+    if (state.recorded > 0 && this.ctx.now() - state.recordedMs < MIGRATION_PROGRESS_MS) return;
     state.recordedMs = this.ctx.now();
-    void this.durable()
-      .then(() => this.step(id, giver, 'progress', through))
-      .then(() => (state.recorded = through))
-      .catch((error: unknown) => this.ctx.log('debug', 'migration progress not recorded', { migration: id, giver, ...errorFields(error) }));
+    const record = this.durable()
+      .then(() => this.step(state.id, state.giver, 'progress', through))
+      .then(() => void (state.recorded = Math.max(state.recorded, through)))
+      .catch((error: unknown) => this.ctx.log('debug', 'migration progress not recorded', { migration: state.id, giver: state.giver, ...errorFields(error) }))
+      .finally(() => this.recording.delete(moveKey(state)));
+    this.recording.set(moveKey(state), record);
   }
 
-  private async step(id: number, giver: string, step: 'progress' | 'cutover' | 'done', through?: number): Promise<void> {
+  private async step(id: number, giver: string, step: Exclude<MoveStep, 'cleaned'>, through?: number): Promise<void> {
+    if (this.retired) throw new ClusterError('NOT_LEADER', `${this.ctx.address} no longer leads ${this.ctx.shard} at term ${this.ctx.leader.term}; it takes no migration step`);
     try {
-      await this.ctx.propose({ type: 'move', id, giver, receiver: this.ctx.shard, step, ...(through !== undefined && { through }) });
+      await this.ctx.propose({ type: 'move', id, giver, receiver: this.ctx.shard, step, term: this.ctx.leader.term, ...(through !== undefined && { through }) });
     } catch (error) {
       // Another attempt already took the step: nothing to do.
       if ((error as ClusterError).code !== 'NO_CHANGE') throw error;
     }
   }
+}
+
+/** What one stream of a move has seen so far. */
+interface StreamState {
+  id: number;
+  giver: string;
+  /** The giver's sequence number as it last said (hello, moved, heartbeat). */
+  giverSeq: number;
+  /** Up to where the giver's writes to the moving keys are, once it is fenced (cutover). */
+  fence: number | undefined;
+  snapshotDone: boolean;
+  cutoverAsked: boolean;
+  /** The progress the metadata holds, as far as this stream knows. */
+  recorded: number;
+  recordedMs: number;
+}
+
+function moveKey(state: Pick<StreamState, 'id' | 'giver'>): string {
+  return `${state.id}:${state.giver}`;
 }

@@ -338,7 +338,9 @@ export class ReplicationController {
     const inherited = this.follower?.retained();
     await this.follower?.stop();
     this.follower = undefined;
+    // Elected again at a later term, or first elected: the earlier leadership's parts stop before new ones start.
     this.leader?.stop();
+    this.stopMigration();
     const lastSequence = this.o.holder.db.lastSequence;
     const history = (this.meta.history.at(-1)?.term ?? 0) < shard.term ? appendTerm(this.meta.history, shard.term, lastSequence) : this.meta.history;
     await this.saveMeta({ ...cache, shard: shard.name, history, dataTerm: shard.term });
@@ -357,7 +359,7 @@ export class ReplicationController {
     const propose = (command: Command) => this.o.client.propose(command);
     this.migration = {
       receiver: new MigrationReceiver({ ...context, address: this.o.address, leader, peers: this.o.peers, propose, frameBytesMax: this.o.frameBytesMax, now: this.now }),
-      cleaner: new MigrationCleaner({ ...context, propose }),
+      cleaner: new MigrationCleaner({ ...context, leader, propose }),
     };
     this.o.log('info', 'leading the shard', { shard: shard.name, term: shard.term, lastSequence, inSync: shard.inSync });
   }
@@ -409,13 +411,22 @@ export class ReplicationController {
     if (!this.leader) return;
     this.leader.stop();
     this.leader = undefined;
-    // Their loops end at their next step; the shut gate refuses any write they still try.
-    void this.migration?.receiver.stop();
-    void this.migration?.cleaner.stop();
-    this.migration = undefined;
+    this.stopMigration();
     this.o.holder.gate.shut(() => this.notLeader(`${this.o.address} no longer leads${newLeader ? `; its shard's leader is ${newLeader}` : ''}`));
     await this.o.holder.gate.settled();
     this.o.log('info', 'stopped leading the shard', { newLeader: newLeader ?? null });
+  }
+
+  /**
+   * Ends the migration parts of the leadership that just stopped. Not awaited: a loop may be
+   * waiting on its stream for a while, and it can no longer write or propose anything (its
+   * leadership is stopped; the receiver and the cleaner check that as each write reaches the
+   * engine, and the metadata refuses a step of an earlier term).
+   */
+  private stopMigration(): void {
+    void this.migration?.receiver.stop();
+    void this.migration?.cleaner.stop();
+    this.migration = undefined;
   }
 
   /** Whether this node's shard, its leader or its term differ from what the node state last cached. */

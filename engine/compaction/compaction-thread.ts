@@ -18,9 +18,10 @@
  * One job at a time (the LSM tree serializes compactions). The worker is started on the first
  * job, not referenced (it never keeps the process alive) while idle, and terminated on close.
  */
-import { Worker } from 'node:worker_threads';
-import { AssertionError, assert, CorruptionError, DbClosedError, IoError } from '../errors.ts';
+import type { Worker } from 'node:worker_threads';
+import { assert, DbClosedError, IoError } from '../errors.ts';
 import { THREAD_TABLE_CACHE_FILES_MAX } from '../options.ts';
+import { rebuildThreadError, startWorker, type ThreadError } from '../util/threads.ts';
 import type { VersionEdit } from '../version/version-edit.ts';
 import type { CompactionContext, CompactionResult } from './compaction-job.ts';
 import type { CompactionPlan } from './picker.ts';
@@ -47,28 +48,6 @@ export type WorkerMessage =
   | { type: 'file-number'; request: number }
   | { type: 'done'; result: CompactionResult }
   | { type: 'failed'; error: ThreadError };
-
-/** An error thrown on the compaction thread, as plain data. */
-export interface ThreadError {
-  name: string;
-  code: string | undefined;
-  message: string;
-  /** A CorruptionError's file (its message without the suffix naming it). */
-  file: string | undefined;
-  /** The cause's errno code and message, for an I/O error. */
-  cause: { code: string | undefined; message: string } | undefined;
-}
-
-/**
- * The error to reject the job with, of the kind the same failure inline would have thrown:
- * CorruptionError, AssertionError (a broken invariant), else IoError keeping the cause.
- */
-function rebuildError(e: ThreadError): Error {
-  if (e.code === 'CORRUPTION') return new CorruptionError(e.message, { file: e.file });
-  if (e.name === 'AssertionError') return new AssertionError(e.message.replace(/^assertion failed: /, ''));
-  const cause = e.cause && Object.assign(new Error(e.cause.message), { code: e.cause.code });
-  return new IoError(`lsm: compaction failed on its thread: ${e.message}`, { cause });
-}
 
 /** File numbers reserved beyond the inputs' size in tables (cuts fall between user keys). */
 const FILE_NUMBERS_SPARE = 2;
@@ -173,7 +152,7 @@ export class CompactionThread {
     this.running = undefined;
     worker.unref();
     if (message.type === 'done') job.resolve(message.result);
-    else job.reject(rebuildError(message.error));
+    else job.reject(rebuildThreadError(message.error, 'compaction'));
   }
 
   private fail(err: Error): void {
@@ -181,16 +160,4 @@ export class CompactionThread {
     this.running = undefined;
     job?.reject(err);
   }
-}
-
-/**
- * A worker running `entry`. TypeScript source needs tsx's loader in the worker too, and on
- * Node 20 a worker does not get it from `--import tsx` before its entry module is loaded, so
- * a two-line bootstrap registers tsx first and then imports the entry.
- */
-function startWorker(entry: URL): Worker {
-  if (!entry.pathname.endsWith('.ts')) return new Worker(entry);
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const bootstrap = `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); });`;
-  return new Worker(bootstrap, { eval: true });
 }

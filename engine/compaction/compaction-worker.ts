@@ -5,7 +5,6 @@
  * every input table after a job, since the owning thread deletes them once the edit is logged.
  */
 import { parentPort } from 'node:worker_threads';
-import { CorruptionError } from '../errors.ts';
 import { NodeFileSystem } from '../fs/node-file-system.ts';
 import { COMPACTION_READAHEAD_BYTES } from '../options.ts';
 import { joinPath } from '../fs/file-system.ts';
@@ -13,9 +12,10 @@ import { TableCache } from '../sst/table-cache.ts';
 import { TableReader } from '../sst/table-reader.ts';
 import { tableFileName } from '../version/file-meta.ts';
 import { yieldToEventLoop } from '../util/mutex.ts';
+import { describeThreadError } from '../util/threads.ts';
 import { Version } from '../version/version.ts';
 import { runCompaction } from './compaction-job.ts';
-import type { CompactionJobMessage, ThreadError, WorkerMessage } from './compaction-thread.ts';
+import type { CompactionJobMessage, WorkerMessage } from './compaction-thread.ts';
 
 const port = parentPort;
 if (!port) throw new Error('compaction-worker.ts runs only as a worker thread');
@@ -68,27 +68,12 @@ async function compact(job: CompactionJobMessage): Promise<void> {
     });
     reply = { type: 'done', result };
   } catch (err) {
-    reply = { type: 'failed', error: describe(err) };
+    reply = { type: 'failed', error: describeThreadError(err) };
   } finally {
     // Closed before replying: the owning thread deletes the inputs once it has the result.
     tables.close();
   }
   send(reply);
-}
-
-/** An error as plain data; a CorruptionError's message without the file suffix it adds. */
-function describe(err: unknown): ThreadError {
-  const file = err instanceof CorruptionError ? err.file : undefined;
-  const message = err instanceof Error ? err.message : String(err);
-  const suffix = file ? ` (file ${JSON.stringify(file)})` : '';
-  const cause = err instanceof Error && err.cause instanceof Error ? { code: (err.cause as NodeJS.ErrnoException).code, message: err.cause.message } : undefined;
-  return {
-    name: err instanceof Error ? err.name : 'Error',
-    code: (err as { code?: string }).code,
-    message: suffix && message.endsWith(suffix) ? message.slice(0, -suffix.length) : message,
-    file,
-    cause,
-  };
 }
 
 // Loaded: the owning thread tells a failure from here on from one to start.

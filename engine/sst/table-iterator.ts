@@ -3,16 +3,25 @@
  * and a data-block cursor within it (LevelDB's TwoLevelIterator). Moving off either end of a
  * data block moves the index cursor and loads the neighbouring block, skipping empty ones.
  *
- * The iterator holds a reference to nothing but its reader; the caller keeps the reader
- * referenced (TableReader.ref) while the iterator is in use. Returned keys are fresh copies
+ * The iterator holds a reference to nothing but its reader (a TableReader, seen through
+ * `TableBlocks`, the three things it asks of one, so this file does not import the reader that
+ * creates it); the caller keeps the reader referenced (TableReader.ref) while the iterator is
+ * in use. Returned keys are fresh copies
  * and values are views of immutable blocks, so both outlive the iterator's next move.
  */
 import { assert } from '../errors.ts';
 import type { InternalIterator } from '../internal-iterator.ts';
 import { KIND_SEEK, TRAILER_BYTES, ValueKind, writeTrailer } from '../internal-key.ts';
-import type { BlockIterator } from './block.ts';
+import type { Block, BlockIterator } from './block.ts';
 import type { BlockHandle } from './table-format.ts';
-import type { TableReader } from './table-reader.ts';
+
+/** What the iterator reads through: a table's index block and its data blocks (TableReader). */
+export interface TableBlocks {
+  readonly index: Block;
+  /** The data block handle in the index cursor's current value, written into `out`. */
+  handleAt(index: BlockIterator, out: BlockHandle): BlockHandle;
+  readDataBlock(handle: BlockHandle): Block;
+}
 
 export class TableIterator implements InternalIterator {
   private readonly index: BlockIterator;
@@ -25,7 +34,7 @@ export class TableIterator implements InternalIterator {
   private readonly handle: BlockHandle = { offset: 0, size: 0 };
   private target = new Uint8Array(64);
 
-  constructor(private readonly reader: TableReader) {
+  constructor(private readonly reader: TableBlocks) {
     this.index = reader.index.iterator();
   }
 

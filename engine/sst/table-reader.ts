@@ -8,6 +8,9 @@
  * binary-searches the index and one data block (occasionally two, when the target falls
  * between a block's last key and its separator). The counters in `stats` say how often.
  *
+ * A full check of a table (every block re-read) is table-verify.ts's `verifyTable(reader)`,
+ * which uses this reader; this file does not import it.
+ *
  * Lifetime: a reader owns its ReadableFile. It starts with one reference (the opener's);
  * `ref()`/`unref()` let a table cache evict a reader that an iterator still uses: the file
  * closes when the last reference goes. Using a closed reader is a bug (asserted).
@@ -36,7 +39,6 @@ import {
 } from './table-format.ts';
 import { TableIterator } from './table-iterator.ts';
 import { decodeProperties, type TableProperties } from './table-properties.ts';
-import { type TableVerifyReport, verifyTable } from './table-verify.ts';
 
 /** Counters a caller may read (and share between readers by passing one object to open). */
 export interface TableReadStats {
@@ -180,12 +182,6 @@ export class TableReader {
   iterator(): TableIterator {
     this.assertOpen();
     return new TableIterator(this);
-  }
-
-  /** Re-reads every block from the file and checks checksums, key order and properties. */
-  verify(): TableVerifyReport {
-    this.assertOpen();
-    return verifyTable(this);
   }
 
   /** The data block handle in the index cursor's current value; CorruptionError if malformed. */

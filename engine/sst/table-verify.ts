@@ -8,7 +8,7 @@
  * It reports instead of throwing, so one run lists every damaged block; only I/O errors
  * propagate. Corruption found is also a CorruptionError in `errors`, naming the file.
  */
-import { CorruptionError } from '../errors.ts';
+import { assert, CorruptionError } from '../errors.ts';
 import { encodeInternalKey, TRAILER_BYTES, userKeyOf } from '../internal-key.ts';
 import { bytesEqual, compareBytes } from '../util/bytes.ts';
 import { isExclusiveBound, keySuccessor } from '../range-tombstones.ts';
@@ -16,8 +16,7 @@ import { compareInternalRange } from './block.ts';
 import type { Block, BlockIterator } from './block.ts';
 import { bloomMayContain } from './bloom.ts';
 import type { BlockHandle } from './table-format.ts';
-import type { TableReader } from './table-reader.ts';
-import { readBlockContents } from './table-reader.ts';
+import { readBlockContents, type TableReader } from './table-reader.ts';
 
 export interface BlockCheck {
   what: 'data block' | 'range deletion block' | 'filter block' | 'properties block' | 'index block';
@@ -41,7 +40,18 @@ export interface TableVerifyReport {
 /** Limits how many problems one report collects, so a shredded file gives a readable report. */
 const VERIFY_ERRORS_MAX = 100;
 
+/**
+ * Re-reads every block of `reader`'s table from its file and checks checksums, key order and
+ * properties. REQUIRES: the reader is open.
+ *
+ * @example
+ * ```ts
+ * const report = verifyTable(TableReader.open(fs.openReadable('/db/000012.sst'), 12));
+ * if (!report.ok) for (const err of report.errors) console.error(err.message);
+ * ```
+ */
 export function verifyTable(reader: TableReader): TableVerifyReport {
+  assert(!reader.closed, `table ${reader.path} verified after close`);
   const report: TableVerifyReport = { file: reader.path, ok: true, blocks: [], entries: 0, errors: [] };
   const problem = (message: string, cause?: unknown) => {
     report.ok = false;

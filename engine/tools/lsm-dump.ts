@@ -2,12 +2,13 @@
  * lsm-dump: prints the shape of a database from its MANIFEST — levels, files, key and
  * sequence ranges, range tombstone counts — without opening the database (so it works beside a running one).
  *
- *   npx tsx engine/tools/lsm-dump.ts [--edits] DIR
+ *   node --import tsx engine/tools/lsm-dump.ts [--edits] DIR
  *
  * `--edits` also prints every version edit in the MANIFEST, in order.
- * Exit codes: 0 fine, 1 bad usage or an I/O error, 2 corruption (CURRENT or MANIFEST).
+ * Exit codes (tool-shell.ts): 0 fine, 1 an I/O error, 2 bad usage, 3 corruption (CURRENT or MANIFEST).
  */
 import { pathToFileURL } from 'node:url';
+import { EXIT_CORRUPTION, EXIT_FAILED, EXIT_OK, EXIT_USAGE, runToolProcess } from './tool-shell.ts';
 import { DbError } from '../errors.ts';
 import { joinPath, type FileSystem } from '../fs/file-system.ts';
 import { NodeFileSystem } from '../fs/node-file-system.ts';
@@ -43,13 +44,18 @@ function describeEdit(i: number, edit: VersionEdit): string {
   return parts.join(' ');
 }
 
-/** Runs the tool on `argv` (without node and script); returns the exit code. */
-export function runLsmDump(argv: readonly string[], fs: FileSystem, print: (line: string) => void): number {
+/** Runs the tool on `argv` (without node and script); returns the exit code. Errors and usage go to `warn`. */
+export function runLsmDump(argv: readonly string[], fs: FileSystem, print: (line: string) => void, warn: (line: string) => void = print): number {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    print(`${USAGE}\nPrints a database's levels and tables from its MANIFEST (--edits: and every version edit).\nExit codes: 0 fine, 1 an I/O error, 2 bad usage, 3 corruption.`);
+    return EXIT_OK;
+  }
   const edits = argv.includes('--edits');
   const dirs = argv.filter((a) => a !== '--edits');
-  if (dirs.length !== 1 || dirs[0]!.startsWith('-')) {
-    print(USAGE);
-    return 1;
+  const unknown = dirs.find((a) => a.startsWith('-'));
+  if (unknown !== undefined || dirs.length !== 1) {
+    warn(`lsm-dump: ${unknown !== undefined ? `unknown option ${JSON.stringify(unknown)}` : `expected one database directory, got ${dirs.length}`}; ${USAGE}`);
+    return EXIT_USAGE;
   }
   const dir = dirs[0]!;
   try {
@@ -71,11 +77,13 @@ export function runLsmDump(argv: readonly string[], fs: FileSystem, print: (line
     }
     return 0;
   } catch (err) {
-    print(`error: ${(err as Error).message}`);
-    return err instanceof DbError && err.code === 'CORRUPTION' ? 2 : 1;
+    const corrupt = err instanceof DbError && err.code === 'CORRUPTION';
+    const missing = (err as { cause?: { code?: unknown } }).cause?.code === 'ENOENT';
+    warn(`lsm-dump: ${corrupt ? 'CORRUPTION: ' : ''}${missing ? `no database in ${dir} (${(err as Error).message})` : (err as Error).message}`);
+    return corrupt ? EXIT_CORRUPTION : EXIT_FAILED;
   }
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  process.exitCode = runLsmDump(process.argv.slice(2), new NodeFileSystem(), (line) => console.log(line));
+  runToolProcess('lsm-dump', (argv, out) => runLsmDump(argv, new NodeFileSystem(), out.print, out.warn));
 }

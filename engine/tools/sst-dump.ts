@@ -1,17 +1,18 @@
 /**
  * sst-dump: prints what an SSTable holds, for debugging and for checking a suspect file.
  *
- *   npx tsx engine/tools/sst-dump.ts [--keys] [--verify] FILE.sst
+ *   node --import tsx engine/tools/sst-dump.ts [--keys] [--verify] FILE.sst
  *
  * Prints the footer, the properties, the range tombstones, the index (separator keys and block
  * handles), a filter summary and each block's checksum status. `--keys` also prints every entry (key as UTF-8
- * when printable, else hex; seq; kind; value length). `--verify` runs TableReader.verify and
+ * when printable, else hex; seq; kind; value length). `--verify` runs verifyTable (sst/table-verify.ts) and
  * reports every damaged block.
  *
- * Exit codes: 0 fine, 1 bad usage or an I/O error, 2 corruption found (by --verify, or a
- * footer/index/filter/properties block that cannot be opened).
+ * Exit codes (tool-shell.ts): 0 fine, 1 an I/O error, 2 bad usage, 3 corruption found (by
+ * --verify, or a footer/index/filter/properties block that cannot be opened).
  */
 import { pathToFileURL } from 'node:url';
+import { EXIT_CORRUPTION, EXIT_FAILED, EXIT_OK, EXIT_USAGE, runToolProcess } from './tool-shell.ts';
 import { CorruptionError } from '../errors.ts';
 import type { FileSystem } from '../fs/file-system.ts';
 import { NodeFileSystem } from '../fs/node-file-system.ts';
@@ -22,10 +23,7 @@ import { bloomFilterInfo } from '../sst/bloom.ts';
 import type { BlockHandle } from '../sst/table-format.ts';
 import { TABLE_MAGIC } from '../sst/table-format.ts';
 import { TableReader } from '../sst/table-reader.ts';
-
-export const EXIT_OK = 0;
-export const EXIT_USAGE = 1;
-export const EXIT_CORRUPTION = 2;
+import { verifyTable } from '../sst/table-verify.ts';
 
 const USAGE = 'usage: sst-dump [--keys] [--verify] FILE.sst';
 
@@ -34,24 +32,32 @@ export interface DumpOptions {
   verify: boolean;
 }
 
-/** Runs the tool on `argv` (without node and script); returns the exit code. */
-export function runSstDump(argv: readonly string[], fs: FileSystem, print: (line: string) => void): number {
+/** Runs the tool on `argv` (without node and script); returns the exit code. Errors and usage go to `warn`. */
+export function runSstDump(argv: readonly string[], fs: FileSystem, print: (line: string) => void, warn: (line: string) => void = print): number {
   const options: DumpOptions = { keys: false, verify: false };
   const files: string[] = [];
   for (const arg of argv) {
+    if (arg === '--help' || arg === '-h') {
+      print(`${USAGE}\nPrints an SSTable's footer, properties, range tombstones, index, filter and blocks (--keys: every entry;\n--verify: every checksum). Exit codes: 0 fine, 1 an I/O error, 2 bad usage, 3 corruption found.`);
+      return EXIT_OK;
+    }
     if (arg === '--keys') options.keys = true;
     else if (arg === '--verify') options.verify = true;
-    else if (arg.startsWith('-')) return usage(print, `unknown option ${JSON.stringify(arg)}`);
+    else if (arg.startsWith('-')) return usage(warn, `unknown option ${JSON.stringify(arg)}`);
     else files.push(arg);
   }
-  if (files.length !== 1) return usage(print, 'expected exactly one file');
+  if (files.length !== 1) return usage(warn, `expected one file, got ${files.length}`);
   const path = files[0]!;
   let reader: TableReader;
   try {
     reader = TableReader.open(fs.openReadable(path), fileNumberOf(path));
   } catch (err) {
-    if (!(err instanceof CorruptionError)) throw err;
-    print(`CORRUPTION: ${err.message}`);
+    if (!(err instanceof CorruptionError)) {
+      const missing = (err as { cause?: { code?: unknown } }).cause?.code === 'ENOENT';
+      warn(`sst-dump: ${missing ? `no such file: ${path}` : (err as Error).message}`);
+      return EXIT_FAILED;
+    }
+    warn(`sst-dump: CORRUPTION: ${err.message}`);
     return EXIT_CORRUPTION;
   }
   try {
@@ -66,9 +72,8 @@ export function runSstDump(argv: readonly string[], fs: FileSystem, print: (line
   }
 }
 
-function usage(print: (line: string) => void, why: string): number {
-  print(`sst-dump: ${why}`);
-  print(USAGE);
+function usage(warn: (line: string) => void, why: string): number {
+  warn(`sst-dump: ${why}; ${USAGE}`);
   return EXIT_USAGE;
 }
 
@@ -85,7 +90,7 @@ function dumpTable(reader: TableReader, options: DumpOptions, print: (line: stri
   printFilter(reader, print);
   printBlocks(reader, options, print);
   if (!options.verify) return EXIT_OK;
-  const report = reader.verify();
+  const report = verifyTable(reader);
   if (report.ok) {
     print(`verify: ok (${report.blocks.length} blocks, ${report.entries} entries)`);
     return EXIT_OK;
@@ -203,15 +208,6 @@ function hexOf(bytes: Uint8Array): string {
   return out;
 }
 
-function main(): void {
-  let code: number;
-  try {
-    code = runSstDump(process.argv.slice(2), new NodeFileSystem(), (line) => process.stdout.write(`${line}\n`));
-  } catch (err) {
-    process.stderr.write(`sst-dump: ${err instanceof Error ? err.message : String(err)}\n`);
-    code = EXIT_USAGE;
-  }
-  process.exitCode = code;
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  runToolProcess('sst-dump', (argv, out) => runSstDump(argv, new NodeFileSystem(), out.print, out.warn));
 }
-
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) main();

@@ -38,7 +38,7 @@ export function decodeVersionEdit(bytes: Uint8Array, fileName: string): VersionE
   } catch (cause) {
     throw new CorruptionError('manifest: undecodable version edit', { file: fileName, cause });
   }
-  if (raw === null || typeof raw !== 'object') throw new CorruptionError('manifest: version edit is not a map', { file: fileName });
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new CorruptionError('manifest: version edit is not a map', { file: fileName });
   const { v, ...edit } = raw as { v?: unknown } & VersionEdit;
   if (v !== MANIFEST_FORMAT_VERSION) {
     throw new CorruptionError(`manifest: unsupported format version ${JSON.stringify(v)}`, { file: fileName });
@@ -55,6 +55,10 @@ function validateEdit(edit: VersionEdit, fileName: string): void {
     const value = edit[name];
     if (value !== undefined && !Number.isSafeInteger(value)) bad(`${name} is not an integer`);
   }
+  for (const name of ['newFiles', 'deletedFiles', 'compactPointers'] as const) {
+    const list = edit[name];
+    if (list !== undefined && (!Array.isArray(list) || !list.every(Array.isArray))) bad(`${name} is not a list of pairs`);
+  }
   for (const [level, meta] of edit.newFiles ?? []) {
     if (!Number.isInteger(level) || !meta || !Number.isSafeInteger(meta.number)) bad('malformed new file entry');
     if (!(meta.smallest?.userKey instanceof Uint8Array) || !(meta.largest?.userKey instanceof Uint8Array)) {
@@ -62,6 +66,9 @@ function validateEdit(edit: VersionEdit, fileName: string): void {
     }
   }
   for (const pair of edit.deletedFiles ?? []) {
-    if (!Array.isArray(pair) || !Number.isInteger(pair[0]) || !Number.isSafeInteger(pair[1])) bad('malformed deleted file entry');
+    if (!Number.isInteger(pair[0]) || !Number.isSafeInteger(pair[1])) bad('malformed deleted file entry');
+  }
+  for (const [level, key] of edit.compactPointers ?? []) {
+    if (!Number.isInteger(level) || !(key instanceof Uint8Array)) bad('malformed compact pointer');
   }
 }

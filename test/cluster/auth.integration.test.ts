@@ -43,9 +43,9 @@ describe('a cluster whose token comes from DISTRIBKV_TOKEN with auth = "all"', (
     assert.equal((await rawRequest(node, 'GET', '/kv?limit=1', { headers: INTERNAL })).status, 401);
   });
 
-  it('answers 401 without the token and 200 with it, on data, topology and internal routes', async () => {
+  it('answers 401 without the token and 200 with it, on data, topology, dashboard data and internal routes', async () => {
     const node = cluster!.shards[0]!.leader;
-    for (const path of ['/cluster', '/kv?limit=1', '/internal/state']) {
+    for (const path of ['/cluster', '/kv?limit=1', '/internal/state', '/admin/overview', '/admin/events']) {
       const denied = await rawRequest(node, 'GET', path);
       assert.equal(denied.status, 401, path);
       assert.equal(denied.json().code, 'UNAUTHORIZED');
@@ -56,6 +56,7 @@ describe('a cluster whose token comes from DISTRIBKV_TOKEN with auth = "all"', (
     }
     assert.equal((await rawRequest(node, 'PUT', '/kv/some-key', { body: 'x' })).status, 401);
     assert.equal((await rawRequest(node, 'GET', '/healthz')).status, 200, 'health stays open for probes');
+    assert.equal((await rawRequest(node, 'GET', '/')).status, 200, 'the dashboard page holds no data; what it shows comes from /admin/overview');
   });
 
   it('refuses a client without the token and serves one with it', async () => {

@@ -8,8 +8,9 @@
  * test process (in the root namespace) still reaches every host.
  *
  * Layout: host h0 runs the shard's configured leader, h1… its replicas, then one host per
- * controller-only node. Nodes run with `--log-level info` (tests read their log lines) and no
- * token. Shard nodes listen before the controllers start (cluster-harness.ts says why).
+ * controller-only node. Nodes run with `--log-level info` (tests read their log lines) and, as
+ * protected mode asks of a node bound beyond loopback, a token and an internal credential
+ * (`auth = "internal"`: data routes stay open; `token` is for the admin routes). Shard nodes listen before the controllers start (cluster-harness.ts says why).
  *
  * Cleanup: `close()` kills the nodes and removes the network and the data; if the process dies
  * first, the network's exit cleanup kills what runs in the namespaces and removes them, and the
@@ -25,6 +26,7 @@ import { HostNetwork } from '../hosts/host-network.ts';
 import { NO_CUTS, split } from '../hosts/reachability.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const INTERNAL_TOKEN = 'netns-cluster-internal-credential';
 
 export interface NetnsClusterOptions {
   replicas: number;
@@ -35,6 +37,8 @@ export interface NetnsClusterOptions {
 
 export class NetnsCluster {
   readonly nodes = new Map<string, NodeProcess>();
+  /** The operators' token (admin routes); test/replication/nodes.ts `useToken` sends it. */
+  readonly token = 'netns-cluster-operator-token';
   readonly leader: string;
   readonly replicas: string[];
   readonly controllers: string[];
@@ -111,7 +115,7 @@ export class NetnsCluster {
     const host = this.network.host(this.hostOf(address));
     const dataDir = path.join(this.dir, 'data', host.name);
     const args = ['--import', 'tsx', 'cluster/node.ts', '--config', this.configPath, '--node', address, '--data', dataDir, '--bind', host.nodeIp, '--log-level', 'info'];
-    const child = this.network.spawnIn(host.name, process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, DISTRIBKV_TOKEN: '' } });
+    const child = this.network.spawnIn(host.name, process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, DISTRIBKV_TOKEN: '', DISTRIBKV_INTERNAL_TOKEN: '' } });
     const node = NodeProcess.adopt(address, dataDir, child);
     this.nodes.set(address, node);
     return node;
@@ -119,7 +123,7 @@ export class NetnsCluster {
 
   private configText(options: NetnsClusterOptions): string {
     const quoted = (list: readonly string[]) => list.map((a) => JSON.stringify(a)).join(', ');
-    const lines = ['[cluster]', 'vnodes = 64', `controllers = [${quoted(this.controllers)}]`, ''];
+    const lines = ['[cluster]', 'vnodes = 64', `controllers = [${quoted(this.controllers)}]`, `token = "${this.token}"`, `internal_token = "${INTERNAL_TOKEN}"`, ''];
     if (options.replicationToml) lines.push('[replication]', options.replicationToml, '');
     if (options.controlToml) lines.push('[control]', options.controlToml, '');
     lines.push('[[shards]]', 'name = "shard-0"', `leader = ${JSON.stringify(this.leader)}`, `replicas = [${quoted(this.replicas)}]`, '');

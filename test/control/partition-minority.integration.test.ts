@@ -24,7 +24,7 @@ import { CONTROL_TOML_FAILOVER } from '../helpers/cluster-harness.ts';
 import { acknowledgingNodesByTerm, TargetedLoad } from '../helpers/recorded-put.ts';
 import { hostsUnavailable } from '../hosts/capability.ts';
 import { countOutcomes, currentLeader, waitElection } from '../replication/failover.ts';
-import { nodeView, scanAll, waitCaughtUp, waitFor, waitInSync } from '../replication/nodes.ts';
+import { nodeView, scanAll, useToken, waitCaughtUp, waitFor, waitInSync } from '../replication/nodes.ts';
 import { NetnsCluster } from './netns-cluster.ts';
 
 const REPLICATION = ['min_insync = 0', 'heartbeat_interval_ms = 100', 'ack_timeout_ms = 3000'].join('\n');
@@ -39,12 +39,16 @@ let cluster: NetnsCluster | undefined;
 before(async () => {
   if (skip) return;
   cluster = await NetnsCluster.start({ replicas: 2, controllers: 3, replicationToml: REPLICATION, controlToml: CONTROL_TOML_FAILOVER });
+  useToken(cluster.token);
   const leader = await currentLeader([cluster.leader, ...cluster.replicas], SHARD);
   assert.equal(leader, cluster.leader, 'the configured leader leads');
   await waitInSync(leader, 2);
 });
 
-after(() => cluster?.close());
+after(async () => {
+  useToken(undefined);
+  await cluster?.close();
+});
 
 test('the old leader cut off with one follower acknowledges nothing the new leader lacks, and no term has two acknowledging nodes', { skip }, async (t) => {
   const { leader: old, controllers } = cluster!;

@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import { Db, MemoryFileSystem } from '../../engine/index.ts';
 import { seededRandom } from '../../engine/fs/memory-file-system.ts';
 import { TableReader } from '../../engine/sst/table-reader.ts';
+import { verifyTable } from '../../engine/sst/table-verify.ts';
 import { prefixState, sortedEntries, type LoggedWrite } from '../helpers/write-log.ts';
 
 const TINY = { memtableBytes: 2048, tableBytesTarget: 4096, levelOneBytes: 8192, levelSizeMultiplier: 4, blockBytes: 512, l0CompactionTrigger: 2, l0SlowdownTrigger: 4, l0StopTrigger: 6 };
@@ -79,7 +80,7 @@ test('a crash at any file-system call during flushes and compactions, with range
     const tablesInVersion = reopened.stats().levels.reduce((n, l) => n + l.files, 0);
     assert.equal(tablesOnDisk.length, tablesInVersion, `${where}: stray tables ${tablesOnDisk.join(',')}`);
     for (const name of tablesOnDisk) {
-      const report = TableReader.open(state.fs.openReadable(`/db/${name}`), Number(name.slice(0, 6))).verify();
+      const report = verifyTable(TableReader.open(state.fs.openReadable(`/db/${name}`), Number(name.slice(0, 6))));
       assert.equal(report.ok, true, `${where}: ${name} does not verify`);
     }
     await reopened.close();

@@ -25,7 +25,7 @@ test('lsm-dump prints every level and file the MANIFEST names, and its edits', a
   assert.ok(lines.some((l) => /^edit 0: logNumber=\d+/.test(l)));
 });
 
-test('lsm-dump exits 2 on a damaged MANIFEST and 1 on bad usage', async () => {
+test('lsm-dump exits 3 on a damaged MANIFEST and 2 on bad usage', async () => {
   const { fs, db } = await filled();
   await db.close();
   const manifest = fs.list('/db').find((n) => n.startsWith('MANIFEST-'))!;
@@ -33,9 +33,9 @@ test('lsm-dump exits 2 on a damaged MANIFEST and 1 on bad usage', async () => {
   bytes[10] = bytes[10]! ^ 0xff;
   fs.poke(`/db/${manifest}`, bytes);
   const lines: string[] = [];
-  assert.equal(runLsmDump(['/db'], fs, (l) => lines.push(l)), 2);
+  assert.equal(runLsmDump(['/db'], fs, (l) => lines.push(l)), 3);
   assert.match(lines.join('\n'), /CORRUPTION|checksum|MANIFEST/);
-  assert.equal(runLsmDump([], fs, () => {}), 1);
+  assert.equal(runLsmDump([], fs, () => {}), 2);
 });
 
 test('stats count flushes, bytes per level, write amplification, bloom probes and cache hits', async () => {

@@ -4,6 +4,7 @@ import { CorruptionError } from '../../engine/errors.ts';
 import { SEQ_MAX } from '../../engine/internal-key.ts';
 import { BlockCache } from '../../engine/sst/block-cache.ts';
 import { TableReader } from '../../engine/sst/table-reader.ts';
+import { verifyTable } from '../../engine/sst/table-verify.ts';
 import { bytesEqual } from '../../engine/util/bytes.ts';
 import { compareTombstones, type RangeTombstone } from '../../engine/range-tombstones.ts';
 import { buildTable, type BuiltTable, describeEntry, type Entry, hex, modelGet, randomEntries, utf8 } from './sst-fixtures.ts';
@@ -54,7 +55,7 @@ function readAllOrReportCorruption(built: BuiltTable, entries: readonly Entry[],
     if (err instanceof assert.AssertionError) throw err;
     reported = isReported(err);
   }
-  const report = reader.verify();
+  const report = verifyTable(reader);
   for (const err of report.errors) isReported(err);
   return reported || !report.ok;
 }
@@ -152,7 +153,7 @@ test('a corrupted data block names its offset, and the cache never holds it', ()
   built.fs.poke(built.path, bytes);
   const reader = TableReader.open(built.fs.openReadable(built.path), 7);
   assert.throws(() => reader.iterator().seekToFirst(), /checksum mismatch in data block at offset 0/);
-  const report = reader.verify();
+  const report = verifyTable(reader);
   assert.equal(report.ok, false);
   assert.equal(report.blocks.filter((b) => !b.ok).length, 1);
   assert.equal(report.blocks.find((b) => !b.ok)?.offset, 0);

@@ -49,26 +49,26 @@ test('sst-dump --verify exits 0 on a good table and prints its parts', () => {
   assert.match(stdout, /verify: ok/);
 });
 
-test('sst-dump --verify exits 2 on a corrupted table, naming the block and the file', () => {
+test('sst-dump --verify exits 3 on a corrupted table, naming the block and the file', () => {
   const path = join(dir, '000043.sst');
   writeTable(path);
   const bytes = readFileSync(path);
   bytes[300]! ^= 0x20;
   writeFileSync(path, bytes);
   const { status, stdout } = sstDump('--verify', path);
-  assert.equal(status, 2, stdout);
+  assert.equal(status, 3, stdout);
   assert.match(stdout, /checksum mismatch in data block at offset \d+/);
   assert.ok(stdout.includes(JSON.stringify(path)), stdout);
 });
 
-test('sst-dump exits 2 on a truncated table and 1 on bad usage', () => {
+test('sst-dump exits 3 on a truncated table and 2 on bad usage', () => {
   const path = join(dir, '000044.sst');
   writeTable(path);
   writeFileSync(path, readFileSync(path).subarray(0, 500));
   const truncated = sstDump('--verify', path);
-  assert.equal(truncated.status, 2, truncated.stdout);
+  assert.equal(truncated.status, 3, truncated.stdout);
   assert.match(truncated.stdout, /bad magic number/);
-  assert.equal(sstDump('--frobnicate', path).status, 1);
+  assert.equal(sstDump('--frobnicate', path).status, 2);
 });
 
 test('keys print as UTF-8 when printable and as hex otherwise', () => {

@@ -9,6 +9,16 @@ import type { ElectionReport } from '../../cluster/replication/controller.ts';
 import { rawRequest, type RawResponse } from '../helpers/http.ts';
 
 const POLL_MS = 25;
+
+/**
+ * The operator's token these helpers send (`/internal/state` and `/admin/` are admin routes):
+ * none for a tokenless cluster on loopback; a test of a cluster with a token (one beyond
+ * loopback must have one) sets it with `useToken` and clears it after.
+ */
+let adminHeaders: Record<string, string> = {};
+export function useToken(token: string | undefined): void {
+  adminHeaders = token === undefined ? {} : { Authorization: `Bearer ${token}` };
+}
 /** A generous bound for "eventually": a busy 2-core machine is slow, never this slow. */
 export const WAIT_MS = 60_000;
 
@@ -59,14 +69,14 @@ export interface ShardView {
 }
 
 export async function nodeView(address: string): Promise<NodeView> {
-  const res = await rawRequest(address, 'GET', '/internal/state');
+  const res = await rawRequest(address, 'GET', '/internal/state', { headers: adminHeaders });
   if (res.status !== 200) throw new Error(`GET /internal/state on ${address}: ${res.status} ${res.body.toString()}`);
   return res.json() as NodeView;
 }
 
 /** The shards as the node at `address` routes by them, and that view's metadata version. */
 export async function clusterView(address: string): Promise<{ version: number; shards: ShardView[] }> {
-  const res = await rawRequest(address, 'GET', '/cluster');
+  const res = await rawRequest(address, 'GET', '/cluster', { headers: adminHeaders });
   if (res.status !== 200) throw new Error(`GET /cluster on ${address}: ${res.status} ${res.body.toString()}`);
   return res.json() as { version: number; shards: ShardView[] };
 }
@@ -118,7 +128,7 @@ export async function scanAll(address: string): Promise<Map<string, string>> {
   let after: string | undefined;
   for (let page = 0; page < 10_000; page++) {
     const query = ['read=replica', 'encoding=base64', 'limit=10000', after === undefined ? '' : `gt=${after}`].filter(Boolean).join('&');
-    const res = await rawRequest(address, 'GET', `/kv?${query}`);
+    const res = await rawRequest(address, 'GET', `/kv?${query}`, { headers: adminHeaders });
     if (res.status !== 200) throw new Error(`scan of ${address}: ${res.status} ${res.body.toString()}`);
     const doc = res.json() as { entries: { key: string; value: string }[]; more: boolean };
     for (const e of doc.entries) out.set(Buffer.from(e.key, 'base64').toString('utf8'), Buffer.from(e.value, 'base64').toString('utf8'));
@@ -138,12 +148,12 @@ export type { ElectionReport };
 
 /** POST /admin/promote on `address` (the node to promote), as answered. */
 export function requestPromote(address: string, unclean = false): Promise<RawResponse> {
-  return rawRequest(address, 'POST', `/admin/promote${unclean ? '?unclean=true' : ''}`);
+  return rawRequest(address, 'POST', `/admin/promote${unclean ? '?unclean=true' : ''}`, { headers: adminHeaders });
 }
 
 /** POST /admin/transfer on `address` (the leader), to `to` or to the follower it picks, as answered. */
 export function requestTransfer(address: string, to?: string): Promise<RawResponse> {
-  return rawRequest(address, 'POST', `/admin/transfer${to === undefined ? '' : `?to=${encodeURIComponent(to)}`}`);
+  return rawRequest(address, 'POST', `/admin/transfer${to === undefined ? '' : `?to=${encodeURIComponent(to)}`}`, { headers: adminHeaders });
 }
 
 /** The election report of a 200, or an error naming the status and the node's message. */
