@@ -1,7 +1,7 @@
 /**
  * Long runs of the reliability suite: `npm run stress -- --minutes N` repeats the tests in
- * test/reliability/, the namespaced cluster under the nemesis (test/hosts/nemesis.test.ts,
- * skipped where namespaces cannot be made), the chaos run (test/chaos/chaos.test.ts: kill -9
+ * test/reliability/, the namespaced cluster under the nemesis (test/hosts/nemesis.test.ts and
+ * the resharding under it, test/hosts/reshard.test.ts; skipped where namespaces cannot be made), the chaos run (test/chaos/chaos.test.ts: kill -9
  * of shard leaders for 2 minutes) and 20 kills of the control plane's leader
  * (test/control/controller-failover.integration.test.ts) with larger knobs and fresh seeds
  * until N minutes are up, and prints a summary. Beside them, for the whole time, it runs the Raft simulator
@@ -39,7 +39,7 @@ while (Date.now() < deadline) {
     CHAOS_SEED: seed,
     CONTROLLER_KILLS: '20',
   };
-  const files = ['test/reliability/', 'test/engine/model.test.ts', 'test/hosts/nemesis.test.ts', 'test/chaos/chaos.test.ts', 'test/control/controller-failover.integration.test.ts'];
+  const files = ['test/reliability/', 'test/engine/model.test.ts', 'test/hosts/nemesis.test.ts', 'test/hosts/reshard.test.ts', 'test/chaos/chaos.test.ts', 'test/control/controller-failover.integration.test.ts'];
   // Asynchronous, so the simulator batches keep running beside it.
   const run = await new Promise<{ status: number | null }>((resolve) => {
     spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=dot', ...expand(files)], { env, stdio: 'inherit' }).on('close', (status) => resolve({ status }));

@@ -16,7 +16,8 @@
  * Layout: shard s's first leader is on host s·(1+replicas), its replicas on the hosts after it;
  * with `controllers: 3`, three more hosts run controller-only nodes (listed in the config's
  * `controllers`, holding no shard), else the config's default puts the control plane on the
- * first three shard nodes. Who leads a shard now is the control plane's committed metadata
+ * first three shard nodes. With `spares: n`, the last n hosts run nodes the config does not
+ * name: they join as unassigned and wait for a `shard add` to name them (`spareHosts`). Who leads a shard now is the control plane's committed metadata
  * (`metadata`, `leaderOf`), not the layout: failovers move it.
  * Nodes are started with node-launch.ts (the one place for the command line and config).
  * Every node is `ip netns exec NS node …`: ip execs node in place, so the pid held is the node
@@ -66,6 +67,8 @@ export interface HostClusterOptions {
   controlToml?: string;
   /** 3: three controller-only hosts after the shards' hosts; omitted or 0: the config's default (the first three shard nodes). */
   controllers?: 0 | 3;
+  /** Hosts after all others whose nodes the config does not name: they start unassigned. */
+  spares?: number;
   /** Seeds the relays' loss. */
   seed?: number;
 }
@@ -92,6 +95,8 @@ export class HostCluster {
   readonly relays = new Map<string, HostRelay>();
   /** The hosts that run the control plane. */
   readonly controllerHosts: string[];
+  /** The hosts whose nodes started unassigned (`spares`). */
+  readonly spareHosts: string[];
   private readonly options: HostClusterOptions;
   private readonly unregister: () => void;
   private closed = false;
@@ -109,6 +114,8 @@ export class HostCluster {
     const shardHosts = this.shards.length * (1 + replicas);
     const dedicated = options.controllers === 3 ? addresses.slice(shardHosts, shardHosts + 3) : undefined;
     this.controllerHosts = (dedicated ?? defaultControllers(this.shards)).map((a) => this.hostOf(a));
+    const named = shardHosts + (dedicated?.length ?? 0);
+    this.spareHosts = network.hosts.slice(named, named + (options.spares ?? 0)).map((h) => h.name);
     // Named like the run's namespaces, so a later run removes it too if this process is killed.
     this.dir = mkdtempSync(path.join(os.tmpdir(), network.plan.prefix));
     const dir = this.dir;
@@ -122,7 +129,7 @@ export class HostCluster {
 
   /** Builds the network, starts the relays and every node; the caller must `close()` it. */
   static async start(options: HostClusterOptions = {}): Promise<HostCluster> {
-    const hostCount = (options.shards ?? 1) * (1 + (options.replicas ?? 0)) + (options.controllers === 3 ? 3 : 0);
+    const hostCount = (options.shards ?? 1) * (1 + (options.replicas ?? 0)) + (options.controllers === 3 ? 3 : 0) + (options.spares ?? 0);
     const network = await HostNetwork.create({ hostCount, relays: options.relays });
     let cluster: HostCluster | undefined;
     try {
@@ -232,11 +239,16 @@ export class HostCluster {
     return this.hostOf((await this.shardMeta(shard)).leader);
   }
 
+  /** The shards the committed metadata has now (those added by `shard add` too). */
+  async shardNames(): Promise<string[]> {
+    return (await this.metadata()).shards.map((s) => s.name);
+  }
+
   /** Waits until every shard's committed in-sync set holds all its members, and its leader holds a lease. */
   async waitAllInSync(client: Client, timeoutMs = START_WAIT_MS): Promise<void> {
-    for (const shard of this.shards) {
-      await waitFor(`every member of ${shard.name} in its committed in-sync set, under a leader with a lease`, async () => {
-        const meta = await this.shardMeta(shard.name);
+    for (const shard of await this.shardNames()) {
+      await waitFor(`every member of ${shard} in its committed in-sync set, under a leader with a lease`, async () => {
+        const meta = await this.shardMeta(shard);
         if (!meta.members.every((m) => meta.inSync.includes(m))) return false;
         return (await this.state(client, this.hostOf(meta.leader))).replication.leader?.leaseValid === true;
       }, timeoutMs);
@@ -245,14 +257,20 @@ export class HostCluster {
 
   /** Waits until every member of each shard has applied all its current leader holds (no write may be running). */
   async waitCaughtUp(client: Client, timeoutMs = START_WAIT_MS): Promise<void> {
-    for (const shard of this.shards) {
-      await waitFor(`the members of ${shard.name} caught up with its leader`, async () => {
-        const meta = await this.shardMeta(shard.name);
+    for (const shard of await this.shardNames()) {
+      await waitFor(`the members of ${shard} caught up with its leader`, async () => {
+        const meta = await this.shardMeta(shard);
         const leader = await this.state(client, this.hostOf(meta.leader));
         const others = await Promise.all(meta.members.filter((m) => m !== meta.leader).map((a) => this.state(client, this.hostOf(a))));
         return others.every((r) => r.lastSequence === leader.lastSequence);
       }, timeoutMs);
     }
+  }
+
+  /** Both of the above: every shard whole, in sync and caught up (for the checks at a run's end). */
+  async waitSettled(client: Client, timeoutMs = START_WAIT_MS): Promise<void> {
+    await this.waitAllInSync(client, timeoutMs);
+    await this.waitCaughtUp(client, timeoutMs);
   }
 
   /** Every key and value the node on `host` holds (read from its own data), as UTF-8 text. */

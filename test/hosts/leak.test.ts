@@ -5,9 +5,8 @@
  * a process, and, for a process killed with SIGKILL, once the next run has started. No process
  * of a run survives it either, and its data directory is gone.
  *
- * Other runs may be building their own hosts at the same time (npm test runs two files at
- * once): the snapshots leave out namespaces and links whose owner is another live process.
- * Those carry their owner's pid (host-network.ts), so nothing of this file's runs is left out.
+ * The snapshots (leftovers.ts) leave out the runs of other live processes (npm test runs two
+ * files at once); nothing of this file's runs is left out.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -16,36 +15,12 @@ import { test } from 'node:test';
 import { killHard, spawnTs, type Child } from '../helpers/child.ts';
 import { waitFor } from '../replication/nodes.ts';
 import { hostsUnavailable } from './capability.ts';
-import { ROOT_LINK_PREFIX } from './constants.ts';
 import { HostCluster } from './host-cluster.ts';
-import { isAlive, parseRootLinks, removeDeadRuns } from './host-network.ts';
-import { ownerOfNamespace } from './host-plan.ts';
+import { isAlive, removeDeadRuns } from './host-network.ts';
+import { hostLeftovers as snapshot, type Leftovers as Snapshot } from './leftovers.ts';
 import { ip, parseNamespaceList } from './ip-command.ts';
 
 const skip = await hostsUnavailable();
-
-interface Snapshot {
-  namespaces: string[];
-  links: string[];
-}
-
-/** Another live process's run: not ours to compare. */
-function othersLive(owner: number | undefined): boolean {
-  return owner !== undefined && owner !== process.pid && isAlive(owner);
-}
-
-async function snapshot(): Promise<Snapshot> {
-  const namespaces = parseNamespaceList(await ip(['netns', 'list'])).filter((n) => !othersLive(ownerOfNamespace(n))).sort();
-  const text = await ip(['-o', 'link', 'show']);
-  const owners = new Map(parseRootLinks(text).map((l) => [l.name, l.owner]));
-  const links = text.split('\n').filter(Boolean).filter((line) => {
-    const name = /^\d+: ([^:@]+)/.exec(line)?.[1] ?? '';
-    if (!new RegExp(`^${ROOT_LINK_PREFIX}\\d+$`).test(name)) return true;
-    // A harness link without its alias yet belongs to a run in its first milliseconds.
-    return owners.has(name) && !othersLive(owners.get(name));
-  });
-  return { namespaces, links };
-}
 
 interface Ready {
   namespaces: string[];

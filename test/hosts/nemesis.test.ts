@@ -226,8 +226,7 @@ test('under every nemesis the namespaced cluster fails over, loses no acknowledg
     await nemesis.healAll();
     await load.stop();
   }
-  await c.waitAllInSync(probe!);
-  await c.waitCaughtUp(probe!);
+  await c.waitSettled(probe!);
   const report = await load.check(connect, nemesis.log);
   const relays = await Promise.all([...c.relays.values()].map(async (r) => ({ host: r.host.name, ...(await r.stats()) })));
   const last = await rolesNow();

@@ -109,6 +109,7 @@ test('a failed write is "certainly not made" only on a refusal before writing, a
     [new ClientError('NOT_ENOUGH_REPLICAS', 'x', { status: 503 }), true],
     [new ClientError('LEASE_EXPIRED', 'x', { status: 503 }), true],
     [new ClientError('OVERLOADED', 'x', { status: 503 }), true],
+    [new ClientError('MIGRATING', 'x', { status: 503 }), true],
     [new ClientError('BAD_QUERY', 'x', { status: 400 }), true],
     [new ClientError('UNCONFIRMED', 'x', { status: 503 }), false],
     [new ClientError('NOT_LEADER', 'x', { status: 503 }), false],

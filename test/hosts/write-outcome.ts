@@ -4,15 +4,15 @@
  *
  * A write is "certainly not made" only on an answer below 500 (a 307 the client could not
  * follow, a 4xx), a refusal the API documents as coming before anything is written
- * (NOT_ENOUGH_REPLICAS, LEASE_EXPIRED, OVERLOADED, SHUTTING_DOWN, WRITE_STALLED, DB_CLOSED:
- * docs/api.md), or a refused connection (nothing was sent). Everything else (a timeout, a
+ * (NOT_ENOUGH_REPLICAS, LEASE_EXPIRED, OVERLOADED, SHUTTING_DOWN, WRITE_STALLED, DB_CLOSED,
+ * MIGRATING: docs/api.md), or a refused connection (nothing was sent). Everything else (a timeout, a
  * reset, UNCONFIRMED, NOT_LEADER, which a deposed leader answers for a write already in its
  * log) may land at any time. Marking a write `fail` that did land is what lets the checker
  * catch a server breaking one of those promises, so the list is kept to the documented ones.
  */
 import { ClientError, ConnectionError } from '../../net/index.ts';
 
-const NOT_APPLIED = new Set(['NOT_ENOUGH_REPLICAS', 'LEASE_EXPIRED', 'OVERLOADED', 'SHUTTING_DOWN', 'WRITE_STALLED', 'DB_CLOSED']);
+const NOT_APPLIED = new Set(['NOT_ENOUGH_REPLICAS', 'LEASE_EXPIRED', 'OVERLOADED', 'SHUTTING_DOWN', 'WRITE_STALLED', 'DB_CLOSED', 'MIGRATING']);
 
 /** True when the write certainly was not made (see the file comment); false means unknown. */
 export function certainlyNotApplied(error: unknown): boolean {
