@@ -31,7 +31,7 @@ interface Ready {
 
 /**
  * How long a holder may take to start its hosts and print `ready`: its nodes each get the
- * harness's 120 s to answer /healthz (test/helpers/cluster-harness.ts), so more than that.
+ * harness's bound to answer /healthz (test/helpers/cluster-harness.ts), so at least that.
  */
 const HOLDER_READY_WAIT_MS = 180_000;
 /** How long a holder that never got ready gets to remove what it made after SIGINT. */
