@@ -1,12 +1,14 @@
 /**
- * The HTTP API's request handler: parse the request (request.ts), check the token, ask
- * routing.ts what to do, and carry that out against the store. No routing rules live here.
+ * The HTTP API's request handler: parse the request (request.ts), check the token, give it
+ * its place in the server's pools (admission.ts) and its body's bounds, ask routing.ts what
+ * to do, and carry that out against the store. No routing rules live here.
  *
  * Concurrency: requests interleave at every `await` (body reads, engine calls). Each request
  * reads the NodeState once, at its start, and uses that one snapshot throughout, so a role or
  * epoch change (setState) never splits a request between two views. The store orders writes.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Ticket } from './admission.ts';
 import type { Snapshot } from '../engine/index.ts';
 import { bearerMatches } from './auth.ts';
 import { CONTROL_HANDLERS } from './api-control.ts';
@@ -14,34 +16,81 @@ import { DASHBOARD_HANDLERS } from './api-dashboard.ts';
 import { MIGRATION_HANDLERS } from './api-migration.ts';
 import { healthBody, stateBody } from './node-status.ts';
 import { REPLICATION_HANDLERS } from './api-replication.ts';
-import { decodeBatch } from '../protocol/batch-codec.ts';
-import { hasUnreadBody } from './body.ts';
+import { batchShape, decodeBatch } from '../protocol/batch-codec.ts';
+import { declaresBody, hasUnreadBody, type BodyLimits } from './body.ts';
 import { body, type Exchange } from './exchange.ts';
 import { ClusterError } from '../protocol/errors.ts';
-import { contextOf, describeError, sendAccepted, sendBytes, sendError, sendJson, sendNoContent, sendRedirect, type ResponseContext } from './http-response.ts';
-import { errorFields, type Log } from './log.ts';
+import { contextOf, describeError, sendAccepted, sendBytes, sendError, sendJson, sendNoContent, sendRedirect } from './http-response.ts';
+import { INTERNAL_JSON_DEPTH_MAX, INTERNAL_JSON_STRUCTURE_MAX } from './limits.ts';
+import { errorFields } from './log.ts';
 import { parseRoute, splitUrl, type Route, type WriteMode } from './request.ts';
 export type { ApiOptions, RequestTag } from './handler.ts';
 import { accessOf, ROUTES, type RouteKind } from './routes.ts';
-import { decide, type Decision, type RoutingRequest } from './routing.ts';
+import { decide, targetOf, type Decision, type RoutingRequest } from './routing.ts';
 import { encodeScanPage } from '../protocol/scan-codec.ts';
+import type { Limits } from '../protocol/limits.ts';
 import { encodeMultiGet } from '../protocol/multi-get-codec.ts';
 import type { ApiOptions, Handler, RequestTag } from './handler.ts';
 
 /** Serves one request; never rejects (every failure becomes a JSON error response). */
-export async function handleRequest(api: ApiOptions, req: IncomingMessage, res: ServerResponse, expectContinue: boolean, tag: RequestTag): Promise<void> {
+export async function handleRequest(api: ApiOptions, req: IncomingMessage, res: ServerResponse, expectContinue: boolean, tag: RequestTag, ticket: Ticket): Promise<void> {
   const state = api.state();
   const context = contextOf(state);
   const url = req.url ?? '/';
-  const ex: Exchange = { req, res, url, state, context, expectContinue };
+  const ex: Exchange = { req, res, url, state, context, expectContinue, ticket, json: undefined };
   try {
     checkToken(api, splitUrl(url).path, req.headers.authorization);
     const route = parseRoute(req.method ?? '', url, api.limits);
     tag.route = ROUTES[route.kind].path;
+    admit(api.limits, ex, route);
     await (HANDLERS[route.kind] as Handler<RouteKind>)(api, ex, route);
   } catch (error) {
     failed(api, ex, error);
   }
+}
+
+/**
+ * What each route's body is: none, bytes taken as they come (a value; Raft messages, which
+ * their codec bounds itself), a batch, or an internal or admin route's JSON object. Total over
+ * the route table, so a new route does not compile until its body is decided here.
+ */
+type BodyKind = 'none' | 'bytes' | 'batch' | 'json';
+const BODIES: { readonly [K in RouteKind]: BodyKind } = {
+  get: 'none', put: 'bytes', delete: 'none', scan: 'none', batch: 'batch', cluster: 'none', healthz: 'none', metrics: 'none',
+  'internal-state': 'none', 'replication-stream': 'none', 'replication-ack': 'json', 'raft-messages': 'bytes', 'meta-watch': 'none',
+  'control-propose': 'json', 'control-lease': 'json', 'control-status': 'none', 'anti-entropy-digest': 'json', 'anti-entropy-hashes': 'json',
+  promote: 'none', transfer: 'none', 'anti-entropy-run': 'none', 'migration-stream': 'none', 'shard-add': 'json', 'shard-remove': 'json',
+  'dashboard-page': 'none', 'dashboard-script': 'none', 'dashboard-style': 'none', overview: 'none', events: 'none',
+};
+
+/**
+ * Gives the request its place in the server's pools (admission.ts): none for /healthz, a
+ * stream place for a replication stream, a receiving place while a body arrives, else a
+ * serving slot. A JSON body must say so in its Content-Type (a web page cannot send one
+ * without the browser asking first, which this node never approves) and gets its shape bound.
+ */
+function admit(limits: Readonly<Limits>, ex: Exchange, route: Route): void {
+  if (route.kind === 'healthz') return;
+  if (route.kind === 'replication-stream') return ex.ticket.stream(route.node, ex.res);
+  const kind = BODIES[route.kind];
+  const hasBody = kind !== 'none' && declaresBody(ex.req);
+  if (hasBody && kind !== 'bytes') {
+    requireJson(ex.req, ROUTES[route.kind]);
+    ex.json = jsonShapeOf(kind, limits);
+  }
+  if (hasBody) ex.ticket.receive();
+  else ex.ticket.serve();
+}
+
+function requireJson(req: IncomingMessage, spec: { method: string; path: string }): void {
+  const type = req.headers['content-type'];
+  if (type?.split(';', 1)[0]!.trim().toLowerCase() === 'application/json') return;
+  throw new ClusterError('UNSUPPORTED_MEDIA_TYPE', `${spec.method} ${spec.path} takes Content-Type: application/json, got ${type === undefined ? 'none' : JSON.stringify(type.slice(0, 100))}`);
+}
+
+function jsonShapeOf(kind: 'batch' | 'json', limits: Readonly<Limits>): BodyLimits['json'] {
+  if (kind === 'batch') return { shape: batchShape(limits), tooComplex: 'BAD_BATCH', hint: `; a batch holds at most ${limits.batchOpsMax} operations (batch_ops_max)` };
+  return { shape: { structureMax: INTERNAL_JSON_STRUCTURE_MAX, depthMax: INTERNAL_JSON_DEPTH_MAX }, tooComplex: 'BODY_TOO_COMPLEX', hint: '' };
 }
 
 function failed(api: ApiOptions, ex: Exchange, error: unknown): void {
@@ -85,24 +134,26 @@ const HANDLERS: { readonly [K in RouteKind]: Handler<K> } = {
   metrics: async (api, { res, context }) => sendBytes(res, 200, Buffer.from(await api.metrics.render()), api.metrics.contentType, context),
   'internal-state': (api, { res, context }) => sendJson(res, 200, stateBody(api), context),
   get: async (api, ex, route) => {
-    if (redirected(ex, { op: 'read', key: route.key, readReplica: route.readReplica, target: ex.url })) return;
-    if (!(await caughtUp(api, ex, route.minSeq))) return;
+    const routing: RoutingRequest = { op: 'read', key: route.key, readReplica: route.readReplica, query: splitUrl(ex.url).query };
+    if (redirected(ex, routing)) return;
+    if (!(await caughtUp(api, ex, route.minSeq, routing))) return;
     return serveGet(api, ex, route.key);
   },
   put: async (api, ex, route) => {
-    if (redirected(ex, { op: 'write', key: route.key, target: ex.url })) return;
+    if (redirected(ex, { op: 'write', key: route.key, query: splitUrl(ex.url).query })) return;
     api.replication.checkWrite(acksOf(api, route));
     const value = await body(ex, api.limits.valueBytesMax, 'VALUE_TOO_LARGE', 'value');
     return write(api, ex, route, () => api.store.put(route.key, value, { sync: route.sync }));
   },
   delete: (api, ex, route) => {
-    if (redirected(ex, { op: 'write', key: route.key, target: ex.url })) return;
+    if (redirected(ex, { op: 'write', key: route.key, query: splitUrl(ex.url).query })) return;
     return write(api, ex, route, () => api.store.delete(route.key, { sync: route.sync }));
   },
   batch: (api, ex, route) => serveBatch(api, ex, route),
   scan: async (api, ex, route) => {
-    if (redirected(ex, { op: 'scan', readReplica: route.readReplica, target: ex.url })) return;
-    if (!(await caughtUp(api, ex, route.minSeq))) return;
+    const routing: RoutingRequest = { op: 'scan', readReplica: route.readReplica, query: splitUrl(ex.url).query };
+    if (redirected(ex, routing)) return;
+    if (!(await caughtUp(api, ex, route.minSeq, routing))) return;
     return serveScan(api, ex, route);
   },
   ...REPLICATION_HANDLERS,
@@ -137,11 +188,11 @@ async function write(api: ApiOptions, ex: Exchange, mode: WriteMode, start: () =
  * A replica read with `min_seq`: true once this node has applied it (a leader always has);
  * after `replica_read_wait_ms_max` without it, answers 307 to the leader and returns false.
  */
-async function caughtUp(api: ApiOptions, ex: Exchange, minSeq: number | undefined): Promise<boolean> {
+async function caughtUp(api: ApiOptions, ex: Exchange, minSeq: number | undefined, routing: RoutingRequest): Promise<boolean> {
   if (minSeq === undefined || (await api.replication.waitApplied(minSeq))) return true;
   const now = api.state();
   if (!now.shard) throw new ClusterError('WRONG_SHARD', `${now.address} holds no shard any more`);
-  sendRedirect(ex.res, 307, `http://${now.shard.leader}${ex.url}`, now.shard.name, ex.context);
+  sendRedirect(ex.res, 307, `http://${now.shard.leader}${targetOf(routing)}`, now.shard.name, ex.context);
   return false;
 }
 
@@ -171,12 +222,13 @@ async function serveBatch(api: ApiOptions, ex: Exchange, route: Extract<Route, {
   const batch = decodeBatch(await body(ex, api.limits.batchBytesMax, 'BODY_TOO_LARGE', 'batch body'), api.limits);
   if (batch.kind === 'write') {
     if (route.readQuery) throw new ClusterError('BAD_QUERY', 'read= and min_seq= apply to a batch of gets; this batch writes');
-    if (redirected(ex, { op: 'batch', keys: batch.ops.map((op) => op.key), target: ex.url })) return;
+    if (redirected(ex, { op: 'batch', keys: batch.ops.map((op) => op.key), query: splitUrl(ex.url).query })) return;
     return write(api, ex, route, () => api.store.batch(batch.ops, { sync: route.sync }));
   }
   if (route.writeQuery) throw new ClusterError('BAD_QUERY', 'acks= and sync= apply to a batch of writes; this batch is all gets');
-  if (redirected(ex, { op: 'batch', keys: batch.keys, readReplica: route.readReplica, target: ex.url })) return;
-  if (!(await caughtUp(api, ex, route.minSeq))) return;
+  const routing: RoutingRequest = { op: 'batch', keys: batch.keys, readReplica: route.readReplica, query: splitUrl(ex.url).query };
+  if (redirected(ex, routing)) return;
+  if (!(await caughtUp(api, ex, route.minSeq, routing))) return;
   // One snapshot for every key: the values are those of one point in the shard's log.
   const values = await readOn(api, ex, (snapshot) => api.store.getMany(batch.keys, snapshot && { snapshot }));
   sendBytes(ex.res, 200, encodeMultiGet(values, batch.encoding), 'application/json', ex.context);

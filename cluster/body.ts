@@ -1,16 +1,34 @@
 /**
  * Reads a request body into memory under a byte limit. A declared Content-Length over the
  * limit is refused before a byte is read; a chunked body is counted as it arrives and
- * refused the moment it passes the limit.
+ * refused the moment it passes the limit. A JSON body may also carry a shape bound
+ * (protocol/json-shape.ts), checked on every chunk, so a body of a million empty objects is
+ * refused after its first few hundred kilobytes rather than parsed whole; and each chunk is
+ * reported (`onBytes`) before it is kept, so the server can refuse bodies past its memory
+ * budget for bodies in transit (admission.ts).
  */
 import type { IncomingMessage } from 'node:http';
 import { ClusterError, type ClusterErrorCode } from '../protocol/errors.ts';
+import { JsonShapeMeter, type JsonShape, type JsonShapeBreach } from '../protocol/json-shape.ts';
 
-export function readBody(req: IncomingMessage, bytesMax: number, tooLarge: ClusterErrorCode, what: string): Promise<Uint8Array> {
+export interface BodyLimits {
+  bytesMax: number;
+  tooLarge: ClusterErrorCode;
+  /** Names the body in messages: "value", "batch body". */
+  what: string;
+  /** A JSON body's shape bound, and the code its breach is answered with. */
+  json?: { shape: JsonShape; tooComplex: ClusterErrorCode; hint: string };
+  /** Told each chunk's size before it is kept; throws to refuse the body (e.g. OVERLOADED). */
+  onBytes?: (bytes: number) => void;
+}
+
+export function readBody(req: IncomingMessage, limits: BodyLimits): Promise<Uint8Array> {
+  const { bytesMax, tooLarge, what } = limits;
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > bytesMax) {
     return Promise.reject(new ClusterError(tooLarge, `${what} is ${declared} bytes; at most ${bytesMax} bytes`));
   }
+  const meter = limits.json && new JsonShapeMeter(limits.json.shape);
   // Events rather than `for await`: the async iterator costs a few microseconds a request,
   // which shows on small PUTs. The listeners are anonymous on purpose: tsx keeps function
   // names, and a named closure costs a defineProperty each time it is made. On refusal the
@@ -19,16 +37,23 @@ export function readBody(req: IncomingMessage, bytesMax: number, tooLarge: Clust
     const chunks: Buffer[] = [];
     let total = 0;
     let settled = false;
+    const refuse = (error: unknown) => {
+      settled = true;
+      req.pause();
+      reject(error);
+    };
     req.on('data', (chunk: Buffer) => {
       if (settled) return;
       total += chunk.length;
-      if (total <= bytesMax) {
-        chunks.push(chunk);
-        return;
+      if (total > bytesMax) return refuse(new ClusterError(tooLarge, `${what} is over ${bytesMax} bytes`));
+      const breach = meter?.push(chunk);
+      if (breach) return refuse(new ClusterError(limits.json!.tooComplex, `${what} ${describeBreach(breach)}${limits.json!.hint}`));
+      try {
+        limits.onBytes?.(chunk.length);
+      } catch (error) {
+        return refuse(error);
       }
-      settled = true;
-      req.pause();
-      reject(new ClusterError(tooLarge, `${what} is over ${bytesMax} bytes`));
+      chunks.push(chunk);
     });
     req.on('end', () => {
       if (settled) return;
@@ -50,9 +75,20 @@ export function readBody(req: IncomingMessage, bytesMax: number, tooLarge: Clust
   });
 }
 
+function describeBreach(breach: JsonShapeBreach): string {
+  return breach.kind === 'depth'
+    ? `nests JSON deeper than ${breach.depthMax} levels`
+    : `holds over ${breach.structureMax} JSON separators and brackets`;
+}
+
+/** Whether the request declares a body (Content-Length above 0, or any Transfer-Encoding). */
+export function declaresBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
 /** Whether the request still has body bytes the server has not read. */
 export function hasUnreadBody(req: IncomingMessage): boolean {
   if (req.readableEnded || req.complete) return false;
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+  return declaresBody(req);
 }

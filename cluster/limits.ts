@@ -16,6 +16,34 @@ export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 export const CONNECTION_CHECK_INTERVAL_MS_MAX = 1_000;
 /** Bytes of an internal request's JSON body (anti-entropy's key lists are the largest). */
 export const INTERNAL_BODY_BYTES_MAX = 64 * 1024 * 1024;
+/**
+ * JSON structure (`{ [ , :`) of an internal or admin route's JSON body. The largest valid ones
+ * (anti-entropy's range lists, a metadata command with its shards and members) hold far less;
+ * the bound only stops a body built to make the parser work.
+ */
+export const INTERNAL_JSON_STRUCTURE_MAX = 1_000_000;
+/** Nesting of an internal or admin route's JSON body (a metadata command nests about five deep). */
+export const INTERNAL_JSON_DEPTH_MAX = 8;
+/**
+ * Requests whose body is still arriving, at once; they hold no serving slot (admission.ts),
+ * so this bounds what stalled uploads cost: a socket and what they sent.
+ */
+export const BODIES_RECEIVING_MAX = 1024;
+/** Bytes held by all request bodies still arriving, together; a chunk past it is refused OVERLOADED. */
+export const BODY_BYTES_RECEIVING_MAX = 256 * 1024 * 1024;
+/**
+ * After an answer with `Connection: close`, how long a connection stays half-closed, taking
+ * the client's last bytes, before it is closed (lingering-close.ts): long enough for a client
+ * still sending a body to read the answer instead of a reset.
+ */
+export const CLOSE_LINGER_MS = 2_000;
+/** Requests one connection may have parsed and waiting behind the one being served (pipelining); more and it is cut. */
+export const PIPELINED_REQUESTS_MAX = 64;
+/**
+ * How often the server looks for responses whose bytes stopped flowing (a reader that stopped
+ * reading); one that made no progress for request_timeout_ms is cut.
+ */
+export const WRITE_STALL_CHECK_INTERVAL_MS = 1_000;
 
 // ---- Node-to-node calls (cluster/peers.ts) ---------------------------------------------
 

@@ -18,6 +18,10 @@
  *   refuses writes and leader reads of a key it is handing over (cutover) with 503 MIGRATING,
  *   for a moment.
  * - 307 and 308 keep the method and body (unlike 302/303).
+ * - A Location is built from the decoded key, percent-encoded again, never from the path the
+ *   client sent: `/kv/..` would otherwise become `/` in every client that resolves dot
+ *   segments (RFC 3986 §5.2.4). A key that is all dots is sent as `%2E`s, which curl and the
+ *   routing client keep as they are (browsers' fetch still resolves them; docs/api.md).
  */
 import { ClusterError } from '../protocol/errors.ts';
 import type { NodeState } from './node-state.ts';
@@ -31,29 +35,56 @@ export type Decision =
 
 const SERVE: Decision = Object.freeze({ kind: 'serve' });
 
-/** What routing needs to know about a request. `target` is the raw path and query, reused in Location. */
+/**
+ * What routing needs to know about a request. `query` is the request's query string (without
+ * `?`, already checked by request.ts), kept in a Location as it came.
+ */
 export type RoutingRequest =
-  | { op: 'read'; key: Uint8Array; readReplica: boolean; target: string }
-  | { op: 'write'; key: Uint8Array; target: string }
-  | { op: 'scan'; readReplica: boolean; target: string }
-  | { op: 'batch'; keys: readonly Uint8Array[]; readReplica?: boolean; target: string };
+  | { op: 'read'; key: Uint8Array; readReplica: boolean; query: string }
+  | { op: 'write'; key: Uint8Array; query: string }
+  | { op: 'scan'; readReplica: boolean; query: string }
+  | { op: 'batch'; keys: readonly Uint8Array[]; readReplica?: boolean; query: string };
 
 export function decide(state: NodeState, request: RoutingRequest): Decision {
+  const target = targetOf(request);
   switch (request.op) {
     case 'read':
     case 'write': {
       const owner = state.topology.ownerOf(request.key);
-      if (owner.shard !== state.shard?.name) return redirectToOwner(state, owner, request.target);
+      if (owner.shard !== state.shard?.name) return redirectToOwner(state, owner, target);
       // In cutover the giver takes neither writes nor leader reads of the key: once the receiver owns it,
       // a read here could miss its first write there (replica reads promise no recency).
       if (owner.move?.state === 'cutover' && !(request.op === 'read' && request.readReplica)) return migrating(request.key, owner);
-      return decideOwnShard(state, request.op === 'read' && request.readReplica, request.target);
+      return decideOwnShard(state, request.op === 'read' && request.readReplica, target);
     }
     case 'scan':
-      return decideOwnShard(state, request.readReplica, request.target);
+      return decideOwnShard(state, request.readReplica, target);
     case 'batch':
-      return decideBatch(state, request.keys, request.readReplica === true, request.target);
+      return decideBatch(state, request.keys, request.readReplica === true, target);
   }
+}
+
+/** The path and query a redirected request is sent to: rebuilt from the key, never the raw path. */
+export function targetOf(request: RoutingRequest): string {
+  const query = request.query === '' ? '' : `?${request.query}`;
+  switch (request.op) {
+    case 'read':
+    case 'write':
+      return `/kv/${keyPathSegment(request.key)}${query}`;
+    case 'scan':
+      return `/kv${query}`;
+    case 'batch':
+      return `/batch${query}`;
+  }
+}
+
+/**
+ * A key as one path segment: percent-encoded (so `/` is `%2F`), and a key of only dots with
+ * each dot as `%2E`, because `.` and `..` are dot segments a client would resolve away.
+ */
+export function keyPathSegment(key: Uint8Array): string {
+  const encoded = percentEncode(key);
+  return encoded === '.' || encoded === '..' ? '%2E'.repeat(encoded.length) : encoded;
 }
 
 function decideOwnShard(state: NodeState, servedByReplica: boolean, target: string): Decision {

@@ -5,8 +5,9 @@
  *
  * When it is not current, a node answers 307/308 with a Location. The client follows it
  * (same method, body and Authorization), at most `redirectHopsMax` times, only to nodes in
- * the topology or the seed list (so the token never leaves the cluster), and refreshes its
- * topology, because a redirect means it routed by an old one.
+ * the topology it held before the redirect or the seed list (so the token never leaves the
+ * cluster, and a redirecting node cannot widen that list by answering the refresh), and
+ * refreshes its topology, because a redirect means it routed by an old one.
  *
  * Replicas: with `readFrom: 'replica'` (for the client, or per read) a read goes to one of the
  * shard's replicas with `read=replica&min_seq=N`, where N is the highest sequence number this
@@ -363,22 +364,23 @@ export class Client {
     }
   }
 
-  /** Where a redirect points, once the topology is refreshed and the target checked to be ours. */
+  /**
+   * Where a redirect points, checked against the topology held before the redirect (a node
+   * answering the refresh must not be able to vouch for the target it redirects to), then
+   * the topology is refreshed, since a redirect means it is stale. The path is kept as the
+   * node wrote it: URL parsing would resolve a key `..` (sent as `%2E%2E`) away.
+   */
   private async followable(res: TransportResponse): Promise<{ address: string; path: string }> {
     const location = res.headers['location'];
-    let url: URL;
-    try {
-      url = new URL(location ?? '');
-    } catch {
-      throw new ClientError('BAD_RESPONSE', `redirect without a valid absolute Location: ${JSON.stringify(location)}`);
-    }
-    const address = canonicalAddress(url.host);
-    // Best effort: with the old topology the target may still be known (a seed, a listed node).
-    await this.refreshTopology().catch(() => this.topology);
-    if (url.protocol !== 'http:' || !address || !this.knows(address)) {
+    const parts = /^http:\/\/([^/?#]+)(\/[^#]*)?$/.exec(location ?? '');
+    if (!parts) throw new ClientError('BAD_RESPONSE', `redirect without a valid absolute http Location: ${JSON.stringify(location)}`);
+    const address = canonicalAddress(parts[1]!);
+    if (!address || !this.knows(address)) {
       throw new ClientError('REDIRECT_OUTSIDE_CLUSTER', `redirect to ${JSON.stringify(location)}, which is not a node of this cluster`);
     }
-    return { address, path: `${url.pathname}${url.search}` };
+    // Best effort: a failed refresh leaves the topology that already knows the target.
+    await this.refreshTopology().catch(() => this.topology);
+    return { address, path: parts[2] ?? '/' };
   }
 
   /**

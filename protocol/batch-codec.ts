@@ -17,9 +17,14 @@
  * `valueBytesMax`, at most `batchOpsMax` operations, at least one. Unknown fields are
  * BAD_BATCH, so a misspelt "value" is not stored as an empty value.
  *
+ * Before a byte is parsed, the body's shape is bounded as it arrives (`batchShape`, checked by
+ * the node while it reads the body): JSON.parse would otherwise build every value of a 32 MiB
+ * body of `{},` before the operation count could be checked.
+ *
  * Pure: bytes in, decoded operations out (or a ClusterError); and the encoder the client uses.
  */
 import { ClusterError } from './errors.ts';
+import type { JsonShape } from './json-shape.ts';
 import { KEY_BYTES_MAX, type Limits } from './limits.ts';
 import type { Encoding } from './scan-codec.ts';
 
@@ -35,6 +40,21 @@ type DecodedOp = BatchOp | { type: 'get'; key: Uint8Array };
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const encoder = new TextEncoder();
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** `{"encoding":"base64","ops":[`: its `{ : , : [`. */
+const BATCH_FRAME_STRUCTURE = 5;
+/** `{"type":"put","key":"k","value":"v"}` and the `,` before the next: `{ : , : , :` and `,`. */
+const BATCH_OP_STRUCTURE = 7;
+/** The body object, the ops array, an op object. */
+const BATCH_DEPTH_MAX = 3;
+
+/**
+ * The most JSON structure a batch of `batchOpsMax` operations can have: a body past it holds
+ * more operations (or more fields) than any valid batch, and is refused before it is parsed.
+ */
+export function batchShape(limits: Readonly<Limits>): JsonShape {
+  return { structureMax: BATCH_FRAME_STRUCTURE + BATCH_OP_STRUCTURE * limits.batchOpsMax, depthMax: BATCH_DEPTH_MAX };
+}
 
 /** Decodes and checks a batch body. Throws BAD_BATCH, EMPTY_KEY, KEY_TOO_LARGE or VALUE_TOO_LARGE. */
 export function decodeBatch(body: Uint8Array, limits: Readonly<Limits>): DecodedBatch {

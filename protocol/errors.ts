@@ -18,6 +18,14 @@ export type ClusterErrorCode =
   | 'VALUE_TOO_LARGE'
   | 'BODY_TOO_LARGE'
   | 'BAD_BATCH'
+  /** A JSON body nests deeper or holds more values than any valid one; refused before it is parsed. */
+  | 'BODY_TOO_COMPLEX'
+  /** A body without the content type its route takes (`application/json` for JSON routes). */
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  /** The Host header names neither this node nor localhost (DNS rebinding). */
+  | 'FOREIGN_HOST'
+  /** The Origin header names a web page of another site (cross-site request from a browser). */
+  | 'FOREIGN_ORIGIN'
   /** A batch holds keys of more than one shard; the message names the first such key. */
   | 'WRONG_SHARD'
   | 'BAD_QUERY'
@@ -125,6 +133,10 @@ export const STATUS_BY_CODE = Object.freeze({
   BAD_PERCENT_ENCODING: 400,
   EMPTY_KEY: 400,
   BAD_BATCH: 400,
+  BODY_TOO_COMPLEX: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  FOREIGN_HOST: 421,
+  FOREIGN_ORIGIN: 403,
   WRONG_SHARD: 400,
   BAD_QUERY: 400,
   UNAUTHORIZED: 401,

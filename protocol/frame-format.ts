@@ -14,11 +14,14 @@
  * the batch (docs/formats/wal.md), applied by the follower with `Db.applyBatch`.
  *
  * Pure: no I/O. The decoder is incremental (chunks in, whole frames out) and copies each
- * frame's bytes at most once, however many chunks it arrived in.
+ * frame's bytes at most once, however many chunks it arrived in. Before msgpack decodes a
+ * payload, its structure is walked (headers only, payloads skipped) and checked against
+ * `FrameShape`: the most maps, arrays and values a valid frame can hold (protocol/limits.ts).
  */
 import { Packr } from 'msgpackr';
 import { ClusterError } from './errors.ts';
 import { crc32c } from './crc32c.ts';
+import { FRAME_CONTAINERS_MAX, FRAME_DEPTH_MAX, FRAME_VALUES_MAX } from './limits.ts';
 
 /** On the wire: the first 8 bytes of every stream. */
 export const STREAM_MAGIC = 'DKVREPL';
@@ -84,18 +87,31 @@ export function encodeFrame(frame: Frame): Uint8Array {
   return out;
 }
 
+/** Bounds on one payload's msgpack structure, checked before it is decoded. */
+export interface FrameShape {
+  /** Maps and arrays. */
+  readonly containersMax: number;
+  /** Values of any kind, map keys included. */
+  readonly valuesMax: number;
+  /** Maps and arrays open at once. */
+  readonly depthMax: number;
+}
+
+export const FRAME_SHAPE: FrameShape = Object.freeze({ containersMax: FRAME_CONTAINERS_MAX, valuesMax: FRAME_VALUES_MAX, depthMax: FRAME_DEPTH_MAX });
+
 /**
  * Turns the bytes of a stream, in chunks of any size, into frames. Throws ClusterError
- * CORRUPTION on a bad preamble, an oversize length, a checksum mismatch or a payload that is
- * not a well-formed Frame: a follower then drops the connection and starts again from its
- * own last sequence number, so nothing damaged is ever applied.
+ * CORRUPTION on a bad preamble, an oversize length, a checksum mismatch, a payload whose
+ * structure passes `shape`, or one that is not a well-formed Frame: a follower then drops the
+ * connection and starts again from its own last sequence number, so nothing damaged is ever
+ * applied.
  */
 export class FrameDecoder {
   private readonly chunks: Uint8Array[] = [];
   private buffered = 0;
   private preambleSeen = false;
 
-  constructor(private readonly frameBytesMax: number) {}
+  constructor(private readonly frameBytesMax: number, private readonly shape: FrameShape = FRAME_SHAPE) {}
 
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
@@ -122,6 +138,8 @@ export class FrameDecoder {
     const payload = this.take(length);
     const actual = crc32c(payload);
     if (actual !== expected) throw corrupt(`frame checksum ${actual.toString(16)} does not match ${expected.toString(16)}`);
+    const breach = shapeBreach(payload, this.shape);
+    if (breach) throw corrupt(`frame payload of ${length} bytes ${breach}`);
     return decodePayload(payload);
   }
 
@@ -167,6 +185,107 @@ function concat(chunks: readonly Uint8Array[], n: number): Uint8Array {
     if (at === n) break;
   }
   return out;
+}
+
+/**
+ * Walks a msgpack value's headers without decoding it; says how it breaks `shape` (or is not
+ * msgpack a frame may hold: ext types, the unused 0xc1), or undefined if it fits. Work is
+ * bounded by `shape.valuesMax`: every value read counts, and a container may not declare
+ * more values than there are bytes left.
+ */
+export function shapeBreach(payload: Uint8Array, shape: FrameShape): string | undefined {
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  const head: Head = { next: 0, values: 0, container: false };
+  // Values still to read in each open container, innermost last; the payload is one value.
+  const open: number[] = [1];
+  let values = 0;
+  let containers = 0;
+  while (open.length > 0) {
+    if (open[open.length - 1] === 0) {
+      open.pop();
+      continue;
+    }
+    open[open.length - 1]!--;
+    if (++values > shape.valuesMax) return `holds over ${shape.valuesMax} values`;
+    const at = head.next;
+    if (!readHead(view, head)) return `is not frame msgpack at offset ${at}`;
+    if (head.container) {
+      if (++containers > shape.containersMax) return `holds over ${shape.containersMax} maps and arrays`;
+      if (open.length > shape.depthMax) return `nests deeper than ${shape.depthMax}`;
+      if (head.values > payload.length - head.next) return `declares ${head.values} values in ${payload.length - head.next} bytes`;
+      open.push(head.values);
+    }
+  }
+  return head.next === payload.length ? undefined : `has ${payload.length - head.next} bytes after its value`;
+}
+
+/** One msgpack header, read in place (no allocation per value: a frame may hold a million). */
+interface Head {
+  /** Where the header starts, then the offset of the next value: past the header and, for strings and binaries, their bytes. */
+  next: number;
+  /** Values a map (keys and values) or an array holds. */
+  values: number;
+  container: boolean;
+}
+
+/** Bytes after the type byte that hold a length (strings, binaries, big containers) or a scalar's value. */
+const enum Tail { None, Fixed, Length, Count }
+
+/**
+ * Reads the header at `head.next` into `head`; false for a type frames never hold (0xc1,
+ * the ext types) or bytes that run out.
+ */
+function readHead(view: DataView, head: Head): boolean {
+  const at = head.next;
+  if (at >= view.byteLength) return false;
+  const b = view.getUint8(at);
+  head.container = false;
+  head.values = 0;
+  let tail = Tail.None;
+  let size = 0;
+  let perEntry = 1;
+  if (b <= 0x7f || b >= 0xe0) tail = Tail.None; // fixint
+  else if (b <= 0x8f) return container(head, at + 1, (b & 0x0f) * 2, view); // fixmap
+  else if (b <= 0x9f) return container(head, at + 1, b & 0x0f, view); // fixarray
+  else if (b <= 0xbf) [tail, size] = [Tail.Fixed, b & 0x1f]; // fixstr
+  else {
+    switch (b) {
+      case 0xc0: case 0xc2: case 0xc3: break; // nil, false, true
+      case 0xc4: case 0xd9: [tail, size] = [Tail.Length, 1]; break; // bin8, str8
+      case 0xc5: case 0xda: [tail, size] = [Tail.Length, 2]; break;
+      case 0xc6: case 0xdb: [tail, size] = [Tail.Length, 4]; break;
+      case 0xca: [tail, size] = [Tail.Fixed, 4]; break; // float32
+      case 0xcb: [tail, size] = [Tail.Fixed, 8]; break; // float64
+      case 0xcc: case 0xd0: [tail, size] = [Tail.Fixed, 1]; break; // uint8, int8
+      case 0xcd: case 0xd1: [tail, size] = [Tail.Fixed, 2]; break;
+      case 0xce: case 0xd2: [tail, size] = [Tail.Fixed, 4]; break;
+      case 0xcf: case 0xd3: [tail, size] = [Tail.Fixed, 8]; break;
+      case 0xdc: case 0xde: [tail, size] = [Tail.Count, 2]; break; // array16, map16
+      case 0xdd: case 0xdf: [tail, size] = [Tail.Count, 4]; break; // array32, map32
+      default: return false;
+    }
+    if (b === 0xde || b === 0xdf) perEntry = 2;
+  }
+  let next = at + 1;
+  if (tail === Tail.Fixed) next += size;
+  else if (tail === Tail.Length || tail === Tail.Count) {
+    if (next + size > view.byteLength) return false;
+    const n = size === 1 ? view.getUint8(next) : size === 2 ? view.getUint16(next) : view.getUint32(next);
+    next += size;
+    if (tail === Tail.Count) return container(head, next, n * perEntry, view);
+    next += n;
+  }
+  if (next > view.byteLength) return false;
+  head.next = next;
+  return true;
+}
+
+function container(head: Head, next: number, values: number, view: DataView): boolean {
+  if (next > view.byteLength) return false;
+  head.next = next;
+  head.values = values;
+  head.container = true;
+  return true;
 }
 
 function decodePayload(payload: Uint8Array): Frame {

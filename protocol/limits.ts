@@ -63,6 +63,25 @@ export const LIMIT_RANGES: { readonly [K in keyof Limits]: readonly [number, num
 /** Entries a scan page returns when the request names no `limit`. */
 export const SCAN_ENTRIES_DEFAULT = 1000;
 
+// ---- The replication stream's frames (frame-format.ts) ----------------------------------
+// A frame is decoded only once its msgpack structure is known to fit these: msgpack spends a
+// byte on an empty map, and decoding one costs ~70 bytes of heap, so an 8 MB frame of them
+// would otherwise cost seconds and half a gigabyte. The bounds follow from what a valid frame
+// holds, so they are on the wire: a leader must not send more.
+
+/** Entries of a shard's term history a hello frame carries, at most (cluster/limits.ts TERM_HISTORY_ENTRIES_MAX is no larger). */
+export const FRAME_HISTORY_ENTRIES_MAX = 100_000;
+/** Entries (key and value pairs) in one snapshot-chunk frame, at most (leader.ts ends a chunk there; a migration's chunk of MIGRATION_CHUNK_BYTES cannot pass it). */
+export const SNAPSHOT_CHUNK_ENTRIES_MAX = 262_144;
+/** Ops in one migration `moved` frame, at most (cluster/migration/giver.ts ends a frame there). */
+export const MOVED_OPS_MAX = 262_144;
+/** Maps and arrays in one frame: the frame, its array, and a hello's history entries or a moved frame's ops. */
+export const FRAME_CONTAINERS_MAX = Math.max(FRAME_HISTORY_ENTRIES_MAX, MOVED_OPS_MAX) + 2;
+/** msgpack values in one frame, map keys included: a snapshot chunk's keys and values, a hello's history (five per entry), a moved frame's ops (four each), the fields. */
+export const FRAME_VALUES_MAX = Math.max(2 * SNAPSHOT_CHUNK_ENTRIES_MAX, 5 * FRAME_HISTORY_ENTRIES_MAX, 4 * MOVED_OPS_MAX) + 64;
+/** Nesting of a frame: frame map, history or ops array, history entry or op. */
+export const FRAME_DEPTH_MAX = 3;
+
 /** Ring and topology bounds, checked when the config is validated. */
 export const VNODES_MIN = 1;
 export const VNODES_MAX = 4096;

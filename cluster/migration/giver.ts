@@ -22,6 +22,7 @@ import type { Db } from '../../engine/index.ts';
 import { decodeBatch } from '../../engine/index.ts';
 import { ClusterError } from '../../protocol/errors.ts';
 import { encodeFrame, encodePreamble, type Frame, type MovedOp } from '../../protocol/frame-format.ts';
+import { MOVED_OPS_MAX } from '../../protocol/limits.ts';
 import { moveFilter } from '../../protocol/placement.ts';
 import type { Metadata, MigrationMeta, MoveMeta } from '../control/metadata.ts';
 import { MIGRATION_CHUNK_BYTES, MIGRATION_POLL_MS } from '../limits.ts';
@@ -87,7 +88,7 @@ export async function streamMove(ctx: GiverContext, res: ServerResponse, writeHe
         await out.send({ type: 'fenced', term, seq: await fence(ctx) });
       }
       const hw = ctx.leader.highWatermark();
-      const ops: MovedOp[] = [];
+      let ops: MovedOp[] = [];
       let bytes = 0;
       while (cursor <= hw && bytes < MIGRATION_CHUNK_BYTES) {
         const entry = retention.entryFor(cursor);
@@ -97,6 +98,13 @@ export async function streamMove(ctx: GiverContext, res: ServerResponse, writeHe
           if (!moving(op.key)) continue;
           ops.push([op.kind === PUT ? PUT : DELETE, op.key, op.value]);
           bytes += op.key.length + op.value.length;
+          if (ops.length === MOVED_OPS_MAX) {
+            // A frame holds at most MOVED_OPS_MAX ops (receivers refuse more unread): part of this
+            // entry goes now, `through` still before it; a stream resumed there replays the
+            // whole entry, in order, which leaves the same keys.
+            await out.send({ type: 'moved', term, through: cursor - 1, ops });
+            ops = [];
+          }
         }
         cursor = entry.last + 1;
       }

@@ -16,6 +16,7 @@ import type { ServerResponse } from 'node:http';
 import type { Db, Snapshot } from '../../engine/index.ts';
 import { ClusterError } from '../../protocol/errors.ts';
 import { encodeFrame, encodePreamble, type TermEntry } from '../../protocol/frame-format.ts';
+import { SNAPSHOT_CHUNK_ENTRIES_MAX } from '../../protocol/limits.ts';
 import type { Acks, ReplicationOptions } from '../../protocol/replication-options.ts';
 import { ACK_WAITERS_MAX, STREAM_QUEUED_BYTES_MAX } from '../limits.ts';
 import type { Log } from '../log.ts';
@@ -337,7 +338,8 @@ export class LeaderReplication {
       entries.push(key, value);
       bytes += key.length + value.length;
       count++;
-      if (bytes >= chunkBytes) {
+      // A chunk ends at its byte size, or at the entries a follower takes in one frame (tiny keys).
+      if (bytes >= chunkBytes || count % SNAPSHOT_CHUNK_ENTRIES_MAX === 0) {
         await this.writeChunk(stream, entries);
         entries = [];
         bytes = 0;

@@ -107,6 +107,38 @@ describe('Client', () => {
     assert.ok(!sent.some((s) => s.address === OUTSIDER));
   });
 
+  it('checks a redirect against the topology it held before, so the redirecting node cannot vouch for its target', async () => {
+    // The redirecting node also answers the refresh, with a topology that names the outsider.
+    const sent: Sent[] = [];
+    const hostile = topologyJson(2);
+    hostile.shards[0]!.leader = OUTSIDER;
+    const transport: Transport = {
+      async request(address, request) {
+        sent.push({ address, request });
+        if (request.path === '/cluster') return json(200, sent.some((s) => s.request.method === 'GET' && s.request.path !== '/cluster') ? hostile : topologyJson());
+        return redirect(OUTSIDER, request.path);
+      },
+      stream: () => Promise.reject(new Error('the client opens no streams')),
+      close() {},
+    };
+    const client = await connect(transport);
+    await assert.rejects(client.get(keyOn('a')), (error: ClientError) => error.code === 'REDIRECT_OUTSIDE_CLUSTER');
+    assert.deepEqual(sent.filter((s) => s.address === OUTSIDER).map((s) => s.request.path), [], 'nothing, and no token, went to the outsider');
+  });
+
+  it('follows a redirect for the keys ".." and "." to the path the node wrote, without resolving dot segments', async () => {
+    for (const key of ['..', '.']) {
+      const encoded = '%2E'.repeat(key.length);
+      const first = topology.shardOf(encoder.encode(key)).leader;
+      const other = first === A ? B : A;
+      const { transport, sent } = fake((address) => (address === first ? redirect(other, `/kv/${encoded}?sync=true`) : written(4)));
+      const client = await connect(transport);
+      assert.equal(await client.put(key, 'v', { sync: true }), 4);
+      const puts = sent.filter((s) => s.request.method === 'PUT');
+      assert.deepEqual(puts.map((s) => [s.address, s.request.path]), [[first, `/kv/${key}?sync=true`], [other, `/kv/${encoded}?sync=true`]], `key ${key}`);
+    }
+  });
+
   it('retries an idempotent request after connection errors', async () => {
     let failures = 2;
     const { transport, sent } = fake((address) => {

@@ -6,6 +6,7 @@
  * can confirm an acks=all write.
  */
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { startCluster, type TestCluster } from '../helpers/cluster-harness.ts';
@@ -28,7 +29,10 @@ describe('a leader and its followers, against forged identities', () => {
   const followers = async () => (await rawRequest(leader, 'GET', '/internal/state')).json().replication.leader.followers as { node: string; applied: number }[];
 
   it('refuses a replication stream for a node outside the shard', async () => {
-    const res = await rawRequest(leader, 'GET', `/internal/replication/stream?node=${FORGED}&from=1&term=${await term()}&data_term=0`);
+    const path = `/internal/replication/stream?node=${FORGED}&from=1&term=${await term()}&data_term=0`;
+    // A stream served would never end: look at its status first, so the test fails rather than hangs.
+    assert.equal(await statusOnly(leader, path), 403, 'a stream for a non-member is refused, not served');
+    const res = await rawRequest(leader, 'GET', path);
     assert.equal(res.status, 403);
     assert.equal(res.json().code, 'NOT_A_MEMBER');
     assert.match(res.json().message, /6\.6\.6\.6:1 is not a member of this shard/);
@@ -71,3 +75,15 @@ describe('a leader and its followers, against forged identities', () => {
     assert.ok(!(await followers()).some((f) => f.node === FORGED), 'the forger never entered the follower table');
   });
 });
+
+/** The status of a GET, read from the response head; the connection is closed at once. */
+function statusOnly(address: string, path: string): Promise<number> {
+  const colon = address.lastIndexOf(':');
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: address.slice(0, colon), port: Number(address.slice(colon + 1)), path, agent: false }, (res) => {
+      resolve(res.statusCode ?? 0);
+      res.destroy();
+    });
+    req.on('error', reject);
+  });
+}

@@ -104,7 +104,7 @@ describe('parseRoute', () => {
     ['GET', `/kv/${'x'.repeat(10 * KEY_BYTES_MAX)}`, 'KEY_TOO_LARGE'],
     ['POST', '/kv/a', 'METHOD_NOT_ALLOWED'],
     ['HEAD', '/healthz', 'METHOD_NOT_ALLOWED'],
-    ['GET', '/', 'ROUTE_NOT_FOUND'],
+    ['GET', '/index.html', 'ROUTE_NOT_FOUND'] /* '/' is the dashboard */,
     ['GET', '/kvv', 'ROUTE_NOT_FOUND'],
     ['GET', '/internal/other', 'ROUTE_NOT_FOUND'],
     ['GET', '/kv/a?x=1', 'BAD_QUERY'],

@@ -13,6 +13,8 @@ import { rawRequest } from '../helpers/http.ts';
 
 const KEY_COUNT = 1000;
 const encoder = new TextEncoder();
+/** A JSON body says so (docs/api.md, "Bodies"). */
+const JSON_TYPE = { 'Content-Type': 'application/json' };
 
 describe('a three-shard cluster with one replica per shard', () => {
   let cluster: TestCluster;
@@ -140,10 +142,11 @@ describe('a three-shard cluster with one replica per shard', () => {
     assert.ok(seq > 0);
     assert.equal(Buffer.from((await client!.get(keys[1]!))!).toString(), 'b');
     const body = JSON.stringify({ ops: [{ type: 'put', key: keys[2], value: 'c' }] });
-    const res = await rawRequest(topology.shards[0]!.leader, 'POST', '/batch', { body });
+    const headers = { 'Content-Type': 'application/json' };
+    const res = await rawRequest(topology.shards[0]!.leader, 'POST', '/batch', { headers, body });
     assert.equal(res.status, 307);
     assert.equal(res.headers['location'], `http://${shard.leader}/batch`);
-    assert.equal((await rawRequest(shard.leader, 'POST', '/batch', { body })).status, 204);
+    assert.equal((await rawRequest(shard.leader, 'POST', '/batch', { headers, body })).status, 204);
   });
 
   it('answers a batch of gets with every value in request order, null for a missing key, from a leader or a replica', async () => {
@@ -151,13 +154,13 @@ describe('a three-shard cluster with one replica per shard', () => {
     const [a, b, gone] = [0, 1, 2].map((i) => findKeyOn(topology, shard.name, `mget-${i}`));
     const seq = await client!.batch([{ type: 'put', key: a!, value: 'A' }, { type: 'put', key: b!, value: 'B' }]);
     const body = JSON.stringify({ ops: [b, gone, a, b].map((key) => ({ type: 'get', key })) });
-    const atLeader = await rawRequest(shard.leader, 'POST', '/batch', { body });
+    const atLeader = await rawRequest(shard.leader, 'POST', '/batch', { headers: JSON_TYPE, body });
     assert.equal(atLeader.status, 200, atLeader.body.toString());
     assert.deepEqual(atLeader.json(), { encoding: 'utf8', values: ['B', null, 'A', 'B'] });
     // A replica redirects a leader read, serves read=replica once it has applied min_seq.
     const replica = shard.replicas[0]!;
-    assert.equal((await rawRequest(replica, 'POST', '/batch', { body })).status, 307);
-    const atReplica = await rawRequest(replica, 'POST', `/batch?read=replica&min_seq=${seq}`, { body });
+    assert.equal((await rawRequest(replica, 'POST', '/batch', { headers: JSON_TYPE, body })).status, 307);
+    const atReplica = await rawRequest(replica, 'POST', `/batch?read=replica&min_seq=${seq}`, { headers: JSON_TYPE, body });
     assert.equal(atReplica.status, 200, atReplica.body.toString());
     assert.deepEqual(atReplica.json(), { encoding: 'utf8', values: ['B', null, 'A', 'B'] });
     // Through the client, keys of every shard in one call, in order.
@@ -169,15 +172,15 @@ describe('a three-shard cluster with one replica per shard', () => {
   it('refuses a batch mixing gets and writes, a get batch with acks=, and a write batch with read=, naming what is wrong', async () => {
     const leader = topology.shards[0]!.leader;
     const key = findKeyOn(topology, topology.shards[0]!.name, 'mix');
-    const mixed = await rawRequest(leader, 'POST', '/batch', { body: JSON.stringify({ ops: [{ type: 'get', key }, { type: 'del', key }] }) });
+    const mixed = await rawRequest(leader, 'POST', '/batch', { headers: JSON_TYPE, body: JSON.stringify({ ops: [{ type: 'get', key }, { type: 'del', key }] }) });
     assert.equal(mixed.status, 400);
     assert.equal(mixed.json().code, 'BAD_BATCH');
     assert.match(mixed.json().message, /ops\[1\] is a "del" in a batch of gets/);
-    const gets = await rawRequest(leader, 'POST', '/batch?acks=all', { body: JSON.stringify({ ops: [{ type: 'get', key }] }) });
+    const gets = await rawRequest(leader, 'POST', '/batch?acks=all', { headers: JSON_TYPE, body: JSON.stringify({ ops: [{ type: 'get', key }] }) });
     assert.equal(gets.status, 400);
     assert.equal(gets.json().code, 'BAD_QUERY');
     assert.match(gets.json().message, /acks= and sync= apply to a batch of writes/);
-    const writes = await rawRequest(leader, 'POST', '/batch?read=replica', { body: JSON.stringify({ ops: [{ type: 'del', key }] }) });
+    const writes = await rawRequest(leader, 'POST', '/batch?read=replica', { headers: JSON_TYPE, body: JSON.stringify({ ops: [{ type: 'del', key }] }) });
     assert.equal(writes.status, 400);
     assert.equal(writes.json().code, 'BAD_QUERY');
     assert.match(writes.json().message, /read= and min_seq= apply to a batch of gets/);

@@ -56,16 +56,16 @@ function request(c: Case): RoutingRequest {
   const [op, ...keys] = c.args;
   const readReplica = c.named.get('read') === 'replica';
   const bytes = keys.map((k) => encoder.encode(k));
-  const target = c.named.get('target') ?? (op === 'scan' ? '/kv' : `/kv/${keys[0]}`);
+  const query = c.named.get('query') ?? '';
   switch (op) {
     case 'read':
-      return { op, key: bytes[0]!, readReplica, target };
+      return { op, key: bytes[0]!, readReplica, query };
     case 'write':
-      return { op, key: bytes[0]!, target };
+      return { op, key: bytes[0]!, query };
     case 'scan':
-      return { op, readReplica, target };
+      return { op, readReplica, query };
     case 'batch':
-      return { op, keys: bytes, target };
+      return { op, keys: bytes, query };
     default:
       throw new Error(`line ${c.line}: unknown op ${op}`);
   }

@@ -97,7 +97,7 @@ const METHODS = ['GET', 'PUT', 'DELETE', 'POST', 'PATCH', 'OPTIONS', 'HEAD', 'TR
 const methodArb = fc.oneof({ arbitrary: fc.constantFrom('GET', 'PUT', 'DELETE', 'POST'), weight: 3 }, { arbitrary: fc.constantFrom(...METHODS), weight: 2 });
 const readOnly = (method: string) => method === 'GET' || method === 'HEAD';
 
-const QUERY_NAMES = ['sync', 'acks', 'read', 'min_seq', 'gt', 'gte', 'lt', 'lte', 'limit', 'encoding', 'node', 'from', 'epoch', 'data_epoch', 'force', 'x', ''];
+const QUERY_NAMES = ['sync', 'acks', 'read', 'min_seq', 'gt', 'gte', 'lt', 'lte', 'limit', 'encoding', 'node', 'from', 'term', 'data_term', 'unclean', 'to', 'x', ''];
 const QUERY_VALUES = ['', 'true', 'false', '0', '1', 'all', '2', 'replica', 'leader', 'base64', 'utf8', 'latin1', '-1', '99999999999999999999', '1e3', '0x10', '%', '%ZZ', '%ff', 'fuzz%2Fw%2Fa'];
 export const queryArb: fc.Arbitrary<string> = fc.oneof(
   { arbitrary: fc.constant(''), weight: 3 },
@@ -179,7 +179,7 @@ function wildBatchArb(ctx: FuzzContext): fc.Arbitrary<FuzzRequest> {
     .map((r) => ({ ...framed(r.method, `/batch${r.query}`, r.headers, r.body, r.framing, r.splits, ctx.valueBytesMax), family: 'wild-batch' }));
 }
 
-const OTHER_TARGETS = ['/kv', '/kv/', '/cluster', '/healthz', '/internal/state', '/internal/topology', '/internal/replication/ack', '/internal/replication/stream', '/internal/anti-entropy/digest', '/admin/promote', '/admin/anti-entropy', '/internal', '/admin', '/', '*', '//kv/fuzz/w/a', '/kv/fuzz/w/../a', '/KV/fuzz/w/a', '/healthz/', '/cluster?', 'http://fuzz/kv/fuzz/w/a', 'fuzz/w/a', '/%6bv/fuzz/w/a'];
+const OTHER_TARGETS = ['/kv', '/kv/', '/cluster', '/healthz', '/internal/state', '/internal/meta', '/internal/control', '/internal/replication/ack', '/internal/replication/stream', '/internal/anti-entropy/digest', '/admin/promote', '/admin/anti-entropy', '/internal', '/admin', '/', '*', '//kv/fuzz/w/a', '/kv/fuzz/w/../a', '/KV/fuzz/w/a', '/healthz/', '/cluster?', 'http://fuzz/kv/fuzz/w/a', 'fuzz/w/a', '/%6bv/fuzz/w/a'];
 
 function otherRouteArb(ctx: FuzzContext): fc.Arbitrary<FuzzRequest> {
   const target = fc.oneof({ arbitrary: fc.constantFrom(...OTHER_TARGETS), weight: 4 }, { arbitrary: fc.tuple(fc.constantFrom('/internal/', '/admin/', '/'), junkArb).map(([a, b]) => a + b), weight: 1 });
@@ -188,16 +188,17 @@ function otherRouteArb(ctx: FuzzContext): fc.Arbitrary<FuzzRequest> {
 }
 
 /**
- * The right token, on routes where it cannot change data: GETs of internal state and
- * topology, and JSON junk to the internal POST routes (never /admin/, never the stream).
+ * The right token, on routes where it cannot change data: GETs of internal state and the
+ * control plane's status, and JSON junk to the internal POST routes (never /admin/, never the
+ * stream, never a proposal).
  */
 function authorizedArb(ctx: FuzzContext): fc.Arbitrary<FuzzRequest> {
   const auth: [string, string] = ['Authorization', `Bearer ${ctx.token}`];
-  const get = fc.record({ target: fc.constantFrom('/internal/state', '/internal/topology', '/internal/nope', '/internal/replication/ack'), query: queryArb })
+  const get = fc.record({ target: fc.constantFrom('/internal/state', '/internal/control', '/internal/nope', '/internal/replication/ack'), query: queryArb })
     .map((r) => ({ ...framed('GET', `${r.target}${r.query}`, [auth], '', 'length', [], ctx.valueBytesMax), family: 'authorized-get' }));
   const field = fc.oneof(fc.nat(), fc.constantFrom(-1, 1.5, 2 ** 60, 'x', '127.0.0.1:1', null, true), fc.array(fc.nat(), { maxLength: 3 }), fc.string());
-  const doc = fc.dictionary(fc.constantFrom('node', 'epoch', 'applied', 'checkpoint', 'seq', 'starts', 'start', 'end', 'limit', 'topology', 'history', 'x'), field, { maxKeys: 5 });
-  const post = fc.record({ target: fc.constantFrom('/internal/replication/ack', '/internal/anti-entropy/digest', '/internal/anti-entropy/hashes', '/internal/topology'), body: fc.oneof(doc.map((d) => JSON.stringify(d)), fc.json()) })
+  const doc = fc.dictionary(fc.constantFrom('node', 'term', 'applied', 'checkpoint', 'seq', 'starts', 'start', 'end', 'limit', 'shard', 'history', 'x'), field, { maxKeys: 5 });
+  const post = fc.record({ target: fc.constantFrom('/internal/replication/ack', '/internal/anti-entropy/digest', '/internal/anti-entropy/hashes', '/internal/control/lease'), body: fc.oneof(doc.map((d) => JSON.stringify(d)), fc.json()) })
     .map((r) => ({ ...framed('POST', r.target, [auth, ['Content-Type', 'application/json']], utf8ToLatin1(r.body), 'length', [], ctx.valueBytesMax), family: 'authorized-post' }));
   return fc.oneof(get, post);
 }
@@ -208,35 +209,35 @@ function malformedArb(): fc.Arbitrary<FuzzRequest> {
   const target = `/kv/${WILD_PREFIX}m`;
   const cases: fc.Arbitrary<[string, string]>[] = [
     fc.constantFrom<[string, string]>(
-      ['GET', `GET ${target}\r\nHost: fuzz\r\n\r\n`],
-      ['GET', `GET ${target} HTTP/9.9\r\nHost: fuzz\r\n\r\n`],
-      ['GET', `GET ${target} HTTP/1.1\nHost: fuzz\n\n`],
-      ['GET', `GET  ${target}  HTTP/1.1\r\nHost: fuzz\r\n\r\n`],
+      ['GET', `GET ${target}\r\nHost: localhost\r\n\r\n`],
+      ['GET', `GET ${target} HTTP/9.9\r\nHost: localhost\r\n\r\n`],
+      ['GET', `GET ${target} HTTP/1.1\nHost: localhost\n\n`],
+      ['GET', `GET  ${target}  HTTP/1.1\r\nHost: localhost\r\n\r\n`],
       ['GET', `GET ${target} HTTP/1.1\r\nHost fuzz\r\n\r\n`],
-      ['GET', `GET ${target} HTTP/1.1\r\nHost: fuzz\r\nBad Name: x\r\n\r\n`],
-      ['GET', `GET ${target} HTTP/1.1\r\nHost: fuzz\r\nX: a\r\n folded\r\n\r\n`],
-      ['GET', `GET ${target} HTTP/1.1\r\nHost: fuzz\r\nX: a\x00b\r\n\r\n`],
-      ['GET', `GET ${target} HTTP/1.1\r\nHost: fuzz\r\nHost: other\r\n\r\n`],
-      ['GET', `GET ${target} HTTP/1.1\r\nHost: fuzz\r\nX-Big: ${'b'.repeat(70 * 1024)}\r\n\r\n`],
-      ['GET', `GET ${target} HTTP/1.1\r\nHost: fuzz\r\n${Array.from({ length: 3000 }, (_, i) => `X-${i}: ${i}\r\n`).join('')}\r\n`],
+      ['GET', `GET ${target} HTTP/1.1\r\nHost: localhost\r\nBad Name: x\r\n\r\n`],
+      ['GET', `GET ${target} HTTP/1.1\r\nHost: localhost\r\nX: a\r\n folded\r\n\r\n`],
+      ['GET', `GET ${target} HTTP/1.1\r\nHost: localhost\r\nX: a\x00b\r\n\r\n`],
+      ['GET', `GET ${target} HTTP/1.1\r\nHost: localhost\r\nHost: other\r\n\r\n`],
+      ['GET', `GET ${target} HTTP/1.1\r\nHost: localhost\r\nX-Big: ${'b'.repeat(70 * 1024)}\r\n\r\n`],
+      ['GET', `GET ${target} HTTP/1.1\r\nHost: localhost\r\n${Array.from({ length: 3000 }, (_, i) => `X-${i}: ${i}\r\n`).join('')}\r\n`],
       ['GET', '\r\n\r\n\r\n'],
       ['GET', 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'],
       ['GET', `\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03`],
-      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: fuzz\r\nContent-Length: abc\r\n\r\nabc`],
-      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: fuzz\r\nContent-Length: -1\r\n\r\nabc`],
-      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: fuzz\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd`],
-      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: fuzz\r\nContent-Length: 99999999999999999999\r\n\r\nabc`],
-      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: fuzz\r\nContent-Length: 1e3\r\n\r\nabc`],
-      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: fuzz\r\nContent-Length:  3 \r\n\r\nabc`],
-      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: fuzz\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n`],
-      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: fuzz\r\nTransfer-Encoding: gzip\r\n\r\nabc`],
-      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: fuzz\r\nTransfer-Encoding: chunked, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n`],
-      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: fuzz\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n`],
-      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: fuzz\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n0\r\nTrailer: x\r\n\r\n`],
-      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: fuzz\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\nabc`],
-      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: fuzz\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcdef\r\n0\r\n\r\n`],
-      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: fuzz\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\nabc\r\n0\r\n\r\n`],
-      ['POST', `POST /batch HTTP/1.1\r\nHost: fuzz\r\nContent-Length: 5000\r\n\r\n{"ops":[`],
+      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: localhost\r\nContent-Length: abc\r\n\r\nabc`],
+      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: localhost\r\nContent-Length: -1\r\n\r\nabc`],
+      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd`],
+      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 99999999999999999999\r\n\r\nabc`],
+      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1e3\r\n\r\nabc`],
+      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: localhost\r\nContent-Length:  3 \r\n\r\nabc`],
+      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n`],
+      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip\r\n\r\nabc`],
+      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n`],
+      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n`],
+      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n0\r\nTrailer: x\r\n\r\n`],
+      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\nabc`],
+      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcdef\r\n0\r\n\r\n`],
+      ['PUT', `PUT ${target} HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\nabc\r\n0\r\n\r\n`],
+      ['POST', `POST /batch HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5000\r\n\r\n{"ops":[`],
     ),
     // Any request line at all, from random bytes.
     fc.uint8Array({ minLength: 1, maxLength: 80 }).map((b): [string, string] => ['GET', `${latin1(b)}\r\n\r\n`]),
@@ -244,9 +245,9 @@ function malformedArb(): fc.Arbitrary<FuzzRequest> {
     // Never inside the target (so a surviving PUT still writes under fuzz/w/) nor the Host
     // line (a request without Host is a known deviation, tested on its own).
     fc.tuple(fc.nat(), fc.nat(255)).map(([at, byte]): [string, string] => {
-      const good = `PUT ${target} HTTP/1.1\r\nHost: fuzz\r\nContent-Length: 3\r\n\r\nabc`;
-      const host = good.indexOf('Host: fuzz\r\n');
-      const kept = (i: number) => (i >= 4 && i < 4 + target.length) || (i >= host && i < host + 'Host: fuzz\r\n'.length);
+      const good = `PUT ${target} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\n\r\nabc`;
+      const host = good.indexOf('Host: localhost\r\n');
+      const kept = (i: number) => (i >= 4 && i < 4 + target.length) || (i >= host && i < host + 'Host: localhost\r\n'.length);
       const positions = Array.from({ length: good.length - 3 }, (_, i) => i).filter((i) => !kept(i));
       const i = positions[at % positions.length]!;
       return ['PUT', good.slice(0, i) + String.fromCharCode(byte) + good.slice(i + 1)];
@@ -272,7 +273,7 @@ const chunkSplitsArb = fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { ma
  * would wait for the rest, so the client half-closes).
  */
 function framed(method: string, target: string, headers: readonly (readonly [string, string])[], body: string, framing: BodyFraming, splits: readonly number[], bytesMax: number): Omit<FuzzRequest, 'family'> {
-  const lines = [`${method} ${target} ${HTTP_VERSION}`, 'Host: fuzz', ...headers.map(([n, v]) => `${n}: ${v}`)];
+  const lines = [`${method} ${target} ${HTTP_VERSION}`, 'Host: localhost', ...headers.map(([n, v]) => `${n}: ${v}`)];
   let payload = body;
   if (framing === 'length') lines.push(`Content-Length: ${body.length}`);
   else if (framing === 'short') lines.push(`Content-Length: ${Math.floor(body.length / 2)}`);

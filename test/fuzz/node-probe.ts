@@ -5,7 +5,7 @@
  * directory.
  */
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { percentEncode } from '../../cluster/index.ts';
 import { rawRequest } from '../helpers/http.ts';
 
@@ -64,8 +64,27 @@ export function findNodePid(address: string): number | undefined {
 
 /** Resident set size of a process in bytes, from /proc/<pid>/status. */
 export function residentBytes(pid: number): number {
+  return statusBytes(pid, 'VmRSS');
+}
+
+/** The most resident memory a process has had since it started, or since `resetPeakResident`. */
+export function peakResidentBytes(pid: number): number {
+  return statusBytes(pid, 'VmHWM');
+}
+
+/** Sets a process's peak resident memory to its current one (Linux: `5` to /proc/<pid>/clear_refs); false if not allowed. */
+export function resetPeakResident(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false; // Not Linux, or not this user's process: the caller samples instead.
+  }
+}
+
+function statusBytes(pid: number, field: string): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);
-  if (!match) throw new Error(`node-probe: no VmRSS in /proc/${pid}/status`);
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status);
+  if (!match) throw new Error(`node-probe: no ${field} in /proc/${pid}/status`);
   return Number(match[1]) * 1024;
 }

@@ -3,9 +3,10 @@
  * gives (malformed ones included), and the first response is parsed by hand from what comes
  * back, so nothing on the client side repairs or refuses a request.
  *
- * One request per connection. The outcome is a parsed response, or "closed" (the server
- * ended the connection without a whole response), or "timeout" (nothing conclusive within
- * the client's deadline, which a fuzz test treats as a hang).
+ * One request per connection (`sendPipelined`: several, in one write). The outcome is a
+ * parsed response, or "closed" (the server ended the connection without a whole response),
+ * or "timeout" (nothing conclusive within the client's deadline, which a fuzz test treats as
+ * a hang).
  */
 import net from 'node:net';
 
@@ -68,8 +69,50 @@ export function sendRaw(address: string, request: Uint8Array, options: SendOptio
   });
 }
 
+/**
+ * Sends `request` (any number of pipelined requests, as one write) on a fresh connection and
+ * reads one response per entry of `methods`, in order. Resolves with the responses read when
+ * all have arrived, the server closed, or the deadline passed.
+ */
+export function sendPipelined(address: string, request: Uint8Array, methods: readonly string[], deadlineMs: number): Promise<ParsedResponse[]> {
+  const colon = address.lastIndexOf(':');
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: address.slice(0, colon), port: Number(address.slice(colon + 1)) });
+    let received = Buffer.alloc(0);
+    const responses: ParsedResponse[] = [];
+    let settled = false;
+    const finish = () => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(responses);
+    };
+    const timer = setTimeout(finish, deadlineMs);
+    socket.on('data', (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      for (;;) {
+        const method = methods[responses.length];
+        const parsed = method === undefined ? undefined : parseResponseAt(received, method, false);
+        if (!parsed) break;
+        responses.push(parsed.response);
+        received = received.subarray(parsed.end);
+      }
+      if (responses.length === methods.length) finish();
+    });
+    socket.on('error', finish);
+    socket.on('close', finish);
+    socket.write(request);
+  });
+}
+
 /** A whole final response at the start of `bytes`, or undefined if more bytes are needed. */
 export function parseResponse(bytes: Buffer, method: string, atEof: boolean): ParsedResponse | undefined {
+  return parseResponseAt(bytes, method, atEof)?.response;
+}
+
+/** The first whole response in `bytes` and the offset just past it. */
+function parseResponseAt(bytes: Buffer, method: string, atEof: boolean): { response: ParsedResponse; end: number } | undefined {
   const interim: number[] = [];
   let offset = 0;
   for (;;) {
@@ -93,23 +136,24 @@ export function parseResponse(bytes: Buffer, method: string, atEof: boolean): Pa
       continue;
     }
     const body = readBody(bytes.subarray(bodyStart), status, headers, method, atEof);
-    return body === undefined ? undefined : { status, headers, body, interim };
+    return body === undefined ? undefined : { response: { status, headers, body: body.body, interim }, end: bodyStart + body.length };
   }
 }
 
-function readBody(rest: Buffer, status: number, headers: Map<string, string>, method: string, atEof: boolean): Buffer | undefined {
-  if (method === 'HEAD' || status === 204 || status === 304) return Buffer.alloc(0);
+/** The body and how many bytes of `rest` its framing took, or undefined if more are needed. */
+function readBody(rest: Buffer, status: number, headers: Map<string, string>, method: string, atEof: boolean): { body: Buffer; length: number } | undefined {
+  if (method === 'HEAD' || status === 204 || status === 304) return { body: Buffer.alloc(0), length: 0 };
   if (/chunked/i.test(headers.get('transfer-encoding') ?? '')) return decodeChunked(rest);
   const length = headers.get('content-length');
   if (length !== undefined) {
     const n = Number(length);
-    return rest.length >= n ? rest.subarray(0, n) : undefined;
+    return rest.length >= n ? { body: rest.subarray(0, n), length: n } : undefined;
   }
   // No framing: the body runs to the end of the connection.
-  return atEof ? rest : undefined;
+  return atEof ? { body: rest, length: rest.length } : undefined;
 }
 
-function decodeChunked(rest: Buffer): Buffer | undefined {
+function decodeChunked(rest: Buffer): { body: Buffer; length: number } | undefined {
   const parts: Buffer[] = [];
   let at = 0;
   for (;;) {
@@ -118,7 +162,8 @@ function decodeChunked(rest: Buffer): Buffer | undefined {
     const size = parseInt(rest.subarray(at, lineEnd).toString('latin1').split(';')[0]!, 16);
     if (Number.isNaN(size)) throw new Error('raw-http: bad chunk size in a response');
     if (size === 0) {
-      return rest.indexOf('\r\n', lineEnd + 2) < 0 ? undefined : Buffer.concat(parts);
+      const end = rest.indexOf('\r\n', lineEnd + 2);
+      return end < 0 ? undefined : { body: Buffer.concat(parts), length: end + 2 };
     }
     if (rest.length < lineEnd + 2 + size + 2) return undefined;
     parts.push(rest.subarray(lineEnd + 2, lineEnd + 2 + size));

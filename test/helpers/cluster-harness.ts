@@ -28,7 +28,13 @@ import { freePorts } from './free-ports.ts';
 import { TcpProxy } from './tcp-proxy.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-/** Generous: a dozen nodes starting at once on a 2-core machine at a load average of 40 took 80 s to listen. */
+/**
+ * How long a node may take to answer /healthz after it is spawned: a bound for "eventually",
+ * not a speed test. A node's start costs about 1 s of CPU (mostly loading its modules through
+ * tsx); on a 2-core machine running two test files and other work it took 4-32 s (median 14 s)
+ * in `npm test` beside two CPU-burning loops (issue 16, finding 14), and a dozen nodes starting
+ * at once at a load average of 40 took 80 s to listen. A node that exits fails at once instead.
+ */
 const HEALTHY_WAIT_MS = 180_000;
 const EXIT_WAIT_MS = 90_000;
 const POLL_MS = 50;

@@ -29,10 +29,27 @@ interface Ready {
   dir: string;
 }
 
+/**
+ * How long a holder may take to start its hosts and print `ready`: its nodes each get the
+ * harness's bound to answer /healthz (test/helpers/cluster-harness.ts), so at least that.
+ */
+const HOLDER_READY_WAIT_MS = 180_000;
+/** How long a holder that never got ready gets to remove what it made after SIGINT. */
+const HOLDER_EXIT_WAIT_MS = 60_000;
+
 async function startHolder(mode: 'hold' | 'throw'): Promise<{ child: Child; ready: Ready | undefined }> {
   const child = spawnTs('test/hosts/fixtures/hold-cluster.ts', [mode]);
-  const line = await child.waitForLine((l) => l.startsWith('ready '), 60_000);
-  return { child, ready: JSON.parse(line.slice('ready '.length)) as Ready };
+  try {
+    const line = await child.waitForLine((l) => l.startsWith('ready '), HOLDER_READY_WAIT_MS);
+    return { child, ready: JSON.parse(line.slice('ready '.length)) as Ready };
+  } catch (error) {
+    // A holder that never got ready must not outlive the test: it would keep its hosts, and
+    // this test's process (so npm test) running. SIGINT has it remove what it made.
+    child.process.kill('SIGINT');
+    await Promise.race([child.exited, new Promise((resolve) => setTimeout(resolve, HOLDER_EXIT_WAIT_MS).unref())]);
+    await killHard(child);
+    throw error;
+  }
 }
 
 async function assertRunExisted(ready: Ready): Promise<void> {

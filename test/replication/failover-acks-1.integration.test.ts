@@ -20,7 +20,7 @@ import { findLostWrites } from '../checker/index.ts';
 import { Client } from '../../net/index.ts';
 import { CONTROL_TOML_FAILOVER, startCluster, type TestCluster } from '../helpers/cluster-harness.ts';
 import { rawRequest } from '../helpers/http.ts';
-import { countOutcomes, currentLeader, noCandidateReports, uncleanFailover, waitElection } from './failover.ts';
+import { countOutcomes, waitForLoad, currentLeader, noCandidateReports, uncleanFailover, waitElection } from './failover.ts';
 import { nodeView, scanAll, waitCaughtUp, waitFor, waitInSync } from './nodes.ts';
 import { startWriteLoad } from './write-load.ts';
 
@@ -54,7 +54,7 @@ describe('failover under an acks=1 write load', () => {
     const client = await Client.connect([first], { retriesMax: 0 });
     clients.push(client);
     const load = startWriteLoad({ client, workers: 16, writesMax: 40_000, durationMsMax: LOAD_MS_MAX, acks: 1, prefix: 'r1' });
-    await waitFor(`${ACKED_BEFORE_KILL} acknowledged writes`, () => load.acknowledged() >= ACKED_BEFORE_KILL);
+    await waitForLoad(load, `${ACKED_BEFORE_KILL} acknowledged writes`, () => load.acknowledged() >= ACKED_BEFORE_KILL);
     await cluster!.nodes.get(first)!.kill();
     await load.done;
 
@@ -82,11 +82,11 @@ describe('failover under an acks=1 write load', () => {
     const client = await Client.connect([second], { retriesMax: 0 });
     clients.push(client);
     const load = startWriteLoad({ client, workers: 16, writesMax: 40_000, durationMsMax: LOAD_MS_MAX, acks: 1, prefix: 'r2' });
-    await waitFor('300 acknowledged writes', () => load.acknowledged() >= 300);
+    await waitForLoad(load, '300 acknowledged writes', () => load.acknowledged() >= 300);
     const replicas = members().filter((r) => r !== second);
     await Promise.all(replicas.map((r) => cluster!.nodes.get(r)!.kill()));
     const ackedAtKill = load.acknowledged();
-    await waitFor(`${ACKED_ALONE} writes acknowledged by the lone leader`, () => load.acknowledged() >= ackedAtKill + ACKED_ALONE);
+    await waitForLoad(load, `${ACKED_ALONE} writes acknowledged by the lone leader`, () => load.acknowledged() >= ackedAtKill + ACKED_ALONE);
     // Its in-sync set shrinks to itself alone (committed) once the replicas stopped keeping up.
     await waitFor('the lone leader to drop its dead followers from the in-sync set', async () =>
       (await nodeView(second)).replication.leader?.followers.every((f) => !f.inSync) === true);

@@ -22,7 +22,7 @@ import { findLostWrites } from '../checker/index.ts';
 import { Client } from '../../net/index.ts';
 import { CONTROL_TOML_FAILOVER, startCluster, type NodeProcess, type TestCluster } from '../helpers/cluster-harness.ts';
 import { rawRequest } from '../helpers/http.ts';
-import { countOutcomes, currentLeader, waitElectionRecord, noCandidateReports, uncleanFailover, waitElection } from './failover.ts';
+import { countOutcomes, waitForLoad, currentLeader, waitElectionRecord, noCandidateReports, uncleanFailover, waitElection } from './failover.ts';
 import { nodeView, scanAll, waitCaughtUp, waitFor, waitInSync } from './nodes.ts';
 import { startWriteLoad } from './write-load.ts';
 
@@ -59,7 +59,7 @@ describe('failover under an acks=all write load', () => {
     const client = await Client.connect([first], { retriesMax: 0 });
     clients.push(client);
     const load = startWriteLoad({ client, workers: 8, writesMax: 20_000, durationMsMax: LOAD_MS_MAX, acks: 'all', prefix: 'r1' });
-    await waitFor(`${ACKED_BEFORE_KILL} acknowledged writes`, () => load.acknowledged() >= ACKED_BEFORE_KILL);
+    await waitForLoad(load, `${ACKED_BEFORE_KILL} acknowledged writes`, () => load.acknowledged() >= ACKED_BEFORE_KILL);
     await cluster!.nodes.get(first)!.kill();
     await load.done;
 
@@ -88,7 +88,7 @@ describe('failover under an acks=all write load', () => {
       assert.equal(res.headers['location'], `http://${second}/kv/fenced-${acks}?acks=${acks}`);
       assert.equal(res.headers['x-term'], '2');
     }
-    const batch = await rawRequest(first, 'POST', '/batch', { body: JSON.stringify({ ops: [{ type: 'put', key: 'fenced-batch', value: 'x' }] }) });
+    const batch = await rawRequest(first, 'POST', '/batch', { headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ ops: [{ type: 'put', key: 'fenced-batch', value: 'x' }] }) });
     assert.equal(batch.status, 307);
     const view = await nodeView(first);
     assert.equal(view.role, 'replica');
@@ -112,12 +112,12 @@ describe('failover under an acks=all write load', () => {
     const client = await Client.connect([second], { retriesMax: 0 });
     clients.push(client);
     const load = startWriteLoad({ client, workers: 8, writesMax: 20_000, durationMsMax: LOAD_MS_MAX, acks: 'all', prefix: 'r2' });
-    await waitFor('300 acknowledged writes', () => load.acknowledged() >= 300);
+    await waitForLoad(load, '300 acknowledged writes', () => load.acknowledged() >= 300);
     const replicas = members().filter((r) => r !== second);
     await Promise.all(replicas.map((r) => cluster!.nodes.get(r)!.kill()));
     const ackedAtKill = load.acknowledged();
     // The leader commits an in-sync set of itself alone, then refuses acks=all writes up front.
-    await waitFor(`${REFUSED_BEFORE_KILL} writes refused by the lone leader`, () => load.answered('NOT_ENOUGH_REPLICAS') >= REFUSED_BEFORE_KILL);
+    await waitForLoad(load, `${REFUSED_BEFORE_KILL} writes refused by the lone leader`, () => load.answered('NOT_ENOUGH_REPLICAS') >= REFUSED_BEFORE_KILL);
     const ackedAlone = load.acknowledged() - ackedAtKill;
     const reportsBefore = noCandidateReports(controllers(), SHARD);
     await cluster!.nodes.get(second)!.kill();

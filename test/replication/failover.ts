@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import { rawRequest } from '../helpers/http.ts';
 import { clusterView, electionOf, nodeView, requestPromote, waitFor, waitForValue, WAIT_MS, type ElectionReport, type ShardView } from './nodes.ts';
+import type { Load } from './write-load.ts';
 
 /** What the control plane logs when a shard's lease ended and no in-sync member answered. */
 export const NO_CANDIDATE = 'shard leader lost its lease and no in-sync member answered; the shard takes no writes';
@@ -111,6 +112,19 @@ export async function promoteOnceLeaseEnded(node: string, unclean: boolean, onRe
     onRefused();
     await delay(50);
   }
+}
+
+/**
+ * Waits until `reached()` holds for the load; fails, saying how far the load got, if the load
+ * ends first (its workers stop at the first connection failure) or within `timeoutMs`. Never a
+ * silent timeout: a test that goes on without the writes it waited for tests less (issue 16,
+ * finding 14).
+ */
+export async function waitForLoad(load: Load, what: string, reached: () => boolean, timeoutMs = WAIT_MS): Promise<void> {
+  let ended = false;
+  void load.done.then(() => (ended = true));
+  await waitFor(what, () => reached() || ended, timeoutMs);
+  if (!reached()) throw new Error(`the write load ended before ${what}: ${load.acknowledged()} acknowledged, ${load.unacknowledged()} not`);
 }
 
 /**
