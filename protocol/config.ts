@@ -20,7 +20,7 @@ import { canonicalAddress } from './address.ts';
 import { configError } from './errors.ts';
 import {
   DEFAULT_LIMITS, LIMIT_RANGES, REPLICAS_PER_SHARD_MAX, SHARDS_MAX, TOKEN_BYTES_MAX, TOKEN_BYTES_MIN,
-  VNODES_MAX, VNODES_MIN, type Limits,
+  VNODES_DEFAULT, VNODES_MAX, VNODES_MIN, type Limits,
 } from './limits.ts';
 import { CONTROL_KEYS, CONTROL_RANGES, controlProblems, DEFAULT_CONTROL, type ControlOptions } from './control-options.ts';
 import { DEFAULT_REPLICATION, parseAcks, REPLICATION_KEYS, REPLICATION_RANGES, type ReplicationOptions } from './replication-options.ts';
@@ -96,7 +96,7 @@ export function parseConfig(text: string, options: ParseConfigOptions): ClusterC
     throw configError(`${source}: cluster.epoch is gone: the control plane now versions the cluster's shape (docs/control-plane.md); remove the line`);
   }
   checkKeys(cluster, ['vnodes', 'controllers', 'token', 'internal_token', 'auth'], source, 'cluster.');
-  const vnodes = integer(cluster['vnodes'] ?? 128, [VNODES_MIN, VNODES_MAX], source, 'cluster.vnodes');
+  const vnodes = integer(cluster['vnodes'] ?? VNODES_DEFAULT, [VNODES_MIN, VNODES_MAX], source, 'cluster.vnodes');
   const token = parseToken(options.envToken ?? cluster['token'], options.envToken !== undefined ? 'DISTRIBKV_TOKEN' : `${source}: cluster.token`);
   const internalToken = parseToken(options.envInternalToken ?? cluster['internal_token'], options.envInternalToken !== undefined ? 'DISTRIBKV_INTERNAL_TOKEN' : `${source}: cluster.internal_token`);
   const authScope = parseAuthScope(cluster['auth'] ?? 'internal', source);

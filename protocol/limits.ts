@@ -84,6 +84,8 @@ export const FRAME_DEPTH_MAX = 3;
 
 /** Ring and topology bounds, checked when the config is validated. */
 export const VNODES_MIN = 1;
+/** cluster.vnodes when the config names none. */
+export const VNODES_DEFAULT = 128;
 export const VNODES_MAX = 4096;
 export const SHARDS_MAX = 1024;
 export const REPLICAS_PER_SHARD_MAX = 16;

@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { Topology, type TopologyJson } from '../../cluster/index.ts';
+import { Topology, VNODES_DEFAULT, type TopologyJson } from '../../cluster/index.ts';
 import { Client } from '../../net/index.ts';
 import { startCluster, type TestCluster } from '../../test/helpers/cluster-harness.ts';
 import { freePorts } from '../../test/helpers/free-ports.ts';
@@ -81,7 +81,7 @@ async function main(): Promise<number> {
   let client: Client | undefined;
   try {
     say(`starting 3 shards x 2 nodes, 1 controller, 2 spare nodes (load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')})`);
-    cluster = await startCluster({ shards: 3, replicas: 1, controllers: 1, controlToml: '' });
+    cluster = await startCluster({ shards: 3, replicas: 1, controllers: 1, controlToml: '', vnodes: VNODES_DEFAULT });
     const spares = (await freePorts(2)).map((p) => `127.0.0.1:${p}`);
     await Promise.all(spares.map((a) => cluster!.start(a)));
     client = await Client.connect([cluster.shards[0]!.leader]);

@@ -11,6 +11,7 @@
  */
 import type { BatchOperation, Db } from '../../engine/index.ts';
 import { MIGRATION_DELETE_BATCH_OPS } from '../limits.ts';
+import { TurnKeeper } from './turns.ts';
 
 /** Deletes each key `matches`, `MIGRATION_DELETE_BATCH_OPS` per batch, each batch through `write`; resolves to how many. */
 export async function deleteMatching(
@@ -22,8 +23,10 @@ export async function deleteMatching(
   const snapshot = db.snapshot();
   const iterator = db.iterator({ snapshot });
   let deleted = 0;
+  const turns = new TurnKeeper();
   try {
     for (;;) {
+      await turns.pause();
       const entries = await iterator.nextBatch(MIGRATION_DELETE_BATCH_OPS);
       if (entries.length === 0 || stopped()) break;
       const ops: BatchOperation[] = [];

@@ -23,6 +23,7 @@ import { decodeBatch } from '../../engine/index.ts';
 import { ClusterError } from '../../protocol/errors.ts';
 import { encodeFrame, encodePreamble, type Frame, type MovedOp } from '../../protocol/frame-format.ts';
 import { MOVED_OPS_MAX } from '../../protocol/limits.ts';
+import { TurnKeeper } from './turns.ts';
 import { moveFilter } from '../../protocol/placement.ts';
 import type { Metadata, MigrationMeta, MoveMeta } from '../control/metadata.ts';
 import { MIGRATION_CHUNK_BYTES, MIGRATION_POLL_MS } from '../limits.ts';
@@ -156,8 +157,11 @@ async function sendSnapshot(ctx: GiverContext, out: FrameWriter, moving: (key: U
     let entries: Uint8Array[] = [];
     let bytes = 0;
     let count = 0;
+    const turns = new TurnKeeper();
+    let scanned = 0;
     for await (const [key, value] of ctx.db.iterator({ snapshot })) {
       if (out.closed) return snapshot.seq;
+      if ((++scanned & 255) === 0) await turns.pause();
       if (!moving(key)) continue;
       entries.push(key, value);
       bytes += key.length + value.length;

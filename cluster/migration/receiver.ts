@@ -38,6 +38,7 @@ import type { Peers } from '../peers.ts';
 import type { LeaderReplication } from '../replication/leader.ts';
 import type { WriteGate } from '../replication/write-gate.ts';
 import { deleteMatching } from './delete-matching.ts';
+import { TurnKeeper } from './turns.ts';
 
 export interface ReceiverContext {
   address: string;
@@ -138,9 +139,11 @@ export class MigrationReceiver {
     try {
       if (stream.status !== 200) throw new ClusterError('BAD_REQUEST', `${giverLeader} refused the migration stream: ${stream.status}`);
       const decoder = new FrameDecoder(this.ctx.frameBytesMax);
+      const turns = new TurnKeeper();
       for await (const chunk of stream.chunks) {
         decoder.push(chunk);
         for (let frame = decoder.next(); frame; frame = decoder.next()) {
+          await turns.pause();
           through = await this.apply(frame, through, moving, state, progress);
           progress.through = through;
           this.maybeRecord(through, state);

@@ -204,6 +204,8 @@ export interface ClusterOptions {
    * machine; '' for the product's defaults (benchmarks).
    */
   controlToml?: string;
+  /** Points per shard on the ring; default 64 (a smaller ring than the product's 128, for faster tests). */
+  vnodes?: number;
   /** Shard nodes the others reach through a TCP proxy (see the file comment). */
   proxied?: (shard: ShardSpec) => string[];
   /** Shard nodes that reach the controllers through proxies (see the file comment); needs `controllers`. */
@@ -329,7 +331,7 @@ function portOf(address: string): number {
 }
 
 function configToml(shards: ShardSpec[], controllers: string[], options: ClusterOptions): string {
-  const lines = ['[cluster]', 'vnodes = 64', options.clusterToml ?? ''];
+  const lines = ['[cluster]', `vnodes = ${options.vnodes ?? 64}`, options.clusterToml ?? ''];
   if (controllers.length > 0) lines.push(`controllers = [${controllers.map((c) => `"${c}"`).join(', ')}]`);
   lines.push('');
   if (options.limitsToml) lines.push('[limits]', options.limitsToml, '');
