@@ -134,7 +134,7 @@ export const MIGRATION_DELETE_BATCH_OPS = 1_000;
 /** The longest a migration's loop keeps the event loop before letting timers and requests run (migration/turns.ts). */
 export const MIGRATION_TURN_MS = 5;
 /** The share of the time a migration's loop may work; it rests the rest (migration/turns.ts). */
-export const MIGRATION_WORK_SHARE = 0.2;
+export const MIGRATION_WORK_SHARE = 0.1;
 /** How soon a giver's cleanup that failed (its leadership lapsed, or its `cleaned` step met a control-plane election) runs again. */
 export const MIGRATION_CLEANUP_RETRY_MS = 1_000;
 

@@ -22,9 +22,12 @@ export class TurnKeeper {
 
   /** Resolves at once within a turn; after MIGRATION_TURN_MS, once the turn has rested its share. */
   async pause(): Promise<void> {
-    const workedMs = this.now() - this.startedMs;
-    if (workedMs < MIGRATION_TURN_MS) return;
-    const restMs = Math.round(workedMs * (1 / MIGRATION_WORK_SHARE - 1));
+    const elapsedMs = this.now() - this.startedMs;
+    if (elapsedMs < MIGRATION_TURN_MS) return;
+    // A turn's time may include waits (a socket draining, the next frame arriving) that were no
+    // work: rest for one turn's worth at most, or two loops waiting on each other (giver and
+    // receiver) would each count the other's rest as work and rest longer, until they stall.
+    const restMs = Math.round(Math.min(elapsedMs, MIGRATION_TURN_MS) * (1 / MIGRATION_WORK_SHARE - 1));
     await new Promise<void>((resolve) => (restMs > 0 ? setTimeout(resolve, restMs) : setImmediate(resolve)));
     this.startedMs = this.now();
   }
