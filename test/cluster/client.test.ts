@@ -68,6 +68,23 @@ describe('Client', () => {
     assert.ok(sent.filter((s) => s.request.path === '/cluster').length > atConnect, 'topology fetched again after the redirect');
   });
 
+  it('follows a 308 (a key moved away for good by a migration) on reads, writes and multi-gets, without an error', async () => {
+    const key = keyOn('a');
+    const path = `/kv/${percentEncode(encoder.encode(key))}`;
+    const moved = (to: string, p: string): TransportResponse => ({ ...redirect(to, p), status: 308 });
+    const { transport, sent } = fake((address, request) => {
+      if (address !== A) return request.method === 'GET' ? { status: 200, headers: {}, body: encoder.encode('there') } : request.path === '/batch' ? json(200, { encoding: 'base64', values: [Buffer.from('there').toString('base64')] }) : written(4);
+      return moved(B, request.path);
+    });
+    const client = await connect(transport);
+    assert.equal(await client.put(key, 'v'), 4);
+    assert.equal(Buffer.from((await client.get(key))!).toString(), 'there');
+    assert.deepEqual((await client.getMany([key])).map((v) => Buffer.from(v!).toString()), ['there']);
+    const atA = sent.filter((s) => s.address === A && s.request.path !== '/cluster').map((s) => s.request.method);
+    assert.deepEqual(atA, ['PUT', 'GET', 'POST'], 'each went to A first, was answered 308, then followed to B');
+    assert.ok(sent.some((s) => s.address === B && s.request.path === path && s.request.method === 'PUT'));
+  });
+
   it('refreshes its topology when a node answers with a newer metadata version', async () => {
     const { transport, sent } = fake(() => ({ ...written(5), headers: { 'x-seq': '5', 'x-version': '2' } }));
     const client = await connect(transport);
