@@ -27,13 +27,14 @@ after(async () => {
   if (!child || child.process.exitCode !== null || child.process.signalCode !== null) return;
   // SIGTERM first: the run's exit cleanup kills its nodes; SIGKILL would orphan them.
   child.process.kill('SIGTERM');
-  await Promise.race([child.exited, delay(STOP_WAIT_MS)]);
+  await Promise.race([child.exited, delay(STOP_WAIT_MS, undefined, { ref: false })]);
   if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGKILL');
 });
 
 test('npm run chaos: killing shard leaders under load loses no acknowledged write, stays linearizable, and every failover ends', { timeout: RUN_WAIT_MS + STOP_WAIT_MS }, async (t) => {
   child = spawnTs('test/chaos/main.ts', ['--seconds', String(SECONDS), '--seed', String(SEED), '--json']);
-  const exit = await Promise.race([child.exited, delay(RUN_WAIT_MS).then(() => undefined)]);
+  // Unref'd: a pending 10-minute timer kept this file's process alive after the test had passed.
+  const exit = await Promise.race([child.exited, delay(RUN_WAIT_MS, undefined, { ref: false }).then(() => undefined)]);
   const output = child.lines.join('\n');
   assert.ok(exit, `npm run chaos did not end within ${RUN_WAIT_MS} ms:\n${output}`);
   for (const line of child.lines.filter((l) => !l.startsWith('{'))) t.diagnostic(line);

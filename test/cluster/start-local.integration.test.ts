@@ -80,6 +80,6 @@ test('npm start shows progress, then the live topology once its nodes are ready,
   assert.doesNotMatch(stderr, /"stack"|\n\s+at \S+ \(/, `no stack in the start-up's logs; ${output()}`);
 
   process.kill(child.pid!, 'SIGTERM');
-  const code = await Promise.race([exited, delay(STOP_WAIT_MS).then(() => 'still running' as const)]);
+  const code = await Promise.race([exited, delay(STOP_WAIT_MS, undefined, { ref: false }).then(() => 'still running' as const)]);
   assert.equal(code, 0, `exit code after SIGTERM; ${output()}`);
 });
