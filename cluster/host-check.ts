@@ -4,16 +4,19 @@
  *
  * - DNS rebinding: a page at attacker.example makes its name resolve to 127.0.0.1, then reads
  *   the node's answers as same-origin. The browser still sends `Host: attacker.example`, so
- *   the Host's name must be one of this node's: its configured host, the address it bound,
- *   the address the connection reached (an IP literal cannot be rebound), or `localhost`.
- *   The port is not compared: a port forward or a proxy may change it, and rebinding needs a
- *   name, not a port.
+ *   a Host that is a name must be one of this node's: its configured host, the address it
+ *   bound, or `localhost`. Any IP literal is accepted: it cannot be rebound, and a node may be
+ *   reached at an address that is not its own (a proxy, a NAT, a port forward: the test
+ *   harness's proxies on 127.0.0.2 were refused as FOREIGN_HOST). The port is not compared,
+ *   for the same reason.
  * - Cross-site requests: any web page can POST to a loopback node; the browser says which
  *   page in `Origin`. The node serves no pages, so an Origin is accepted only when it is this
- *   very node (a name above and the port the connection reached, or the configured one);
+ *   very node (one of its own names or addresses, not any IP literal, and the port the
+ *   connection reached, or the configured one);
  *   `Origin: null` (sandboxed frames, file: pages) is refused. Clients other than browsers
  *   send no Origin.
  */
+import { isIP } from 'node:net';
 import { ClusterError } from '../protocol/errors.ts';
 
 /** The names a node answers to, lower case, IPv6 without brackets. */
@@ -34,7 +37,8 @@ export interface LocalEnd {
 
 /** Throws FOREIGN_HOST or FOREIGN_ORIGIN when the request names another site; a missing Host is the caller's to handle. */
 export function checkHostAndOrigin(host: string | undefined, origin: string | undefined, names: NodeNames, local: LocalEnd): void {
-  if (host !== undefined && !isOwnName(hostName(host), names, local)) {
+  const name = host === undefined ? undefined : hostName(host);
+  if (host !== undefined && !(name !== undefined && isIP(name) !== 0) && !isOwnName(name, names, local)) {
     throw new ClusterError('FOREIGN_HOST', `Host ${quote(host)} is not a name of this node; use ${names.configuredHost.includes(':') ? `[${names.configuredHost}]` : names.configuredHost}:${names.configuredPort}, localhost or the IP address you connected to`);
   }
   if (origin !== undefined && !isOwnOrigin(origin, names, local)) {

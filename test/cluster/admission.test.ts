@@ -153,17 +153,19 @@ describe('the Host and Origin check', () => {
 
   it('accepts the node\'s own names, in any case and with any port', () => {
     for (const host of ['node-a.internal:7001', 'NODE-A.internal', '127.0.0.1:7001', '10.0.0.5:8080', 'localhost', 'localhost:1']) assert.equal(verdict(host), 'ok', host);
+    // An IP literal cannot be rebound, and a proxy or NAT may reach the node at an address not its own.
+    for (const host of ['10.0.0.6:7001', '127.0.0.2:7001', '[::1]:7001']) assert.equal(verdict(host), 'ok', host);
     assert.equal(verdict(undefined), 'ok', 'HTTP/1.0 without Host is the server\'s to judge');
   });
 
   it('refuses a name that is not the node\'s: rebinding, other nodes, malformed', () => {
-    for (const host of ['attacker.example:7001', 'node-b.internal:7001', '10.0.0.6:7001', 'localhost.', '[::1]:7001', 'node-a.internal:x', '']) assert.equal(verdict(host), 'FOREIGN_HOST', host);
+    for (const host of ['attacker.example:7001', 'node-b.internal:7001', 'localhost.', 'node-a.internal:x', '10.0.0.6:x', '']) assert.equal(verdict(host), 'FOREIGN_HOST', host);
   });
 
   it('accepts only an Origin that is this very node', () => {
     assert.equal(verdict('localhost', 'http://localhost:7001'), 'ok');
     assert.equal(verdict('localhost', 'http://node-a.internal:7001'), 'ok');
-    for (const origin of ['http://localhost:8080', 'https://attacker.example', 'null', 'file://', 'http://attacker.example:7001', 'not a url']) assert.equal(verdict('localhost', origin), 'FOREIGN_ORIGIN', origin);
+    for (const origin of ['http://localhost:8080', 'https://attacker.example', 'null', 'file://', 'http://attacker.example:7001', 'not a url', 'http://10.0.0.6:7001']) assert.equal(verdict('localhost', origin), 'FOREIGN_ORIGIN', origin);
   });
 
   it('takes the name out of a Host header', () => {
