@@ -123,7 +123,8 @@ describe('migrations interrupted by kill -9 of each role at each step', () => {
       try {
         await interruptedRun(t, spec, i + 1);
       } catch (error) {
-        failed = `run ${i + 1}`;
+        // A todo run's failure is the known bug; the runs after it still run (and fail on their own if it broke the cluster).
+        if (spec.todo === undefined) failed = `run ${i + 1}`;
         dumpLogs(t, cluster);
         throw error;
       } finally {
