@@ -1,25 +1,13 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { ValueKind } from '../../engine/internal-key.ts';
 import { verifyTable } from '../../engine/sst/table-verify.ts';
 import { buildTable, hex, utf8 } from './sst-fixtures.ts';
+import { exampleHexInDoc } from '../helpers/doc-example.ts';
 
 const docPath = new URL('../../docs/formats/sstable.md', import.meta.url);
 
-/** The hex bytes at the start of each line of the doc's example block, concatenated. */
-function exampleBytesInDoc(): string {
-  const doc = readFileSync(docPath, 'utf8');
-  const block = /<!-- sstable-example:begin -->\n```\n([\s\S]*?)```\n<!-- sstable-example:end -->/.exec(doc);
-  assert.ok(block, 'the doc has an example block');
-  let out = '';
-  for (const line of block[1]!.split('\n')) {
-    // Leading byte tokens: two hex digits each, single-space separated; the annotation follows.
-    const bytes = /^((?:[0-9a-f]{2} )*[0-9a-f]{2})(?: {2,}|$)/.exec(line.trimStart());
-    if (bytes) out += bytes[1]!.replaceAll(' ', '');
-  }
-  return out;
-}
+const exampleBytesInDoc = () => exampleHexInDoc(docPath, 'sstable-example');
 
 test('the worked example in docs/formats/sstable.md is the bytes the builder writes', () => {
   const built = buildTable(

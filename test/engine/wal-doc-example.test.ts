@@ -1,24 +1,13 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { ValueKind } from '../../engine/internal-key.ts';
 import { LogWriter } from '../../engine/log/log-writer.ts';
 import { decodeBatch, encodeBatch } from '../../engine/write-batch.ts';
+import { exampleHexInDoc } from '../helpers/doc-example.ts';
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 
-/** The hex bytes at the start of each line of the doc's range-delete example, concatenated. */
-function exampleBytesInDoc(): string {
-  const doc = readFileSync(new URL('../../docs/formats/wal.md', import.meta.url), 'utf8');
-  const block = /<!-- wal-example:begin -->\n```\n([\s\S]*?)```\n<!-- wal-example:end -->/.exec(doc);
-  assert.ok(block, 'the doc has an example block');
-  let out = '';
-  for (const line of block[1]!.split('\n')) {
-    const bytes = /^((?:[0-9a-f]{2} )*[0-9a-f]{2})(?: {2,}|$)/.exec(line.trimStart());
-    if (bytes) out += bytes[1]!.replaceAll(' ', '');
-  }
-  return out;
-}
+const exampleBytesInDoc = () => exampleHexInDoc(new URL('../../docs/formats/wal.md', import.meta.url), 'wal-example');
 
 test('the range-delete record in docs/formats/wal.md is the bytes the engine writes, and decodes back', () => {
   const ops = [
