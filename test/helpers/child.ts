@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { killOnExit } from './exit-cleanup.ts';
 
 export interface Child {
   process: ChildProcess;
@@ -22,6 +23,7 @@ export function spawnTs(script: string, args: string[], env: NodeJS.ProcessEnv =
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });
+  killOnExit(child);
   const lines: string[] = [];
   let partial = '';
   let errText = '';

@@ -24,6 +24,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { killOnExit } from './exit-cleanup.ts';
 import { freePorts } from './free-ports.ts';
 import { TcpProxy } from './tcp-proxy.ts';
 
@@ -75,6 +76,7 @@ export class NodeProcess {
     child.stderr!.on('data', (chunk: Buffer) => {
       this.stderrText += chunk.toString();
     });
+    killOnExit(child);
     this.exitPromise = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   }
 

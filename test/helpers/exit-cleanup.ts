@@ -12,6 +12,7 @@
  * SIGKILL cannot be caught; what a killed run leaves, the next run removes (the host
  * harness does so by the owner pid in its names).
  */
+import type { ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 
 type Cleanup = () => void;
@@ -56,4 +57,14 @@ export function runExitCleanups(): void {
     }
   }
   setHandlers();
+}
+
+/**
+ * SIGKILLs `child` if this process ends first (a test file ended by the runner's timeout, which
+ * SIGTERMs it, or by Ctrl-C): a hung file's nodes must not outlive it, holding ports and CPU
+ * that the files after it need. Released when the child exits.
+ */
+export function killOnExit(child: ChildProcess): void {
+  const release = onExitCleanup(() => child.kill('SIGKILL'));
+  child.once('exit', release);
 }

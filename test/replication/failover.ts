@@ -43,7 +43,9 @@ export async function shardView(observers: readonly string[], name: string): Pro
  * `after`, and that leader is ready (it holds its lease); returns the leader and its term.
  */
 export async function waitElection(observers: readonly string[], shard: string, after: number): Promise<Election> {
+  const deadline = Date.now() + WAIT_MS;
   for (;;) {
+    if (Date.now() > deadline) throw new Error(`no leader of ${shard} elected past term ${after} kept its lease within ${WAIT_MS} ms (observed on ${observers.join(', ')})`);
     const elected = await waitForValue(`a leader of ${shard} elected past term ${after} (observed on ${observers.join(', ')})`, async () => {
       const s = await shardView(observers, shard);
       return s.term > after ? { shard, leader: s.leader, term: s.term } : undefined;
