@@ -235,6 +235,9 @@ export class FollowerMachine {
           this.leader = event.leader;
           this.term = Math.max(this.term, event.term);
           if (this.connection !== 'idle') this.requestDisconnect();
+          // The backoff was earned by the old leader; the new one's acks=all writes wait for this node.
+          this.failures = 0;
+          this.retryAtMs = 0;
         }
         break;
       case 'stop':

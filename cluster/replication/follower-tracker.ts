@@ -104,7 +104,9 @@ export class FollowerTracker {
   /** A stream open (or closed within the grace) and a lag of at most lagMaxMs. */
   keepsUp(node: string, nowMs: number, clock: CommitClock): boolean {
     const follower = this.followers.get(node);
-    const since = follower ? follower.disconnectedMs : this.startMs;
+    // Not seen yet (a new leader's first moments): its position is unknown until it connects, not infinitely behind.
+    if (!follower) return nowMs - this.startMs < this.graceMs;
+    const since = follower.disconnectedMs;
     const present = since === undefined || nowMs - since < this.graceMs;
     return present && this.lagMs(node, nowMs, clock) <= this.lagMaxMs;
   }

@@ -75,6 +75,7 @@ export class LeaderReplication {
   private readonly ticker: NodeJS.Timeout;
   private readonly leaseTimer: NodeJS.Timeout;
   private leaseFailures = 0;
+  private readonly createdMs: number;
   private renewing = false;
   private leaseGranted = false;
   private nextId = 1;
@@ -82,6 +83,7 @@ export class LeaderReplication {
   /** `inherited`: the retention log this node kept as a follower, used if it ends where the engine does. */
   constructor(private readonly context: LeaderContext, inherited?: RetentionLog) {
     const { db, options } = context;
+    this.createdMs = context.now();
     this.machine = new LeaderMachine({
       address: context.address, minInsync: options.minInsync, replicaLagMaxMs: options.replicaLagMaxMs, ackTimeoutMs: options.ackTimeoutMs,
       heartbeatIntervalMs: options.heartbeatIntervalMs, retentionBytesMax: options.retentionBytesMax, retentionBatchesMax: options.retentionBatchesMax,
@@ -158,6 +160,8 @@ export class LeaderReplication {
     const askedMs = this.context.now();
     try {
       const leaseMs = await this.context.control.lease(this.context.shard, this.context.term);
+      // The moment a new leader becomes writable: failover time (docs/failover.md) is read from this line.
+      if (!this.leaseGranted) this.context.log('info', 'holding its first lease', { shard: this.context.shard, term: this.context.term, msSinceLeading: Math.round(this.context.now() - this.createdMs), refusedBefore: this.leaseFailures });
       this.leaseFailures = 0;
       this.leaseGranted = true;
       this.step({ type: 'lease', untilMs: askedMs + leaseMs });
