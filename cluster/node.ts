@@ -183,6 +183,7 @@ async function assemble(config: ClusterConfig, address: string, dataDir: string,
       events.observeMetadata(metadata);
       void controller?.onMetadata(metadata);
     },
+    onConfirmed: () => controller?.metadataConfirmed(),
   });
   const { limits, replication } = config;
   const frameBytesMax = 2 * Math.max(limits.batchBytesMax, limits.valueBytesMax, replication.snapshotChunkBytes) + 1024 * 1024;

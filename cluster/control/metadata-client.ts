@@ -25,6 +25,12 @@ export interface MetadataClientOptions {
   initial: Metadata;
   /** Called with each newer metadata, in version order. */
   onMetadata(metadata: Metadata): void;
+  /**
+   * Called once, after the first answer of a controller (and the onMetadata it brought, if newer):
+   * from then on the metadata is the control plane's, not only what this node cached before a
+   * restart, which can be far behind.
+   */
+  onConfirmed?(): void;
 }
 
 export class MetadataClient {
@@ -73,10 +79,16 @@ export class MetadataClient {
 
   private async watch(): Promise<void> {
     let failures = 0;
+    let confirmed = false;
     while (!this.stopped) {
       try {
-        await this.fetchOnce(META_LONG_POLL_MS);
+        // The first ask does not wait for a change: the cached metadata may already be current.
+        await this.fetchOnce(confirmed ? META_LONG_POLL_MS : 0);
         failures = 0;
+        if (!confirmed) {
+          confirmed = true;
+          this.o.onConfirmed?.();
+        }
       } catch (error) {
         failures++;
         this.cursor = (this.cursor + 1) % this.o.controllers.length;

@@ -238,7 +238,9 @@ function move(m: Metadata, c: Extract<Command, { type: 'move' }>): Change {
     if (current.state === 'done' || c.through === undefined || !Number.isSafeInteger(c.through) || c.through <= current.through) return refuse('NO_CHANGE', `move ${c.giver} → ${c.receiver} is ${current.state} through ${current.through}`);
     next = { ...current, through: c.through };
   } else if (c.step === 'restart') {
-    if (current.state === 'done' || current.through === 0) return refuse('NO_CHANGE', `move ${c.giver} → ${c.receiver} is ${current.state} through ${current.through}`);
+    // Not NO_CHANGE: a receiver goes on to delete its copies after a restart, and a done move's keys are the receiver's own.
+    if (current.state === 'done') return refuse('STALE_MIGRATION', `move ${c.giver} → ${c.receiver} is done; it cannot start over`);
+    if (current.through === 0) return refuse('NO_CHANGE', `move ${c.giver} → ${c.receiver} is ${current.state} through ${current.through}`);
     next = { ...current, through: 0 };
   } else if (c.step === 'cleaned') {
     if (current.state !== 'done' || current.cleaned) return refuse('NO_CHANGE', `move ${c.giver} → ${c.receiver} is ${current.state}${current.cleaned ? ', cleaned' : ''}`);

@@ -179,8 +179,11 @@ export class MigrationReceiver {
         if (frame.plan !== 'snapshot') return through;
         // A snapshot starts from nothing: drop what an earlier attempt copied, once the metadata
         // no longer says this shard holds the keys up to some point (the next leader would resume from there).
+        // Always proposed, never judged from this node's view, which can be behind (a restarted
+        // leader acts on its cached metadata at first): NO_CHANGE means the committed progress is
+        // void already, and the step's term check means this leadership is still the shard's.
         await this.recording.get(moveKey(state));
-        if ((this.move(state.id, state.giver)?.through ?? 0) > 0) await this.step(state.id, state.giver, 'restart');
+        await this.step(state.id, state.giver, 'restart');
         state.recorded = 0;
         await deleteMatching(db, moving, write);
         return 0;

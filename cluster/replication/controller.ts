@@ -104,6 +104,8 @@ export class ReplicationController {
   /** A leader's part in a migration: copying keys into its shard, cleaning up the ones it gave. */
   private migration: { receiver: MigrationReceiver; cleaner: MigrationCleaner } | undefined;
   private stopped = false;
+  /** Whether a controller answered in this process (metadataConfirmed). */
+  private confirmed = false;
   private readonly now: () => number;
 
   constructor(private readonly o: ControllerOptions) {
@@ -159,6 +161,19 @@ export class ReplicationController {
       if (metadata.version <= this.metadata.version && this.metadata.version > 0) return;
       await this.adopt(metadata);
     }).catch((error: unknown) => this.o.log('error', 'could not take the role the metadata gives', { version: metadata.version, ...errorFields(error) }));
+  }
+
+  /**
+   * A controller answered in this process (MetadataClient.onConfirmed). Until then this node acts
+   * on the metadata it cached before a restart, which may be far behind: it may lead or follow by
+   * it (a leader takes no client write without a lease at the current term), but its migration
+   * loops, which delete keys on their own judgement of the metadata (bugs-reshard #8), wait.
+   */
+  metadataConfirmed(): Promise<void> {
+    return this.run(async () => {
+      this.confirmed = true;
+      this.updateMigration();
+    });
   }
 
   /** Ends streams, fails waiting writes, stops following. The engine stays open. */
@@ -324,6 +339,11 @@ export class ReplicationController {
     else if (place.leads) await this.beLeader(place.shard, cache);
     else await this.beFollower(place.shard, cache);
     this.publish({ ...next, replicaReadable: this.state.replicaReadable });
+    this.updateMigration();
+  }
+
+  private updateMigration(): void {
+    if (!this.confirmed) return;
     this.migration?.receiver.update();
     this.migration?.cleaner.update();
   }

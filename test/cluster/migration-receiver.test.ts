@@ -88,8 +88,10 @@ function harness(scripts: Script[]) {
   return {
     asked,
     metadata: () => metadata,
-    receiver: (db: Db, leader: LeaderReplication) => new MigrationReceiver({
-      address: 'r1', shard: 'r', db: () => db, leader, gate: new WriteGate(), peers, metadata: () => metadata, propose,
+    propose,
+    /** `view`: the metadata as this receiver's node sees it (default: the committed metadata; a node may lag behind it). */
+    receiver: (db: Db, leader: LeaderReplication, view: () => Metadata = () => metadata) => new MigrationReceiver({
+      address: 'r1', shard: 'r', db: () => db, leader, gate: new WriteGate(), peers, metadata: view, propose,
       frameBytesMax: 1 << 20, log: () => undefined, now: () => (clock += 1_000),
     }),
   };
@@ -158,6 +160,54 @@ describe('a migration receiver', () => {
     assert.ok(h.asked[1]! > 0, `the second stream resumed from recorded progress (asked from ${h.asked.join(', ')})`);
     assert.equal(h.asked[2], 0, `after a snapshot cut short, the next stream starts over (asked from ${h.asked.join(', ')})`);
     assert.deepEqual(await contents(db), Object.fromEntries(at40), 'the receiver holds every moving key as the giver had it when fenced');
+    await db.close();
+  });
+
+  it('voids the recorded progress in the metadata before it deletes its copies, even when its own view of the metadata is behind', async () => {
+    // bugs-reshard #8: a receiver's leader restarted and acted on the metadata it had cached
+    // (no progress recorded yet), so it deleted its copies to start over from a snapshot without
+    // voiding the progress the metadata held; cut off, it left the next leadership to resume
+    // from that progress, and the keys it had deleted were never copied again.
+    const [k1, k2, k3, k4] = movingKeys(4) as [string, string, string, string];
+    let restarted = false;
+    const h = harness([
+      // Asked from 0 (its view has no progress), the giver starts a snapshot; the stream breaks before any chunk, each time.
+      // The next leadership asks from what the metadata holds: the ops after it, or a snapshot from 0.
+      (from) => (!restarted ? { cut: true, frames: [{ type: 'hello', term: 1, leader: 'g1', plan: 'snapshot', from: 0, leaderSeq: 30, history: [] }] } : { frames: from > 0
+        ? [
+          { type: 'hello', term: 1, leader: 'g1', plan: 'stream', from, leaderSeq: 40, history: [] },
+          { type: 'moved', term: 1, through: 40, ops: [put(k4, 'v4')] },
+          { type: 'fenced', term: 1, seq: 40 },
+        ]
+        : [
+          { type: 'hello', term: 1, leader: 'g1', plan: 'snapshot', from: 0, leaderSeq: 40, history: [] },
+          { type: 'snapshot-begin', term: 1, seq: 40 },
+          chunk([[k1, 'v1'], [k2, 'v2'], [k3, 'v3'], [k4, 'v4']]),
+          { type: 'snapshot-end', term: 1, seq: 40, count: 4 },
+          { type: 'fenced', term: 1, seq: 40 },
+        ] }),
+    ]);
+    const cached = h.metadata();
+    const db = await Db.open('/db', { fileSystem: new MemoryFileSystem() });
+    // An earlier leadership copied k1-k3 (the giver's log up to 20) and recorded that progress.
+    await db.batch([k1, k2, k3].map((k, i) => ({ type: 'put' as const, key: bytes(k), value: bytes(`v${i + 1}`) })));
+    await h.propose({ type: 'move', id: cached.migration!.id, giver: 'g', receiver: 'r', step: 'progress', term: 1, through: 20 });
+    const stale = h.receiver(db, leadership(1), () => cached);
+    stale.update();
+    try {
+      await waitUntil('the first stream to be cut off', () => h.asked.length >= 2);
+    } finally {
+      await stale.stop();
+    }
+    restarted = true;
+    const fresh = h.receiver(db, leadership(1));
+    fresh.update();
+    try {
+      await waitUntil('the move to be done', () => h.metadata().migration?.moves[0]?.state === 'done');
+    } finally {
+      await fresh.stop();
+    }
+    assert.deepEqual(await contents(db), { [k1]: 'v1', [k2]: 'v2', [k3]: 'v3', [k4]: 'v4' }, `every moving key is held when the move is done (streams asked from ${h.asked.join(', ')})`);
     await db.close();
   });
 
