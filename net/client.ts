@@ -121,8 +121,13 @@ const encoder = new TextEncoder();
 /** 503 codes by which a node promises it did nothing with the request (docs/api.md), so a retry cannot apply it twice. */
 const REFUSED_RETRYABLE: ReadonlySet<string> = new Set(['MIGRATING', 'NOT_LEADER', 'LEASE_EXPIRED', 'NOT_ENOUGH_REPLICAS', 'SHUTTING_DOWN']);
 const REFUSED_RETRY_DELAY_MS_MAX = 500;
-/** Nodes asked at once for the topology, and how long the rest get once one answered. */
-const TOPOLOGY_ASK_MAX = 16;
+/**
+ * Nodes asked at once for the topology (a random few of those known, so a deposed leader's old
+ * answer is outvoted), and how long the rest get once one answered. Asking every node made each
+ * failover a storm: 50 clients refreshing after each failed attempt slowed a 2-core cluster
+ * enough to delay the new leader's lease (docs/failover.md: p99 3.1-3.4 s asking 9, 2.3 s asking 4).
+ */
+const TOPOLOGY_ASK_MAX = 4;
 const TOPOLOGY_GRACE_MS = 200;
 
 export class Client {
@@ -400,13 +405,13 @@ export class Client {
 
 /**
  * The newest topology the nodes know: GET /cluster of up to TOPOLOGY_ASK_MAX nodes at once,
- * the highest version among the answers. Not the first answer: a deposed leader cut off from
+ * chosen at random, the highest version among the answers. Not the first answer: a deposed leader cut off from
  * the control plane still answers, with the topology that names it. Once one node answered,
  * the others get TOPOLOGY_GRACE_MS more (a node that does not answer at all must not hold the
  * refresh for a whole request timeout).
  */
 function fetchTopology(transport: Transport, addresses: readonly string[], headers: Record<string, string>): Promise<Topology> {
-  const targets = [...new Set(addresses)].slice(0, TOPOLOGY_ASK_MAX);
+  const targets = shuffled([...new Set(addresses)]).slice(0, TOPOLOGY_ASK_MAX);
   const failures: string[] = [];
   let refusal: ClientError | undefined;
   let best: Topology | undefined;
@@ -474,4 +479,13 @@ function definedOnly<T extends object>(options: T): Partial<T> {
 
 function invalid(message: string): never {
   throw new ClientError('INVALID_ARGUMENT', message);
+}
+
+/** `items` in a random order (Fisher-Yates, in place). */
+function shuffled<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+  return items;
 }
