@@ -83,9 +83,15 @@ export class MetadataClient {
     while (!this.stopped) {
       try {
         // The first ask does not wait for a change: the cached metadata may already be current.
-        await this.fetchOnce(confirmed ? META_LONG_POLL_MS : 0);
+        const version = await this.fetchOnce(confirmed ? META_LONG_POLL_MS : 0);
         failures = 0;
         if (!confirmed) {
+          if (version < this.current.version) {
+            // A controller behind what this node cached (one that was cut off, say) confirms nothing: ask the next.
+            this.cursor = (this.cursor + 1) % this.o.controllers.length;
+            await delay(CONTROL_RETRY_DELAY_MS_MAX, undefined, { ref: false });
+            continue;
+          }
           confirmed = true;
           this.o.onConfirmed?.();
         }
@@ -98,11 +104,14 @@ export class MetadataClient {
     }
   }
 
-  private async fetchOnce(waitMs: number): Promise<void> {
+  /** Asks one controller (long-polling up to `waitMs`); returns the version it answered with. */
+  private async fetchOnce(waitMs: number): Promise<number> {
     const controller = this.o.controllers[this.cursor]!;
     const answer = await this.o.peers.call(controller, 'GET', `/internal/meta?after=${this.current.version}&wait_ms=${waitMs}`, { timeoutMs: waitMs + CONTROL_CALL_TIMEOUT_MS });
     if (answer.status !== 200) throw refusal(answer, `GET /internal/meta on ${controller}`);
-    this.offer(decodeMetadata(answer.json, `metadata from ${controller}`));
+    const metadata = decodeMetadata(answer.json, `metadata from ${controller}`);
+    this.offer(metadata);
+    return metadata.version;
   }
 
   private offer(metadata: Metadata): void {

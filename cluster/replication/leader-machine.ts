@@ -290,6 +290,11 @@ export class LeaderMachine {
     return [...this.followerSet];
   }
 
+  /** Whether a read that saw the engine at `seq` may be answered at once: the rule `settle` applies to a read waiter (lease held, in-sync set has applied `seq`). */
+  readableNow(seq: number, nowMs: number): boolean {
+    return this.leaseValid(nowMs) && this.highWatermark() >= seq;
+  }
+
   /** The highest sequence number every member of the in-sync set has applied (the high watermark). */
   highWatermark(): number {
     let hw = this.retention.lastSeq;

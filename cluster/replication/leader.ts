@@ -128,8 +128,8 @@ export class LeaderReplication {
 
   /** Resolves once a read that saw the engine at `seq` may be answered (linearizable leader reads). */
   readBarrier(seq: number): Promise<void> {
-    // The common case, decided at once as the machine's waiter would be: no waiter, no Ready.
-    if (this.machine.leaseValid(this.context.now()) && this.machine.highWatermark() >= seq) return Promise.resolve();
+    // The common case, decided at once by the machine's rule: no waiter, no Ready.
+    if (this.machine.readableNow(seq, this.context.now())) return Promise.resolve();
     return this.waitFor('read', seq);
   }
 
