@@ -122,8 +122,9 @@ const encoder = new TextEncoder();
 const REFUSED_RETRYABLE: ReadonlySet<string> = new Set(['MIGRATING', 'NOT_LEADER', 'LEASE_EXPIRED', 'NOT_ENOUGH_REPLICAS', 'SHUTTING_DOWN']);
 const REFUSED_RETRY_DELAY_MS_MAX = 500;
 /**
- * Nodes asked at once for the topology (a random few of those known, so a deposed leader's old
- * answer is outvoted), and how long the rest get once one answered. Asking every node made each
+ * Nodes asked at once for the topology (a few of those known: the one that showed a newer
+ * version first, then others at random, so a deposed leader's old answer is outvoted), and how
+ * long the rest get once one answered. Asking every node made each
  * failover a storm: 50 clients refreshing after each failed attempt slowed a 2-core cluster
  * enough to delay the new leader's lease (docs/failover.md: p99 3.1-3.4 s asking 9, 2.3 s asking 4).
  */
@@ -279,9 +280,14 @@ export class Client {
     return mergeSorted(streams, options.limit);
   }
 
-  /** Fetches /cluster again; keeps the current topology if the answer is older. Coalesces callers. */
-  refreshTopology(): Promise<Topology> {
-    this.refreshing ??= fetchTopology(this.transport, [...this.topology.addresses(), ...this.seeds], authHeaders(this.options.token))
+  /**
+   * Fetches /cluster again; keeps the current topology if the answer is older. Coalesces callers.
+   * `from`: a node of this cluster that just showed it routes by a newer version (a redirect, a
+   * refusal, an `X-Version`): asked first, so the refresh gets at least what it saw.
+   */
+  refreshTopology(from?: string): Promise<Topology> {
+    const first = from !== undefined && this.knows(from) ? from : undefined;
+    this.refreshing ??= fetchTopology(this.transport, [...this.topology.addresses(), ...this.seeds], authHeaders(this.options.token), first)
       .then((fresh) => {
         if (fresh.version >= this.topology.version) this.topology = fresh;
         return this.topology;
@@ -352,20 +358,20 @@ export class Client {
         refusedSince ??= performance.now();
         if (performance.now() - refusedSince < this.options.refusedRetryMsMax) {
           await delay(Math.min(this.options.retryDelayMs * 2 ** refusals++, REFUSED_RETRY_DELAY_MS_MAX));
-          await this.refreshTopology().catch(() => this.topology);
+          await this.refreshTopology(address).catch(() => this.topology);
           address = exchange.target(this.topology);
           path = exchange.path;
           continue;
         }
       }
       if (res.status !== 307 && res.status !== 308) {
-        await this.noteVersion(res);
+        await this.noteVersion(res, address);
         return res;
       }
       if (++hops > this.options.redirectHopsMax) {
         throw new ClientError('TOO_MANY_REDIRECTS', `${exchange.method} ${exchange.path.slice(0, 100)}: more than ${this.options.redirectHopsMax} redirects`);
       }
-      ({ address, path } = await this.followable(res));
+      ({ address, path } = await this.followable(res, address));
     }
   }
 
@@ -375,7 +381,7 @@ export class Client {
    * the topology is refreshed, since a redirect means it is stale. The path is kept as the
    * node wrote it: URL parsing would resolve a key `..` (sent as `%2E%2E`) away.
    */
-  private async followable(res: TransportResponse): Promise<{ address: string; path: string }> {
+  private async followable(res: TransportResponse, from: string): Promise<{ address: string; path: string }> {
     const location = res.headers['location'];
     const parts = /^http:\/\/([^/?#]+)(\/[^#]*)?$/.exec(location ?? '');
     if (!parts) throw new ClientError('BAD_RESPONSE', `redirect without a valid absolute http Location: ${JSON.stringify(location)}`);
@@ -384,7 +390,7 @@ export class Client {
       throw new ClientError('REDIRECT_OUTSIDE_CLUSTER', `redirect to ${JSON.stringify(location)}, which is not a node of this cluster`);
     }
     // Best effort: a failed refresh leaves the topology that already knows the target.
-    await this.refreshTopology().catch(() => this.topology);
+    await this.refreshTopology(from).catch(() => this.topology);
     return { address, path: parts[2] ?? '/' };
   }
 
@@ -393,9 +399,9 @@ export class Client {
    * request landed well; refresh before the next one goes astray. A failed refresh keeps the
    * old topology: this request has its answer, and the next one meets a redirect or an error.
    */
-  private async noteVersion(res: TransportResponse): Promise<void> {
+  private async noteVersion(res: TransportResponse, from: string): Promise<void> {
     const version = Number(res.headers['x-version']);
-    if (Number.isSafeInteger(version) && version > this.topology.version) await this.refreshTopology().catch(() => this.topology);
+    if (Number.isSafeInteger(version) && version > this.topology.version) await this.refreshTopology(from).catch(() => this.topology);
   }
 
   private knows(address: string): boolean {
@@ -405,13 +411,14 @@ export class Client {
 
 /**
  * The newest topology the nodes know: GET /cluster of up to TOPOLOGY_ASK_MAX nodes at once,
- * chosen at random, the highest version among the answers. Not the first answer: a deposed leader cut off from
+ * `first` (if given) and others chosen at random, the highest version among the answers. Not the first answer: a deposed leader cut off from
  * the control plane still answers, with the topology that names it. Once one node answered,
  * the others get TOPOLOGY_GRACE_MS more (a node that does not answer at all must not hold the
  * refresh for a whole request timeout).
  */
-function fetchTopology(transport: Transport, addresses: readonly string[], headers: Record<string, string>): Promise<Topology> {
-  const targets = shuffled([...new Set(addresses)]).slice(0, TOPOLOGY_ASK_MAX);
+function fetchTopology(transport: Transport, addresses: readonly string[], headers: Record<string, string>, first?: string): Promise<Topology> {
+  const others = shuffled([...new Set(addresses)].filter((a) => a !== first));
+  const targets = (first === undefined ? others : [first, ...others]).slice(0, TOPOLOGY_ASK_MAX);
   const failures: string[] = [];
   let refusal: ClientError | undefined;
   let best: Topology | undefined;

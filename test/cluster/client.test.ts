@@ -21,6 +21,13 @@ const topologyJson = (version = 1): TopologyJson => ({
   shards: [{ name: 'a', leader: A, replicas: [R], term: 1 }, { name: 'b', leader: B, replicas: [], term: 1 }],
 });
 const topology = Topology.fromJson(topologyJson());
+/** 3 shards of 3 nodes: more nodes than a refresh asks. */
+const WIDE_NODES = Array.from({ length: 9 }, (_, i) => `10.0.1.${i + 1}:1`);
+const wideTopology = (version = 1): TopologyJson => ({
+  version,
+  ring: { hash: 'xxhash64', placement: 'sectored', vnodes: 16 },
+  shards: [0, 1, 2].map((s) => ({ name: `s${s}`, leader: WIDE_NODES[s * 3]!, replicas: WIDE_NODES.slice(s * 3 + 1, s * 3 + 3), term: 1 })),
+});
 const keyOn = (shard: string) => {
   for (let i = 0; ; i++) if (topology.shardOf(encoder.encode(`k${i}`)).name === shard) return `k${i}`;
 };
@@ -114,24 +121,18 @@ describe('Client', () => {
     // 50 clients refreshing after every failed attempt of a failover, each asking all 9 nodes,
     // kept a 2-core cluster too busy to grant the new leader its lease: p99 failover 3.1-3.4 s
     // against 2.3 s asking 4 (docs/failover.md).
-    const nodes = Array.from({ length: 9 }, (_, i) => `10.0.1.${i + 1}:1`);
-    const wide = (): TopologyJson => ({
-      version: 1,
-      ring: { hash: 'xxhash64', placement: 'sectored', vnodes: 16 },
-      shards: [0, 1, 2].map((s) => ({ name: `s${s}`, leader: nodes[s * 3]!, replicas: nodes.slice(s * 3 + 1, s * 3 + 3), term: 1 })),
-    });
     const asked: string[][] = [];
     let current: string[] = [];
     const transport: Transport = {
       async request(address, request) {
         if (request.path !== '/cluster') return written(1);
         current.push(address);
-        return json(200, wide());
+        return json(200, wideTopology());
       },
       stream: () => Promise.reject(new Error('the client opens no streams')),
       close() {},
     };
-    const client = await Client.connect([nodes[0]!], { transport });
+    const client = await Client.connect([WIDE_NODES[0]!], { transport });
     for (let i = 0; i < 20; i++) {
       current = [];
       await client.refreshTopology();
@@ -140,6 +141,30 @@ describe('Client', () => {
     for (const round of asked) assert.ok(round.length >= 1 && round.length <= 4, `one refresh asked ${round.length} nodes: ${round.join(', ')}`);
     const everyAsked = new Set(asked.flat());
     assert.ok(everyAsked.size >= 6, `20 refreshes spread over ${everyAsked.size} of the 9 nodes`);
+  });
+
+  it('asks first the node that showed a newer topology version', async () => {
+    // A refresh of a few nodes at random could miss the one newer node: the client would refresh again on every answer.
+    const newer = WIDE_NODES[3]!; // the leader of s1
+    for (let round = 0; round < 10; round++) {
+      const transport: Transport = {
+        async request(address, request) {
+          if (request.path === '/cluster') return json(200, wideTopology(address === newer ? 2 : 1));
+          return { ...written(1), headers: { 'x-seq': '1', 'x-version': '2' } };
+        },
+        stream: () => Promise.reject(new Error('the client opens no streams')),
+        close() {},
+      };
+      const client = await Client.connect([WIDE_NODES[0]!], { transport });
+      const key = (() => {
+        const t = Topology.fromJson(wideTopology());
+        for (let i = 0; i < 10_000; i++) if (t.shardOf(encoder.encode(`k${i}`)).leader === newer) return `k${i}`;
+        throw new Error(`no key of ${newer}'s shard`);
+      })();
+      if (client.currentTopology().version === 2) continue; // the first fetch happened to ask it
+      await client.put(key, 'v');
+      assert.equal(client.currentTopology().version, 2, `round ${round}: the refresh after X-Version 2 from ${newer} got version ${client.currentTopology().version}`);
+    }
   });
 
   it('gives up after redirectHopsMax redirects', async () => {
