@@ -122,9 +122,8 @@ const encoder = new TextEncoder();
 const REFUSED_RETRYABLE: ReadonlySet<string> = new Set(['MIGRATING', 'NOT_LEADER', 'LEASE_EXPIRED', 'NOT_ENOUGH_REPLICAS', 'SHUTTING_DOWN']);
 const REFUSED_RETRY_DELAY_MS_MAX = 500;
 /**
- * Nodes asked at once for the topology (a few of those known: the one that showed a newer
- * version first, then others at random, so a deposed leader's old answer is outvoted), and how
- * long the rest get once one answered. Asking every node made each
+ * Nodes asked at once for the topology (a random few of those known, so a deposed leader's old
+ * answer is outvoted), and how long the rest get once one answered. Asking every node made each
  * failover a storm: 50 clients refreshing after each failed attempt slowed a 2-core cluster
  * enough to delay the new leader's lease (docs/failover.md: p99 3.1-3.4 s asking 9, 2.3 s asking 4).
  */
