@@ -122,8 +122,9 @@ const encoder = new TextEncoder();
 const REFUSED_RETRYABLE: ReadonlySet<string> = new Set(['MIGRATING', 'NOT_LEADER', 'LEASE_EXPIRED', 'NOT_ENOUGH_REPLICAS', 'SHUTTING_DOWN']);
 const REFUSED_RETRY_DELAY_MS_MAX = 500;
 /**
- * Nodes asked at once for the topology (a random few of those known, so a deposed leader's old
- * answer is outvoted), and how long the rest get once one answered. Asking every node made each
+ * Nodes asked at once for the topology (a few of those known: the one that showed a newer
+ * version first, then others at random, so a deposed leader's old answer is outvoted), and how
+ * long the rest get once one answered. Asking every node made each
  * failover a storm: 50 clients refreshing after each failed attempt slowed a 2-core cluster
  * enough to delay the new leader's lease (docs/failover.md: p99 3.1-3.4 s asking 9, 2.3 s asking 4).
  */
@@ -282,7 +283,8 @@ export class Client {
   /**
    * Fetches /cluster again; keeps the current topology if the answer is older. Coalesces callers.
    * `from`: a node of this cluster that just showed it routes by a newer version (a redirect, a
-   * refusal, an `X-Version`): asked first, so the refresh gets at least what it saw.
+   * refusal, an `X-Version`): asked first, so the refresh gets at least what it saw. A caller
+   * that arrives while a refresh is under way shares that one, whoever it asks.
    */
   refreshTopology(from?: string): Promise<Topology> {
     const first = from !== undefined && this.knows(from) ? from : undefined;
@@ -410,8 +412,9 @@ export class Client {
 
 /**
  * The newest topology the nodes know: GET /cluster of up to TOPOLOGY_ASK_MAX nodes at once,
- * `first` (if given) and others chosen at random, the highest version among the answers. Not the first answer: a deposed leader cut off from
- * the control plane still answers, with the topology that names it. Once one node answered,
+ * `first` (if given) and others chosen at random, the highest version among the answers. Not
+ * the first answer: a deposed leader cut off from the control plane still answers, with the
+ * topology that names it. Once one node answered,
  * the others get TOPOLOGY_GRACE_MS more (a node that does not answer at all must not hold the
  * refresh for a whole request timeout).
  */
