@@ -25,7 +25,7 @@
  * `owners[i]` indexes `shardNames`; two equal points are ordered by shard name, so the
  * (astronomically unlikely) collision still resolves the same way everywhere.
  */
-import xxhash from 'xxhash-addon';
+import { xxhash64 } from './xxhash64.ts';
 
 const encoder = new TextEncoder();
 const RING_SIZE = 1n << 64n;
@@ -39,11 +39,7 @@ export interface Hash64 {
 
 /** XXHash64 (seed 0) of `bytes`, read big-endian (the canonical xxHash byte order). */
 export function hash64(bytes: Uint8Array): Hash64 {
-  // A Buffer view over the same memory: the addon wants a Buffer, and copying would cost more
-  // than the hash.
-  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const digest = xxhash.XXHash64.hash(view);
-  return { high: digest.readUInt32BE(0), low: digest.readUInt32BE(4) };
+  return xxhash64(bytes);
 }
 
 /** The label whose hash places vnode `index` of `shardName`; part of the ring's contract. */
