@@ -65,8 +65,8 @@ export function decodeBatch(body: Uint8Array, limits: Readonly<Limits>): Decoded
     throw new ClusterError('BAD_BATCH', `batch body is not UTF-8 JSON: ${(error as Error).message}`, { cause: error });
   }
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw badBatch('batch body must be a JSON object with an "ops" array');
-  const { encoding = 'utf8', ops, ...rest } = doc as Record<string, unknown>;
-  const extra = Object.keys(rest)[0];
+  const { encoding = 'utf8', ops } = doc as Record<string, unknown>;
+  const extra = unknownField(doc, BATCH_FIELDS);
   if (extra !== undefined) throw badBatch(`unknown field ${JSON.stringify(extra)}; a batch has "encoding" and "ops"`);
   if (encoding !== 'utf8' && encoding !== 'base64') throw badBatch(`encoding must be "utf8" or "base64", got ${JSON.stringify(encoding)}`);
   if (!Array.isArray(ops)) throw badBatch('"ops" must be an array');
@@ -81,8 +81,8 @@ export function decodeBatch(body: Uint8Array, limits: Readonly<Limits>): Decoded
 
 function decodeOp(raw: unknown, i: number, encoding: Encoding, limits: Readonly<Limits>): DecodedOp {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw badBatch(`ops[${i}] must be an object`);
-  const { type, key, value, ...rest } = raw as Record<string, unknown>;
-  const extra = Object.keys(rest)[0];
+  const { type, key, value } = raw as Record<string, unknown>;
+  const extra = unknownField(raw, OP_FIELDS);
   if (extra !== undefined) throw badBatch(`ops[${i}] has unknown field ${JSON.stringify(extra)}`);
   const keyBytes = field(key, `ops[${i}].key`, encoding);
   if (keyBytes.length === 0) throw new ClusterError('EMPTY_KEY', `ops[${i}].key is empty; keys are 1-${KEY_BYTES_MAX} bytes`);
@@ -101,11 +101,31 @@ function decodeOp(raw: unknown, i: number, encoding: Encoding, limits: Readonly<
   return { type: 'put', key: keyBytes, value: valueBytes };
 }
 
+const BATCH_FIELDS: ReadonlySet<string> = new Set(['encoding', 'ops']);
+const OP_FIELDS: ReadonlySet<string> = new Set(['type', 'key', 'value']);
+
+/** The first own field of `object` not in `known`, if any; without the copy a rest pattern makes for every op. */
+function unknownField(object: object, known: ReadonlySet<string>): string | undefined {
+  for (const name in object) if (!known.has(name)) return name;
+  return undefined;
+}
+
 function field(value: unknown, what: string, encoding: Encoding): Uint8Array {
   if (typeof value !== 'string') throw badBatch(`${what} must be a string, got ${value === null ? 'null' : typeof value}`);
-  if (encoding === 'utf8') return encoder.encode(value);
+  if (encoding === 'utf8') return utf8Bytes(value);
   if (!BASE64.test(value)) throw badBatch(`${what} is not valid base64`);
   return new Uint8Array(Buffer.from(value, 'base64'));
+}
+
+/**
+ * The UTF-8 bytes of `text`, as a plain Uint8Array. Buffer.from rather than TextEncoder: the same
+ * bytes (a lone surrogate becomes U+FFFD in both), about 2-3x faster on short strings, because
+ * it carves them from Node's shared pool. The engine copies every key and value into its own
+ * batch before a write resolves, so no op keeps a pool slab alive for long.
+ */
+function utf8Bytes(text: string): Uint8Array {
+  const bytes = Buffer.from(text, 'utf8');
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function badBatch(message: string): ClusterError {
