@@ -37,9 +37,10 @@ export async function handleRequest(api: ApiOptions, req: IncomingMessage, res: 
   const state = api.state();
   const context = contextOf(state);
   const url = req.url ?? '/';
-  const ex: Exchange = { req, res, url, state, context, expectContinue, ticket, json: undefined };
+  const { path, query } = splitUrl(url);
+  const ex: Exchange = { req, res, url, query, state, context, expectContinue, ticket, json: undefined };
   try {
-    checkToken(api, splitUrl(url).path, req.headers.authorization);
+    checkToken(api, path, req.headers.authorization);
     const route = parseRoute(req.method ?? '', url, api.limits);
     tag.route = ROUTES[route.kind].path;
     admit(api.limits, ex, route);
@@ -134,24 +135,24 @@ const HANDLERS: { readonly [K in RouteKind]: Handler<K> } = {
   metrics: async (api, { res, context }) => sendBytes(res, 200, Buffer.from(await api.metrics.render()), api.metrics.contentType, context),
   'internal-state': (api, { res, context }) => sendJson(res, 200, stateBody(api), context),
   get: async (api, ex, route) => {
-    const routing: RoutingRequest = { op: 'read', key: route.key, readReplica: route.readReplica, query: splitUrl(ex.url).query };
+    const routing: RoutingRequest = { op: 'read', key: route.key, readReplica: route.readReplica, query: ex.query };
     if (redirected(ex, routing)) return;
     if (!(await caughtUp(api, ex, route.minSeq, routing))) return;
     return serveGet(api, ex, route.key);
   },
   put: async (api, ex, route) => {
-    if (redirected(ex, { op: 'write', key: route.key, query: splitUrl(ex.url).query })) return;
+    if (redirected(ex, { op: 'write', key: route.key, query: ex.query })) return;
     api.replication.checkWrite(acksOf(api, route));
     const value = await body(ex, api.limits.valueBytesMax, 'VALUE_TOO_LARGE', 'value');
     return write(api, ex, route, () => api.store.put(route.key, value, { sync: route.sync }));
   },
   delete: (api, ex, route) => {
-    if (redirected(ex, { op: 'write', key: route.key, query: splitUrl(ex.url).query })) return;
+    if (redirected(ex, { op: 'write', key: route.key, query: ex.query })) return;
     return write(api, ex, route, () => api.store.delete(route.key, { sync: route.sync }));
   },
   batch: (api, ex, route) => serveBatch(api, ex, route),
   scan: async (api, ex, route) => {
-    const routing: RoutingRequest = { op: 'scan', readReplica: route.readReplica, query: splitUrl(ex.url).query };
+    const routing: RoutingRequest = { op: 'scan', readReplica: route.readReplica, query: ex.query };
     if (redirected(ex, routing)) return;
     if (!(await caughtUp(api, ex, route.minSeq, routing))) return;
     return serveScan(api, ex, route);
@@ -222,11 +223,11 @@ async function serveBatch(api: ApiOptions, ex: Exchange, route: Extract<Route, {
   const batch = decodeBatch(await body(ex, api.limits.batchBytesMax, 'BODY_TOO_LARGE', 'batch body'), api.limits);
   if (batch.kind === 'write') {
     if (route.readQuery) throw new ClusterError('BAD_QUERY', 'read= and min_seq= apply to a batch of gets; this batch writes');
-    if (redirected(ex, { op: 'batch', keys: batch.ops.map((op) => op.key), query: splitUrl(ex.url).query })) return;
+    if (redirected(ex, { op: 'batch', keys: batch.ops.map((op) => op.key), query: ex.query })) return;
     return write(api, ex, route, () => api.store.batch(batch.ops, { sync: route.sync }));
   }
   if (route.writeQuery) throw new ClusterError('BAD_QUERY', 'acks= and sync= apply to a batch of writes; this batch is all gets');
-  const routing: RoutingRequest = { op: 'batch', keys: batch.keys, readReplica: route.readReplica, query: splitUrl(ex.url).query };
+  const routing: RoutingRequest = { op: 'batch', keys: batch.keys, readReplica: route.readReplica, query: ex.query };
   if (redirected(ex, routing)) return;
   if (!(await caughtUp(api, ex, route.minSeq, routing))) return;
   // One snapshot for every key: the values are those of one point in the shard's log.

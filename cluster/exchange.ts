@@ -13,6 +13,8 @@ export interface Exchange {
   req: IncomingMessage;
   res: ServerResponse;
   url: string;
+  /** The URL's query, without the `?` (split once, at the start). */
+  query: string;
   state: NodeState;
   context: ResponseContext;
   /** The client sent `Expect: 100-continue` and waits for it before sending the body. */

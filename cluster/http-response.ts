@@ -36,12 +36,16 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, con
 // rather than an object it must walk; any header set earlier with setHeader is still merged.
 
 export function sendBytes(res: ServerResponse, status: number, body: Uint8Array, contentType: string, context: ResponseContext): void {
-  res.writeHead(status, [...flatHeaders(context), 'Content-Type', contentType, 'Content-Length', String(body.length)]);
+  const headers = flatHeaders(context);
+  headers.push('Content-Type', contentType, 'Content-Length', String(body.length));
+  res.writeHead(status, headers);
   res.end(body);
 }
 
 export function sendNoContent(res: ServerResponse, seq: number, context: ResponseContext): void {
-  res.writeHead(204, [...flatHeaders(context), 'X-Seq', String(seq)]);
+  const headers = flatHeaders(context);
+  headers.push('X-Seq', String(seq));
+  res.writeHead(204, headers);
   res.end();
 }
 

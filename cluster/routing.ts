@@ -46,21 +46,22 @@ export type RoutingRequest =
   | { op: 'batch'; keys: readonly Uint8Array[]; readReplica?: boolean; query: string };
 
 export function decide(state: NodeState, request: RoutingRequest): Decision {
-  const target = targetOf(request);
+  // The redirect target is built only for a redirect: percent-encoding the key of every request
+  // served here would cost a string per request for nothing.
   switch (request.op) {
     case 'read':
     case 'write': {
       const owner = state.topology.ownerOf(request.key);
-      if (owner.shard !== state.shard?.name) return redirectToOwner(state, owner, target);
+      if (owner.shard !== state.shard?.name) return redirectToOwner(state, owner, request);
       // In cutover the giver takes neither writes nor leader reads of the key: once the receiver owns it,
       // a read here could miss its first write there (replica reads promise no recency).
       if (owner.move?.state === 'cutover' && !(request.op === 'read' && request.readReplica)) return migrating(request.key, owner);
-      return decideOwnShard(state, request.op === 'read' && request.readReplica, target);
+      return decideOwnShard(state, request.op === 'read' && request.readReplica, request);
     }
     case 'scan':
-      return decideOwnShard(state, request.readReplica, target);
+      return decideOwnShard(state, request.readReplica, request);
     case 'batch':
-      return decideBatch(state, request.keys, request.readReplica === true, target);
+      return decideBatch(state, request.keys, request.readReplica === true, request);
   }
 }
 
@@ -87,13 +88,13 @@ export function keyPathSegment(key: Uint8Array): string {
   return encoded === '.' || encoded === '..' ? '%2E'.repeat(encoded.length) : encoded;
 }
 
-function decideOwnShard(state: NodeState, servedByReplica: boolean, target: string): Decision {
+function decideOwnShard(state: NodeState, servedByReplica: boolean, request: RoutingRequest): Decision {
   if (!state.shard) return { kind: 'error', error: new ClusterError('WRONG_SHARD', `${state.address} holds no shard yet; scan at a shard's leader (GET /cluster lists them)`) };
   if (state.role === 'leader' || (servedByReplica && state.replicaReadable)) return SERVE;
-  return redirect(state.shard.leader, target, state.shard.name);
+  return redirect(state.shard.leader, targetOf(request), state.shard.name);
 }
 
-function decideBatch(state: NodeState, keys: readonly Uint8Array[], readReplica: boolean, target: string): Decision {
+function decideBatch(state: NodeState, keys: readonly Uint8Array[], readReplica: boolean, request: RoutingRequest): Decision {
   // An empty batch is refused by the batch parser before routing; nothing to route here.
   const first = keys[0];
   if (first === undefined) return SERVE;
@@ -116,18 +117,18 @@ function decideBatch(state: NodeState, keys: readonly Uint8Array[], readReplica:
       };
     }
   }
-  if (home !== state.shard?.name) return redirectToOwner(state, state.topology.ownerOf(first), target);
-  return decideOwnShard(state, readReplica, target);
+  if (home !== state.shard?.name) return redirectToOwner(state, state.topology.ownerOf(first), request);
+  return decideOwnShard(state, readReplica, request);
 }
 
 /**
  * To the leader of the key's owner: 308 when the key moved away from this node's shard for good
  * (a migration's move is done), 307 otherwise.
  */
-function redirectToOwner(state: NodeState, owner: Owner, target: string): Decision {
+function redirectToOwner(state: NodeState, owner: Owner, request: RoutingRequest): Decision {
   const shard = state.topology.shard(owner.shard)!;
   const moved = owner.move?.state === 'done' && owner.move.giver === state.shard?.name;
-  return redirect(shard.leader, target, shard.name, moved ? 308 : 307);
+  return redirect(shard.leader, targetOf(request), shard.name, moved ? 308 : 307);
 }
 
 function migrating(key: Uint8Array, owner: Owner): { kind: 'error'; error: ClusterError } {
