@@ -78,6 +78,7 @@ export function encodePreamble(): Uint8Array {
 
 /** Frames one message: header (length, checksum) then the msgpack payload. */
 export function encodeFrame(frame: Frame): Uint8Array {
+  if (frame.type === 'batch') return encodeBatchFrame(frame);
   const payload: Uint8Array = packr.pack(frame);
   const out = new Uint8Array(FRAME_HEADER_BYTES + payload.length);
   const view = new DataView(out.buffer);
@@ -86,6 +87,66 @@ export function encodeFrame(frame: Frame): Uint8Array {
   out.set(payload, FRAME_HEADER_BYTES);
   return out;
 }
+
+// A batch frame's payload, as msgpackr writes it: a map16 of five fields in this order, keys as
+// fixstr, unsigned integers in their smallest form (float64 past 2^32 - 1), the batch as bin.
+const BATCH_MAP_HEAD = Uint8Array.from([0xde, 0x00, 0x05, 0xa4, ...encoder.encode('type'), 0xa5, ...encoder.encode('batch'), 0xa4, ...encoder.encode('term')]);
+const FIRST_KEY = Uint8Array.from([0xa5, ...encoder.encode('first')]);
+const LAST_KEY = Uint8Array.from([0xa4, ...encoder.encode('last')]);
+const BATCH_KEY = Uint8Array.from([0xa5, ...encoder.encode('batch')]);
+
+/**
+ * Every write group is one batch frame, so it is encoded straight into the frame's own buffer:
+ * no msgpackr call, no copy of the payload out of msgpackr's buffer. The bytes are msgpackr's
+ * exactly (test/replication/frame-format.test.ts compares them over the boundaries of every
+ * integer and bin width), so the format and its decoder are unchanged.
+ */
+function encodeBatchFrame(frame: Extract<Frame, { type: 'batch' }>): Uint8Array {
+  const { term, first, last, batch } = frame;
+  const binHead = batch.length < 0x100 ? 2 : batch.length < 0x10000 ? 3 : 5;
+  const payloadBytes = BATCH_MAP_HEAD.length + uintBytes(term) + FIRST_KEY.length + uintBytes(first) + LAST_KEY.length + uintBytes(last) + BATCH_KEY.length + binHead + batch.length;
+  const out = new Uint8Array(FRAME_HEADER_BYTES + payloadBytes);
+  const view = new DataView(out.buffer);
+  let at = FRAME_HEADER_BYTES;
+  out.set(BATCH_MAP_HEAD, at);
+  at = writeUint(view, at + BATCH_MAP_HEAD.length, term);
+  out.set(FIRST_KEY, at);
+  at = writeUint(view, at + FIRST_KEY.length, first);
+  out.set(LAST_KEY, at);
+  at = writeUint(view, at + LAST_KEY.length, last);
+  out.set(BATCH_KEY, at);
+  at += BATCH_KEY.length;
+  // bin8, bin16, bin32: a type byte, then the length big-endian.
+  if (binHead === 2) view.setUint8(at + 1, batch.length);
+  else if (binHead === 3) view.setUint16(at + 1, batch.length);
+  else view.setUint32(at + 1, batch.length);
+  view.setUint8(at, binHead === 2 ? 0xc4 : binHead === 3 ? 0xc5 : 0xc6);
+  out.set(batch, at + binHead);
+  view.setUint32(0, payloadBytes, true);
+  view.setUint32(4, crc32c(out.subarray(FRAME_HEADER_BYTES)), true);
+  return out;
+}
+
+/** Bytes msgpackr takes for a non-negative integer `n`. */
+function uintBytes(n: number): number {
+  return n < 0x80 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n <= 0xffffffff ? 5 : 9;
+}
+
+/** Writes `n` as msgpackr does at `at`: positive fixint, uint8, uint16, uint32, else float64. Returns where the next field starts. */
+function writeUint(view: DataView, at: number, n: number): number {
+  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`frame format: a batch frame's term and sequence numbers are non-negative safe integers, got ${n}`);
+  const size = uintBytes(n);
+  if (size === 1) view.setUint8(at, n);
+  else if (size === 2) view.setUint8(at + 1, n);
+  else if (size === 3) view.setUint16(at + 1, n);
+  else if (size === 5) view.setUint32(at + 1, n);
+  else view.setFloat64(at + 1, n);
+  if (size > 1) view.setUint8(at, UINT_TYPE_BYTE[size]!);
+  return at + size;
+}
+
+/** The msgpack type byte of an unsigned integer of each encoded size (uint8, uint16, uint32, float64). */
+const UINT_TYPE_BYTE: Readonly<Record<number, number>> = { 2: 0xcc, 3: 0xcd, 5: 0xce, 9: 0xcb };
 
 /** Bounds on one payload's msgpack structure, checked before it is decoded. */
 export interface FrameShape {

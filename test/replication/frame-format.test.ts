@@ -121,6 +121,23 @@ describe('replication frames', () => {
     }
   });
 
+  it('encode a batch frame to the bytes msgpackr writes, at every integer and bin width boundary', () => {
+    const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
+    const numbers = [0, 1, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000, 0xffffffff, 2 ** 32, 2 ** 40 + 3, Number.MAX_SAFE_INTEGER];
+    const sizes = [0, 1, 0xff, 0x100, 0xffff, 0x10000];
+    for (const [i, n] of numbers.entries()) {
+      for (const size of sizes) {
+        const frame: Frame = { type: 'batch', term: numbers[(i + 3) % numbers.length]!, first: n, last: numbers[(i + 7) % numbers.length]!, batch: new Uint8Array(size).fill(i) };
+        const payload: Uint8Array = packr.pack(frame);
+        const expected = Buffer.alloc(8 + payload.length);
+        expected.writeUInt32LE(payload.length, 0);
+        expected.writeUInt32LE(crc32cOf(payload), 4);
+        expected.set(payload, 8);
+        assert.deepEqual(Buffer.from(encodeFrame(frame)), expected, `term ${frame.term}, first ${n}, last ${frame.last}, ${size} bytes`);
+      }
+    }
+  });
+
   it('match the worked example in docs/replication.md byte for byte', () => {
     const example = stream([
       { type: 'batch', term: 2, first: 7, last: 8, batch: bytes(7, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 1, 2, 0x6b, 0x31, 2, 0x68, 0x69, 0, 2, 0x6b, 0x30) },
