@@ -199,6 +199,8 @@ export class FrameDecoder {
     const payload = this.take(length);
     const actual = crc32c(payload);
     if (actual !== expected) throw corrupt(`frame checksum ${actual.toString(16)} does not match ${expected.toString(16)}`);
+    const batch = decodeBatchPayload(payload);
+    if (batch) return checkFrame(batch);
     const breach = shapeBreach(payload, this.shape);
     if (breach) throw corrupt(`frame payload of ${length} bytes ${breach}`);
     return decodePayload(payload);
@@ -357,6 +359,49 @@ function decodePayload(payload: Uint8Array): Frame {
     throw corrupt(`frame payload is not msgpack: ${(error as Error).message}`, error);
   }
   return checkFrame(value);
+}
+
+/**
+ * A batch frame laid out exactly as `encodeBatchFrame` writes it, read without msgpackr (every
+ * write group is one): the fields as plain values, the batch a Buffer view of the payload, as
+ * msgpackr hands back. Anything else, or anything cut short, is undefined and takes the general
+ * path (shape bound, msgpackr); either way `checkFrame` checks the values.
+ */
+function decodeBatchPayload(payload: Uint8Array): Record<string, unknown> | undefined {
+  if (!startsWith(payload, 0, BATCH_MAP_HEAD)) return undefined;
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  const term = readUint(view, BATCH_MAP_HEAD.length);
+  if (!term || !startsWith(payload, term.next, FIRST_KEY)) return undefined;
+  const first = readUint(view, term.next + FIRST_KEY.length);
+  if (!first || !startsWith(payload, first.next, LAST_KEY)) return undefined;
+  const last = readUint(view, first.next + LAST_KEY.length);
+  if (!last || !startsWith(payload, last.next, BATCH_KEY)) return undefined;
+  const at = last.next + BATCH_KEY.length;
+  if (at + 5 > payload.length) return undefined;
+  const type = view.getUint8(at);
+  const head = type === 0xc4 ? 2 : type === 0xc5 ? 3 : type === 0xc6 ? 5 : 0;
+  if (head === 0) return undefined;
+  const length = head === 2 ? view.getUint8(at + 1) : head === 3 ? view.getUint16(at + 1) : view.getUint32(at + 1);
+  if (at + head + length !== payload.length) return undefined;
+  const batch = Buffer.from(payload.buffer, payload.byteOffset + at + head, length);
+  return { type: 'batch', term: term.value, first: first.value, last: last.value, batch };
+}
+
+function startsWith(bytes: Uint8Array, at: number, prefix: Uint8Array): boolean {
+  if (at + prefix.length > bytes.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (bytes[at + i] !== prefix[i]) return false;
+  return true;
+}
+
+/** An unsigned integer as `writeUint` writes it at `at`, or undefined for another type byte or a cut. */
+function readUint(view: DataView, at: number): { value: number; next: number } | undefined {
+  if (at >= view.byteLength) return undefined;
+  const type = view.getUint8(at);
+  if (type < 0x80) return { value: type, next: at + 1 };
+  const size = type === 0xcc ? 2 : type === 0xcd ? 3 : type === 0xce ? 5 : type === 0xcb ? 9 : 0;
+  if (size === 0 || at + size > view.byteLength) return undefined;
+  const value = size === 2 ? view.getUint8(at + 1) : size === 3 ? view.getUint16(at + 1) : size === 5 ? view.getUint32(at + 1) : view.getFloat64(at + 1);
+  return { value, next: at + size };
 }
 
 const seqLike = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;

@@ -138,6 +138,18 @@ describe('replication frames', () => {
     }
   });
 
+  it('decode a batch frame whose fields come in another order, as any msgpack encoder may write them', () => {
+    const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
+    const batch = FRAMES[1] as Extract<Frame, { type: 'batch' }>;
+    const payload: Uint8Array = packr.pack({ batch: batch.batch, last: batch.last, first: batch.first, term: batch.term, type: 'batch' });
+    const framed = Buffer.alloc(8 + payload.length);
+    framed.writeUInt32LE(payload.length, 0);
+    framed.writeUInt32LE(crc32cOf(payload), 4);
+    framed.set(payload, 8);
+    const [decoded] = decodeAll(Buffer.concat([encodePreamble(), framed]));
+    assert.deepEqual(plain([{ ...decoded!, type: 'batch' }]), plain([{ ...batch }]));
+  });
+
   it('match the worked example in docs/replication.md byte for byte', () => {
     const example = stream([
       { type: 'batch', term: 2, first: 7, last: 8, batch: bytes(7, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 1, 2, 0x6b, 0x31, 2, 0x68, 0x69, 0, 2, 0x6b, 0x30) },
