@@ -9,7 +9,7 @@
  *   PUT /kv/{key}?acks=1                    SET, appendfsync no
  *   PUT /kv/{key}?acks=1&sync=true          SET, appendfsync always
  *   POST /batch, 16 puts a request          SET -P 16
- *   a multi-get of 16 keys (not yet served) GET -P 16
+ *   a multi-get of 16 keys (POST /batch)    GET -P 16
  *
  * Then the crossover: POST /batch with more operations a request (`--batch-sizes`), smallest
  * first, until ours passes Redis -P 16 in operations per second. Batch reads are probed first

@@ -80,11 +80,9 @@ export function batchPutRequest(workload: Workload, keys: readonly string[], val
 }
 
 /**
- * A multi-get of `keys`. No node serves one yet (issue 19, point 2): this is the shape the
- * benchmark expects, a POST /batch whose operations are gets, answered 2xx with the values;
- * if the route lands in another shape, this function is the one place to change.
- * `probeMultiGet` (versus-redis.ts) sends one before measuring and skips the workload, saying
- * why, while the node refuses it.
+ * A multi-get of `keys`: a POST /batch whose operations are all gets, answered 200 with the
+ * values (docs/api.md, protocol/multi-get-codec.ts). `probeMultiGet` (versus-redis.ts) sends one
+ * before measuring and skips the read pair, saying why, if a node refuses it.
  */
 export function multiGetRequest(keys: readonly string[]): BatchRequest {
   return { method: 'POST', path: '/batch', body: `{"ops":[${keys.map((key) => `{"type":"get","key":"${key}"}`).join(',')}]}` };
