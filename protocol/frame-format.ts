@@ -21,6 +21,7 @@
 import { Packr } from 'msgpackr';
 import { ClusterError } from './errors.ts';
 import { crc32c } from './crc32c.ts';
+import { batchPayloadBytes, decodeBatchPayload, writeBatchPayload } from './batch-frame.ts';
 import { FRAME_CONTAINERS_MAX, FRAME_DEPTH_MAX, FRAME_VALUES_MAX } from './limits.ts';
 
 /** On the wire: the first 8 bytes of every stream. */
@@ -78,75 +79,26 @@ export function encodePreamble(): Uint8Array {
 
 /** Frames one message: header (length, checksum) then the msgpack payload. */
 export function encodeFrame(frame: Frame): Uint8Array {
-  if (frame.type === 'batch') return encodeBatchFrame(frame);
+  if (frame.type === 'batch') {
+    // Every write group is one: written in place, the same bytes msgpackr would write (batch-frame.ts).
+    const out = new Uint8Array(FRAME_HEADER_BYTES + batchPayloadBytes(frame));
+    writeBatchPayload(out, FRAME_HEADER_BYTES, frame);
+    return sealFrame(out);
+  }
   const payload: Uint8Array = packr.pack(frame);
   const out = new Uint8Array(FRAME_HEADER_BYTES + payload.length);
-  const view = new DataView(out.buffer);
+  out.set(payload, FRAME_HEADER_BYTES);
+  return sealFrame(out);
+}
+
+/** Fills in the header of a frame whose payload is in place after it: length, then checksum. */
+function sealFrame(out: Uint8Array): Uint8Array {
+  const view = new DataView(out.buffer, out.byteOffset, FRAME_HEADER_BYTES);
+  const payload = out.subarray(FRAME_HEADER_BYTES);
   view.setUint32(0, payload.length, true);
   view.setUint32(4, crc32c(payload), true);
-  out.set(payload, FRAME_HEADER_BYTES);
   return out;
 }
-
-// A batch frame's payload, as msgpackr writes it: a map16 of five fields in this order, keys as
-// fixstr, unsigned integers in their smallest form (float64 past 2^32 - 1), the batch as bin.
-const BATCH_MAP_HEAD = Uint8Array.from([0xde, 0x00, 0x05, 0xa4, ...encoder.encode('type'), 0xa5, ...encoder.encode('batch'), 0xa4, ...encoder.encode('term')]);
-const FIRST_KEY = Uint8Array.from([0xa5, ...encoder.encode('first')]);
-const LAST_KEY = Uint8Array.from([0xa4, ...encoder.encode('last')]);
-const BATCH_KEY = Uint8Array.from([0xa5, ...encoder.encode('batch')]);
-
-/**
- * Every write group is one batch frame, so it is encoded straight into the frame's own buffer:
- * no msgpackr call, no copy of the payload out of msgpackr's buffer. The bytes are msgpackr's
- * exactly (test/replication/frame-format.test.ts compares them over the boundaries of every
- * integer and bin width), so the format and its decoder are unchanged.
- */
-function encodeBatchFrame(frame: Extract<Frame, { type: 'batch' }>): Uint8Array {
-  const { term, first, last, batch } = frame;
-  const binHead = batch.length < 0x100 ? 2 : batch.length < 0x10000 ? 3 : 5;
-  const payloadBytes = BATCH_MAP_HEAD.length + uintBytes(term) + FIRST_KEY.length + uintBytes(first) + LAST_KEY.length + uintBytes(last) + BATCH_KEY.length + binHead + batch.length;
-  const out = new Uint8Array(FRAME_HEADER_BYTES + payloadBytes);
-  const view = new DataView(out.buffer);
-  let at = FRAME_HEADER_BYTES;
-  out.set(BATCH_MAP_HEAD, at);
-  at = writeUint(view, at + BATCH_MAP_HEAD.length, term);
-  out.set(FIRST_KEY, at);
-  at = writeUint(view, at + FIRST_KEY.length, first);
-  out.set(LAST_KEY, at);
-  at = writeUint(view, at + LAST_KEY.length, last);
-  out.set(BATCH_KEY, at);
-  at += BATCH_KEY.length;
-  // bin8, bin16, bin32: a type byte, then the length big-endian.
-  if (binHead === 2) view.setUint8(at + 1, batch.length);
-  else if (binHead === 3) view.setUint16(at + 1, batch.length);
-  else view.setUint32(at + 1, batch.length);
-  view.setUint8(at, binHead === 2 ? 0xc4 : binHead === 3 ? 0xc5 : 0xc6);
-  out.set(batch, at + binHead);
-  view.setUint32(0, payloadBytes, true);
-  view.setUint32(4, crc32c(out.subarray(FRAME_HEADER_BYTES)), true);
-  return out;
-}
-
-/** Bytes msgpackr takes for a non-negative integer `n`. */
-function uintBytes(n: number): number {
-  return n < 0x80 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n <= 0xffffffff ? 5 : 9;
-}
-
-/** Writes `n` as msgpackr does at `at`: positive fixint, uint8, uint16, uint32, else float64. Returns where the next field starts. */
-function writeUint(view: DataView, at: number, n: number): number {
-  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`frame format: a batch frame's term and sequence numbers are non-negative safe integers, got ${n}`);
-  const size = uintBytes(n);
-  if (size === 1) view.setUint8(at, n);
-  else if (size === 2) view.setUint8(at + 1, n);
-  else if (size === 3) view.setUint16(at + 1, n);
-  else if (size === 5) view.setUint32(at + 1, n);
-  else view.setFloat64(at + 1, n);
-  if (size > 1) view.setUint8(at, UINT_TYPE_BYTE[size]!);
-  return at + size;
-}
-
-/** The msgpack type byte of an unsigned integer of each encoded size (uint8, uint16, uint32, float64). */
-const UINT_TYPE_BYTE: Readonly<Record<number, number>> = { 2: 0xcc, 3: 0xcd, 5: 0xce, 9: 0xcb };
 
 /** Bounds on one payload's msgpack structure, checked before it is decoded. */
 export interface FrameShape {
@@ -359,49 +311,6 @@ function decodePayload(payload: Uint8Array): Frame {
     throw corrupt(`frame payload is not msgpack: ${(error as Error).message}`, error);
   }
   return checkFrame(value);
-}
-
-/**
- * A batch frame laid out exactly as `encodeBatchFrame` writes it, read without msgpackr (every
- * write group is one): the fields as plain values, the batch a Buffer view of the payload, as
- * msgpackr hands back. Anything else, or anything cut short, is undefined and takes the general
- * path (shape bound, msgpackr); either way `checkFrame` checks the values.
- */
-function decodeBatchPayload(payload: Uint8Array): Record<string, unknown> | undefined {
-  if (!startsWith(payload, 0, BATCH_MAP_HEAD)) return undefined;
-  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
-  const term = readUint(view, BATCH_MAP_HEAD.length);
-  if (!term || !startsWith(payload, term.next, FIRST_KEY)) return undefined;
-  const first = readUint(view, term.next + FIRST_KEY.length);
-  if (!first || !startsWith(payload, first.next, LAST_KEY)) return undefined;
-  const last = readUint(view, first.next + LAST_KEY.length);
-  if (!last || !startsWith(payload, last.next, BATCH_KEY)) return undefined;
-  const at = last.next + BATCH_KEY.length;
-  if (at + 5 > payload.length) return undefined;
-  const type = view.getUint8(at);
-  const head = type === 0xc4 ? 2 : type === 0xc5 ? 3 : type === 0xc6 ? 5 : 0;
-  if (head === 0) return undefined;
-  const length = head === 2 ? view.getUint8(at + 1) : head === 3 ? view.getUint16(at + 1) : view.getUint32(at + 1);
-  if (at + head + length !== payload.length) return undefined;
-  const batch = Buffer.from(payload.buffer, payload.byteOffset + at + head, length);
-  return { type: 'batch', term: term.value, first: first.value, last: last.value, batch };
-}
-
-function startsWith(bytes: Uint8Array, at: number, prefix: Uint8Array): boolean {
-  if (at + prefix.length > bytes.length) return false;
-  for (let i = 0; i < prefix.length; i++) if (bytes[at + i] !== prefix[i]) return false;
-  return true;
-}
-
-/** An unsigned integer as `writeUint` writes it at `at`, or undefined for another type byte or a cut. */
-function readUint(view: DataView, at: number): { value: number; next: number } | undefined {
-  if (at >= view.byteLength) return undefined;
-  const type = view.getUint8(at);
-  if (type < 0x80) return { value: type, next: at + 1 };
-  const size = type === 0xcc ? 2 : type === 0xcd ? 3 : type === 0xce ? 5 : type === 0xcb ? 9 : 0;
-  if (size === 0 || at + size > view.byteLength) return undefined;
-  const value = size === 2 ? view.getUint8(at + 1) : size === 3 ? view.getUint16(at + 1) : size === 5 ? view.getUint32(at + 1) : view.getFloat64(at + 1);
-  return { value, next: at + size };
 }
 
 const seqLike = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
