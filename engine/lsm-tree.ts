@@ -194,6 +194,7 @@ export class LsmTree {
     this.flushedSequence = this.lastSequence;
     this.wal = await WalWriter.create(this.fs, this.dir, walNumber);
     this.coveredTablesWanted = this.version.hasRangeTombstones;
+    this.thread?.warm();
     this.deleteObsoleteFiles();
     this.scheduleBackground();
   }
@@ -386,7 +387,8 @@ export class LsmTree {
     this.wal.close();
     this.wal = wal;
     this.imm.unshift(this.mem);
-    this.mem = new Memtable(number);
+    // Writes usually go on as they were: size the next memtable's skiplist like this one.
+    this.mem = new Memtable(number, this.mem.count);
     this.scheduleBackground();
   }
 

@@ -157,6 +157,33 @@ test('a compaction thread whose module fails to load rejects its job as a start 
   });
 });
 
+test('a thread warmed at open whose module fails to load still rejects its first job as a start failure', async (t) => {
+  const dir = tempDir('compaction-thread-warm');
+  t.after(() => dir.remove());
+  const entry = join(dir.path, 'broken-worker.mjs');
+  writeFileSync(entry, "throw new Error('this worker cannot load');\n");
+  const thread = new CompactionThread(dir.path, { tableCacheFilesMax: 8, entry: pathToFileURL(entry) });
+  t.after(() => thread.close());
+  thread.warm();
+  // Let the failed load happen before the job is sent, as when a database opens and idles.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  let numbers = 100;
+  const writer = { fs: new NodeFileSystem(), dir: dir.path, builder: { blockBytes: 4096, bloomBitsPerKey: 10 }, tableBytesTarget: 1 << 20, newFileNumber: () => numbers++, pause: () => Promise.resolve() };
+  const plan = { level: 0, inputs: [], nextInputs: [], outputLevel: 1, score: 1 };
+  await assert.rejects(thread.run(plan, { writer, version: Version.empty(), snapshots: [], allowTrivialMove: false }), CompactionThreadStartError);
+});
+
+test('warm() starts the worker before any job, and close() stops it', async (t) => {
+  const dir = tempDir('compaction-thread-warm-ok');
+  t.after(() => dir.remove());
+  const thread = new CompactionThread(dir.path, { tableCacheFilesMax: 8 });
+  assert.equal(thread.started, false);
+  thread.warm();
+  assert.equal(thread.started, true);
+  await thread.close();
+  assert.equal(thread.started, false);
+});
+
 test('stats say whether compactions run on the thread', async (t) => {
   const dir = tempDir('compaction-thread-stats');
   t.after(() => dir.remove());
