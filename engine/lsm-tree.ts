@@ -194,7 +194,6 @@ export class LsmTree {
     this.flushedSequence = this.lastSequence;
     this.wal = await WalWriter.create(this.fs, this.dir, walNumber);
     this.coveredTablesWanted = this.version.hasRangeTombstones;
-    this.thread?.warm();
     this.deleteObsoleteFiles();
     this.scheduleBackground();
   }
@@ -389,6 +388,8 @@ export class LsmTree {
     this.imm.unshift(this.mem);
     // Writes usually go on as they were: size the next memtable's skiplist like this one.
     this.mem = new Memtable(number, this.mem.count);
+    // A first flush means compactions are coming: have the thread load meanwhile (a no-op once started).
+    this.thread?.warm();
     this.scheduleBackground();
   }
 

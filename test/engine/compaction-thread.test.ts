@@ -143,7 +143,7 @@ test('closing during compactRange: compactRange resolves or rejects DB_CLOSED, c
 /**
  * Runs a job (an empty plan) on a thread whose worker module throws on load; the thread is
  * closed after the test. `warm`: start the worker first and let its load fail before the job
- * is sent, as when a database opens and idles.
+ * is sent, as when a database has flushed and not yet compacted.
  */
 async function brokenThreadJob(t: { after(fn: () => unknown): void }, warm: boolean): Promise<unknown> {
   const dir = tempDir('compaction-thread-start');
@@ -163,7 +163,7 @@ async function brokenThreadJob(t: { after(fn: () => unknown): void }, warm: bool
 }
 
 for (const warm of [false, true]) {
-  const when = warm ? 'started when the database opened' : 'started by its first job';
+  const when = warm ? 'started by warm() before its first job' : 'started by its first job';
   test(`a compaction thread ${when} whose module fails to load rejects its job as a start failure, not a compaction failure`, async (t) => {
     await assert.rejects(brokenThreadJob(t, warm), (err: unknown) => {
       assert.ok(err instanceof CompactionThreadStartError, String(err));
