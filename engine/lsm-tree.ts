@@ -386,7 +386,10 @@ export class LsmTree {
     this.wal.close();
     this.wal = wal;
     this.imm.unshift(this.mem);
-    this.mem = new Memtable(number);
+    // Writes usually go on as they were: size the next memtable's skiplist like this one.
+    this.mem = new Memtable(number, this.mem.count);
+    // A first flush means compactions are coming: have the thread load meanwhile (a no-op once started).
+    this.thread?.warm();
     this.scheduleBackground();
   }
 

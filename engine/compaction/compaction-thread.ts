@@ -15,8 +15,13 @@
  * A worker that dies mid-job leaves only unreferenced tables, which the next obsolete-file
  * sweep deletes.
  *
- * One job at a time (the LSM tree serializes compactions). The worker is started on the first
- * job, not referenced (it never keeps the process alive) while idle, and terminated on close.
+ * One job at a time (the LSM tree serializes compactions). The worker is started when the
+ * first memtable is frozen (warm()), or at the latest on the first job; it is not referenced
+ * (it never keeps the process alive) while idle, and terminated on close. Why before the first
+ * job: loading the worker takes 0.5-0.7 s of CPU under tsx, and a fill's first compaction
+ * otherwise waited for it with L0 filling up, stalling writes; started at the first flush, it
+ * loads on the other core while the next memtables fill. Not at open: a database that never
+ * flushes (a test, a lightly used node) never pays for it (docs/decisions.md).
  */
 import type { Worker } from 'node:worker_threads';
 import { assert, DbClosedError, IoError } from '../errors.ts';
@@ -74,6 +79,8 @@ export class CompactionThread {
   /** The worker has loaded its module and said so (a 'ready' message). */
   private ready = false;
   private closed = false;
+  /** warm() has run (it starts a worker at most once). */
+  private warmed = false;
   private running: { resolve(r: CompactionResult): void; reject(e: Error): void; writer: TableWriterContext } | undefined;
 
   constructor(
@@ -108,6 +115,26 @@ export class CompactionThread {
       worker.postMessage(job);
       this.running = { resolve, reject, writer: ctx.writer };
     });
+  }
+
+  /**
+   * Starts the worker now, idle and unreferenced, so the first job does not wait for it to
+   * load. A worker that fails to start is noticed by the first job, which then runs here.
+   */
+  warm(): void {
+    // Once: a worker that failed to load is not loaded again at every flush.
+    if (this.closed || this.worker || this.warmed) return;
+    this.warmed = true;
+    try {
+      this.start().unref();
+    } catch {
+      // The first job starts it again and, failing the same way, falls back to this thread.
+    }
+  }
+
+  /** Whether a worker is running (or loading). */
+  get started(): boolean {
+    return this.worker !== undefined;
   }
 
   /** Stops the worker. Call only when no job runs (the LSM tree waits for its loops first). */

@@ -1,8 +1,13 @@
 /**
  * The memtable: recent writes in a skiplist, with their memory accounted in bytes so the
  * engine knows when to freeze it and flush it to an L0 table.
- * Byte accounting: key and value bytes plus NODE_OVERHEAD_BYTES per entry, an estimate of a
- * node's share of the skiplist's columns and of the V8 objects around its batch's buffer.
+ * Byte accounting: key and value bytes plus NODE_OVERHEAD_BYTES per entry, what an entry
+ * costs beyond them: its share of the skiplist's columns (about 61 bytes: 12 int32 fields,
+ * a float64 sequence number, 4/3 links) and of its batch record's header and varints (3-4
+ * bytes for a batch of many ops). Measured with 16-byte keys and 100-byte values, columns
+ * sized for the entries (the engine passes the last memtable's count): 181 bytes of heap and
+ * buffers per entry against 180 accounted. It was 96 while the columns grew by doubling and
+ * could be half empty; see docs/decisions.md.
  * Range tombstones sit beside the skiplist in a list, fragmented (range-tombstones.ts) when a
  * read first needs them after a change; a memtable without any costs reads nothing.
  */
@@ -11,7 +16,7 @@ import type { InternalIterator } from '../internal-iterator.ts';
 import { FragmentedTombstones, type RangeTombstone } from '../range-tombstones.ts';
 import { NIL, SkipList } from './skiplist.ts';
 
-export const NODE_OVERHEAD_BYTES = 96;
+export const NODE_OVERHEAD_BYTES = 64;
 
 export interface MemtableEntry {
   seq: number;
@@ -20,7 +25,7 @@ export interface MemtableEntry {
 }
 
 export class Memtable {
-  private readonly list = new SkipList();
+  private readonly list: SkipList;
   private readonly tombstones: RangeTombstone[] = [];
   /** `tombstones` fragmented; undefined after a change until a read needs it. */
   private fragments: FragmentedTombstones | undefined = FragmentedTombstones.EMPTY;
@@ -28,8 +33,16 @@ export class Memtable {
   bytes = 0;
   /** Highest sequence number inserted (0 when empty). */
   seqMax = 0;
-  /** Number of the WAL file that holds this memtable's writes. */
-  constructor(readonly walNumber: number) {}
+  /**
+   * `walNumber`: the WAL file that holds this memtable's writes. `expectedEntries`: how many
+   * entries it will likely hold (the previous memtable's count), to size the skiplist once.
+   */
+  constructor(
+    readonly walNumber: number,
+    expectedEntries = 0,
+  ) {
+    this.list = new SkipList(Math.random, expectedEntries);
+  }
 
   /** Point entries (range tombstones are counted apart). */
   get count(): number {

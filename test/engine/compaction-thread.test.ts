@@ -140,21 +140,48 @@ test('closing during compactRange: compactRange resolves or rejects DB_CLOSED, c
   }
 });
 
-test('a compaction thread whose module fails to load rejects its job as a start failure, not a compaction failure', async (t) => {
+/**
+ * Runs a job (an empty plan) on a thread whose worker module throws on load; the thread is
+ * closed after the test. `warm`: start the worker first and let its load fail before the job
+ * is sent, as when a database has flushed and not yet compacted.
+ */
+async function brokenThreadJob(t: { after(fn: () => unknown): void }, warm: boolean): Promise<unknown> {
   const dir = tempDir('compaction-thread-start');
   t.after(() => dir.remove());
   const entry = join(dir.path, 'broken-worker.mjs');
   writeFileSync(entry, "throw new Error('this worker cannot load');\n");
   const thread = new CompactionThread(dir.path, { tableCacheFilesMax: 8, entry: pathToFileURL(entry) });
   t.after(() => thread.close());
+  if (warm) {
+    thread.warm();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
   let numbers = 100;
   const writer = { fs: new NodeFileSystem(), dir: dir.path, builder: { blockBytes: 4096, bloomBitsPerKey: 10 }, tableBytesTarget: 1 << 20, newFileNumber: () => numbers++, pause: () => Promise.resolve() };
   const plan = { level: 0, inputs: [], nextInputs: [], outputLevel: 1, score: 1 };
-  await assert.rejects(thread.run(plan, { writer, version: Version.empty(), snapshots: [], allowTrivialMove: false }), (err: unknown) => {
-    assert.ok(err instanceof CompactionThreadStartError, String(err));
-    assert.match(String((err.cause as Error).message), /cannot load/);
-    return true;
+  return thread.run(plan, { writer, version: Version.empty(), snapshots: [], allowTrivialMove: false });
+}
+
+for (const warm of [false, true]) {
+  const when = warm ? 'started by warm() before its first job' : 'started by its first job';
+  test(`a compaction thread ${when} whose module fails to load rejects its job as a start failure, not a compaction failure`, async (t) => {
+    await assert.rejects(brokenThreadJob(t, warm), (err: unknown) => {
+      assert.ok(err instanceof CompactionThreadStartError, String(err));
+      assert.match(String((err.cause as Error).message), /cannot load/);
+      return true;
+    });
   });
+}
+
+test('warm() starts the worker before any job, and close() stops it', async (t) => {
+  const dir = tempDir('compaction-thread-warm-ok');
+  t.after(() => dir.remove());
+  const thread = new CompactionThread(dir.path, { tableCacheFilesMax: 8 });
+  assert.equal(thread.started, false);
+  thread.warm();
+  assert.equal(thread.started, true);
+  await thread.close();
+  assert.equal(thread.started, false);
 });
 
 test('stats say whether compactions run on the thread', async (t) => {

@@ -75,3 +75,16 @@ test('previous and last walk the list backwards, and keys keep their bytes acros
   }
   assert.deepEqual(backward, entries.map((e) => e.seq).reverse());
 });
+
+test('a skiplist sized for some entries keeps them in order, and grows past the size when more come', () => {
+  for (const expected of [0, 10, 2000, 50_000]) {
+    const random = seededRandom(17);
+    const list = new SkipList(random, expected);
+    const entries = Array.from({ length: 4000 }, (_, i) => ({ userKey: randomKey(random), seq: i + 1, kind: ValueKind.Put }));
+    for (const e of entries) list.insert(e.userKey, e.seq, e.kind, e.userKey);
+    const walked = levelZero(list);
+    assert.equal(walked.length, entries.length, `sized for ${expected}`);
+    const sorted = [...entries].sort(cmp);
+    walked.forEach((node, i) => assert.equal(cmp(node, sorted[i]!), 0, `sized for ${expected}, position ${i}`));
+  }
+});
