@@ -109,7 +109,7 @@ export async function runVersusRedis(context: MeasureContext & { groups: Process
     await group.stopAll();
     await remove?.();
   });
-  const local = await startLocalCluster(group, { shards: 1, replicas: 0, logLevel: options.nodeLogLevel, profileDir: undefined });
+  const local = await startLocalCluster(group, { shards: 1, replicas: 0, logLevel: options.nodeLogLevel, profileDir: options.profileDir });
   remove = local.remove;
   const cluster: BenchCluster = { topology: local.topology, leaders: local.leaders, internalHeaders: {} };
   const loaded = await loadKeys(cluster, options.keys, options.valueBytes, options.seed);
