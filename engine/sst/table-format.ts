@@ -130,6 +130,28 @@ export function unsealBlock(raw: Uint8Array, handle: BlockHandle, what: string, 
   return contents;
 }
 
+/**
+ * As unsealBlock, for a block read into the start of a reused buffer (`read` bytes of it):
+ * returns a view of the contents, reading the stored checksum in place. One view where
+ * unsealBlock makes three (what was read, the contents, a DataView), on the point-lookup path.
+ */
+export function unsealBlockInPlace(buffer: Uint8Array, read: number, handle: BlockHandle, what: string, file: string): Uint8Array {
+  const size = handle.size;
+  if (read !== size + BLOCK_TRAILER_BYTES) {
+    throw new CorruptionError(`sst: ${what} at offset ${handle.offset} is truncated: read ${read} of ${size + BLOCK_TRAILER_BYTES} bytes`, { file });
+  }
+  const stored = (buffer[size]! | (buffer[size + 1]! << 8) | (buffer[size + 2]! << 16) | (buffer[size + 3]! << 24)) >>> 0;
+  const contents = buffer.subarray(0, size);
+  const actual = crc32c(contents);
+  if (stored !== actual) {
+    throw new CorruptionError(
+      `sst: checksum mismatch in ${what} at offset ${handle.offset} (stored 0x${hex32(stored)}, computed 0x${hex32(actual)})`,
+      { file },
+    );
+  }
+  return contents;
+}
+
 /** Encodes a version 2 footer. */
 export function encodeFooter(footer: Footer): Uint8Array {
   const out = new Uint8Array(FOOTER_BYTES);

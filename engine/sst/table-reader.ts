@@ -36,6 +36,7 @@ import {
   type Footer,
   footerBytes,
   unsealBlock,
+  unsealBlockInPlace,
 } from './table-format.ts';
 import { TableIterator } from './table-iterator.ts';
 import { decodeProperties, type TableProperties } from './table-properties.ts';
@@ -235,16 +236,32 @@ export class TableReader {
    * and valid only until the reader's next read.
    */
   private readPointBlock(handle: BlockHandle): Block {
-    const cached = this.cachedBlock(handle);
-    if (cached !== undefined) return cached;
-    if (this.cache !== undefined && this.cache.admitOnMiss(this.fileNumber, handle.offset)) {
-      const block = this.readDataBlockUncached(handle);
-      this.cache.insert(this.fileNumber, handle.offset, block);
-      return block;
+    const cache = this.cache;
+    if (cache === undefined) return this.readIntoScratch(handle);
+    const cached = cache.getForLookup(this.fileNumber, handle.offset);
+    if (cached !== undefined) {
+      this.stats.blockCacheHits++;
+      return cached;
     }
-    const length = this.startRead(handle);
+    if (!cache.admitOnMiss(this.fileNumber, handle.offset)) return this.readIntoScratch(handle);
+    const block = this.readBlockInto(handle, cache.allocate(handle.size + BLOCK_TRAILER_BYTES));
+    cache.insert(this.fileNumber, handle.offset, block, true);
+    return block;
+  }
+
+  /** A data block read into this reader's scratch buffer: valid until the reader's next read. */
+  private readIntoScratch(handle: BlockHandle): Block {
+    const length = handle.size + BLOCK_TRAILER_BYTES;
     if (this.scratch.length < length) this.scratch = new Uint8Array(Math.max(length, 2 * this.scratch.length));
-    return this.decodeDataBlock(this.scratch.subarray(0, this.file.readInto(handle.offset, this.scratch.subarray(0, length))), handle);
+    return this.readBlockInto(handle, this.scratch);
+  }
+
+  /** A data block read into the start of `buffer` (long enough) and verified; it views `buffer`. */
+  private readBlockInto(handle: BlockHandle, buffer: Uint8Array): Block {
+    const length = this.startRead(handle);
+    const read = this.file.readInto(handle.offset, buffer, length);
+    const contents = unsealBlockInPlace(buffer, read, handle, 'data block', this.path);
+    return Block.decode(contents, this.path, handle.offset, 'data block');
   }
 
   /** A data block read and verified from the file, bypassing the cache (verify, sst-dump). */
