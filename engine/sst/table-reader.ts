@@ -38,6 +38,7 @@ import {
   unsealBlock,
   unsealBlockInPlace,
 } from './table-format.ts';
+import { PointIndex } from './point-index.ts';
 import { TableIterator } from './table-iterator.ts';
 import { decodeProperties, type TableProperties } from './table-properties.ts';
 
@@ -86,7 +87,8 @@ export class TableReader {
   readonly rangeTombstones: readonly RangeTombstone[];
   private readonly fragments: FragmentedTombstones;
   private refs = 1;
-  private readonly indexCursor: BlockIterator;
+  /** The index decoded for point lookups (see point-index.ts). */
+  private readonly pointIndex: PointIndex;
   private dataCursor: BlockIterator | undefined;
   private readonly handle: BlockHandle = { offset: 0, size: 0 };
   private target = new Uint8Array(64);
@@ -112,7 +114,7 @@ export class TableReader {
     this.rangeTombstones = rangeTombstones;
     this.fragments = FragmentedTombstones.from(rangeTombstones);
     this.index = index;
-    this.indexCursor = index.iterator();
+    this.pointIndex = PointIndex.decode(index, file.path);
   }
 
   /** Opens a table, verifying footer, filter, properties and index; CorruptionError if any is bad. */
@@ -165,12 +167,11 @@ export class TableReader {
       }
     }
     const targetLength = this.encodeTarget(userKey, seq, KIND_SEEK);
-    const index = this.indexCursor;
-    index.seek(this.target, targetLength);
+    const index = this.pointIndex;
     // Usually one pass; a second when the target lies past the block's last key but not past
     // its separator, so the answer is the next block's first entry.
-    for (; index.valid(); index.next()) {
-      const data = this.cursorFor(this.readPointBlock(this.handleAt(index)));
+    for (let i = index.lowerBound(this.target, targetLength); i < index.count; i++) {
+      const data = this.cursorFor(this.readPointBlock(index.handle(i, this.handle)));
       data.seek(this.target, targetLength);
       if (!data.valid()) continue;
       if (!sameUserKey(data, userKey)) return undefined;
