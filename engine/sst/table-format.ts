@@ -119,7 +119,12 @@ export function unsealBlock(raw: Uint8Array, handle: BlockHandle, what: string, 
   // code's element loads monomorphic, and callers get one kind of array back.
   const contents = new Uint8Array(raw.buffer, raw.byteOffset, handle.size);
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  const stored = view.getUint32(handle.size, true);
+  checkChecksum(contents, view.getUint32(handle.size, true), handle, what, file);
+  return contents;
+}
+
+/** CorruptionError unless crc32c(contents) is `stored`. */
+function checkChecksum(contents: Uint8Array, stored: number, handle: BlockHandle, what: string, file: string): void {
   const actual = crc32c(contents);
   if (stored !== actual) {
     throw new CorruptionError(
@@ -127,7 +132,6 @@ export function unsealBlock(raw: Uint8Array, handle: BlockHandle, what: string, 
       { file },
     );
   }
-  return contents;
 }
 
 /**
@@ -142,13 +146,7 @@ export function unsealBlockInPlace(buffer: Uint8Array, read: number, handle: Blo
   }
   const stored = (buffer[size]! | (buffer[size + 1]! << 8) | (buffer[size + 2]! << 16) | (buffer[size + 3]! << 24)) >>> 0;
   const contents = buffer.subarray(0, size);
-  const actual = crc32c(contents);
-  if (stored !== actual) {
-    throw new CorruptionError(
-      `sst: checksum mismatch in ${what} at offset ${handle.offset} (stored 0x${hex32(stored)}, computed 0x${hex32(actual)})`,
-      { file },
-    );
-  }
+  checkChecksum(contents, stored, handle, what, file);
   return contents;
 }
 

@@ -5,7 +5,7 @@
  * shared through the optional BlockCache.
  *
  * Lookups: `get` asks the bloom filter first and reads no data block on a negative; it then
- * binary-searches the index and one data block (occasionally two, when the target falls
+ * binary-searches the index (decoded at open for this, point-index.ts) and one data block (occasionally two, when the target falls
  * between a block's last key and its separator). The counters in `stats` say how often.
  *
  * A full check of a table (every block re-read) is table-verify.ts's `verifyTable(reader)`,
@@ -59,8 +59,9 @@ export function newTableReadStats(): TableReadStats {
 }
 
 /**
- * One version of a key, as get() returns it. `value` is a view of a block: a cached one, or
- * the reader's scratch buffer, which its next read overwrites (copy the value before that).
+ * One version of a key, as get() returns it. `value` is a view of a block: the reader's
+ * scratch buffer, which its next read overwrites, or a cached block whose buffer the cache may
+ * recycle at its next read (see BlockCache.getForLookup): copy the value before either.
  */
 export interface TableEntry {
   seq: number;
@@ -155,7 +156,8 @@ export class TableReader {
 
   /**
    * The newest entry for `userKey` with entry.seq <= seq (a tombstone included), or undefined.
-   * The value may view this reader's scratch buffer: copy it before the reader's next read.
+   * The value may view this reader's scratch buffer or a recyclable cached block: copy it
+   * before the next read through this reader or its block cache.
    */
   get(userKey: Uint8Array, seq: number): TableEntry | undefined {
     this.assertOpen();
