@@ -32,11 +32,11 @@ export interface ReadableFile {
   /** Reads up to `length` bytes at `offset`; fewer only at the end of the file. */
   read(offset: number, length: number): Uint8Array;
   /**
-   * Reads up to `out.length` bytes at `offset` into `out`; returns how many (fewer only at the
-   * end of the file). For hot paths that reuse one buffer: a fresh 4 KiB buffer per read costs
-   * more than the read itself (see sst/table-reader.ts).
+   * Reads up to `length` (by default `out.length`) bytes at `offset` into the start of `out`;
+   * returns how many (fewer only at the end of the file). For hot paths that reuse one buffer:
+   * a fresh 4 KiB buffer per read costs more than the read itself (see sst/table-reader.ts).
    */
-  readInto(offset: number, out: Uint8Array): number;
+  readInto(offset: number, out: Uint8Array, length?: number): number;
   close(): void;
 }
 

@@ -152,9 +152,9 @@ export class MemoryFileSystem implements FileSystem {
         const end = Math.min(size, offset + length);
         return inode.data.slice(Math.min(offset, end), end);
       },
-      readInto(offset: number, out: Uint8Array) {
+      readInto(offset: number, out: Uint8Array, length = out.length) {
         check('read', path);
-        const end = Math.min(size, offset + out.length);
+        const end = Math.min(size, offset + Math.min(length, out.length));
         const start = Math.min(offset, end);
         out.set(inode.data.subarray(start, end));
         return end - start;

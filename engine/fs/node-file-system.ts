@@ -79,8 +79,8 @@ class NodeReadableFile implements ReadableFile {
     return done === out.length ? out : out.subarray(0, done);
   }
 
-  readInto(offset: number, out: Uint8Array): number {
-    const n = Math.max(0, Math.min(out.length, this.size - offset));
+  readInto(offset: number, out: Uint8Array, length = out.length): number {
+    const n = Math.max(0, Math.min(length, out.length, this.size - offset));
     let done = 0;
     try {
       while (done < n) {

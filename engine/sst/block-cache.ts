@@ -21,6 +21,13 @@
  * table of recently missed (file, offset) pairs, twice as many slots as the cache has 4 KiB
  * blocks: a collision only forgets a miss, so the cost of being wrong is one more read.
  * Iterators fill the cache unconditionally (they hold the block while they walk it anyway).
+ *
+ * Recycled buffers: a block a point lookup admitted is read into a buffer from `allocate`,
+ * and when it is evicted, that buffer is reused for the next admitted block, unless the block
+ * was ever handed to an iterator (`get`, which may keep it): a point lookup (`getForLookup`)
+ * uses its block only until it copies the value out, before the next read through this cache.
+ * Making and collecting a fresh 4 KiB buffer for each admitted block was 6% of a batched
+ * readrandom's samples plus most of its 10% in the garbage collector (docs/decisions.md).
  */
 import { assert } from '../errors.ts';
 import { GHOST_SLOTS_MAX, GHOST_SLOTS_MIN } from '../options.ts';
@@ -28,12 +35,18 @@ import type { Block } from './block.ts';
 
 /** The block size the ghost table's sizing assumes. */
 const GHOST_NOMINAL_BLOCK_BYTES = 4096;
+/** Buffers from `allocate` are a multiple of this, so one fits most blocks of a table. */
+const RECYCLED_BUFFER_GRAIN_BYTES = 256;
+/** Evicted buffers kept for reuse; eviction produces them as fast as admission uses them. */
+const RECYCLED_BUFFERS_MAX = 64;
 
 interface Node {
   fileNumber: number;
   offset: number;
   block: Block;
   charge: number;
+  /** The block's buffer came from `allocate` and no iterator was given the block. */
+  recyclable: boolean;
   newer: Node | undefined;
   older: Node | undefined;
 }
@@ -57,6 +70,8 @@ export class BlockCache {
   /** The ghost table: slot i remembers a missed (ghostFiles[i], ghostOffsets[i]). */
   private readonly ghostFiles: Int32Array;
   private readonly ghostOffsets: Float64Array;
+  /** Buffers of evicted recyclable blocks, for `allocate`. */
+  private readonly spare: Uint8Array[] = [];
   hits = 0;
   misses = 0;
   evictions = 0;
@@ -98,8 +113,35 @@ export class BlockCache {
     return this.count;
   }
 
-  /** The cached block, marked most recently used; counts a hit or a miss. */
+  /**
+   * The cached block, marked most recently used; counts a hit or a miss. The caller may keep
+   * the block (an iterator does), so its buffer is never recycled.
+   */
   get(fileNumber: number, offset: number): Block | undefined {
+    const node = this.find(fileNumber, offset);
+    if (node !== undefined) node.recyclable = false;
+    return node?.block;
+  }
+
+  /**
+   * As get, for a point lookup. REQUIRES: the caller is done with the block (has copied what
+   * it needs) before its next read through this cache, which may recycle the block's buffer.
+   */
+  getForLookup(fileNumber: number, offset: number): Block | undefined {
+    return this.find(fileNumber, offset)?.block;
+  }
+
+  /**
+   * A buffer of at least `length` bytes for a block a point lookup admits (insert it with
+   * `recyclable`): an evicted block's, or a new one. Its contents are stale.
+   */
+  allocate(length: number): Uint8Array {
+    const spare = this.spare;
+    if (spare.length > 0 && spare[spare.length - 1]!.length >= length) return spare.pop()!;
+    return new Uint8Array(Math.ceil(length / RECYCLED_BUFFER_GRAIN_BYTES) * RECYCLED_BUFFER_GRAIN_BYTES);
+  }
+
+  private find(fileNumber: number, offset: number): Node | undefined {
     const node = this.byFile.get(fileNumber)?.get(offset);
     if (node === undefined) {
       this.misses++;
@@ -108,12 +150,16 @@ export class BlockCache {
     this.hits++;
     this.unlink(node);
     this.pushNewest(node);
-    return node.block;
+    return node;
   }
 
-  /** Caches a block, evicting the least recently used until the budget holds. */
-  insert(fileNumber: number, offset: number, block: Block): void {
-    const charge = block.charge;
+  /**
+   * Caches a block, evicting the least recently used until the budget holds. `recyclable`:
+   * the block views a buffer from `allocate`, whose bytes may be reused once it is evicted.
+   */
+  insert(fileNumber: number, offset: number, block: Block, recyclable = false): void {
+    // A recyclable block holds its whole buffer, a little more than the block.
+    const charge = recyclable ? block.charge + block.data.buffer.byteLength - block.data.byteLength : block.charge;
     // A block larger than the whole budget would only flush everything else out.
     if (charge > this.capacityBytes) return;
     let blocks = this.byFile.get(fileNumber);
@@ -123,7 +169,7 @@ export class BlockCache {
     }
     const existing = blocks.get(offset);
     if (existing) this.remove(existing);
-    const node: Node = { fileNumber, offset, block, charge, newer: undefined, older: undefined };
+    const node: Node = { fileNumber, offset, block, charge, recyclable, newer: undefined, older: undefined };
     blocks.set(offset, node);
     this.pushNewest(node);
     this.used += charge;
@@ -152,6 +198,9 @@ export class BlockCache {
     if (blocks.size === 0) this.byFile.delete(node.fileNumber);
     this.used -= node.charge;
     this.count--;
+    if (node.recyclable && this.spare.length < RECYCLED_BUFFERS_MAX) {
+      this.spare.push(new Uint8Array(node.block.data.buffer));
+    }
   }
 
   private unlink(node: Node): void {

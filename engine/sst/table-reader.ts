@@ -5,7 +5,7 @@
  * shared through the optional BlockCache.
  *
  * Lookups: `get` asks the bloom filter first and reads no data block on a negative; it then
- * binary-searches the index and one data block (occasionally two, when the target falls
+ * binary-searches the index (decoded at open for this, point-index.ts) and one data block (occasionally two, when the target falls
  * between a block's last key and its separator). The counters in `stats` say how often.
  *
  * A full check of a table (every block re-read) is table-verify.ts's `verifyTable(reader)`,
@@ -36,7 +36,9 @@ import {
   type Footer,
   footerBytes,
   unsealBlock,
+  unsealBlockInPlace,
 } from './table-format.ts';
+import { PointIndex } from './point-index.ts';
 import { TableIterator } from './table-iterator.ts';
 import { decodeProperties, type TableProperties } from './table-properties.ts';
 
@@ -57,8 +59,9 @@ export function newTableReadStats(): TableReadStats {
 }
 
 /**
- * One version of a key, as get() returns it. `value` is a view of a block: a cached one, or
- * the reader's scratch buffer, which its next read overwrites (copy the value before that).
+ * One version of a key, as get() returns it. `value` is a view of a block: the reader's
+ * scratch buffer, which its next read overwrites, or a cached block whose buffer the cache may
+ * recycle at its next read (see BlockCache.getForLookup): copy the value before either.
  */
 export interface TableEntry {
   seq: number;
@@ -85,7 +88,8 @@ export class TableReader {
   readonly rangeTombstones: readonly RangeTombstone[];
   private readonly fragments: FragmentedTombstones;
   private refs = 1;
-  private readonly indexCursor: BlockIterator;
+  /** The index decoded for point lookups (see point-index.ts). */
+  private readonly pointIndex: PointIndex;
   private dataCursor: BlockIterator | undefined;
   private readonly handle: BlockHandle = { offset: 0, size: 0 };
   private target = new Uint8Array(64);
@@ -111,7 +115,7 @@ export class TableReader {
     this.rangeTombstones = rangeTombstones;
     this.fragments = FragmentedTombstones.from(rangeTombstones);
     this.index = index;
-    this.indexCursor = index.iterator();
+    this.pointIndex = PointIndex.decode(index, file.path);
   }
 
   /** Opens a table, verifying footer, filter, properties and index; CorruptionError if any is bad. */
@@ -152,7 +156,8 @@ export class TableReader {
 
   /**
    * The newest entry for `userKey` with entry.seq <= seq (a tombstone included), or undefined.
-   * The value may view this reader's scratch buffer: copy it before the reader's next read.
+   * The value may view this reader's scratch buffer or a recyclable cached block: copy it
+   * before the next read through this reader or its block cache.
    */
   get(userKey: Uint8Array, seq: number): TableEntry | undefined {
     this.assertOpen();
@@ -164,12 +169,11 @@ export class TableReader {
       }
     }
     const targetLength = this.encodeTarget(userKey, seq, KIND_SEEK);
-    const index = this.indexCursor;
-    index.seek(this.target, targetLength);
+    const index = this.pointIndex;
     // Usually one pass; a second when the target lies past the block's last key but not past
     // its separator, so the answer is the next block's first entry.
-    for (; index.valid(); index.next()) {
-      const data = this.cursorFor(this.readPointBlock(this.handleAt(index)));
+    for (let i = index.lowerBound(this.target, targetLength); i < index.count; i++) {
+      const data = this.cursorFor(this.readPointBlock(index.handle(i, this.handle)));
       data.seek(this.target, targetLength);
       if (!data.valid()) continue;
       if (!sameUserKey(data, userKey)) return undefined;
@@ -235,16 +239,32 @@ export class TableReader {
    * and valid only until the reader's next read.
    */
   private readPointBlock(handle: BlockHandle): Block {
-    const cached = this.cachedBlock(handle);
-    if (cached !== undefined) return cached;
-    if (this.cache !== undefined && this.cache.admitOnMiss(this.fileNumber, handle.offset)) {
-      const block = this.readDataBlockUncached(handle);
-      this.cache.insert(this.fileNumber, handle.offset, block);
-      return block;
+    const cache = this.cache;
+    if (cache === undefined) return this.readIntoScratch(handle);
+    const cached = cache.getForLookup(this.fileNumber, handle.offset);
+    if (cached !== undefined) {
+      this.stats.blockCacheHits++;
+      return cached;
     }
-    const length = this.startRead(handle);
+    if (!cache.admitOnMiss(this.fileNumber, handle.offset)) return this.readIntoScratch(handle);
+    const block = this.readBlockInto(handle, cache.allocate(handle.size + BLOCK_TRAILER_BYTES));
+    cache.insert(this.fileNumber, handle.offset, block, true);
+    return block;
+  }
+
+  /** A data block read into this reader's scratch buffer: valid until the reader's next read. */
+  private readIntoScratch(handle: BlockHandle): Block {
+    const length = handle.size + BLOCK_TRAILER_BYTES;
     if (this.scratch.length < length) this.scratch = new Uint8Array(Math.max(length, 2 * this.scratch.length));
-    return this.decodeDataBlock(this.scratch.subarray(0, this.file.readInto(handle.offset, this.scratch.subarray(0, length))), handle);
+    return this.readBlockInto(handle, this.scratch);
+  }
+
+  /** A data block read into the start of `buffer` (long enough) and verified; it views `buffer`. */
+  private readBlockInto(handle: BlockHandle, buffer: Uint8Array): Block {
+    const length = this.startRead(handle);
+    const read = this.file.readInto(handle.offset, buffer, length);
+    const contents = unsealBlockInPlace(buffer, read, handle, 'data block', this.path);
+    return Block.decode(contents, this.path, handle.offset, 'data block');
   }
 
   /** A data block read and verified from the file, bypassing the cache (verify, sst-dump). */

@@ -149,3 +149,55 @@ test('an acquired reader stays open after eviction until it is released', () => 
   tables.close();
   assert.equal(tables.size, 0);
 });
+
+/** A block of about `bytes` bytes whose contents live in `buffer` (from BlockCache.allocate). */
+function blockIn(buffer: Uint8Array, bytes: number): Block {
+  const contents = blockOf(bytes).data;
+  buffer.set(contents);
+  return Block.decode(buffer.subarray(0, contents.length), '/x', 0, 'data block');
+}
+
+test('an evicted block a point lookup admitted gives its buffer to the next one; a block an iterator got never does', () => {
+  const first = new BlockCache(0).allocate(1000);
+  assert.ok(first.length >= 1000, 'allocate gives at least what was asked');
+  const cache = new BlockCache(blockOf(1000).charge + 100);
+  const a = cache.allocate(1000);
+  cache.insert(1, 0, blockIn(a, 1000), true);
+  assert.ok(cache.getForLookup(1, 0), 'a point lookup sees the block');
+  cache.insert(1, 4096, blockOf(1000));
+  assert.equal(cache.getForLookup(1, 0), undefined, 'the budget holds one block');
+  assert.equal(cache.allocate(1000).buffer, a.buffer, 'the evicted buffer is reused');
+
+  const b = cache.allocate(1000);
+  cache.insert(2, 0, blockIn(b, 1000), true);
+  const held = cache.get(2, 0);
+  assert.ok(held, 'an iterator gets the block');
+  const before = Buffer.from(held.data);
+  cache.insert(2, 4096, blockOf(1000));
+  assert.equal(cache.get(2, 0), undefined);
+  const next = cache.allocate(1000);
+  assert.notEqual(next.buffer, b.buffer, 'a block an iterator got is never recycled');
+  next.fill(0xee);
+  assert.deepEqual(Buffer.from(held.data), before, 'the iterator still reads its block');
+});
+
+test('point lookups through a tiny cache that recycles buffers return the right values', () => {
+  const entries = randomEntries(400, 36, { valueBytesMax: 300 });
+  const built = buildTable(entries, { blockBytes: 512 });
+  const cache = new BlockCache(2048);
+  const reader = built.open(cache);
+  const newest = new Map<string, (typeof entries)[number]>();
+  for (const e of entries) {
+    const k = Buffer.from(e.userKey).toString('hex');
+    const seen = newest.get(k);
+    if (seen === undefined || e.seq > seen.seq) newest.set(k, e);
+  }
+  for (let pass = 0; pass < 3; pass++) {
+    for (const want of newest.values()) {
+      const got = reader.get(want.userKey, SEQ_MAX);
+      assert.ok(got);
+      assert.deepEqual([got.seq, got.kind, Buffer.from(got.value)], [want.seq, want.kind, Buffer.from(want.value)]);
+    }
+  }
+  assert.ok(cache.evictions > 0, 'blocks were evicted, so buffers were recycled');
+});
