@@ -17,6 +17,7 @@ import { closeNodeConnections } from './node-ask.ts';
 import { quietOnClosedStdout } from './output.ts';
 import { status } from './status.ts';
 import { exportKeys, importKeys } from './transfer-commands.ts';
+import { exitFlushed } from './exit.ts';
 
 export const COMMANDS: ReadonlyMap<string, Command> = new Map(
   [get, put, del, scan, batch, importKeys, exportKeys, keyslot, cluster, status, shard, transfer, promote].map((c) => [c.name, c]),
@@ -52,14 +53,14 @@ export function describeFailure(error: unknown): { line: string; code: number } 
   return { line: `kv: ${typeof code === 'string' ? `${code}: ` : ''}${message}`, code: 1 };
 }
 
-/** Runs the CLI on this process's arguments and exits with its code. */
+/** Runs the CLI on this process's arguments and exits with its code, once its output is out. */
 export function runCli(): void {
   main(process.argv.slice(2)).then(
-    (exitCode) => process.exit(exitCode),
+    (exitCode) => exitFlushed(exitCode),
     (error: unknown) => {
       const { line, code } = describeFailure(error);
       process.stderr.write(`${line}\n`);
-      process.exit(code);
+      return exitFlushed(code);
     },
   );
 }

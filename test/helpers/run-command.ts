@@ -23,7 +23,15 @@ export interface RunOptions {
   input?: string;
   timeoutMs?: number;
   cwd?: string;
+  /**
+   * Leave stdout unread (the pipe fills and the child's writes queue) until stderr matches this,
+   * or HOLD_STDOUT_MS_MAX passes: a slow reader, as `kv export | gzip` can be.
+   */
+  holdStdoutUntil?: RegExp;
 }
+
+/** The longest a held stdout stays unread, so that a child waiting for its reader cannot hang a test. */
+const HOLD_STDOUT_MS_MAX = 5_000;
 
 /** `node ARGS…` from the repository's root; resolves when it exits (or is killed at the deadline). */
 export function runNode(args: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
@@ -36,11 +44,23 @@ export function runNode(args: readonly string[], options: RunOptions = {}): Prom
     let stdout = '';
     let stderr = '';
     let timedOut = false;
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      if (stdout.length < 1024 * 1024) stdout += chunk;
-    });
+    let reading = false;
+    const readStdout = () => {
+      if (reading) return;
+      reading = true;
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+        if (stdout.length < 1024 * 1024) stdout += chunk;
+      });
+    };
+    const hold = options.holdStdoutUntil;
+    const holdTimer = hold ? setTimeout(readStdout, HOLD_STDOUT_MS_MAX) : undefined;
+    if (!hold) readStdout();
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
       if (stderr.length < 1024 * 1024) stderr += chunk;
+      if (hold?.test(stderr)) {
+        clearTimeout(holdTimer);
+        readStdout();
+      }
     });
     const timer = setTimeout(() => {
       timedOut = true;
@@ -52,6 +72,7 @@ export function runNode(args: readonly string[], options: RunOptions = {}): Prom
     });
     child.once('close', (code, signal) => {
       clearTimeout(timer);
+      clearTimeout(holdTimer);
       resolve({ code, signal, stdout, stderr, timedOut });
     });
     child.stdin.end(options.input ?? '');
