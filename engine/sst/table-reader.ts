@@ -247,21 +247,22 @@ export class TableReader {
       return cached;
     }
     if (!cache.admitOnMiss(this.fileNumber, handle.offset)) return this.readIntoScratch(handle);
-    const block = this.readBlockInto(handle, cache.allocate(handle.size + BLOCK_TRAILER_BYTES));
+    // The handle is checked before a buffer is sized by it: a corrupt size is a CorruptionError, not an allocation.
+    const length = this.startRead(handle);
+    const block = this.readBlockInto(handle, cache.allocate(length), length);
     cache.insert(this.fileNumber, handle.offset, block, true);
     return block;
   }
 
   /** A data block read into this reader's scratch buffer: valid until the reader's next read. */
   private readIntoScratch(handle: BlockHandle): Block {
-    const length = handle.size + BLOCK_TRAILER_BYTES;
+    const length = this.startRead(handle);
     if (this.scratch.length < length) this.scratch = new Uint8Array(Math.max(length, 2 * this.scratch.length));
-    return this.readBlockInto(handle, this.scratch);
+    return this.readBlockInto(handle, this.scratch, length);
   }
 
-  /** A data block read into the start of `buffer` (long enough) and verified; it views `buffer`. */
-  private readBlockInto(handle: BlockHandle, buffer: Uint8Array): Block {
-    const length = this.startRead(handle);
+  /** The `length` bytes (block and trailer, from startRead) of a data block read into the start of `buffer` and verified; it views `buffer`. */
+  private readBlockInto(handle: BlockHandle, buffer: Uint8Array, length: number): Block {
     const read = this.file.readInto(handle.offset, buffer, length);
     const contents = unsealBlockInPlace(buffer, read, handle, 'data block', this.path);
     return Block.decode(contents, this.path, handle.offset, 'data block');

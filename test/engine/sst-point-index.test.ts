@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { seededRandom } from '../../engine/fs/memory-file-system.ts';
 import { encodeInternalKey, KIND_SEEK, SEQ_MAX, ValueKind } from '../../engine/internal-key.ts';
+import { CorruptionError } from '../../engine/errors.ts';
+import { BlockCache } from '../../engine/sst/block-cache.ts';
 import { PointIndex } from '../../engine/sst/point-index.ts';
 import { buildTable, randomBytes, randomEntries, sortEntries, utf8, type Entry } from './sst-fixtures.ts';
 
@@ -43,3 +45,14 @@ test('the point index agrees with the index block when every separator shares a 
   for (let i = 5000; i < 6900; i += 7) keys.push(utf8(String(i).padStart(16, '0')), utf8(`${String(i).padStart(16, '0')}\x00`), utf8(String(i).padStart(15, '0')));
   agreesWithIndexSeek(entries, keys.flatMap((k) => [encodeInternalKey(k, SEQ_MAX, KIND_SEEK), encodeInternalKey(k, 1, KIND_SEEK)]));
 });
+
+for (const cached of [false, true]) {
+  test(`a lookup through a block handle whose size runs past the data is a CorruptionError, not an allocation (${cached ? 'with' : 'without'} a block cache)`, () => {
+    const entries = randomEntries(200, 53, { valueBytesMax: 50 });
+    const reader = buildTable(entries, { blockBytes: 512 }).open(cached ? new BlockCache(1 << 20) : undefined);
+    // A handle that passed the index block's checksum but is wrong (a writer's bug, a crafted
+    // file): set in the decoded index, which is simpler than forging a table around it.
+    (reader as unknown as { pointIndex: { blockSizes: Float64Array } }).pointIndex.blockSizes.fill(2 ** 40);
+    assert.throws(() => reader.get(entries[0]!.userKey, SEQ_MAX), CorruptionError);
+  });
+}
