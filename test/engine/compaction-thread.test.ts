@@ -140,6 +140,8 @@ test('closing during compactRange: compactRange resolves or rejects DB_CLOSED, c
   }
 });
 
+const BROKEN_WORKER_EXIT_WAIT_MS = 60_000;
+
 /**
  * Runs a job (an empty plan) on a thread whose worker module throws on load; the thread is
  * closed after the test. `warm`: start the worker first and let its load fail before the job
@@ -154,7 +156,12 @@ async function brokenThreadJob(t: { after(fn: () => unknown): void }, warm: bool
   t.after(() => thread.close());
   if (warm) {
     thread.warm();
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Until the worker's load has failed and it is gone (a bounded poll, not a guess at how long loading takes).
+    const deadline = Date.now() + BROKEN_WORKER_EXIT_WAIT_MS;
+    while (thread.started) {
+      assert.ok(Date.now() < deadline, `the worker that cannot load was still running after ${BROKEN_WORKER_EXIT_WAIT_MS} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   }
   let numbers = 100;
   const writer = { fs: new NodeFileSystem(), dir: dir.path, builder: { blockBytes: 4096, bloomBitsPerKey: 10 }, tableBytesTarget: 1 << 20, newFileNumber: () => numbers++, pause: () => Promise.resolve() };
