@@ -110,18 +110,28 @@ function unknownField(object: object, known: ReadonlySet<string>): string | unde
   return undefined;
 }
 
+/** String.prototype.isWellFormed (ES2024, Node 20): the project's lib is ES2022. */
+type WellFormedCheck = string & { isWellFormed(): boolean };
+
 function field(value: unknown, what: string, encoding: Encoding): Uint8Array {
   if (typeof value !== 'string') throw badBatch(`${what} must be a string, got ${value === null ? 'null' : typeof value}`);
-  if (encoding === 'utf8') return utf8Bytes(value);
+  if (encoding === 'utf8') {
+    // A lone surrogate has no UTF-8 form: Buffer.from would store U+FFFD in its place, so two
+    // different keys ("\ud800", "\udbff") would silently be one. Bytes JSON cannot carry as
+    // text go in base64.
+    if (!(value as WellFormedCheck).isWellFormed()) throw badBatch(`${what} holds a lone surrogate (an unpaired \\uD800-\\uDFFF escape), which UTF-8 cannot carry; send its bytes with "encoding": "base64"`);
+    return utf8Bytes(value);
+  }
   if (!BASE64.test(value)) throw badBatch(`${what} is not valid base64`);
   return new Uint8Array(Buffer.from(value, 'base64'));
 }
 
 /**
  * The UTF-8 bytes of `text`, as a plain Uint8Array. Buffer.from rather than TextEncoder: the same
- * bytes (a lone surrogate becomes U+FFFD in both), about 2-3x faster on short strings, because
- * it carves them from Node's shared pool. The engine copies every key and value into its own
- * batch before a write resolves, so no op keeps a pool slab alive for long.
+ * bytes (both would turn a lone surrogate into U+FFFD, which is why field() refuses one first),
+ * about 2-3x faster on short strings, because it carves them from Node's shared pool. The
+ * engine copies every key and value into its own batch before a write resolves, so no op keeps
+ * a pool slab alive for long.
  */
 function utf8Bytes(text: string): Uint8Array {
   const bytes = Buffer.from(text, 'utf8');

@@ -154,6 +154,19 @@ describe('batch codec', () => {
     assert.equal(code(() => decodeBatch(bytes('{"ops":[{"type":"get","key":"a","value":"v"}]}'), DEFAULT_LIMITS)), 'BAD_BATCH');
   });
 
+  it('refuses a utf8 key or value holding a lone surrogate instead of storing U+FFFD for it', () => {
+    for (const text of ['\\ud800', 'a\\udfffb', '\\udc00\\ud800']) {
+      const asKey = `{"ops":[{"type":"put","key":"${text}","value":"v"}]}`;
+      const asValue = `{"ops":[{"type":"put","key":"k","value":"${text}"}]}`;
+      const asGet = `{"ops":[{"type":"get","key":"${text}"}]}`;
+      assert.match(message(() => decodeBatch(bytes(asKey), DEFAULT_LIMITS)), /ops\[0\]\.key holds a lone surrogate.*base64/, asKey);
+      assert.match(message(() => decodeBatch(bytes(asValue), DEFAULT_LIMITS)), /ops\[0\]\.value holds a lone surrogate/, asValue);
+      assert.equal(code(() => decodeBatch(bytes(asGet), DEFAULT_LIMITS)), 'BAD_BATCH', asGet);
+    }
+    const pair = decodeBatch(bytes('{"ops":[{"type":"put","key":"\\ud83d\\ude00","value":"\\u00e9"}]}'), DEFAULT_LIMITS);
+    assert.deepEqual(pair, { kind: 'write', ops: [{ type: 'put', key: bytes('\u{1F600}'), value: bytes('\u00e9') }] });
+  });
+
   it('refuses a malformed batch with BAD_BATCH', () => {
     for (const body of ['', 'null', '{"ops":{}}', '{"ops":[null]}', '{"ops":[{"type":"del","key":"a","value":"v"}]}', '{"ops":[],"x":1}']) {
       assert.equal(code(() => decodeBatch(bytes(body), DEFAULT_LIMITS)), 'BAD_BATCH', body);
