@@ -96,7 +96,16 @@ export class PointIndex {
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       const w = words[mid]!;
-      if (w === word) return this.lowerBoundIn(lo, hi === last ? last + 1 : hi, target, targetLength);
+      if (w === word) {
+        // Only the run of separators with this word needs whole keys compared: those before
+        // it are below the target, those after it above. (Searching all of [lo, hi) instead
+        // was most of lowerBound's time: keys ten apart share a word in the benchmark.)
+        let from = mid;
+        while (from > lo && words[from - 1] === word) from--;
+        let to = mid + 1;
+        while (to < hi && words[to] === word) to++;
+        return this.lowerBoundIn(from, to === last ? last + 1 : to, target, targetLength);
+      }
       if (w < word) lo = mid + 1;
       else hi = mid;
     }

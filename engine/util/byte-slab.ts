@@ -39,7 +39,8 @@ export class ByteSlab {
     const length = to - from;
     if (length <= IN_HEAP_BYTES_MAX || length > SLAB_COPY_BYTES_MAX) return src.slice(from, to);
     const out = this.carve(length);
-    out.set(src.subarray(from, to));
+    // A whole-array copy (every value a lookup returns) needs no view of the source.
+    out.set(from === 0 && to === src.length ? src : src.subarray(from, to));
     return out;
   }
 

@@ -10,6 +10,7 @@
 import { assert } from '../errors.ts';
 import { compareBytes } from '../util/bytes.ts';
 import type { FileMeta } from './file-meta.ts';
+import { LevelSearch } from './level-search.ts';
 import type { VersionEdit } from './version-edit.ts';
 
 export const LEVEL_COUNT = 7;
@@ -17,6 +18,9 @@ export const LEVEL_COUNT = 7;
 export class Version {
   /** Whether any table holds range tombstones (reads then look for them). */
   readonly hasRangeTombstones: boolean;
+
+  /** Per level >= 1, its point-lookup search (level-search.ts), built on first use. */
+  private readonly searches: Array<LevelSearch | undefined> = new Array(LEVEL_COUNT).fill(undefined);
 
   private constructor(readonly levels: ReadonlyArray<readonly FileMeta[]>) {
     this.hasRangeTombstones = levels.some((files) => files.some((f) => (f.rangeTombstones ?? 0) > 0));
@@ -85,15 +89,8 @@ export class Version {
 
   /** In a level >= 1, the index of the first file whose largest key >= userKey. */
   findFile(level: number, userKey: Uint8Array): number {
-    const files = this.levels[level]!;
-    let lo = 0;
-    let hi = files.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (compareBytes(files[mid]!.largest.userKey, userKey) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    const search = this.searches[level] ?? (this.searches[level] = LevelSearch.of(this.levels[level]!.map((f) => f.largest.userKey)));
+    return search.findFile(userKey);
   }
 
   /** The snapshot edit that recreates this version from nothing (the head of a new MANIFEST). */

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { CorruptionError } from '../../engine/errors.ts';
 import { encodeInternalKey, ValueKind } from '../../engine/internal-key.ts';
 import { compareBytes } from '../../engine/util/bytes.ts';
+import { seededRandom } from '../../engine/fs/memory-file-system.ts';
 import { Block, compareInternalRange } from '../../engine/sst/block.ts';
 import { BlockBuilder } from '../../engine/sst/block-builder.ts';
 import { hex, utf8 } from './sst-fixtures.ts';
@@ -75,6 +76,28 @@ test('seek finds the first key at or after the target, for present and absent ta
       it.seek(target, target.length);
       const want = keys.find((k) => compareInternalRange(k, 0, k.length, target, 0, target.length) >= 0);
       assert.equal(it.valid() ? hex(it.key.subarray(0, it.keyLength)) : 'end', want ? hex(want) : 'end', `interval ${interval}, target ${n}`);
+    }
+  }
+});
+
+test('seek agrees with the sorted order on keys that are prefixes of each other, share long prefixes, and have several versions', () => {
+  // The scan compares each key from where it and the one before both agreed with the target;
+  // short alphabets make prefixes, equal user keys and near misses common.
+  const random = seededRandom(77);
+  for (let round = 0; round < 40; round++) {
+    const stem = Array.from({ length: Math.floor(random() * 10) }, () => 97 + Math.floor(random() * 2));
+    const userKey = () => Uint8Array.from([...stem.slice(0, Math.floor(random() * (stem.length + 1))), ...Array.from({ length: Math.floor(random() * 4) }, () => 97 + Math.floor(random() * 3))]);
+    const all = Array.from({ length: 150 }, () => encodeInternalKey(userKey(), Math.floor(random() * 6), ValueKind.Put));
+    all.sort((a, b) => compareInternalRange(a, 0, a.length, b, 0, b.length));
+    const distinct = all.filter((k, i) => i === 0 || compareBytes(all[i - 1]!, k) !== 0);
+    for (const interval of [1, 3, 16]) {
+      const it = buildBlock(distinct, interval).iterator();
+      for (let t = 0; t < 80; t++) {
+        const target = t % 4 === 0 ? distinct[Math.floor(random() * distinct.length)]! : encodeInternalKey(userKey(), Math.floor(random() * 7), ValueKind.Put);
+        it.seek(target, target.length);
+        const want = distinct.find((k) => compareInternalRange(k, 0, k.length, target, 0, target.length) >= 0);
+        assert.equal(it.valid() ? hex(it.key.subarray(0, it.keyLength)) : 'end', want ? hex(want) : 'end', `round ${round}, interval ${interval}, target ${hex(target)}`);
+      }
     }
   }
 });
