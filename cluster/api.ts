@@ -17,6 +17,7 @@ import { MIGRATION_HANDLERS } from './api-migration.ts';
 import { healthBody, stateBody } from './node-status.ts';
 import { REPLICATION_HANDLERS } from './api-replication.ts';
 import { batchShape, decodeBatch } from '../protocol/batch-codec.ts';
+import { BINARY_BATCH_MEDIA_TYPE, decodeBinaryBatch, encodeBinaryMultiGet } from '../protocol/batch-binary.ts';
 import { declaresBody, hasUnreadBody, type BodyLimits } from './body.ts';
 import { body, type Exchange } from './exchange.ts';
 import { ClusterError } from '../protocol/errors.ts';
@@ -68,25 +69,37 @@ const BODIES: { readonly [K in RouteKind]: BodyKind } = {
  * Gives the request its place in the server's pools (admission.ts): none for /healthz, a
  * stream place for a replication stream, a receiving place while a body arrives, else a
  * serving slot. A JSON body must say so in its Content-Type (a web page cannot send one
- * without the browser asking first, which this node never approves) and gets its shape bound.
+ * without the browser asking first, which this node never approves) and gets its shape bound;
+ * a batch may instead be binary (application/octet-stream, which a page cannot send without
+ * asking either).
  */
 function admit(limits: Readonly<Limits>, ex: Exchange, route: Route): void {
   if (route.kind === 'healthz') return;
   if (route.kind === 'replication-stream') return ex.ticket.stream(route.node, ex.res);
   const kind = BODIES[route.kind];
   const hasBody = kind !== 'none' && declaresBody(ex.req);
-  if (hasBody && kind !== 'bytes') {
-    requireJson(ex.req, ROUTES[route.kind]);
+  // A binary batch bounds itself (its count is checked before its operations are read).
+  if (hasBody && kind !== 'bytes' && !(kind === 'batch' && isBinaryBatch(ex.req))) {
+    requireJson(ex.req, ROUTES[route.kind], kind === 'batch' ? ` or ${BINARY_BATCH_MEDIA_TYPE}` : '');
     ex.json = jsonShapeOf(kind, limits);
   }
   if (hasBody) ex.ticket.receive();
   else ex.ticket.serve();
 }
 
-function requireJson(req: IncomingMessage, spec: { method: string; path: string }): void {
+function requireJson(req: IncomingMessage, spec: { method: string; path: string }, orElse: string): void {
   const type = req.headers['content-type'];
-  if (type?.split(';', 1)[0]!.trim().toLowerCase() === 'application/json') return;
-  throw new ClusterError('UNSUPPORTED_MEDIA_TYPE', `${spec.method} ${spec.path} takes Content-Type: application/json, got ${type === undefined ? 'none' : JSON.stringify(type.slice(0, 100))}`);
+  if (mediaTypeOf(req) === 'application/json') return;
+  throw new ClusterError('UNSUPPORTED_MEDIA_TYPE', `${spec.method} ${spec.path} takes Content-Type: application/json${orElse}, got ${type === undefined ? 'none' : JSON.stringify(type.slice(0, 100))}`);
+}
+
+function mediaTypeOf(req: IncomingMessage): string | undefined {
+  return req.headers['content-type']?.split(';', 1)[0]!.trim().toLowerCase();
+}
+
+/** A POST /batch body in binary (protocol/batch-binary.ts) rather than JSON. */
+function isBinaryBatch(req: IncomingMessage): boolean {
+  return mediaTypeOf(req) === BINARY_BATCH_MEDIA_TYPE;
 }
 
 function jsonShapeOf(kind: 'batch' | 'json', limits: Readonly<Limits>): BodyLimits['json'] {
@@ -220,7 +233,8 @@ async function serveGet(api: ApiOptions, ex: Exchange, key: Uint8Array): Promise
 
 async function serveBatch(api: ApiOptions, ex: Exchange, route: Extract<Route, { kind: 'batch' }>): Promise<void> {
   // The keys are in the body, so it is read (under its limit) before routing can decide.
-  const batch = decodeBatch(await body(ex, api.limits.batchBytesMax, 'BODY_TOO_LARGE', 'batch body'), api.limits);
+  const bytes = await body(ex, api.limits.batchBytesMax, 'BODY_TOO_LARGE', 'batch body');
+  const batch = isBinaryBatch(ex.req) ? decodeBinaryBatch(bytes, api.limits) : decodeBatch(bytes, api.limits);
   if (batch.kind === 'write') {
     if (route.readQuery) throw new ClusterError('BAD_QUERY', 'read= and min_seq= apply to a batch of gets; this batch writes');
     if (redirected(ex, { op: 'batch', keys: batch.ops.map((op) => op.key), query: ex.query })) return;
@@ -232,7 +246,8 @@ async function serveBatch(api: ApiOptions, ex: Exchange, route: Extract<Route, {
   if (!(await caughtUp(api, ex, route.minSeq, routing))) return;
   // One snapshot for every key: the values are those of one point in the shard's log.
   const values = await readOn(api, ex, (snapshot) => api.store.getMany(batch.keys, snapshot && { snapshot }));
-  sendBytes(ex.res, 200, encodeMultiGet(values, batch.encoding), 'application/json', ex.context);
+  if (batch.answer === 'binary') return sendBytes(ex.res, 200, encodeBinaryMultiGet(values), BINARY_BATCH_MEDIA_TYPE, ex.context);
+  sendBytes(ex.res, 200, encodeMultiGet(values, batch.answer), 'application/json', ex.context);
 }
 
 async function serveScan(api: ApiOptions, ex: Exchange, route: Extract<Route, { kind: 'scan' }>): Promise<void> {

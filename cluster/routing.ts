@@ -96,15 +96,15 @@ function decideOwnShard(state: NodeState, servedByReplica: boolean, request: Rou
 
 function decideBatch(state: NodeState, keys: readonly Uint8Array[], readReplica: boolean, request: RoutingRequest): Decision {
   // An empty batch is refused by the batch parser before routing; nothing to route here.
-  const first = keys[0];
-  if (first === undefined) return SERVE;
-  const firstShard = state.topology.shardOf(first).name;
+  if (keys.length === 0) return SERVE;
+  // Each key hashed once (a hash is most of routing a key); its owner is looked at twice.
+  const owners = keys.map((key) => state.topology.ownerOf(key));
+  const mine = state.shard?.name;
   // The shard every key must belong to: ours if any key is ours, else the first key's.
-  const home = state.shard && (firstShard === state.shard.name || keys.some((k) => state.topology.shardOf(k).name === state.shard!.name))
-    ? state.shard.name
-    : firstShard;
-  for (const key of keys) {
-    const found = state.topology.ownerOf(key);
+  const home = mine !== undefined && owners.some((o) => o.shard === mine) ? mine : owners[0]!.shard;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    const found = owners[i]!;
     const owner = found.shard;
     if (owner === home && found.move?.state === 'cutover' && !readReplica) return migrating(key, found);
     if (owner !== home) {
@@ -117,7 +117,7 @@ function decideBatch(state: NodeState, keys: readonly Uint8Array[], readReplica:
       };
     }
   }
-  if (home !== state.shard?.name) return redirectToOwner(state, state.topology.ownerOf(first), request);
+  if (home !== mine) return redirectToOwner(state, owners[0]!, request);
   return decideOwnShard(state, readReplica, request);
 }
 

@@ -41,9 +41,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 // Each from its own module, not protocol/index.ts: the CLI's bundle then leaves out what only
 // nodes use (the replication frames and their msgpack), and starts faster.
 import { canonicalAddress } from '../protocol/address.ts';
-import { encodeBatch, encodeGetBatch, type BatchOp } from '../protocol/batch-codec.ts';
+import type { BatchOp } from '../protocol/batch-codec.ts';
+import { BINARY_BATCH_MEDIA_TYPE, decodeBinaryMultiGet, encodeBinaryBatch, encodeBinaryGetBatch } from '../protocol/batch-binary.ts';
 import { DEFAULT_LIMITS, KEY_BYTES_MAX } from '../protocol/limits.ts';
-import { decodeMultiGet } from '../protocol/multi-get-codec.ts';
 import { percentEncode } from '../protocol/percent.ts';
 import type { Acks } from '../protocol/replication-options.ts';
 import { Topology } from '../protocol/topology.ts';
@@ -208,9 +208,9 @@ export class Client {
         const minSeq = this.lastSeqByShard.get(shard);
         const query = fromReplica ? `?read=replica${minSeq === undefined ? '' : `&min_seq=${minSeq}`}` : '';
         requests.push(
-          this.send({ method: 'POST', path: `/batch${query}`, body: encodeGetBatch(partKeys), contentType: 'application/json', target: (t) => pickReader(t, partKeys[0]!, fromReplica) }, true).then((res) => {
+          this.send({ method: 'POST', path: `/batch${query}`, body: encodeBinaryGetBatch(partKeys), contentType: BINARY_BATCH_MEDIA_TYPE, target: (t) => pickReader(t, partKeys[0]!, fromReplica) }, true).then((res) => {
             expectStatus(res, 200);
-            decodeMultiGet(res.body, partKeys.length).forEach((value, j) => (out[part[j]!] = value));
+            decodeBinaryMultiGet(res.body, partKeys.length).forEach((value, j) => (out[part[j]!] = value));
           }),
         );
       }
@@ -248,7 +248,7 @@ export class Client {
     const shard = this.topology.shardOf(first!.key).name;
     const stray = ops.find((op) => this.topology.shardOf(op.key).name !== shard);
     if (stray) throw new ClientError('WRONG_SHARD', `batch key ${JSON.stringify(percentEncode(stray.key))} is not on shard ${JSON.stringify(shard)} like the first key; split the batch by shard`);
-    const res = await this.send({ method: 'POST', path: `/batch${this.writeQuery(options)}`, body: encodeBatch(ops), contentType: 'application/json', target: (t) => t.shardOf(first!.key).leader }, false);
+    const res = await this.send({ method: 'POST', path: `/batch${this.writeQuery(options)}`, body: encodeBinaryBatch(ops), contentType: BINARY_BATCH_MEDIA_TYPE, target: (t) => t.shardOf(first!.key).leader }, false);
     return this.written(res, first!.key, options);
   }
 

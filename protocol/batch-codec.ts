@@ -32,8 +32,11 @@ export type BatchOp =
   | { type: 'put'; key: Uint8Array; value: Uint8Array }
   | { type: 'del'; key: Uint8Array };
 
+/** How a multi-get is answered: JSON in the request's encoding, or binary for a binary batch (batch-binary.ts). */
+export type AnswerFormat = Encoding | 'binary';
+
 /** A decoded POST /batch body: writes, or the keys of a multi-get (in request order, duplicates kept). */
-export type DecodedBatch = { kind: 'write'; ops: BatchOp[] } | { kind: 'read'; keys: Uint8Array[]; encoding: Encoding };
+export type DecodedBatch = { kind: 'write'; ops: BatchOp[] } | { kind: 'read'; keys: Uint8Array[]; answer: AnswerFormat };
 
 type DecodedOp = BatchOp | { type: 'get'; key: Uint8Array };
 
@@ -76,7 +79,7 @@ export function decodeBatch(body: Uint8Array, limits: Readonly<Limits>): Decoded
   const reads = decoded[0]!.type === 'get';
   const odd = decoded.findIndex((op) => (op.type === 'get') !== reads);
   if (odd >= 0) throw badBatch(`ops[${odd}] is a ${JSON.stringify(decoded[odd]!.type)} in a batch of ${reads ? 'gets' : 'writes'}; a batch is all gets or all puts and dels`);
-  return reads ? { kind: 'read', keys: decoded.map((op) => op.key), encoding } : { kind: 'write', ops: decoded as BatchOp[] };
+  return reads ? { kind: 'read', keys: decoded.map((op) => op.key), answer: encoding } : { kind: 'write', ops: decoded as BatchOp[] };
 }
 
 function decodeOp(raw: unknown, i: number, encoding: Encoding, limits: Readonly<Limits>): DecodedOp {

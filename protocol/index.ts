@@ -22,8 +22,9 @@ export { parseConfig, defaultControllers, type ClusterConfig, type ShardConfig, 
 export { loadConfig } from './load-config.ts';
 export { parseAddress, formatAddress, canonicalAddress, isLoopbackHost, type Address } from './address.ts';
 export { percentDecode, percentEncode } from './percent.ts';
-export { encodeBatch, encodeGetBatch, decodeBatch, type BatchOp, type DecodedBatch } from './batch-codec.ts';
+export { encodeBatch, encodeGetBatch, decodeBatch, type AnswerFormat, type BatchOp, type DecodedBatch } from './batch-codec.ts';
 export { encodeMultiGet, decodeMultiGet } from './multi-get-codec.ts';
+export { BINARY_BATCH_MEDIA_TYPE, decodeBinaryBatch, decodeBinaryMultiGet, encodeBinaryBatch, encodeBinaryGetBatch, encodeBinaryMultiGet } from './batch-binary.ts';
 export { encodeScanPage, decodeScanPage, type ScanPage, type Encoding } from './scan-codec.ts';
 export { encodeFrame, encodePreamble, FrameDecoder, checkFrame, type Frame, type TermEntry, type MovedOp } from './frame-format.ts';
 export { parseAcks, DEFAULT_REPLICATION, type Acks, type ReplicationOptions } from './replication-options.ts';

@@ -21,7 +21,7 @@ export const HEADER_BYTES_MAX = 64 * 1024;
 export interface Limits {
   /** Largest value accepted by PUT, and by each operation of a batch. */
   valueBytesMax: number;
-  /** Largest POST /batch body, in bytes of JSON. */
+  /** Largest POST /batch body, in bytes (of JSON, or of the binary format: docs/formats/batch.md). */
   batchBytesMax: number;
   /** Most operations in one POST /batch. */
   batchOpsMax: number;

@@ -6,6 +6,9 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_LIMITS } from '../../cluster/index.ts';
 
 export type Mode = 'raw' | 'client';
+/** How raw HTTP sends a POST /batch: binary (docs/formats/batch.md, what the client library sends) or JSON. */
+export type BatchFormat = 'binary' | 'json';
+export const BATCH_FORMATS: readonly BatchFormat[] = ['binary', 'json'];
 export const MODES: readonly Mode[] = ['raw', 'client'];
 
 export const WORKLOAD_NAMES = ['get', 'put-acks-1', 'put-acks-all', 'mix-zipf', 'replica-get'] as const;
@@ -39,6 +42,8 @@ export interface BenchOptions {
   redisOnly: boolean;
   /** Operations per POST /batch tried, in order, for the smallest that passes Redis `-P 16`. */
   batchSizes: number[];
+  /** The body of every batch and multi-get raw HTTP sends. */
+  batchFormat: BatchFormat;
   /** Also run every workload with one network namespace per node (test/hosts), beside the loopback run. */
   hosts: boolean;
   /** Times each comparison runs in turn (ours, ceiling, Redis; each network); the median round's ratio is reported. */
@@ -73,13 +78,16 @@ const QUICK = { seconds: 1.2, warmupSeconds: 0.4, keys: 20_000 };
 export const USAGE = `usage: npm run bench:cluster -- [--quick] [--shards N] [--replicas N] [--connections N]
   [--seconds S] [--warmup S] [--keys N] [--value-bytes N] [--workloads ${WORKLOAD_NAMES.join(',')}]
   [--modes raw,client] [--ceiling-processes N] [--out DIR] [--profile DIR] [--node-log-level LEVEL] [--seed N]
-  [--redis | --no-redis] [--redis-only] [--batch-sizes ${BATCH_SIZES_DEFAULT.join(',')}] [--rounds N] [--hosts]
+  [--redis | --no-redis] [--redis-only] [--batch-sizes ${BATCH_SIZES_DEFAULT.join(',')}] [--batch-format binary|json]
+  [--rounds N] [--hosts]
 
   --redis          compare with Redis (one-node cluster vs redis-server, same connections and value size);
                    fails if redis-server or redis-benchmark is missing. Default: when both are on PATH
   --no-redis       skip the Redis comparison
   --redis-only     run only the Redis comparison, not the cluster workloads
   --batch-sizes    operations per POST /batch tried, smallest first, until ours passes Redis -P ${REDIS_PIPELINE_DEPTH} (ops/s)
+  --batch-format   the body of each POST /batch and multi-get: binary (default; docs/formats/batch.md, as the
+                   client library sends them) or json
   --rounds N       run each comparison N times in turn (ours, ceiling, Redis; on each network) and report
                    the round with the median ratio, with the range of the rounds (default 1)
   --hosts          also run the workloads with one network namespace per node (traffic over veth links),
@@ -110,6 +118,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       'no-redis': { type: 'boolean', default: false },
       'redis-only': { type: 'boolean', default: false },
       'batch-sizes': { type: 'string', default: BATCH_SIZES_DEFAULT.join(',') },
+      'batch-format': { type: 'string', default: 'binary' },
       hosts: { type: 'boolean', default: false },
       rounds: { type: 'string', default: '1' },
       help: { type: 'boolean', default: false },
@@ -140,6 +149,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     redis: values.redis || values['redis-only'] ? 'on' : values['no-redis'] ? 'off' : 'auto',
     redisOnly: values['redis-only'],
     batchSizes: batchSizes(values['batch-sizes']),
+    batchFormat: batchFormat(values['batch-format']),
     hosts: values.hosts,
     rounds: integer('--rounds', values.rounds, 1, ROUNDS_MAX),
   };
@@ -161,6 +171,11 @@ function batchSizes(text: string): number[] {
   const sizes = text.split(',').filter(Boolean).map((item) => integer('--batch-sizes', item, 1, BATCH_OPS_MAX));
   if (sizes.length === 0) throw new Error(`--batch-sizes takes a comma-separated list of operations per batch, got ${JSON.stringify(text)}`);
   return [...new Set(sizes)].sort((a, b) => a - b);
+}
+
+function batchFormat(text: string): BatchFormat {
+  if (!BATCH_FORMATS.includes(text as BatchFormat)) throw new Error(`--batch-format takes ${BATCH_FORMATS.join(' or ')}, got ${JSON.stringify(text)}`);
+  return text as BatchFormat;
 }
 
 function list<T extends string>(flag: string, text: string, allowed: readonly T[]): T[] {

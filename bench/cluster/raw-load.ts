@@ -11,7 +11,7 @@
 import autocannon from 'autocannon';
 import { KeyChooser, Random } from './keys.ts';
 import { Recorder, type RunFigures } from './recorder.ts';
-import { batchPutRequest, multiGetRequest, readPath, writePath, type Workload } from './workloads.ts';
+import { batchPutRequest, binaryBatchPutRequest, binaryMultiGetRequest, multiGetRequest, readPath, writePath, type Workload } from './workloads.ts';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -78,11 +78,15 @@ function singleRequests(run: RawRun, keys: KeyChooser, random: Random): SetupReq
   };
 }
 
-/** Requests of `batch.ops` keys each: a POST /batch of puts, or a multi-get. */
+/** Requests of `batch.ops` keys each: a POST /batch of puts, or a multi-get; binary or JSON. */
 function batchRequests(run: RawRun, batch: NonNullable<Workload['batch']>, keys: KeyChooser): SetupRequest {
   const valueJson = JSON.stringify(run.value.toString('latin1'));
   return (request) => {
     const chosen = Array.from({ length: batch.ops }, () => keys.next());
+    if (batch.format === 'binary') {
+      const { contentType, ...built } = batch.kind === 'put' ? binaryBatchPutRequest(run.workload, chosen, run.value) : binaryMultiGetRequest(chosen);
+      return { ...request, ...built, headers: { 'content-type': contentType } };
+    }
     const built = batch.kind === 'put' ? batchPutRequest(run.workload, chosen, valueJson) : multiGetRequest(chosen);
     return { ...request, ...built, headers: { 'content-type': 'application/json' } };
   };

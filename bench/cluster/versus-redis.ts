@@ -30,14 +30,14 @@ import { loopbackPlaces, startCeiling } from './ceiling.ts';
 import { keyOf, keysByShard } from './keys.ts';
 import { startLocalCluster } from './local-cluster.ts';
 import { measure, type MeasureContext } from './measure.ts';
-import { OPS_PER_SECOND_MAX, REDIS_PIPELINE_DEPTH, type BenchOptions } from './options.ts';
+import { OPS_PER_SECOND_MAX, REDIS_PIPELINE_DEPTH, type BatchFormat, type BenchOptions } from './options.ts';
 import { ProcessGroup } from './processes.ts';
 import { runRaw } from './raw-load.ts';
 import type { RunFigures } from './recorder.ts';
 import { medianRound, ratioText } from './report.ts';
 import { RedisLoad, type RedisRun } from './redis-load.ts';
 import { startRedis, type RedisServer, type RedisTools } from './redis-server.ts';
-import { batchWorkload, multiGetRequest, SINGLE_NODE, type Workload } from './workloads.ts';
+import { batchWorkload, binaryMultiGetRequest, multiGetRequest, SINGLE_NODE, type Workload } from './workloads.ts';
 
 /** The warm-up of a redis-benchmark run also sizes the measured one, so it is never skipped. */
 const REDIS_WARMUP_SECONDS_MIN = 0.3;
@@ -132,13 +132,13 @@ async function compareAll(bench: Bench): Promise<VersusReport> {
   rows.push(await pair(bench, 'durable PUT vs SET', SINGLE_NODE['put-sync'], redisLoad(bench, 'set', 1), 'SET, appendfsync always', false));
   await bench.redis.command('CONFIG', 'SET', 'appendfsync', 'no');
   const setPipelined = redisLoad(bench, 'set', depth);
-  const batchPut = await pair(bench, `batch of ${depth} puts vs SET -P ${depth}`, batchWorkload('put', depth), setPipelined, `SET -P ${depth}, appendfsync no`);
+  const batchPut = await pair(bench, `batch of ${depth} puts vs SET -P ${depth}`, batchWorkload('put', depth, bench.options.batchFormat), setPipelined, `SET -P ${depth}, appendfsync no`);
   rows.push(batchPut);
   const crossovers = [await crossover(bench, 'put', batchPut, setPipelined)];
-  const refused = await probeMultiGet(bench.ours.address, bench.ours.keys);
+  const refused = await probeMultiGet(bench.ours.address, bench.ours.keys, bench.options.batchFormat);
   if (refused === undefined) {
     const getPipelined = redisLoad(bench, 'get', depth);
-    const batchGet = await pair(bench, `multi-get of ${depth} vs GET -P ${depth}`, batchWorkload('get', depth), getPipelined, `GET -P ${depth}`);
+    const batchGet = await pair(bench, `multi-get of ${depth} vs GET -P ${depth}`, batchWorkload('get', depth, bench.options.batchFormat), getPipelined, `GET -P ${depth}`);
     rows.push(batchGet);
     crossovers.push(await crossover(bench, 'get', batchGet, getPipelined));
   } else {
@@ -210,7 +210,7 @@ async function crossover(bench: Bench, kind: 'put' | 'get', measured: VersusRow,
   for (const batchOps of bench.options.batchSizes) {
     const step = batchOps === measured.ours.opsPerRequest
       ? { ours: measured.ours, redis: measured.redis, ratio: measured.ratio, ratios: measured.ratios }
-      : await rounds(bench, `${kind}s, ${batchOps} a batch, vs ${load.commandLine}`, batchWorkload(kind, batchOps), load, false);
+      : await rounds(bench, `${kind}s, ${batchOps} a batch, vs ${load.commandLine}`, batchWorkload(kind, batchOps, bench.options.batchFormat), load, false);
     steps.push({ batchOps, ours: step.ours, redisOpsPerSec: step.redis.opsPerSec, ratio: step.ratio, ratios: step.ratios });
     bench.context.say(`  crossover (${kind}): ${batchOps} a batch, ${Math.round(step.ours.opsPerSec)} ops/s, Redis -P ${REDIS_PIPELINE_DEPTH} ${Math.round(step.redis.opsPerSec)} ops/s: ${ratioText(step.ratio, step.ratios)}`);
     if (step.ratio >= 1) return { kind, steps, passedAt: batchOps };
@@ -219,9 +219,10 @@ async function crossover(bench: Bench, kind: 'put' | 'get', measured: VersusRow,
 }
 
 /** Undefined if the node answers a multi-get of one loaded key with 2xx; else what it answered, in one line. */
-export async function probeMultiGet(address: string, keys: Uint32Array): Promise<string | undefined> {
-  const request = multiGetRequest([keyOf(keys[0]!)]);
-  const res = await fetch(`http://${address}${request.path}`, { method: request.method, body: request.body, headers: { 'content-type': 'application/json' } });
+export async function probeMultiGet(address: string, keys: Uint32Array, format: BatchFormat): Promise<string | undefined> {
+  const key = keyOf(keys[0]!);
+  const request = format === 'binary' ? binaryMultiGetRequest([key]) : { ...multiGetRequest([key]), contentType: 'application/json' };
+  const res = await fetch(`http://${address}${request.path}`, { method: request.method, body: request.body, headers: { 'content-type': request.contentType } });
   const text = (await res.text()).replace(/\s+/g, ' ').slice(0, 200);
   return res.status >= 200 && res.status < 300 ? undefined : `the node answers ${request.method} ${request.path} with a get operation ${res.status} ${text}`;
 }

@@ -11,12 +11,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { decodeBatch, DEFAULT_LIMITS } from '../../cluster/index.ts';
+import { decodeBatch, decodeBinaryBatch, DEFAULT_LIMITS, encodeBinaryBatch, encodeBinaryGetBatch } from '../../cluster/index.ts';
 import { BATCH_SIZES_DEFAULT, parseBenchArgs, USAGE } from '../../bench/cluster/options.ts';
 import { parseRedisCsv, requestsFor } from '../../bench/cluster/redis-load.ts';
 import { encodeCommand, findRedis, redisKey } from '../../bench/cluster/redis-server.ts';
 import { medianRound, ratioText } from '../../bench/cluster/report.ts';
-import { batchPutRequest, batchWorkload, multiGetRequest, SINGLE_NODE, writePath } from '../../bench/cluster/workloads.ts';
+import { batchPutRequest, batchWorkload, binaryBatchPutRequest, binaryMultiGetRequest, multiGetRequest, SINGLE_NODE, writePath } from '../../bench/cluster/workloads.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const text = (bytes: Uint8Array) => Buffer.from(bytes).toString('utf8');
@@ -43,9 +43,33 @@ test('a durable write asks the node for sync=true, single or batched', () => {
 test('a multi-get names every key once per request, as gets', () => {
   const request = multiGetRequest(['k1', 'k2']);
   assert.deepEqual(JSON.parse(request.body), { ops: [{ type: 'get', key: 'k1' }, { type: 'get', key: 'k2' }] });
-  assert.deepEqual(decodeBatch(new TextEncoder().encode(request.body), DEFAULT_LIMITS), { kind: 'read', keys: [new TextEncoder().encode('k1'), new TextEncoder().encode('k2')], encoding: 'utf8' });
+  assert.deepEqual(decodeBatch(new TextEncoder().encode(request.body), DEFAULT_LIMITS), { kind: 'read', keys: [new TextEncoder().encode('k1'), new TextEncoder().encode('k2')], answer: 'utf8' });
   assert.equal(batchWorkload('get', 16).readShare, 1);
-  assert.deepEqual(batchWorkload('get', 16).batch, { kind: 'get', ops: 16 });
+  assert.deepEqual(batchWorkload('get', 16).batch, { kind: 'get', ops: 16, format: 'binary' });
+  assert.deepEqual(batchWorkload('get', 16, 'json').batch, { kind: 'get', ops: 16, format: 'json' });
+});
+
+test('the binary batches the benchmark sends are ones the node decodes, key for key and value for value', () => {
+  const value = Buffer.alloc(100, 0x62);
+  const puts = binaryBatchPutRequest(batchWorkload('put', 2), ['k0000000001', 'k0000000002'], value);
+  assert.equal(puts.path, '/batch?acks=1');
+  assert.equal(puts.contentType, 'application/octet-stream');
+  const batch = decodeBinaryBatch(puts.body, DEFAULT_LIMITS);
+  assert.deepEqual(batch.kind === 'write' ? batch.ops.map((op) => [op.type, text(op.key), op.type === 'put' ? text(op.value) : undefined]) : batch, [
+    ['put', 'k0000000001', value.toString()], ['put', 'k0000000002', value.toString()],
+  ]);
+  const gets = decodeBinaryBatch(binaryMultiGetRequest(['k1', 'k2']).body, DEFAULT_LIMITS);
+  assert.deepEqual(gets.kind === 'read' ? gets.keys.map(text) : gets, ['k1', 'k2']);
+  // Byte for byte what the client's encoder writes.
+  const bytes = (key: string) => new TextEncoder().encode(key);
+  assert.deepEqual(new Uint8Array(puts.body), encodeBinaryBatch(['k0000000001', 'k0000000002'].map((key) => ({ type: 'put', key: bytes(key), value: new Uint8Array(value) }))));
+  assert.deepEqual(new Uint8Array(binaryMultiGetRequest(['k1', 'k2']).body), encodeBinaryGetBatch([bytes('k1'), bytes('k2')]));
+});
+
+test('--batch-format picks binary (the default) or JSON, and nothing else', () => {
+  assert.equal(parseBenchArgs([]).batchFormat, 'binary');
+  assert.equal(parseBenchArgs(['--batch-format', 'json']).batchFormat, 'json');
+  assert.throws(() => parseBenchArgs(['--batch-format', 'msgpack']), /--batch-format takes binary or json, got "msgpack"/);
 });
 
 test("redis-benchmark's CSV gives commands per second and p50, p99 and max in milliseconds", () => {
@@ -117,7 +141,7 @@ test('the Redis and hosts flags parse, default to Redis when present and no host
   assert.throws(() => parseBenchArgs(['--redis-only', '--hosts']), /contradict|measure nothing/);
   assert.throws(() => parseBenchArgs(['--batch-sizes', '0']), /--batch-sizes must be a number from 1/);
   assert.throws(() => parseBenchArgs(['--help']), (error: Error) => error.message === USAGE);
-  for (const flag of ['--redis', '--no-redis', '--redis-only', '--batch-sizes', '--rounds', '--hosts']) assert.ok(USAGE.includes(flag), `--help names ${flag}`);
+  for (const flag of ['--redis', '--no-redis', '--redis-only', '--batch-sizes', '--batch-format', '--rounds', '--hosts']) assert.ok(USAGE.includes(flag), `--help names ${flag}`);
 });
 
 /** Runs the benchmark's entry point and returns its exit status and stderr. */

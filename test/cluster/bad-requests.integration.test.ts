@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
-import { KEY_BYTES_MAX, parseConfig, percentEncode, Topology } from '../../cluster/index.ts';
+import { encodeBinaryBatch, encodeBinaryGetBatch, KEY_BYTES_MAX, parseConfig, percentEncode, Topology } from '../../cluster/index.ts';
 import { startCluster, type TestCluster } from '../helpers/cluster-harness.ts';
 import { rawRequest, rawSocket } from '../helpers/http.ts';
 
@@ -134,6 +134,7 @@ function badRequests(mine: string, theirs: string): BadRequest[] {
     { name: 'batch sent as a form', method: 'POST', path: '/batch', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: batch([{ type: 'del', key: mine }]), status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
     { name: 'batch nested deeper than a batch is', method: 'POST', path: '/batch', headers: json, body: batch([{ type: 'del', key: [[mine]] }]), status: 400, code: 'BAD_BATCH', message: 'deeper than 3' },
     { name: 'batch of far more empty objects than operations', method: 'POST', path: '/batch', headers: json, body: batch(Array.from({ length: 200 }, () => ({}))), status: 400, code: 'BAD_BATCH', message: `at most ${BATCH_OPS_MAX} operations` },
+    ...binaryBatchRequests(mine, theirs),
     { name: 'internal JSON nested too deep', method: 'POST', path: '/internal/replication/ack', headers: { ...AUTH, ...json }, body: '['.repeat(20) + ']'.repeat(20), status: 413, code: 'BODY_TOO_COMPLEX', message: 'deeper than 8' },
     { name: 'internal JSON without a content type', method: 'POST', path: '/internal/replication/ack', headers: AUTH, body: '{}', status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
     { name: 'a Host that names another site', method: 'GET', path: `/kv/${mine}`, headers: { Host: 'rebound.example' }, status: 421, code: 'FOREIGN_HOST', message: '"rebound.example"' },
@@ -145,6 +146,31 @@ function badRequests(mine: string, theirs: string): BadRequest[] {
     { name: 'admin route without token', method: 'POST', path: '/admin/anything', status: 401, code: 'UNAUTHORIZED' },
   ];
 }
+
+/** Binary batches (docs/formats/batch.md) that are cut short, lie about counts or lengths, or break a limit. */
+function binaryBatchRequests(mine: string, theirs: string): BadRequest[] {
+  const binary = { 'Content-Type': 'application/octet-stream' };
+  const put = (key: string, value: string) => ({ type: 'put' as const, key: utf8(key), value: utf8(value) });
+  const good = encodeBinaryBatch([put(mine, 'changed'), { type: 'del', key: utf8(mine) }]);
+  const withCount = (count: number) => Uint8Array.from(good, (b, i) => (i === 7 ? count : b));
+  const request = (name: string, body: Uint8Array, status: number, code: string, message: string): BadRequest => ({ name, method: 'POST', path: '/batch', headers: binary, body, status, code, message });
+  return [
+    request('binary batch cut short', good.subarray(0, good.length - 1), 400, 'BAD_BATCH', 'cut short in operation 1'),
+    request('binary batch counting more ops than it holds', withCount(3), 400, 'BAD_BATCH', 'cut short in operation 2'),
+    request('binary batch counting fewer ops than it holds', withCount(1), 400, 'BAD_BATCH', 'after its last operation'),
+    request('binary batch counting no ops', withCount(0), 400, 'BAD_BATCH', '0 operations'),
+    request('binary batch over batch_ops_max', encodeBinaryBatch(Array.from({ length: BATCH_OPS_MAX + 1 }, (_, i) => put(`${mine}-${i}`, 'x'))), 400, 'BAD_BATCH', `at most ${BATCH_OPS_MAX}`),
+    request('binary batch that is JSON', utf8(JSON.stringify({ ops: [{ type: 'del', key: mine }] })), 400, 'BAD_BATCH', '"DKB1"'),
+    request('binary batch with an unknown op type', Uint8Array.from(good, (b, i) => (i === 8 ? 9 : b)), 400, 'BAD_BATCH', 'type 0x09'),
+    request('binary batch with a value too long', encodeBinaryBatch([put(mine, 'v'.repeat(VALUE_BYTES_MAX + 1))]), 413, 'VALUE_TOO_LARGE', `at most ${VALUE_BYTES_MAX} bytes`),
+    request('binary batch with a key too long', encodeBinaryBatch([{ type: 'del', key: new Uint8Array(KEY_BYTES_MAX) }]).map((b, i) => (i === 9 ? 0x20 : i === 10 ? 0x01 : b)), 413, 'KEY_TOO_LARGE', `${KEY_BYTES_MAX + 1} bytes`),
+    request('binary batch with a key of another shard', encodeBinaryBatch([put(mine, 'changed'), put(theirs, 'changed')]), 400, 'WRONG_SHARD', JSON.stringify(theirs)),
+    // The second get (at 8 + 3 + the first key's length) made a del.
+    request('binary batch mixing gets and writes', encodeBinaryGetBatch([utf8(mine), utf8(mine)]).map((b, i) => (i === 11 + mine.length ? 0x02 : b)), 400, 'BAD_BATCH', 'a "del" in a batch of gets'),
+  ];
+}
+
+const utf8 = (text: string) => new TextEncoder().encode(text);
 
 /** Every leader's whole data (base64 scan) and last sequence number. */
 async function snapshot(cluster: TestCluster): Promise<unknown> {

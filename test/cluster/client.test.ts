@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { percentEncode, Topology, type TopologyJson } from '../../cluster/index.ts';
+import { encodeBinaryMultiGet, percentEncode, Topology, type TopologyJson } from '../../cluster/index.ts';
 import { Client, ClientError, ConnectionError, type Transport, type TransportRequest, type TransportResponse } from '../../net/index.ts';
 
 const A = '10.0.0.1:1';
@@ -80,7 +80,7 @@ describe('Client', () => {
     const path = `/kv/${percentEncode(encoder.encode(key))}`;
     const moved = (to: string, p: string): TransportResponse => ({ ...redirect(to, p), status: 308 });
     const { transport, sent } = fake((address, request) => {
-      if (address !== A) return request.method === 'GET' ? { status: 200, headers: {}, body: encoder.encode('there') } : request.path === '/batch' ? json(200, { encoding: 'base64', values: [Buffer.from('there').toString('base64')] }) : written(4);
+      if (address !== A) return request.method === 'GET' ? { status: 200, headers: {}, body: encoder.encode('there') } : request.path === '/batch' ? { status: 200, headers: { 'content-type': 'application/octet-stream' }, body: encodeBinaryMultiGet([encoder.encode('there')]) } : written(4);
       return moved(B, request.path);
     });
     const client = await connect(transport);

@@ -144,8 +144,8 @@ describe('batch codec', () => {
 
   it('decodes a batch of gets as a multi-get, keys in request order with duplicates kept', () => {
     const keys = [new Uint8Array([0xff]), bytes('a'), new Uint8Array([0xff])];
-    assert.deepEqual(decodeBatch(encodeGetBatch(keys), DEFAULT_LIMITS), { kind: 'read', keys, encoding: 'base64' });
-    assert.deepEqual(decodeBatch(bytes('{"ops":[{"type":"get","key":"k"}]}'), DEFAULT_LIMITS), { kind: 'read', keys: [bytes('k')], encoding: 'utf8' });
+    assert.deepEqual(decodeBatch(encodeGetBatch(keys), DEFAULT_LIMITS), { kind: 'read', keys, answer: 'base64' });
+    assert.deepEqual(decodeBatch(bytes('{"ops":[{"type":"get","key":"k"}]}'), DEFAULT_LIMITS), { kind: 'read', keys: [bytes('k')], answer: 'utf8' });
   });
 
   it('refuses a batch that mixes gets with writes, or a get with a value, naming the op', () => {
