@@ -31,6 +31,7 @@ import { decide, targetOf, type Decision, type RoutingRequest } from './routing.
 import { encodeScanPage } from '../protocol/scan-codec.ts';
 import type { Limits } from '../protocol/limits.ts';
 import { encodeMultiGet } from '../protocol/multi-get-codec.ts';
+import { readMultiGet } from './multi-get.ts';
 import type { ApiOptions, Handler, RequestTag } from './handler.ts';
 
 /** Serves one request; never rejects (every failure becomes a JSON error response). */
@@ -245,7 +246,7 @@ async function serveBatch(api: ApiOptions, ex: Exchange, route: Extract<Route, {
   if (redirected(ex, routing)) return;
   if (!(await caughtUp(api, ex, route.minSeq, routing))) return;
   // One snapshot for every key: the values are those of one point in the shard's log.
-  const values = await readOn(api, ex, (snapshot) => api.store.getMany(batch.keys, snapshot && { snapshot }));
+  const values = await readOn(api, ex, (snapshot) => readMultiGet(batch.keys, (keys) => api.store.getMany(keys, snapshot && { snapshot }), api.limits.batchBytesMax));
   if (batch.answer === 'binary') return sendBytes(ex.res, 200, encodeBinaryMultiGet(values), BINARY_BATCH_MEDIA_TYPE, ex.context);
   sendBytes(ex.res, 200, encodeMultiGet(values, batch.answer), 'application/json', ex.context);
 }

@@ -18,6 +18,8 @@ export type ClusterErrorCode =
   | 'VALUE_TOO_LARGE'
   | 'BODY_TOO_LARGE'
   | 'BAD_BATCH'
+  /** A multi-get's values add up to more than `batch_bytes_max`; nothing is sent, ask for fewer keys. */
+  | 'ANSWER_TOO_LARGE'
   /** A JSON body nests deeper or holds more values than any valid one; refused before it is parsed. */
   | 'BODY_TOO_COMPLEX'
   /** A body without the content type its route takes (`application/json` for JSON routes). */
@@ -133,6 +135,9 @@ export const STATUS_BY_CODE = Object.freeze({
   BAD_PERCENT_ENCODING: 400,
   EMPTY_KEY: 400,
   BAD_BATCH: 400,
+  // 400, not 413: the request itself may be a few bytes (one large key asked for many times);
+  // 413 says "your body is too large", and what must change is how many keys it asks for.
+  ANSWER_TOO_LARGE: 400,
   BODY_TOO_COMPLEX: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   FOREIGN_HOST: 421,

@@ -21,7 +21,12 @@ export const HEADER_BYTES_MAX = 64 * 1024;
 export interface Limits {
   /** Largest value accepted by PUT, and by each operation of a batch. */
   valueBytesMax: number;
-  /** Largest POST /batch body, in bytes (of JSON, or of the binary format: docs/formats/batch.md). */
+  /**
+   * Largest POST /batch body, in bytes (of JSON, or of the binary format: docs/formats/batch.md),
+   * and the most value bytes a multi-get's answer carries (before base64 or framing); a bigger
+   * answer is refused ANSWER_TOO_LARGE. One limit for both: either is one request's worth of
+   * memory held at once.
+   */
   batchBytesMax: number;
   /** Most operations in one POST /batch. */
   batchOpsMax: number;
