@@ -69,6 +69,29 @@ describe('binary batch', () => {
     assert.equal(refusal(() => decode(mixed)), 'BAD_BATCH: operation 1 is a "del" in a batch of gets; a batch is all gets or all puts and dels');
   });
 
+  it('refuses a get among writes rather than reading it as another put', () => {
+    // put "A" = "x", then a get of "B": with the get let through as a write it would decode as a second put.
+    assert.equal(refusal(() => decode(hex('444b4231 00000002 01000141 00000001 78 03000142 00000000'))), 'BAD_BATCH: operation 1 is a "get" in a batch of writes; a batch is all gets or all puts and dels');
+  });
+
+  it('refuses a batch of gets whose count runs past its last whole operation with BAD_BATCH, not a TypeError', () => {
+    // Three whole gets and a count of 4: the count check passes (4 × 3 bytes fit in 12), the fourth op starts at the end.
+    assert.equal(refusal(() => decode(hex('444b4231 00000004 03000141 03000142 03000143'))), 'BAD_BATCH: binary batch is cut short in operation 3 (byte 20 of 20); its count or a length is wrong');
+  });
+
+  it('refuses every cut-short batch of gets with BAD_BATCH, whatever byte it ends at', () => {
+    const whole = encodeBinaryGetBatch([bytes('k1'), bytes('key2'), bytes('k3')]);
+    for (let length = 0; length < whole.length; length++) {
+      assert.match(refusal(() => decode(whole.subarray(0, length))), /^BAD_BATCH: binary batch (is \d+ bytes, shorter than its 8-byte header|declares 3 operations, more than|is cut short in operation [012] \(byte \d+ of \d+\))/, `cut at ${length}`);
+    }
+  });
+
+  it('refuses a count its body cannot hold before reading any operation', () => {
+    // One whole get and a count of 3: read op by op it would be "cut short in operation 1"; the count check names the count.
+    assert.equal(refusal(() => decode(hex('444b4231 00000003 03000141'))), 'BAD_BATCH: binary batch declares 3 operations, more than its 12 bytes can hold');
+    assert.equal(refusal(() => decode(hex('444b4231 00000002 02000141'))), 'BAD_BATCH: binary batch declares 2 operations, more than its 12 bytes can hold');
+  });
+
   it('refuses a count over batch_ops_max before reading an operation', () => {
     const limits = { ...DEFAULT_LIMITS, batchOpsMax: 2 };
     const three = encodeBinaryBatch([1, 2, 3].map((i) => ({ type: 'del' as const, key: bytes(`k${i}`) })));
@@ -104,8 +127,18 @@ describe('binary batch', () => {
       copy[at % copy.length] = value;
       return copy;
     });
+    const gets = fc.array(fc.uint8Array({ minLength: 1, maxLength: 20 }), { minLength: 1, maxLength: 5 }).map((keys) => encodeBinaryGetBatch(keys));
+    const damagedGets = fc.tuple(gets, fc.nat(), fc.integer({ min: 0, max: 255 }), fc.boolean()).map(([body, at, value, cut]) => {
+      const copy = Uint8Array.from(body);
+      if (cut) return copy.subarray(0, at % copy.length);
+      copy[at % copy.length] = value;
+      return copy;
+    });
     const noise = fc.uint8Array().map((tail) => Uint8Array.of(0x44, 0x4b, 0x42, 0x31, ...tail));
-    fc.assert(fc.property(fc.oneof(damaged, noise, fc.uint8Array()), (body) => {
+    // Noise of get-shaped ops ("03" type bytes) under a count that may run past them.
+    const getNoise = fc.tuple(fc.integer({ min: 1, max: 8 }), fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 6 }))
+      .map(([count, lengths]) => Uint8Array.of(0x44, 0x4b, 0x42, 0x31, 0, 0, 0, count, ...lengths.flatMap((n) => [0x03, 0, n, ...new Array<number>(n).fill(0x61)])));
+    fc.assert(fc.property(fc.oneof(damaged, damagedGets, noise, getNoise, fc.uint8Array()), (body) => {
       try {
         decode(body);
       } catch (error) {
