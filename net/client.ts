@@ -42,7 +42,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 // nodes use (the replication frames and their msgpack), and starts faster.
 import { canonicalAddress } from '../protocol/address.ts';
 import type { BatchOp } from '../protocol/batch-codec.ts';
-import { BINARY_BATCH_MEDIA_TYPE, decodeBinaryMultiGet, encodeBinaryBatch, encodeBinaryGetBatch } from '../protocol/batch-binary.ts';
+import { BINARY_BATCH_MEDIA_TYPE, encodeBinaryBatch, encodeBinaryGetBatch } from '../protocol/batch-binary.ts';
 import { DEFAULT_LIMITS, KEY_BYTES_MAX } from '../protocol/limits.ts';
 import { percentEncode } from '../protocol/percent.ts';
 import type { Acks } from '../protocol/replication-options.ts';
@@ -50,7 +50,7 @@ import { Topology } from '../protocol/topology.ts';
 import { ClientError, ConnectionError, unreachableReason } from './errors.ts';
 import { mergeSorted } from './merge.ts';
 import { scanShard, type ScanOptions } from './scan.ts';
-import { errorCode, expectStatus, type Exchange } from './response.ts';
+import { errorCode, expectStatus, readMultiGetAnswer, type Exchange } from './response.ts';
 import { HttpTransport, type Transport, type TransportResponse } from './transport.ts';
 
 export type KeyLike = Uint8Array | string;
@@ -207,10 +207,14 @@ export class Client {
         const partKeys = part.map((i) => all[i]!);
         const minSeq = this.lastSeqByShard.get(shard);
         const query = fromReplica ? `?read=replica${minSeq === undefined ? '' : `&min_seq=${minSeq}`}` : '';
+        const exchange: Exchange = {
+          method: 'POST', path: `/batch${query}`, body: encodeBinaryGetBatch(partKeys), contentType: BINARY_BATCH_MEDIA_TYPE,
+          target: (t) => pickReader(t, partKeys[0]!, fromReplica),
+        };
         requests.push(
-          this.send({ method: 'POST', path: `/batch${query}`, body: encodeBinaryGetBatch(partKeys), contentType: BINARY_BATCH_MEDIA_TYPE, target: (t) => pickReader(t, partKeys[0]!, fromReplica) }, true).then((res) => {
+          this.send(exchange, true).then((res) => {
             expectStatus(res, 200);
-            decodeBinaryMultiGet(res.body, partKeys.length).forEach((value, j) => (out[part[j]!] = value));
+            readMultiGetAnswer(res, partKeys.length).forEach((value, j) => (out[part[j]!] = value));
           }),
         );
       }

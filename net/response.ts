@@ -1,7 +1,10 @@
 /**
  * What the client sends (an Exchange) and how it reads a node's answer: the expected status,
- * or the node's `{code, message}` error turned into a ClientError.
+ * or the node's `{code, message}` error turned into a ClientError; a multi-get's values.
  */
+import { BINARY_BATCH_MEDIA_TYPE, decodeBinaryMultiGet } from '../protocol/batch-binary.ts';
+import { ClusterError } from '../protocol/errors.ts';
+import { decodeMultiGet } from '../protocol/multi-get-codec.ts';
 import type { Topology } from '../protocol/index.ts';
 import { ClientError } from './errors.ts';
 import type { TransportResponse } from './transport.ts';
@@ -41,3 +44,20 @@ function parseError(res: TransportResponse): { code: string; message: string } |
   }
 }
 
+
+/**
+ * The values of a 200 multi-get answer of `count` keys, in whichever format the node answered
+ * (binary to a binary request; JSON to a JSON one, e.g. from a node older than the binary
+ * format). An answer of another Content-Type or malformed is the node's fault: BAD_RESPONSE.
+ */
+export function readMultiGetAnswer(res: TransportResponse, count: number): (Uint8Array | undefined)[] {
+  const type = (res.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  try {
+    if (type === BINARY_BATCH_MEDIA_TYPE) return decodeBinaryMultiGet(res.body, count);
+    if (type === 'application/json') return decodeMultiGet(res.body, count);
+  } catch (error) {
+    if (!(error instanceof ClusterError)) throw error;
+    throw new ClientError('BAD_RESPONSE', `a node's multi-get answer is malformed: ${error.message}`, { cause: error, status: res.status });
+  }
+  throw new ClientError('BAD_RESPONSE', `a node answered a multi-get with Content-Type ${JSON.stringify(res.headers['content-type'] ?? '')}; expected ${BINARY_BATCH_MEDIA_TYPE} or application/json`, { status: res.status });
+}

@@ -163,7 +163,10 @@ export function encodeBinaryMultiGet(values: readonly (Uint8Array | undefined)[]
   return out;
 }
 
-/** Decodes a binary multi-get answer of `count` values. Throws BAD_REQUEST if it is not one. */
+/**
+ * Decodes a binary multi-get answer of `count` values. Throws a ClusterError if it is not one;
+ * the client (net/response.ts readMultiGetAnswer) reports that as its BAD_RESPONSE.
+ */
 export function decodeBinaryMultiGet(body: Uint8Array, count: number): (Uint8Array | undefined)[] {
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
   if (body.length < HEADER_BYTES || view.getUint32(0) !== ANSWER_MAGIC || view.getUint32(4) !== count) {

@@ -326,4 +326,18 @@ describe('Client', () => {
     const plain = await Client.connect([A], { transport: accepting.transport });
     await assert.rejects(plain.put(keyOn('a'), 'v'), (error: ClientError) => error.code === 'BAD_RESPONSE' && /acks=0/.test(error.message));
   });
+
+  it('reports a malformed or wrongly typed multi-get answer as BAD_RESPONSE, not as a bad request', async () => {
+    const answers: TransportResponse[] = [
+      { status: 200, headers: { 'content-type': 'application/octet-stream' }, body: encoder.encode('DKM1 and then nonsense') },
+      { status: 200, headers: { 'content-type': 'application/octet-stream' }, body: encodeBinaryMultiGet([encoder.encode('a'), undefined]) },
+      { status: 200, headers: { 'content-type': 'application/json' }, body: encoder.encode('{"encoding":"base64","values":[1]}') },
+      { status: 200, headers: { 'content-type': 'text/html' }, body: encodeBinaryMultiGet([encoder.encode('a')]) },
+      { status: 200, headers: {}, body: encodeBinaryMultiGet([encoder.encode('a')]) },
+    ];
+    for (const answer of answers) {
+      const client = await connect(fake(() => answer).transport);
+      await assert.rejects(client.getMany([keyOn('a')]), (error: ClientError) => error.code === 'BAD_RESPONSE' && /multi-get/.test(error.message), String(answer.headers['content-type']));
+    }
+  });
 });
