@@ -25,6 +25,10 @@
  * when it is idempotent: GET, PUT and DELETE. POST /batch is not retried: a batch whose
  * reply was lost may have been applied, and the caller is the one to decide.
  *
+ * Batches and multi-gets go in binary; a node older than that format answers 415 having done
+ * nothing, and the request is resent to it once as JSON, as is every later one to that address
+ * (`jsonOnlyNodes`; docs/formats/batch.md, "Upgrading").
+ *
  * Concurrency: requests run in parallel; they share one topology reference, replaced
  * whole by `refreshTopology()`, which coalesces concurrent refreshes into one.
  *
@@ -42,6 +46,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 // nodes use (the replication frames and their msgpack), and starts faster.
 import { canonicalAddress } from '../protocol/address.ts';
 import type { BatchOp } from '../protocol/batch-codec.ts';
+import { encodeBatch, encodeGetBatch } from '../protocol/batch-codec.ts';
 import { BINARY_BATCH_MEDIA_TYPE, encodeBinaryBatch, encodeBinaryGetBatch } from '../protocol/batch-binary.ts';
 import { DEFAULT_LIMITS, KEY_BYTES_MAX } from '../protocol/limits.ts';
 import { percentEncode } from '../protocol/percent.ts';
@@ -139,6 +144,8 @@ export class Client {
   private refreshing: Promise<Topology> | undefined;
   /** Per shard, the highest sequence number a write of this client was acknowledged at. */
   private readonly lastSeqByShard = new Map<string, number>();
+  /** Nodes that refused a binary batch with 415 (older than the format): sent JSON from then on. */
+  private readonly jsonOnlyNodes = new Set<string>();
 
   private constructor(topology: Topology, seeds: string[], options: Client['options'], transport: Transport) {
     this.topology = topology;
@@ -208,7 +215,7 @@ export class Client {
         const minSeq = this.lastSeqByShard.get(shard);
         const query = fromReplica ? `?read=replica${minSeq === undefined ? '' : `&min_seq=${minSeq}`}` : '';
         const exchange: Exchange = {
-          method: 'POST', path: `/batch${query}`, body: encodeBinaryGetBatch(partKeys), contentType: BINARY_BATCH_MEDIA_TYPE,
+          method: 'POST', path: `/batch${query}`, body: encodeBinaryGetBatch(partKeys), contentType: BINARY_BATCH_MEDIA_TYPE, jsonBody: () => encodeGetBatch(partKeys),
           target: (t) => pickReader(t, partKeys[0]!, fromReplica),
         };
         requests.push(
@@ -252,7 +259,7 @@ export class Client {
     const shard = this.topology.shardOf(first!.key).name;
     const stray = ops.find((op) => this.topology.shardOf(op.key).name !== shard);
     if (stray) throw new ClientError('WRONG_SHARD', `batch key ${JSON.stringify(percentEncode(stray.key))} is not on shard ${JSON.stringify(shard)} like the first key; split the batch by shard`);
-    const res = await this.send({ method: 'POST', path: `/batch${this.writeQuery(options)}`, body: encodeBinaryBatch(ops), contentType: BINARY_BATCH_MEDIA_TYPE, target: (t) => t.shardOf(first!.key).leader }, false);
+    const res = await this.send({ method: 'POST', path: `/batch${this.writeQuery(options)}`, body: encodeBinaryBatch(ops), contentType: BINARY_BATCH_MEDIA_TYPE, jsonBody: () => encodeBatch(ops), target: (t) => t.shardOf(first!.key).leader }, false);
     return this.written(res, first!.key, options);
   }
 
@@ -340,12 +347,15 @@ export class Client {
     let retries = 0;
     let refusals = 0;
     let refusedSince: number | undefined;
-    const headers: Record<string, string> = { ...authHeaders(this.options.token) };
-    if (exchange.contentType) headers['Content-Type'] = exchange.contentType;
+    const json = jsonFallback(exchange);
     for (;;) {
+      const asJson = json !== undefined && this.jsonOnlyNodes.has(address);
+      const headers: Record<string, string> = { ...authHeaders(this.options.token) };
+      const contentType = asJson ? 'application/json' : exchange.contentType;
+      if (contentType) headers['Content-Type'] = contentType;
       let res: TransportResponse;
       try {
-        res = await this.transport.request(address, { method: exchange.method, path, headers, body: exchange.body });
+        res = await this.transport.request(address, { method: exchange.method, path, headers, body: asJson ? json!() : exchange.body });
       } catch (error) {
         if (!(error instanceof ConnectionError)) throw error;
         if (!idempotent || retries >= this.options.retriesMax) {
@@ -368,6 +378,12 @@ export class Client {
           path = exchange.path;
           continue;
         }
+      }
+      // A node from before the binary batch format: nothing was done, so even a batch of
+      // writes is safe to send again, once, as JSON; later requests to it go as JSON at once.
+      if (res.status === 415 && json !== undefined && !asJson && errorCode(res) === 'UNSUPPORTED_MEDIA_TYPE') {
+        this.jsonOnlyNodes.add(address);
+        continue;
       }
       if (res.status !== 307 && res.status !== 308) {
         await this.noteVersion(res, address);
@@ -412,6 +428,14 @@ export class Client {
   private knows(address: string): boolean {
     return this.seeds.includes(address) || this.topology.addresses().includes(address);
   }
+}
+
+/** An exchange's JSON body, encoded at most once (on the first node that needs it), or undefined if it has none. */
+function jsonFallback(exchange: Exchange): (() => Uint8Array) | undefined {
+  const encode = exchange.jsonBody;
+  if (encode === undefined) return undefined;
+  let body: Uint8Array | undefined;
+  return () => (body ??= encode());
 }
 
 /**

@@ -15,6 +15,11 @@ export interface Exchange {
   path: string;
   body?: Uint8Array;
   contentType?: string;
+  /**
+   * The same request as a JSON body (`application/json`), for a node that refuses `body`'s
+   * binary type with 415: one from before the binary batch format (a rolling upgrade).
+   */
+  jsonBody?: () => Uint8Array;
   target(topology: Topology): string;
 }
 

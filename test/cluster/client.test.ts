@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { encodeBinaryMultiGet, percentEncode, Topology, type TopologyJson } from '../../cluster/index.ts';
+import { DEFAULT_LIMITS, decodeBatch, encodeBinaryMultiGet, encodeMultiGet, percentEncode, Topology, type TopologyJson } from '../../cluster/index.ts';
 import { Client, ClientError, ConnectionError, type Transport, type TransportRequest, type TransportResponse } from '../../net/index.ts';
 
 const A = '10.0.0.1:1';
@@ -325,6 +325,41 @@ describe('Client', () => {
     const accepting = fake(() => ({ status: 202, headers: {}, body: new Uint8Array(0) }));
     const plain = await Client.connect([A], { transport: accepting.transport });
     await assert.rejects(plain.put(keyOn('a'), 'v'), (error: ClientError) => error.code === 'BAD_RESPONSE' && /acks=0/.test(error.message));
+  });
+
+  it('resends a binary batch or multi-get refused 415 by an older node as JSON, and sends that node JSON from then on', async () => {
+    const stored = new Map<string, string>();
+    // A node from before the binary format: JSON only, as it was.
+    const { transport, sent } = fake((_address, request) => {
+      if (request.headers['Content-Type'] !== 'application/json') return json(415, { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'POST /batch needs Content-Type application/json' });
+      const batch = decodeBatch(request.body!, DEFAULT_LIMITS);
+      if (batch.kind === 'read') return { status: 200, headers: { 'content-type': 'application/json' }, body: encodeMultiGet(batch.keys.map((k) => stored.has(Buffer.from(k).toString()) ? encoder.encode(stored.get(Buffer.from(k).toString())!) : undefined), 'base64') };
+      for (const op of batch.ops) if (op.type === 'put') stored.set(Buffer.from(op.key).toString(), Buffer.from(op.value).toString());
+      return written(9);
+    });
+    const client = await connect(transport);
+    const key = keyOn('a');
+    assert.equal(await client.batch([{ type: 'put', key, value: 'old node' }]), 9);
+    assert.deepEqual((await client.getMany([key, key])).map((v) => v && Buffer.from(v).toString()), ['old node', 'old node']);
+    assert.equal(await client.batch([{ type: 'del', key }]), 9);
+    const types = sent.filter((s) => s.request.path === '/batch').map((s) => s.request.headers['Content-Type']);
+    assert.deepEqual(types, ['application/octet-stream', 'application/json', 'application/json', 'application/json'], 'binary once, then JSON: the retry and every later batch to that node');
+  });
+
+  it('tries binary first on a multi-get to a node not yet seen refusing it, and falls back there too', async () => {
+    const { transport, sent } = fake((_address, request) => request.headers['Content-Type'] === 'application/json'
+      ? json(200, { encoding: 'base64', values: [Buffer.from('v').toString('base64')] })
+      : json(415, { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'JSON only' }));
+    const client = await connect(transport);
+    assert.deepEqual((await client.getMany([keyOn('a')])).map((v) => Buffer.from(v!).toString()), ['v']);
+    assert.deepEqual(sent.filter((s) => s.request.path === '/batch').map((s) => s.request.headers['Content-Type']), ['application/octet-stream', 'application/json']);
+  });
+
+  it('gives up with the node\'s error when it refuses the JSON resend too, resending once', async () => {
+    const { transport, sent } = fake(() => json(415, { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'no' }));
+    const client = await connect(transport);
+    await assert.rejects(client.getMany([keyOn('a')]), (error: ClientError) => error.code === 'UNSUPPORTED_MEDIA_TYPE' && error.status === 415);
+    assert.equal(sent.filter((s) => s.request.path === '/batch').length, 2, 'binary, then JSON once, then the error');
   });
 
   it('reports a malformed or wrongly typed multi-get answer as BAD_RESPONSE, not as a bad request', async () => {
