@@ -245,6 +245,7 @@ async function serveBatch(api: ApiOptions, ex: Exchange, route: Extract<Route, {
   const routing: RoutingRequest = { op: 'batch', keys: batch.keys, readReplica: route.readReplica, query: ex.query };
   if (redirected(ex, routing)) return;
   if (!(await caughtUp(api, ex, route.minSeq, routing))) return;
+  // The answer's format is the request body's (binary or JSON); Accept is not consulted (docs/api.md).
   // One snapshot for every key: the values are those of one point in the shard's log.
   const values = await readOn(api, ex, (snapshot) => readMultiGet(batch.keys, (keys) => api.store.getMany(keys, snapshot && { snapshot }), api.limits.batchBytesMax));
   if (batch.answer === 'binary') return sendBytes(ex.res, 200, encodeBinaryMultiGet(values), BINARY_BATCH_MEDIA_TYPE, ex.context);
