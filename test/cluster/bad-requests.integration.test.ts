@@ -13,7 +13,9 @@ const TOKEN = 'test-token-0123456789abcdef';
 const AUTH = { Authorization: `Bearer ${TOKEN}` };
 const VALUE_BYTES_MAX = 1024;
 const BATCH_OPS_MAX = 10;
-const BATCH_BYTES_MAX = 16 * 1024;
+// Over a 8193-byte key's batch (so KEY_TOO_LARGE, not BODY_TOO_LARGE), under BATCH_OPS_MAX
+// values of VALUE_BYTES_MAX (so a multi-get can be ANSWER_TOO_LARGE).
+const BATCH_BYTES_MAX = 9 * 1024;
 
 interface BadRequest {
   name: string;
@@ -46,7 +48,8 @@ describe('a node given bad requests', () => {
     mine = keyOn(topology, 'shard-0', 'mine');
     theirs = keyOn(topology, 'shard-1', 'theirs');
     // Known data on both shards, including a key that is not UTF-8.
-    assert.equal((await rawRequest(home, 'PUT', `/kv/${mine}`, { body: 'original' })).status, 204);
+    // A value as large as any: mine asked for BATCH_OPS_MAX times passes batch_bytes_max.
+    assert.equal((await rawRequest(home, 'PUT', `/kv/${mine}`, { body: 'o'.repeat(VALUE_BYTES_MAX) })).status, 204);
     assert.equal((await rawRequest(cluster.shards[1]!.leader, 'PUT', `/kv/${theirs}`, { body: 'theirs' })).status, 204);
     assert.equal((await rawRequest(home, 'PUT', `/kv/${binaryKeyOn(topology, 'shard-0')}`, { body: 'bin' })).status, 204);
   });
@@ -165,6 +168,8 @@ function binaryBatchRequests(mine: string, theirs: string): BadRequest[] {
     request('binary batch with a value too long', encodeBinaryBatch([put(mine, 'v'.repeat(VALUE_BYTES_MAX + 1))]), 413, 'VALUE_TOO_LARGE', `at most ${VALUE_BYTES_MAX} bytes`),
     request('binary batch with a key too long', encodeBinaryBatch([{ type: 'del', key: new Uint8Array(KEY_BYTES_MAX) }]).map((b, i) => (i === 9 ? 0x20 : i === 10 ? 0x01 : b)), 413, 'KEY_TOO_LARGE', `${KEY_BYTES_MAX + 1} bytes`),
     request('binary batch with a key of another shard', encodeBinaryBatch([put(mine, 'changed'), put(theirs, 'changed')]), 400, 'WRONG_SHARD', JSON.stringify(theirs)),
+    request('binary multi-get whose answer passes batch_bytes_max', encodeBinaryGetBatch(Array.from({ length: BATCH_OPS_MAX }, () => utf8(mine))), 400, 'ANSWER_TOO_LARGE', `limit of ${BATCH_BYTES_MAX} bytes`),
+    { ...request('JSON multi-get whose answer passes batch_bytes_max', utf8(JSON.stringify({ ops: Array.from({ length: BATCH_OPS_MAX }, () => ({ type: 'get', key: mine })) })), 400, 'ANSWER_TOO_LARGE', 'ask for fewer keys'), headers: { 'Content-Type': 'application/json' } },
     // The second get (at 8 + 3 + the first key's length) made a del.
     request('binary batch mixing gets and writes', encodeBinaryGetBatch([utf8(mine), utf8(mine)]).map((b, i) => (i === 11 + mine.length ? 0x02 : b)), 400, 'BAD_BATCH', 'a "del" in a batch of gets'),
   ];
