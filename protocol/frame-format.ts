@@ -46,8 +46,14 @@ export type Frame =
   | { type: 'hello'; term: number; leader: string; plan: 'stream' | 'snapshot'; from: number; leaderSeq: number; history: TermEntry[] }
   /** One committed write group, ops at sequence numbers first..last. */
   | { type: 'batch'; term: number; first: number; last: number; batch: Uint8Array }
-  /** Sent when the stream is idle: the leader is alive, and its last sequence number. */
-  | { type: 'heartbeat'; term: number; leaderSeq: number }
+  /**
+   * Sent when the stream is idle: the leader is alive, and its last sequence number. Also sent
+   * to change how often the follower reports its position (`reportIntervalMs`: 0, after every
+   * applied run; N, at most every N ms while it has applied something unreported). Absent: no
+   * change; a follower starts every stream at 0. Version 2 followers that predate the field
+   * ignore it and report after every run, as before.
+   */
+  | { type: 'heartbeat'; term: number; leaderSeq: number; reportIntervalMs?: number }
   /** A consistent copy of the leader's data at `seq` follows; the follower empties its own first. */
   | { type: 'snapshot-begin'; term: number; seq: number }
   /** Snapshot entries in key order, as key, value, key, value, … */
@@ -328,7 +334,7 @@ export function checkFrame(value: unknown): Frame {
         return seqLike(f['first']) && seqLike(f['last']) && (f['first'] as number) <= (f['last'] as number) && bytesLike(f['batch']) &&
           batchMatches(f['batch'], f['first'] as number, f['last'] as number);
       case 'heartbeat':
-        return seqLike(f['leaderSeq']);
+        return seqLike(f['leaderSeq']) && (f['reportIntervalMs'] === undefined || seqLike(f['reportIntervalMs']));
       case 'snapshot-begin':
       case 'checkpoint':
       case 'fenced':
