@@ -214,8 +214,10 @@ export class LeaderMachine {
         return undefined;
       case 'drained':
         this.withSession(event.stream, (s) => (s.blocked = false));
-        this.pump(event.stream, nowMs);
+        // The interval first: a follower told "after every run" behind its backlog would apply a
+        // waiting write and still report it only at its relaxed interval.
         this.tellReportInterval(nowMs);
+        this.pump(event.stream, nowMs);
         return undefined;
       case 'closed':
         this.closed(event.stream, nowMs);
