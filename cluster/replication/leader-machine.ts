@@ -37,11 +37,12 @@
  * Position reports (docs/replication.md, "Position reports"): a follower reports after every
  * applied run while its position decides something here: a write or read waits on the in-sync
  * set (or did within REPORT_EAGER_HOLD_MS), the in-sync set is changing or lacks a member that
- * could be taken back, or the leader is handing over. Otherwise it reports at most every
+ * could be taken back, the leader is handing over, or a migration stream is giving keys away
+ * (`giving`). Otherwise it reports at most every
  * `reportIntervalMs` (the heartbeat interval, at most a tenth of replicaLagMaxMs), which is all
  * the lag check needs; under acks=1 writes that saves both nodes an HTTP exchange per applied
  * run. The leader says which with a heartbeat frame carrying `reportIntervalMs`, on the
- * event that makes reports matter (a `wait`, a `read`, a fence, a proposal) and on the tick
+ * event that makes reports matter (a `wait`, a `read`, a fence, a proposal, `giving`) and on the tick
  * that finds they no longer do.
  *
  * Invariants (relied on by the shell, shown by test/replication/testdata/leader.txt):
@@ -51,6 +52,7 @@
  * - every waiter is settled exactly once, and `stop` refuses every one still waiting;
  * - one in-sync proposal at a time.
  */
+import { strict as assert } from 'node:assert';
 import type { ClusterErrorCode } from '../../protocol/errors.ts';
 import type { Frame } from '../../protocol/frame-format.ts';
 import { FollowerTracker, type FollowerStatus } from './follower-tracker.ts';
@@ -117,6 +119,8 @@ export type LeaderEvent =
   | { type: 'lease'; untilMs: number }
   /** A handover: take no writes and serve no leader reads (on), or again (off: it failed). */
   | { type: 'fence'; on: boolean }
+  /** A migration stream giving keys away opened (on) or closed (off); cluster/migration/giver.ts. */
+  | { type: 'giving'; on: boolean }
   | { type: 'tick' }
   /** The node no longer leads: end every stream, refuse every waiter. */
   | { type: 'stop' };
@@ -177,6 +181,8 @@ export class LeaderMachine {
   private leaseUntilMs = 0;
   /** Handing leadership over: no writes, no leader reads. */
   private fenced = false;
+  /** Migration streams open from this leader (cluster/migration/giver.ts). */
+  private givingStreams = 0;
   private stopped = false;
   private out: LeaderReady = emptyReady();
   /** How often followers report while nothing here needs their positions; 0 when that would be too coarse for the lag check. */
@@ -251,6 +257,11 @@ export class LeaderMachine {
       case 'fence':
         this.fenced = event.on;
         this.settle(nowMs);
+        this.tellReportInterval(nowMs);
+        return undefined;
+      case 'giving':
+        this.givingStreams += event.on ? 1 : -1;
+        assert(this.givingStreams >= 0, `leader-machine: more migration streams closed than opened (${this.givingStreams})`);
         this.tellReportInterval(nowMs);
         return undefined;
       case 'tick':
@@ -486,6 +497,10 @@ export class LeaderMachine {
   /** How often followers should report now (0: after every applied run); the rule is in the file comment. */
   private reportIntervalWanted(nowMs: number): number {
     if (this.lazyReportIntervalMs === 0 || this.waiters.length > 0 || this.proposal || this.fenced || nowMs - this.lastWaitMs < REPORT_EAGER_HOLD_MS) return 0;
+    // A migration's giver streams moved ops only up to the high watermark, in its copy phase as
+    // well as after its fence: stale positions would hold back both the receiver's catch-up
+    // (and so its cutover ask) and the cutover itself, the shard's 503 MIGRATING window.
+    if (this.givingStreams > 0) return 0;
     for (const node of this.followerSet) if (!this.inSync.has(node)) return 0;
     return this.lazyReportIntervalMs;
   }

@@ -142,7 +142,8 @@ function runLeader(path: string): void {
         refusal = m.step({ type: 'lease', untilMs: num(c, 'until') }, at(c));
         break;
       case 'fence':
-        refusal = m.step({ type: 'fence', on: !c.args.includes('off') }, at(c));
+      case 'giving':
+        refusal = m.step({ type: c.command, on: !c.args.includes('off') }, at(c));
         break;
       case 'checkpoints':
         refusal = m.step({ type: 'checkpoints', seq: num(c, 'seq') }, at(c));
