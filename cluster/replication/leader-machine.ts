@@ -55,6 +55,7 @@
 import { strict as assert } from 'node:assert';
 import type { ClusterErrorCode } from '../../protocol/errors.ts';
 import type { Frame } from '../../protocol/frame-format.ts';
+import { REPORT_INTERVAL_MS_MAX } from '../../protocol/limits.ts';
 import { FollowerTracker, type FollowerStatus } from './follower-tracker.ts';
 import type { LogLine, Refusal } from './machine-types.ts';
 import { RetentionLog } from './retention-log.ts';
@@ -193,6 +194,7 @@ export class LeaderMachine {
   constructor(private readonly options: LeaderMachineOptions, init: LeaderInit) {
     const lazy = Math.min(options.heartbeatIntervalMs, Math.floor(options.replicaLagMaxMs / REPORT_INTERVAL_LAG_SHARE));
     this.lazyReportIntervalMs = lazy >= REPORT_INTERVAL_MS_MIN ? lazy : 0;
+    assert(this.lazyReportIntervalMs <= REPORT_INTERVAL_MS_MAX, `leader-machine: a report interval of ${lazy} ms is over the frame's limit`);
     this.lastWaitMs = init.nowMs;
     this.retention = init.inherited?.lastSeq === init.lastSeq ? init.inherited : new RetentionLog(init.lastSeq, options.retentionBytesMax, options.retentionBatchesMax);
     this.tracker = new FollowerTracker(options.replicaLagMaxMs, Math.min(options.replicaLagMaxMs, IN_SYNC_GRACE_MS_MAX), init.nowMs);

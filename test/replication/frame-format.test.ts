@@ -10,6 +10,8 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { ClusterError, encodeFrame, encodePreamble, FrameDecoder, type Frame } from '../../cluster/index.ts';
+import { REPORT_INTERVAL_MS_MAX } from '../../protocol/limits.ts';
+import { REPLICATION_RANGES } from '../../protocol/replication-options.ts';
 
 const FRAME_BYTES_MAX = 1 << 20;
 const bytes = (...b: number[]) => Uint8Array.from(b);
@@ -110,6 +112,8 @@ describe('replication frames', () => {
       { type: 'heartbeat', term: -1, leaderSeq: 1 },
       { type: 'heartbeat', term: 1, leaderSeq: 1, reportIntervalMs: -5 },
       { type: 'heartbeat', term: 1, leaderSeq: 1, reportIntervalMs: 'soon' },
+      // Over the largest interval a leader asks for: a buggy leader would silence the reports.
+      { type: 'heartbeat', term: 1, leaderSeq: 1, reportIntervalMs: REPORT_INTERVAL_MS_MAX + 1 },
       { type: 'hello', term: 1, leader: 'x', plan: 'maybe', from: 1, leaderSeq: 1, history: [] },
       { type: 'gossip', term: 1 },
       [1, 2, 3],
@@ -122,6 +126,14 @@ describe('replication frames', () => {
       payload.copy(frame, 8);
       assert.ok(corruption(() => decodeAll(Buffer.concat([encodePreamble(), frame]))), JSON.stringify(shape));
     }
+  });
+
+  it('a heartbeat may ask for the longest report interval a leader ever asks for, the largest heartbeat interval', () => {
+    assert.equal(REPORT_INTERVAL_MS_MAX, REPLICATION_RANGES.heartbeatIntervalMs[1]);
+    const frame: Frame = { type: 'heartbeat', term: 1, leaderSeq: 1, reportIntervalMs: REPORT_INTERVAL_MS_MAX };
+    const decoder = new FrameDecoder(1 << 20);
+    decoder.push(Buffer.concat([encodePreamble(), encodeFrame(frame)]));
+    assert.deepEqual(decoder.next(), frame);
   });
 
   it('encode a batch frame to the bytes msgpackr writes, at every integer and bin width boundary', () => {
