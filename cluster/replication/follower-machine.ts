@@ -29,8 +29,8 @@
  * Reports: after each applied run while the leader wants them so (the default at every
  * stream's start), or at most every N ms once a heartbeat frame said `reportIntervalMs` N (the
  * leader's rule is in leader-machine.ts); a heartbeat saying 0 again asks for one at once. Also
- * after the hello, an install and a checkpoint, and when idle at least every 4 heartbeat
- * intervals.
+ * after the hello, an install and a checkpoint, when idle at least every 4 heartbeat
+ * intervals, and at the next tick after one failed (in either mode).
  *
  * Invariants: work items are done in the order listed and `done`/`failed` name the oldest one;
  * `disconnected` arrives only when no work is pending; a report is asked for only when no work
@@ -181,6 +181,8 @@ export class FollowerMachine {
   private reportIntervalMs = 0;
   /** Something was applied since the last report went out. */
   private unreported = false;
+  /** The last report failed: send one again at the next tick, whatever the interval. */
+  private reportRetry = false;
   private checkpoint: { seq: number; expiresMs: number } | undefined;
   private readonly waiters = new Map<number, { seq: number; deadlineMs: number }>();
   private retention: RetentionLog;
@@ -233,6 +235,7 @@ export class FollowerMachine {
       case 'report-failed':
         this.reportInFlight = false;
         this.unreported = true;
+        this.reportRetry = true;
         if (!this.stopped) this.log('warn', 'position report failed', { leader: this.session?.leader ?? this.leader, error: event.error });
         break;
       case 'wait':
@@ -332,7 +335,10 @@ export class FollowerMachine {
         this.out.settled.push({ id, ok: false });
       }
     }
-    if (this.unreported && this.reportIntervalMs > 0 && nowMs - this.lastReportMs >= this.reportIntervalMs) this.reportWanted = true;
+    // A failed report goes again at the next tick in both modes (at most one per tick while the
+    // leader refuses them): in "after every run" mode something may wait on it, and with no newer
+    // run to apply nothing else would send it before the idle report, 4 heartbeats later.
+    if (this.reportRetry || (this.unreported && this.reportIntervalMs > 0 && nowMs - this.lastReportMs >= this.reportIntervalMs)) this.reportWanted = true;
   }
 
   private disconnected(error: string | undefined, corrupt: boolean, nowMs: number): void {
@@ -585,6 +591,7 @@ export class FollowerMachine {
     if (this.reportWanted && !this.reportInFlight && this.isConnected && !this.dropping && !this.installing && this.session!.term !== undefined) {
       this.reportWanted = false;
       this.unreported = false;
+      this.reportRetry = false;
       this.reportInFlight = true;
       this.lastReportMs = nowMs;
       this.out.report = { leader: this.session!.leader, body: { node: this.options.address, term: this.term, applied: this.applied, checkpoint: this.checkpoint?.seq ?? null } };
