@@ -78,6 +78,16 @@ export const ACK_WAITERS_MAX = 100_000;
 export const IN_SYNC_GRACE_MS_MAX = 1_000;
 /** Bytes of frames a leader queues for one stream before it waits for the socket to drain. */
 export const STREAM_QUEUED_BYTES_MAX = 1024 * 1024;
+/**
+ * Position reports (cluster/replication/leader-machine.ts): while nothing waits on followers'
+ * positions, they report at most every heartbeat interval, and at most every this share of
+ * replica_lag_max_ms, so a follower that keeps up never looks lagging for want of a report.
+ */
+export const REPORT_INTERVAL_LAG_SHARE = 10;
+/** An interval below this (a small replica_lag_max_ms) is not worth it: followers then report after every run. */
+export const REPORT_INTERVAL_MS_MIN = 50;
+/** After a write or read last waited on the in-sync set, followers keep reporting after every run this long. */
+export const REPORT_EAGER_HOLD_MS = 1_000;
 
 // ---- Anti-entropy -----------------------------------------------------------------------
 

@@ -42,9 +42,11 @@ export function methodLabel(method: string | undefined): string {
 }
 
 /**
- * Writes acknowledged by the leader that no follower has applied yet, in sequence numbers:
- * what a failover to the most up-to-date replica would lose now (acks=1 writes; acks=all
- * writes still waiting are counted too, though none of them was acknowledged).
+ * Writes acknowledged by the leader that no follower has reported applying yet, in sequence
+ * numbers: what a failover to the most up-to-date replica would lose now (acks=1 writes; acks=all
+ * writes still waiting are counted too, though none of them was acknowledged). Positions are as
+ * last reported: under acks=1 alone followers report on a cadence (leader-machine.ts), so this
+ * overstates the exposure by up to one report interval's writes.
  */
 export function unreplicatedOps(lastSeq: number, followers: readonly FollowerStatus[]): number {
   const furthest = followers.reduce((max, f) => Math.max(max, f.applied), 0);

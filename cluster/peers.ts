@@ -55,6 +55,9 @@ export class Peers {
 
 /** A JSON body, or undefined when the body is not JSON. */
 export function parseJson(res: Pick<TransportResponse, 'body'>): unknown {
+  // An empty body (a 204, as every position report's answer is) is not JSON: said without
+  // throwing, which costs a stack trace per call.
+  if (res.body.length === 0) return undefined;
   try {
     return JSON.parse(Buffer.from(res.body).toString('utf8'));
   } catch {

@@ -22,7 +22,7 @@ import { Packr } from 'msgpackr';
 import { ClusterError } from './errors.ts';
 import { crc32c } from './crc32c.ts';
 import { batchPayloadBytes, decodeBatchPayload, writeBatchPayload } from './batch-frame.ts';
-import { FRAME_CONTAINERS_MAX, FRAME_DEPTH_MAX, FRAME_VALUES_MAX } from './limits.ts';
+import { FRAME_CONTAINERS_MAX, FRAME_DEPTH_MAX, FRAME_VALUES_MAX, REPORT_INTERVAL_MS_MAX } from './limits.ts';
 
 /** On the wire: the first 8 bytes of every stream. */
 export const STREAM_MAGIC = 'DKVREPL';
@@ -46,8 +46,15 @@ export type Frame =
   | { type: 'hello'; term: number; leader: string; plan: 'stream' | 'snapshot'; from: number; leaderSeq: number; history: TermEntry[] }
   /** One committed write group, ops at sequence numbers first..last. */
   | { type: 'batch'; term: number; first: number; last: number; batch: Uint8Array }
-  /** Sent when the stream is idle: the leader is alive, and its last sequence number. */
-  | { type: 'heartbeat'; term: number; leaderSeq: number }
+  /**
+   * Sent when the stream is idle: the leader is alive, and its last sequence number. Also sent
+   * to change how often the follower reports its position (`reportIntervalMs`: 0, after every
+   * applied run; N, at most every N ms while it has applied something unreported; at most
+   * REPORT_INTERVAL_MS_MAX, a frame over it is malformed). Absent: no
+   * change; a follower starts every stream at 0. Version 2 followers that predate the field
+   * ignore it and report after every run, as before.
+   */
+  | { type: 'heartbeat'; term: number; leaderSeq: number; reportIntervalMs?: number }
   /** A consistent copy of the leader's data at `seq` follows; the follower empties its own first. */
   | { type: 'snapshot-begin'; term: number; seq: number }
   /** Snapshot entries in key order, as key, value, key, value, … */
@@ -328,7 +335,7 @@ export function checkFrame(value: unknown): Frame {
         return seqLike(f['first']) && seqLike(f['last']) && (f['first'] as number) <= (f['last'] as number) && bytesLike(f['batch']) &&
           batchMatches(f['batch'], f['first'] as number, f['last'] as number);
       case 'heartbeat':
-        return seqLike(f['leaderSeq']);
+        return seqLike(f['leaderSeq']) && (f['reportIntervalMs'] === undefined || (seqLike(f['reportIntervalMs']) && (f['reportIntervalMs'] as number) <= REPORT_INTERVAL_MS_MAX));
       case 'snapshot-begin':
       case 'checkpoint':
       case 'fenced':

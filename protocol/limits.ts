@@ -86,6 +86,13 @@ export const FRAME_CONTAINERS_MAX = Math.max(FRAME_HISTORY_ENTRIES_MAX, MOVED_OP
 export const FRAME_VALUES_MAX = Math.max(2 * SNAPSHOT_CHUNK_ENTRIES_MAX, 5 * FRAME_HISTORY_ENTRIES_MAX, 4 * MOVED_OPS_MAX) + 64;
 /** Nesting of a frame: frame map, history or ops array, history entry or op. */
 export const FRAME_DEPTH_MAX = 3;
+/**
+ * Largest `reportIntervalMs` a heartbeat frame may carry: the largest heartbeat_interval_ms
+ * (REPLICATION_RANGES in replication-options.ts), which bounds every interval a leader asks
+ * for. A frame over it is malformed, so a buggy leader cannot silence a follower's reports.
+ * Here rather than in cluster/limits.ts because the frame decoder, a protocol/ leaf, checks it.
+ */
+export const REPORT_INTERVAL_MS_MAX = 60_000;
 
 /** Ring and topology bounds, checked when the config is validated. */
 export const VNODES_MIN = 1;

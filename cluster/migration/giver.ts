@@ -75,6 +75,13 @@ export async function streamMove(ctx: GiverContext, res: ServerResponse, writeHe
   const out = new FrameWriter(res, writeHead);
   const term = ctx.leader.term;
   let release = retention.pin(resume ? params.from : retention.lastSeq + 1);
+  // Moved ops go only up to the high watermark, the lowest position followers reported: while
+  // this stream is open they report after every applied run, not on their relaxed cadence, so
+  // neither the copy phase's catch-up nor the cutover (503 MIGRATING) waits an interval for it.
+  // A flag for the whole stream rather than a read barrier after the fence: the barrier would
+  // speed the cutover only, and the receiver asks for the cutover once it is close behind.
+  const leader = ctx.leader;
+  leader.giving(true);
   try {
     await out.send({ type: 'hello', term, leader: ctx.address, plan: resume ? 'stream' : 'snapshot', from: resume ? params.from : 0, leaderSeq: ctx.leader.highWatermark(), history: [] });
     let cursor = resume ? params.from : (await sendSnapshot(ctx, out, moving, term)) + 1;
@@ -127,6 +134,7 @@ export async function streamMove(ctx: GiverContext, res: ServerResponse, writeHe
       if (cursor > hw) await delay(MIGRATION_POLL_MS);
     }
   } finally {
+    leader.giving(false);
     release();
     out.end();
   }

@@ -249,20 +249,24 @@ export class ReplicationController {
   }
 
   /**
-   * Hands this node's leadership to `to` (default: the in-sync follower that applied the most):
-   * stop taking writes and leader reads, wait until it has applied everything, then propose it.
+   * Hands this node's leadership to `to` (default: the in-sync follower that applies everything
+   * first): stop taking writes and leader reads, wait until it has applied everything, then
+   * propose it.
    */
   transfer(to: string | undefined): Promise<ElectionReport> {
     return this.run(async () => {
       const shard = this.myShard();
       const leader = this.requireLeader();
-      const target = to ?? this.bestFollower(leader, shard);
-      if (!target || !shard.inSync.includes(target) || target === this.o.address) {
-        throw new ClusterError('NOT_IN_SYNC', `cannot hand ${shard.name} over to ${target ?? 'anyone'}: the in-sync followers are ${shard.inSync.filter((n) => n !== this.o.address).join(', ') || 'none'}`);
+      const candidate = to ?? this.bestFollower(leader, shard);
+      if (!candidate || !shard.inSync.includes(candidate) || candidate === this.o.address) {
+        throw new ClusterError('NOT_IN_SYNC', `cannot hand ${shard.name} over to ${candidate ?? 'anyone'}: the in-sync followers are ${shard.inSync.filter((n) => n !== this.o.address).join(', ') || 'none'}`);
       }
       leader.fence();
       try {
-        await this.catchUp(leader, target);
+        // Without `to`, the choice waits for the fence: it switches followers to a report after
+        // every run, while positions from before it may be an interval stale (report cadence,
+        // docs/replication.md), and the follower that applied "the most" by them may not be.
+        const target = await this.catchUp(leader, shard, to);
         return this.elected(shard, await this.o.client.propose(electCommand(shard, target, true)));
       } catch (error) {
         await this.unfenceIfStillLeading(leader, shard);
@@ -467,14 +471,18 @@ export class ReplicationController {
     return followers[0]?.node;
   }
 
-  /** Waits until `target` has applied everything this fenced leader wrote. */
-  private async catchUp(leader: LeaderReplication, target: string): Promise<void> {
+  /**
+   * Waits until `target` has applied everything this fenced leader wrote; without one, until the
+   * connected in-sync follower that applied the most has. Returns whom it waited for.
+   */
+  private async catchUp(leader: LeaderReplication, shard: ShardMeta, target: string | undefined): Promise<string> {
     const deadline = this.now() + TRANSFER_CATCH_UP_MS_MAX;
     for (;;) {
       const last = this.o.holder.db.lastSequence;
-      const applied = leader.followers().find((f) => f.node === target)?.applied ?? 0;
-      if (applied >= last) return;
-      if (this.now() > deadline) throw new ClusterError('NOT_IN_SYNC', `${target} did not catch up within ${TRANSFER_CATCH_UP_MS_MAX} ms (at ${applied} of ${last}); leadership stays here`);
+      const node = target ?? this.bestFollower(leader, shard);
+      const applied = leader.followers().find((f) => f.node === node)?.applied ?? 0;
+      if (node && applied >= last) return node;
+      if (this.now() > deadline) throw new ClusterError('NOT_IN_SYNC', `${node ?? 'no in-sync follower'} did not catch up within ${TRANSFER_CATCH_UP_MS_MAX} ms (at ${applied} of ${last}); leadership stays here`);
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   }

@@ -26,6 +26,12 @@
  * the node empties its engine as it opens it (open-node.ts).
  * While the mark is set the node is not readable (replica reads go to the leader).
  *
+ * Reports: after each applied run while the leader wants them so (the default at every
+ * stream's start), or at most every N ms once a heartbeat frame said `reportIntervalMs` N (the
+ * leader's rule is in leader-machine.ts); a heartbeat saying 0 again asks for one at once. Also
+ * after the hello, an install and a checkpoint, when idle at least every 4 heartbeat
+ * intervals, and at the next tick after one failed (in either mode).
+ *
  * Invariants: work items are done in the order listed and `done`/`failed` name the oldest one;
  * `disconnected` arrives only when no work is pending; a report is asked for only when no work
  * is pending, so the position it carries is the engine's.
@@ -171,6 +177,12 @@ export class FollowerMachine {
   private reportInFlight = false;
   private reportWanted = false;
   private lastReportMs = 0;
+  /** How often to report applied runs, as this stream's leader last said (0: after every run). */
+  private reportIntervalMs = 0;
+  /** Something was applied since the last report went out. */
+  private unreported = false;
+  /** The last report failed: send one again at the next tick, whatever the interval. */
+  private reportRetry = false;
   private checkpoint: { seq: number; expiresMs: number } | undefined;
   private readonly waiters = new Map<number, { seq: number; deadlineMs: number }>();
   private retention: RetentionLog;
@@ -222,6 +234,8 @@ export class FollowerMachine {
         break;
       case 'report-failed':
         this.reportInFlight = false;
+        this.unreported = true;
+        this.reportRetry = true;
         if (!this.stopped) this.log('warn', 'position report failed', { leader: this.session?.leader ?? this.leader, error: event.error });
         break;
       case 'wait':
@@ -321,6 +335,10 @@ export class FollowerMachine {
         this.out.settled.push({ id, ok: false });
       }
     }
+    // A failed report goes again at the next tick in both modes (at most one per tick while the
+    // leader refuses them): in "after every run" mode something may wait on it, and with no newer
+    // run to apply nothing else would send it before the idle report, 4 heartbeats later.
+    if (this.reportRetry || (this.unreported && this.reportIntervalMs > 0 && nowMs - this.lastReportMs >= this.reportIntervalMs)) this.reportWanted = true;
   }
 
   private disconnected(error: string | undefined, corrupt: boolean, nowMs: number): void {
@@ -420,6 +438,11 @@ export class FollowerMachine {
       case 'heartbeat':
         this.leaderSeqValue = frame.leaderSeq;
         if (nowMs - this.lastReportMs > this.options.heartbeatIntervalMs * 4) this.reportWanted = true;
+        if (frame.reportIntervalMs !== undefined) {
+          // Back to reporting every run: something at the leader waits on this position now.
+          if (frame.reportIntervalMs === 0 && this.reportIntervalMs !== 0) this.reportWanted = true;
+          this.reportIntervalMs = frame.reportIntervalMs;
+        }
         return;
       case 'snapshot-begin':
         session.snapshot = { seq: frame.seq, count: 0 };
@@ -525,7 +548,8 @@ export class FollowerMachine {
     this.applied = Math.max(this.applied, batches.at(-1)!.last);
     this.counters.batchesApplied += batches.length;
     this.settleWaiters(nowMs);
-    this.reportWanted = true;
+    this.unreported = true;
+    if (this.reportIntervalMs === 0 || nowMs - this.lastReportMs >= this.reportIntervalMs) this.reportWanted = true;
   }
 
   private failed(id: number, error: string): void {
@@ -566,12 +590,15 @@ export class FollowerMachine {
     if (this.stopped || this.pending.length > 0) return;
     if (this.reportWanted && !this.reportInFlight && this.isConnected && !this.dropping && !this.installing && this.session!.term !== undefined) {
       this.reportWanted = false;
+      this.unreported = false;
+      this.reportRetry = false;
       this.reportInFlight = true;
       this.lastReportMs = nowMs;
       this.out.report = { leader: this.session!.leader, body: { node: this.options.address, term: this.term, applied: this.applied, checkpoint: this.checkpoint?.seq ?? null } };
     }
     if (this.connection === 'idle' && this.leader !== this.options.address && nowMs >= this.retryAtMs && !this.dropping) {
       this.connection = 'connecting';
+      this.reportIntervalMs = 0;
       this.session = { leader: this.leader, term: undefined, plan: undefined, next: this.applied + 1, snapshot: undefined, snapshotDone: false };
       this.out.connect = { leader: this.leader, from: this.applied + 1, term: this.term, dataTerm: this.dataTerm };
     }

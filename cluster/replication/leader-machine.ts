@@ -34,6 +34,17 @@
  * linearizable: they need the lease, and wait until every member of the in-sync set has applied
  * what the read saw, so a read never returns a write that a failover could lose.
  *
+ * Position reports (docs/replication.md, "Position reports"): a follower reports after every
+ * applied run while its position decides something here: a write or read waits on the in-sync
+ * set (or did within REPORT_EAGER_HOLD_MS), the in-sync set is changing or lacks a member that
+ * could be taken back, the leader is handing over, or a migration stream is giving keys away
+ * (`giving`). Otherwise it reports at most every
+ * `reportIntervalMs` (the heartbeat interval, at most a tenth of replicaLagMaxMs), which is all
+ * the lag check needs; under acks=1 writes that saves both nodes an HTTP exchange per applied
+ * run. The leader says which with a heartbeat frame carrying `reportIntervalMs`, on the
+ * event that makes reports matter (a `wait`, a `read`, a fence, a proposal, `giving`) and on the tick
+ * that finds they no longer do.
+ *
  * Invariants (relied on by the shell, shown by test/replication/testdata/leader.txt):
  * - the retention log ends at the engine's last sequence number (every commit is stepped);
  * - a stream's frames come out in order, at most `queuedBytesMax` of them per Ready while its
@@ -41,12 +52,14 @@
  * - every waiter is settled exactly once, and `stop` refuses every one still waiting;
  * - one in-sync proposal at a time.
  */
+import { strict as assert } from 'node:assert';
 import type { ClusterErrorCode } from '../../protocol/errors.ts';
 import type { Frame } from '../../protocol/frame-format.ts';
+import { REPORT_INTERVAL_MS_MAX } from '../../protocol/limits.ts';
 import { FollowerTracker, type FollowerStatus } from './follower-tracker.ts';
 import type { LogLine, Refusal } from './machine-types.ts';
 import { RetentionLog } from './retention-log.ts';
-import { IN_SYNC_GRACE_MS_MAX } from '../limits.ts';
+import { IN_SYNC_GRACE_MS_MAX, REPORT_EAGER_HOLD_MS, REPORT_INTERVAL_LAG_SHARE, REPORT_INTERVAL_MS_MIN } from '../limits.ts';
 import { planCatchUp, type TermEntry } from './term-history.ts';
 
 export interface LeaderMachineOptions {
@@ -107,6 +120,8 @@ export type LeaderEvent =
   | { type: 'lease'; untilMs: number }
   /** A handover: take no writes and serve no leader reads (on), or again (off: it failed). */
   | { type: 'fence'; on: boolean }
+  /** A migration stream giving keys away opened (on) or closed (off); cluster/migration/giver.ts. */
+  | { type: 'giving'; on: boolean }
   | { type: 'tick' }
   /** The node no longer leads: end every stream, refuse every waiter. */
   | { type: 'stop' };
@@ -141,6 +156,8 @@ interface Session {
   checkpointSeq: number | undefined;
   blocked: boolean;
   lastSentMs: number;
+  /** How often the follower was last told to report (0: after every run); a new stream starts at 0. */
+  reportIntervalMs: number;
   releasePin: (() => void) | undefined;
 }
 
@@ -165,10 +182,20 @@ export class LeaderMachine {
   private leaseUntilMs = 0;
   /** Handing leadership over: no writes, no leader reads. */
   private fenced = false;
+  /** Migration streams open from this leader (cluster/migration/giver.ts). */
+  private givingStreams = 0;
   private stopped = false;
   private out: LeaderReady = emptyReady();
+  /** How often followers report while nothing here needs their positions; 0 when that would be too coarse for the lag check. */
+  private readonly lazyReportIntervalMs: number;
+  /** When a write or read last waited on the in-sync set (the leadership's start counts). */
+  private lastWaitMs: number;
 
   constructor(private readonly options: LeaderMachineOptions, init: LeaderInit) {
+    const lazy = Math.min(options.heartbeatIntervalMs, Math.floor(options.replicaLagMaxMs / REPORT_INTERVAL_LAG_SHARE));
+    this.lazyReportIntervalMs = lazy >= REPORT_INTERVAL_MS_MIN ? lazy : 0;
+    assert(this.lazyReportIntervalMs <= REPORT_INTERVAL_MS_MAX, `leader-machine: a report interval of ${lazy} ms is over the frame's limit`);
+    this.lastWaitMs = init.nowMs;
     this.retention = init.inherited?.lastSeq === init.lastSeq ? init.inherited : new RetentionLog(init.lastSeq, options.retentionBytesMax, options.retentionBatchesMax);
     this.tracker = new FollowerTracker(options.replicaLagMaxMs, Math.min(options.replicaLagMaxMs, IN_SYNC_GRACE_MS_MAX), init.nowMs);
     this.term = init.term;
@@ -195,6 +222,9 @@ export class LeaderMachine {
         return undefined;
       case 'drained':
         this.withSession(event.stream, (s) => (s.blocked = false));
+        // The interval first: a follower told "after every run" behind its backlog would apply a
+        // waiting write and still report it only at its relaxed interval.
+        this.tellReportInterval(nowMs);
         this.pump(event.stream, nowMs);
         return undefined;
       case 'closed':
@@ -221,6 +251,7 @@ export class LeaderMachine {
         if (this.proposal) this.log('warn', 'an in-sync change was not committed; will propose again', { reason: event.reason });
         this.proposal = undefined;
         this.settle(nowMs);
+        this.tellReportInterval(nowMs);
         return undefined;
       case 'lease':
         this.leaseUntilMs = Math.max(this.leaseUntilMs, event.untilMs);
@@ -228,6 +259,12 @@ export class LeaderMachine {
       case 'fence':
         this.fenced = event.on;
         this.settle(nowMs);
+        this.tellReportInterval(nowMs);
+        return undefined;
+      case 'giving':
+        this.givingStreams += event.on ? 1 : -1;
+        assert(this.givingStreams >= 0, `leader-machine: more migration streams closed than opened (${this.givingStreams})`);
+        this.tellReportInterval(nowMs);
         return undefined;
       case 'tick':
         this.tick(nowMs);
@@ -327,7 +364,7 @@ export class LeaderMachine {
     }
     const snapshot = plan.kind === 'snapshot';
     if (snapshot) this.log('info', 'follower needs a snapshot', { follower: e.node, from: e.from, reason: plan.reason });
-    this.sessions.set(e.stream, { node: e.node, phase: snapshot ? 'snapshot-wait' : 'log', cursor: snapshot ? 0 : e.from, checkpointSeq: undefined, blocked: false, lastSentMs: nowMs, releasePin: undefined });
+    this.sessions.set(e.stream, { node: e.node, phase: snapshot ? 'snapshot-wait' : 'log', cursor: snapshot ? 0 : e.from, checkpointSeq: undefined, blocked: false, lastSentMs: nowMs, reportIntervalMs: 0, releasePin: undefined });
     this.tracker.connect(e.node, e.stream, snapshot ? 0 : e.from - 1, nowMs);
     this.send(e.stream, { type: 'hello', term: this.term, leader: this.options.address, plan: plan.kind, from: snapshot ? 0 : e.from, leaderSeq: this.retention.lastSeq, history: [...this.history] }, nowMs);
     this.log('debug', 'replication stream opened', { follower: e.node, from: e.from, plan: plan.kind });
@@ -392,6 +429,7 @@ export class LeaderMachine {
     this.inSync = committed;
     this.maintainInSync(nowMs);
     this.settle(nowMs);
+    this.tellReportInterval(nowMs);
   }
 
   private wait(id: number, seq: number, kind: Waiter['kind'], nowMs: number): Refusal | undefined {
@@ -402,19 +440,23 @@ export class LeaderMachine {
       return kind === 'write' ? refusal('UNCONFIRMED', `the write at seq ${seq} is in the leader's log, but ${busy}; it may or may not survive`) : refusal('OVERLOADED', busy);
     }
     this.waiters.push({ id, seq, deadlineMs: nowMs + this.options.ackTimeoutMs, kind });
+    this.lastWaitMs = nowMs;
+    this.tellReportInterval(nowMs);
     this.settle(nowMs);
     return undefined;
   }
 
   private tick(nowMs: number): void {
+    for (const id of this.sessions.keys()) this.pump(id, nowMs);
+    this.maintainInSync(nowMs);
+    this.settle(nowMs);
+    // Before the idle heartbeats: a stream told a new interval has just been sent a heartbeat.
+    this.tellReportInterval(nowMs);
     for (const [id, s] of this.sessions) {
-      this.pump(id, nowMs);
       if (s.phase === 'log' && !s.blocked && nowMs - s.lastSentMs >= this.options.heartbeatIntervalMs) {
         this.send(id, { type: 'heartbeat', term: this.term, leaderSeq: this.retention.lastSeq }, nowMs);
       }
     }
-    this.maintainInSync(nowMs);
-    this.settle(nowMs);
   }
 
   private stop(): void {
@@ -439,18 +481,41 @@ export class LeaderMachine {
     if (lagging.length > 0) {
       const inSync = new Set([...this.inSync].filter((n) => !lagging.includes(n)));
       this.log('info', 'dropping followers that stopped keeping up from the in-sync set', { followers: lagging });
-      return this.propose(inSync, new Set());
+      return this.propose(inSync, new Set(), nowMs);
     }
     const caughtUp = [...this.followerSet].filter((n) => !this.inSync.has(n) && this.tracker.isConnected(n) && this.tracker.applied(n) >= this.retention.lastSeq);
     if (caughtUp.length > 0) {
       this.log('info', 'followers caught up: adding them to the in-sync set', { followers: caughtUp });
-      this.propose(new Set([...this.inSync, ...caughtUp]), new Set(caughtUp));
+      this.propose(new Set([...this.inSync, ...caughtUp]), new Set(caughtUp), nowMs);
     }
   }
 
-  private propose(inSync: ReadonlySet<string>, adds: ReadonlySet<string>): void {
+  private propose(inSync: ReadonlySet<string>, adds: ReadonlySet<string>, nowMs: number): void {
     this.proposal = { inSync, adds };
     this.out.proposeInSync = [...inSync];
+    this.tellReportInterval(nowMs);
+  }
+
+  /** How often followers should report now (0: after every applied run); the rule is in the file comment. */
+  private reportIntervalWanted(nowMs: number): number {
+    if (this.lazyReportIntervalMs === 0 || this.waiters.length > 0 || this.proposal || this.fenced || nowMs - this.lastWaitMs < REPORT_EAGER_HOLD_MS) return 0;
+    // A migration's giver streams moved ops only up to the high watermark, in its copy phase as
+    // well as after its fence: stale positions would hold back both the receiver's catch-up
+    // (and so its cutover ask) and the cutover itself, the shard's 503 MIGRATING window.
+    if (this.givingStreams > 0) return 0;
+    for (const node of this.followerSet) if (!this.inSync.has(node)) return 0;
+    return this.lazyReportIntervalMs;
+  }
+
+  /** Tells each log-phase stream whose follower reports at another interval than wanted now (a heartbeat frame). */
+  private tellReportInterval(nowMs: number): void {
+    if (this.stopped) return;
+    const wanted = this.reportIntervalWanted(nowMs);
+    for (const [id, s] of this.sessions) {
+      if (s.phase !== 'log' || s.blocked || s.reportIntervalMs === wanted) continue;
+      s.reportIntervalMs = wanted;
+      this.send(id, { type: 'heartbeat', term: this.term, leaderSeq: this.retention.lastSeq, reportIntervalMs: wanted }, nowMs);
+    }
   }
 
   /** Whom writes and reads wait for: the committed in-sync set, and members being added to it. */

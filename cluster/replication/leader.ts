@@ -242,6 +242,11 @@ export class LeaderReplication {
     this.step({ type: 'fence', on: false });
   }
 
+  /** A migration stream giving keys away opened (true) or closed (false): followers report after every run meanwhile. */
+  giving(on: boolean): void {
+    this.step({ type: 'giving', on });
+  }
+
   get isStopped(): boolean {
     return this.machine.isStopped;
   }

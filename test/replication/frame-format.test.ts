@@ -10,6 +10,8 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { ClusterError, encodeFrame, encodePreamble, FrameDecoder, type Frame } from '../../cluster/index.ts';
+import { REPORT_INTERVAL_MS_MAX } from '../../protocol/limits.ts';
+import { REPLICATION_RANGES } from '../../protocol/replication-options.ts';
 
 const FRAME_BYTES_MAX = 1 << 20;
 const bytes = (...b: number[]) => Uint8Array.from(b);
@@ -18,6 +20,7 @@ const FRAMES: Frame[] = [
   { type: 'hello', term: 3, leader: '127.0.0.1:7001', plan: 'stream', from: 42, leaderSeq: 99, history: [{ term: 1, startSeq: 0 }, { term: 3, startSeq: 40 }] },
   { type: 'batch', term: 3, first: 42, last: 43, batch: bytes(42, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 1, 1, 0x61, 1, 0x62, 0, 1, 0x63) },
   { type: 'heartbeat', term: 3, leaderSeq: 43 },
+  { type: 'heartbeat', term: 3, leaderSeq: 43, reportIntervalMs: 250 },
   { type: 'snapshot-begin', term: 3, seq: 43 },
   { type: 'snapshot-chunk', term: 3, entries: [bytes(0x61), bytes(0x62), bytes(0xff, 0), new Uint8Array(0)] },
   { type: 'snapshot-end', term: 3, seq: 43, count: 2 },
@@ -107,6 +110,10 @@ describe('replication frames', () => {
       { type: 'batch', term: 1, first: 5, last: 5, batch: bytes(5, 0, 0, 0) },
       { type: 'snapshot-chunk', term: 1, entries: [bytes(1)] },
       { type: 'heartbeat', term: -1, leaderSeq: 1 },
+      { type: 'heartbeat', term: 1, leaderSeq: 1, reportIntervalMs: -5 },
+      { type: 'heartbeat', term: 1, leaderSeq: 1, reportIntervalMs: 'soon' },
+      // Over the largest interval a leader asks for: a buggy leader would silence the reports.
+      { type: 'heartbeat', term: 1, leaderSeq: 1, reportIntervalMs: REPORT_INTERVAL_MS_MAX + 1 },
       { type: 'hello', term: 1, leader: 'x', plan: 'maybe', from: 1, leaderSeq: 1, history: [] },
       { type: 'gossip', term: 1 },
       [1, 2, 3],
@@ -119,6 +126,14 @@ describe('replication frames', () => {
       payload.copy(frame, 8);
       assert.ok(corruption(() => decodeAll(Buffer.concat([encodePreamble(), frame]))), JSON.stringify(shape));
     }
+  });
+
+  it('a heartbeat may ask for the longest report interval a leader ever asks for, the largest heartbeat interval', () => {
+    assert.equal(REPORT_INTERVAL_MS_MAX, REPLICATION_RANGES.heartbeatIntervalMs[1]);
+    const frame: Frame = { type: 'heartbeat', term: 1, leaderSeq: 1, reportIntervalMs: REPORT_INTERVAL_MS_MAX };
+    const decoder = new FrameDecoder(1 << 20);
+    decoder.push(Buffer.concat([encodePreamble(), encodeFrame(frame)]));
+    assert.deepEqual(decoder.next(), frame);
   });
 
   it('encode a batch frame to the bytes msgpackr writes, at every integer and bin width boundary', () => {

@@ -47,7 +47,7 @@ function frameText(frame: Frame): string {
     case 'batch':
       return `batch ${frame.first}..${frame.last} term=${frame.term}`;
     case 'heartbeat':
-      return `heartbeat term=${frame.term} leader-seq=${frame.leaderSeq}`;
+      return `heartbeat term=${frame.term} leader-seq=${frame.leaderSeq}${frame.reportIntervalMs === undefined ? '' : ` report-interval=${frame.reportIntervalMs}`}`;
     case 'snapshot-begin':
       return `snapshot-begin term=${frame.term} seq=${frame.seq}`;
     case 'snapshot-chunk':
@@ -142,7 +142,8 @@ function runLeader(path: string): void {
         refusal = m.step({ type: 'lease', untilMs: num(c, 'until') }, at(c));
         break;
       case 'fence':
-        refusal = m.step({ type: 'fence', on: !c.args.includes('off') }, at(c));
+      case 'giving':
+        refusal = m.step({ type: c.command, on: !c.args.includes('off') }, at(c));
         break;
       case 'checkpoints':
         refusal = m.step({ type: 'checkpoints', seq: num(c, 'seq') }, at(c));
@@ -175,8 +176,10 @@ function parseFrame(line: string, defaultTerm: number): Frame {
       const [first, last] = words[0]!.split('..').map(Number);
       return { type, term, first: first!, last: last!, batch: batchBytes(first!, last!) };
     }
-    case 'heartbeat':
-      return { type, term, leaderSeq: n('leader-seq') };
+    case 'heartbeat': {
+      const interval = named.get('report-interval');
+      return { type, term, leaderSeq: n('leader-seq'), ...(interval !== undefined && { reportIntervalMs: Number(interval) }) };
+    }
     case 'snapshot-begin':
     case 'checkpoint':
       return { type, term, seq: n('seq') };
