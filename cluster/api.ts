@@ -17,7 +17,7 @@ import { MIGRATION_HANDLERS } from './api-migration.ts';
 import { healthBody, stateBody } from './node-status.ts';
 import { REPLICATION_HANDLERS } from './api-replication.ts';
 import { batchShape, decodeBatch } from '../protocol/batch-codec.ts';
-import { BINARY_BATCH_MEDIA_TYPE, decodeBinaryBatch, encodeBinaryMultiGet } from '../protocol/batch-binary.ts';
+import { BINARY_BATCH_MEDIA_TYPE, decodeBinaryBatch, encodeBinaryMultiGet, mediaType } from '../protocol/batch-binary.ts';
 import { declaresBody, hasUnreadBody, type BodyLimits } from './body.ts';
 import { body, type Exchange } from './exchange.ts';
 import { ClusterError } from '../protocol/errors.ts';
@@ -95,7 +95,7 @@ function requireJson(req: IncomingMessage, spec: { method: string; path: string 
 }
 
 function mediaTypeOf(req: IncomingMessage): string | undefined {
-  return req.headers['content-type']?.split(';', 1)[0]!.trim().toLowerCase();
+  return mediaType(req.headers['content-type']);
 }
 
 /** A POST /batch body in binary (protocol/batch-binary.ts) rather than JSON. */

@@ -2,7 +2,7 @@
  * What the client sends (an Exchange) and how it reads a node's answer: the expected status,
  * or the node's `{code, message}` error turned into a ClientError; a multi-get's values.
  */
-import { BINARY_BATCH_MEDIA_TYPE, decodeBinaryMultiGet } from '../protocol/batch-binary.ts';
+import { BINARY_BATCH_MEDIA_TYPE, decodeBinaryMultiGet, mediaType } from '../protocol/batch-binary.ts';
 import { ClusterError } from '../protocol/errors.ts';
 import { decodeMultiGet } from '../protocol/multi-get-codec.ts';
 import type { Topology } from '../protocol/index.ts';
@@ -56,7 +56,7 @@ function parseError(res: TransportResponse): { code: string; message: string } |
  * format). An answer of another Content-Type or malformed is the node's fault: BAD_RESPONSE.
  */
 export function readMultiGetAnswer(res: TransportResponse, count: number): (Uint8Array | undefined)[] {
-  const type = (res.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  const type = mediaType(res.headers['content-type']);
   try {
     if (type === BINARY_BATCH_MEDIA_TYPE) return decodeBinaryMultiGet(res.body, count);
     if (type === 'application/json') return decodeMultiGet(res.body, count);

@@ -26,6 +26,11 @@ import { KEY_BYTES_MAX, type Limits } from './limits.ts';
 /** The Content-Type of a binary batch and of its answer. */
 export const BINARY_BATCH_MEDIA_TYPE = 'application/octet-stream';
 
+/** A Content-Type header's media type, lower case, without parameters (`; charset=...`). */
+export function mediaType(contentType: string | undefined): string | undefined {
+  return contentType?.split(';', 1)[0]!.trim().toLowerCase();
+}
+
 /** "DKB1": a binary batch, format version 1. */
 const BATCH_MAGIC = 0x444b4231;
 /** "DKM1": a binary multi-get answer, format version 1. */
