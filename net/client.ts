@@ -45,8 +45,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 // Each from its own module, not protocol/index.ts: the CLI's bundle then leaves out what only
 // nodes use (the replication frames and their msgpack), and starts faster.
 import { canonicalAddress } from '../protocol/address.ts';
-import type { BatchOp } from '../protocol/batch-codec.ts';
-import { encodeBatch, encodeGetBatch } from '../protocol/batch-codec.ts';
+import { encodeBatch, encodeGetBatch, type BatchOp } from '../protocol/batch-codec.ts';
 import { BINARY_BATCH_MEDIA_TYPE, encodeBinaryBatch, encodeBinaryGetBatch } from '../protocol/batch-binary.ts';
 import { DEFAULT_LIMITS, KEY_BYTES_MAX } from '../protocol/limits.ts';
 import { percentEncode } from '../protocol/percent.ts';
