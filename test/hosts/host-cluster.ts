@@ -39,7 +39,7 @@ import { Client, HttpTransport, type ClientOptions } from '../../net/index.ts';
 import { NodeProcess } from '../helpers/cluster-harness.ts';
 import { onExitCleanup } from '../helpers/exit-cleanup.ts';
 import { waitReady } from '../helpers/wait-ready.ts';
-import { waitFor } from '../replication/nodes.ts';
+import { waitFor, waitForValue } from '../replication/nodes.ts';
 import { CLUSTER_TOKEN, START_WAIT_MS } from './constants.ts';
 import { ip } from './ip-command.ts';
 import { HostNetwork } from './host-network.ts';
@@ -244,9 +244,18 @@ export class HostCluster {
     return (await this.metadata()).shards.map((s) => s.name);
   }
 
+  /**
+   * The shards, read inside the wait's bound like everything after it: the first read right
+   * after a heal can find every pooled connection to the controllers dead ("socket hang up"),
+   * and a wait must poll through that rather than fail on its first try.
+   */
+  private shardNamesWithin(timeoutMs: number): Promise<string[]> {
+    return waitForValue('the committed metadata from a controller', () => this.shardNames(), timeoutMs);
+  }
+
   /** Waits until every shard's committed in-sync set holds all its members, and its leader holds a lease. */
   async waitAllInSync(client: Client, timeoutMs = START_WAIT_MS): Promise<void> {
-    for (const shard of await this.shardNames()) {
+    for (const shard of await this.shardNamesWithin(timeoutMs)) {
       await waitFor(`every member of ${shard} in its committed in-sync set, under a leader with a lease`, async () => {
         const meta = await this.shardMeta(shard);
         if (!meta.members.every((m) => meta.inSync.includes(m))) return false;
@@ -257,7 +266,7 @@ export class HostCluster {
 
   /** Waits until every member of each shard has applied all its current leader holds (no write may be running). */
   async waitCaughtUp(client: Client, timeoutMs = START_WAIT_MS): Promise<void> {
-    for (const shard of await this.shardNames()) {
+    for (const shard of await this.shardNamesWithin(timeoutMs)) {
       await waitFor(`the members of ${shard} caught up with its leader`, async () => {
         const meta = await this.shardMeta(shard);
         const leader = await this.state(client, this.hostOf(meta.leader));
